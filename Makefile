@@ -1,0 +1,48 @@
+# acstore — see README.md. `make help` lists the targets.
+SHELL := /bin/bash
+GO ?= go
+PROGRAMS := aclog loader recover datasync midtable
+DB := scripts/db.sh
+export ACSTORE_TEST_DSN ?= $(shell $(DB) dsn)
+
+.PHONY: help build test lint bench demo db-up db-down clean deps fuzz
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+deps: ## install what a fresh Debian machine lacks (libpcap, tshark, lz4, xz, MariaDB)
+	@scripts/deps.sh
+
+build: ## build the five programs into ./bin
+	@mkdir -p bin
+	$(GO) build -o bin/ $(addprefix ./,$(PROGRAMS))
+
+db-up: ## start the private MariaDB (./var/mariadb, port 3407); prints its DSN last
+	@$(DB) up
+
+db-down: ## stop the private MariaDB
+	@$(DB) down
+
+test: deps db-up ## run every test against the private MariaDB and real pcaps
+	$(GO) test -count=1 -timeout 20m ./...
+
+lint: ## gofmt, go vet, staticcheck
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 ./...
+
+bench: deps db-up build ## print throughputs next to their references, measured in the same run
+	$(GO) run ./internal/bench/cmd/acbench
+
+fuzz: ## run each fuzz target for FUZZTIME (default 60s)
+	@for t in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+	  for f in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$t/*_test.go | sed 's/func //'); do \
+	    echo "== $$t $$f"; $(GO) test -run='^$$' -fuzz="^$$f\$$" -fuzztime=$${FUZZTIME:-60s} $$t || exit 1; \
+	  done; done
+
+demo: deps db-up build ## capture a bundled pcap, load it, print what landed
+	@scripts/demo.sh
+
+clean: ## remove binaries and demo data (keeps the database; see db-down)
+	rm -rf bin var/demo

@@ -1,0 +1,181 @@
+// Package daemon holds what every acstore program does the same way: a
+// config file that sets the same things as the flags, structured logs, a
+// context cancelled by SIGINT/SIGTERM, the one-line stats report every 10
+// seconds, and the Prometheus metrics endpoint.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"gopkg.in/yaml.v3"
+)
+
+// Common are the flags every program has.
+type Common struct {
+	Data        string
+	DSN         string
+	ConfigFile  string
+	LogLevel    string
+	LogJSON     bool
+	MetricsAddr string
+	StatsEvery  time.Duration
+}
+
+// RegisterFlags adds the common flags to fs.
+func (c *Common) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Data, "data", "/var/lib/acstore", "data root: sync/ holds the sync_files, load/ the load_files, state/ the ledgers")
+	fs.StringVar(&c.DSN, "dsn", "acstore:acstore@tcp(127.0.0.1:3407)/acstore",
+		"database, go-sql-driver/mysql form; the database in it is created if missing")
+	fs.StringVar(&c.ConfigFile, "config", "", "YAML file of flag values (`flag: value` lines); flags on the command line win")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
+	fs.BoolVar(&c.LogJSON, "log-json", false, "log JSON lines instead of text")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics on this address (e.g. :9310); empty: off")
+	fs.DurationVar(&c.StatsEvery, "stats-interval", 10*time.Second, "how often to log the one-line stats report; 0: never")
+}
+
+// Parse parses args into fs, then applies the config file named by the
+// -config flag for every flag not given on the command line.
+func Parse(fs *flag.FlagSet, args []string, c *Common) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if c.ConfigFile == "" {
+		return nil
+	}
+	return ApplyConfigFile(fs, c.ConfigFile)
+}
+
+// ApplyConfigFile reads a YAML map of flag names to values and sets each
+// flag that the command line did not set.
+func ApplyConfigFile(fs *flag.FlagSet, path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	var values map[string]any
+	if err := yaml.Unmarshal(data, &values); err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	set := make(map[string]bool)
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	for name, v := range values {
+		if fs.Lookup(name) == nil {
+			return fmt.Errorf("config %s: unknown setting %q (settings are the flag names; see -h)", path, name)
+		}
+		if set[name] {
+			continue
+		}
+		var s string
+		switch v := v.(type) {
+		case []any:
+			parts := make([]string, len(v))
+			for i, p := range v {
+				parts[i] = fmt.Sprint(p)
+			}
+			s = strings.Join(parts, ",")
+		default:
+			s = fmt.Sprint(v)
+		}
+		if err := fs.Set(name, s); err != nil {
+			return fmt.Errorf("config %s: %s: %w", path, name, err)
+		}
+	}
+	return nil
+}
+
+// Logger returns the program's logger.
+func (c *Common) Logger(program string) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return nil, fmt.Errorf("-log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(os.Stderr, opts)
+	if c.LogJSON {
+		h = slog.NewJSONHandler(os.Stderr, opts)
+	}
+	return slog.New(h).With("prog", program), nil
+}
+
+// SignalContext returns a context cancelled by SIGINT or SIGTERM, so a
+// daemon can flush what it holds and exit cleanly.
+func SignalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+// NewRegistry returns a Prometheus registry with the Go and process
+// collectors.
+func NewRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+// ServeMetrics serves reg on addr under /metrics until ctx ends. An empty
+// addr serves nothing.
+func ServeMetrics(ctx context.Context, addr string, reg *prometheus.Registry, log *slog.Logger) error {
+	if addr == "" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		srv.Close()
+	}()
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics server stopped", "err", err)
+		}
+	}()
+	log.Info("serving metrics", "addr", ln.Addr().String())
+	return nil
+}
+
+// StatsLoop logs one line of stats every interval until ctx ends, in the
+// spirit of MRTE-Collector's periodic report. attrs returns the line's
+// key/value pairs.
+func StatsLoop(ctx context.Context, every time.Duration, log *slog.Logger, attrs func() []any) {
+	if every <= 0 {
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			log.Info("stats", attrs()...)
+		}
+	}
+}
+
+// Usage returns a flag usage function that prints a description before the
+// flags.
+func Usage(fs *flag.FlagSet, text string) func() {
+	return func() {
+		fmt.Fprint(fs.Output(), strings.TrimLeft(text, "\n"))
+		fmt.Fprintln(fs.Output(), "\nFlags:")
+		fs.PrintDefaults()
+	}
+}

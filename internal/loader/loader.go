@@ -1,0 +1,619 @@
+// Package loader moves rows from files into the day tables: on a branch
+// appliance the load_files aclog publishes every few seconds (deleted once
+// their rows are in), at head office the sync_files datasync receives (kept,
+// and remembered in a ledger). Each batch is one LOAD DATA LOCAL statement
+// streamed from the files, so a backlog of small files costs few
+// statements. A damaged table is repaired, and rebuilt from the sync_files
+// when repair is not enough.
+package loader
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/acstore/acstore/internal/ledger"
+	"github.com/acstore/acstore/internal/logfile"
+	"github.com/acstore/acstore/internal/mariadb"
+	"github.com/acstore/acstore/internal/rebuild"
+	"github.com/acstore/acstore/internal/schema"
+)
+
+// Config configures a Loader.
+type Config struct {
+	Root          string
+	Keep          bool // head office: load sync_files, never delete them
+	KeepDays      int  // retention; 0 keeps everything
+	Interval      time.Duration
+	MaxBatchFiles int
+	MaxBatchBytes int64
+	Logger        *slog.Logger
+}
+
+// RegisterFlags adds loader's own flags to fs.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	fs.BoolVar(&c.Keep, "keep", false, "head-office mode: load the sync_files under -data/sync and never delete them; a ledger remembers what was loaded")
+	fs.IntVar(&c.KeepDays, "keep-days", 0, "drop day tables and delete sync_files older than this many days; 0 keeps everything")
+	fs.DurationVar(&c.Interval, "interval", 5*time.Second, "how often to look for files to load")
+	fs.IntVar(&c.MaxBatchFiles, "batch-files", 256, "most files loaded by one LOAD DATA statement")
+	fs.Int64Var(&c.MaxBatchBytes, "batch-bytes", 256<<20, "most bytes (on disk) loaded by one LOAD DATA statement")
+}
+
+// Validate checks the settings.
+func (c *Config) Validate() error {
+	if c.Root == "" {
+		return errors.New("no -data directory")
+	}
+	if c.KeepDays < 0 {
+		return errors.New("-keep-days must be 0 or more")
+	}
+	if c.Interval <= 0 {
+		c.Interval = 5 * time.Second
+	}
+	if c.MaxBatchFiles <= 0 {
+		c.MaxBatchFiles = 256
+	}
+	if c.MaxBatchBytes <= 0 {
+		c.MaxBatchBytes = 256 << 20
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+// Stats are the loader's counters since it started.
+type Stats struct {
+	Files, Rows, Batches, Repairs, Rebuilds, Failures, Rejected atomic.Uint64
+	Backlog                                                     atomic.Int64
+	LastSuccess                                                 atomic.Int64 // unix seconds
+}
+
+// Loader loads files into day tables.
+type Loader struct {
+	cfg     Config
+	db      *sql.DB
+	rebuild *rebuild.Rebuilder
+	ledger  *ledger.Ledger
+	created map[string]bool
+	stats   Stats
+}
+
+// New returns a Loader. In keep mode it opens the ledger under
+// <root>/state/loaded.
+func New(cfg Config, db *sql.DB) (*Loader, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	l := &Loader{
+		cfg:     cfg,
+		db:      db,
+		rebuild: &rebuild.Rebuilder{Root: cfg.Root, DB: db, Logger: cfg.Logger, Attempts: 3},
+		created: make(map[string]bool),
+	}
+	if cfg.Keep {
+		var err error
+		if l.ledger, err = ledger.Open(filepath.Join(cfg.Root, "state", "loaded")); err != nil {
+			return nil, err
+		}
+	}
+	return l, nil
+}
+
+// Close releases the ledger.
+func (l *Loader) Close() error {
+	if l.ledger != nil {
+		return l.ledger.Close()
+	}
+	return nil
+}
+
+// Stats returns the loader's counters.
+func (l *Loader) Stats() *Stats { return &l.stats }
+
+// Register adds the loader's metrics to reg.
+func (l *Loader) Register(reg prometheus.Registerer) {
+	counter := func(name, help string, v *atomic.Uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "acstore", Subsystem: "loader", Name: name, Help: help},
+			func() float64 { return float64(v.Load()) })
+	}
+	reg.MustRegister(
+		counter("files_total", "Files loaded.", &l.stats.Files),
+		counter("rows_total", "Rows inserted (duplicates skipped are not counted).", &l.stats.Rows),
+		counter("batches_total", "LOAD DATA statements that succeeded.", &l.stats.Batches),
+		counter("repairs_total", "REPAIR TABLE runs on damaged tables.", &l.stats.Repairs),
+		counter("rebuilds_total", "Tables rebuilt from sync_files.", &l.stats.Rebuilds),
+		counter("failures_total", "Batches that failed and will be retried.", &l.stats.Failures),
+		counter("rejected_total", "Files set aside as unloadable.", &l.stats.Rejected),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "acstore", Subsystem: "loader", Name: "backlog_files",
+			Help: "Files waiting at the last scan."}, func() float64 { return float64(l.stats.Backlog.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "acstore", Subsystem: "loader", Name: "last_success_seconds",
+			Help: "Unix time of the last pass that loaded everything pending."}, func() float64 { return float64(l.stats.LastSuccess.Load()) }),
+	)
+}
+
+// pending is one file to load and what to do once its rows are in.
+type pending struct {
+	path  string
+	codec logfile.Codec
+	size  int64
+	done  func() error
+}
+
+// batch is files of one gateway for one day table.
+type batch struct {
+	table *schema.Table
+	name  string // day table
+	gw    string
+	files []pending
+	bytes int64
+}
+
+// Run loads every Interval until ctx ends, waiting with backoff while the
+// database is away.
+func (l *Loader) Run(ctx context.Context) error {
+	backoff := time.Second
+	var lastRetention time.Time
+	for {
+		if l.cfg.KeepDays > 0 && time.Since(lastRetention) > time.Hour {
+			if err := l.Retention(ctx, time.Now()); err != nil {
+				l.cfg.Logger.Error("retention", "err", err)
+			} else {
+				lastRetention = time.Now()
+			}
+		}
+		wait := l.cfg.Interval
+		if _, err := l.RunOnce(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			// jitter keeps many appliances from retrying in step
+			wait = backoff + rand.N(backoff/2+1)
+			l.cfg.Logger.Warn("database unavailable; files stay and will be loaded later", "err", err, "retry_in", wait.Round(time.Millisecond))
+			backoff = min(backoff*2, time.Minute)
+		} else {
+			backoff = time.Second
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+	}
+}
+
+// Result sums up one pass.
+type Result struct {
+	Files, Batches int
+	Rows           int64
+}
+
+// RunOnce loads everything pending now. It returns an error only when the
+// database is unavailable (or ctx ended); a file or table that fails is
+// logged, counted and retried at the next pass.
+func (l *Loader) RunOnce(ctx context.Context) (Result, error) {
+	var batches []*batch
+	var err error
+	if l.cfg.Keep {
+		batches, err = l.scanSync()
+	} else {
+		batches, err = l.scanLoad()
+	}
+	if err != nil {
+		return Result{}, fmt.Errorf("scan: %w", err)
+	}
+	var res Result
+	var backlog int64
+	for _, b := range batches {
+		backlog += int64(len(b.files))
+	}
+	l.stats.Backlog.Store(backlog)
+	failed := false
+	for _, b := range batches {
+		n, err := l.loadBatch(ctx, b)
+		if err != nil {
+			if mariadb.IsUnavailable(err) || ctx.Err() != nil {
+				return res, err
+			}
+			failed = true
+			continue
+		}
+		res.Files += len(b.files)
+		res.Batches++
+		res.Rows += n
+		l.stats.Backlog.Add(-int64(len(b.files)))
+	}
+	if !failed {
+		l.stats.LastSuccess.Store(time.Now().Unix())
+	}
+	return res, nil
+}
+
+// scanLoad collects the load_files and backfill markers, in name order.
+func (l *Loader) scanLoad() ([]*batch, error) {
+	dir := logfile.LoadDir(l.cfg.Root)
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	g := newGrouper(l.cfg)
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || strings.HasPrefix(name, ".") {
+			continue
+		}
+		path := filepath.Join(dir, name)
+		switch {
+		case strings.HasSuffix(name, logfile.LoadExt):
+			ln, err := logfile.ParseLoadName(name, time.Local)
+			if err != nil {
+				l.reject(path, err)
+				continue
+			}
+			info, err := e.Info()
+			if err != nil {
+				continue
+			}
+			g.add(ln.Sync, pending{path: path, codec: logfile.Plain, size: info.Size(), done: removeFunc(path)})
+		case strings.HasSuffix(name, logfile.BackfillExt):
+			n, err := logfile.ParseName(strings.TrimSuffix(name, logfile.BackfillExt), time.Local)
+			if err != nil {
+				l.reject(path, err)
+				continue
+			}
+			sync := n.Path(l.cfg.Root)
+			info, err := os.Stat(sync)
+			if err != nil {
+				if _, perr := os.Stat(sync + ".part"); perr == nil {
+					continue // its window is still open: load it once published
+				}
+				l.cfg.Logger.Warn("backfill marker without its sync_file (deleted by retention?)", "marker", name)
+				os.Remove(path)
+				continue
+			}
+			g.add(n, pending{path: sync, codec: logfile.LZ4, size: info.Size(), done: removeFunc(path)})
+		}
+	}
+	return g.batches, nil
+}
+
+// scanSync collects the published sync_files not yet in the ledger.
+func (l *Loader) scanSync() ([]*batch, error) {
+	type file struct {
+		path string
+		n    logfile.Name
+		size int64
+	}
+	var files []file
+	err := logfile.WalkSync(l.cfg.Root, func(path string, n logfile.Name) error {
+		if n.Table == schema.Attachments {
+			return nil
+		}
+		info, err := os.Stat(path)
+		if err != nil {
+			return nil // removed meanwhile
+		}
+		if !l.ledger.Has(n.String(), info.Size()) {
+			files = append(files, file{path, n, info.Size()})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Time order, then shipping order within a window.
+	sort.Slice(files, func(i, j int) bool { return files[i].n.String() < files[j].n.String() })
+	g := newGrouper(l.cfg)
+	for _, f := range files {
+		f := f
+		g.add(f.n, pending{path: f.path, codec: logfile.LZ4, size: f.size, done: func() error {
+			return l.ledger.Add(f.n.Day(), f.n.String(), f.size)
+		}})
+	}
+	return g.batches, nil
+}
+
+func removeFunc(path string) func() error {
+	return func() error {
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		return nil
+	}
+}
+
+// grouper puts files into batches per gateway and day table, keeping name
+// order within each and the limits of one statement.
+type grouper struct {
+	cfg     Config
+	open    map[string]*batch
+	batches []*batch
+}
+
+func newGrouper(cfg Config) *grouper { return &grouper{cfg: cfg, open: make(map[string]*batch)} }
+
+func (g *grouper) add(n logfile.Name, p pending) {
+	key := n.Gateway + "/" + n.DayTable()
+	b := g.open[key]
+	if b == nil || len(b.files) >= g.cfg.MaxBatchFiles || b.bytes+p.size > g.cfg.MaxBatchBytes && len(b.files) > 0 {
+		t, _ := schema.ByLetter(n.Table)
+		b = &batch{table: t, name: n.DayTable(), gw: n.Gateway}
+		g.open[key] = b
+		g.batches = append(g.batches, b)
+	}
+	b.files = append(b.files, p)
+	b.bytes += p.size
+}
+
+// reject moves a file that can never be loaded out of the way, so it is
+// reported once instead of at every pass.
+func (l *Loader) reject(path string, cause error) {
+	dir := filepath.Join(logfile.LoadDir(l.cfg.Root), ".rejected")
+	l.stats.Rejected.Add(1)
+	l.cfg.Logger.Error("setting aside a file that cannot be loaded", "file", path, "moved_to", dir, "err", cause)
+	if err := os.MkdirAll(dir, 0o755); err == nil {
+		err = os.Rename(path, filepath.Join(dir, filepath.Base(path)))
+		if err == nil {
+			return
+		}
+		l.cfg.Logger.Error("could not set the file aside", "file", path, "err", err)
+	}
+}
+
+// setAside gives up on a file that cannot be read at all: a load_file is
+// moved aside, a sync_file is marked done (recover -check will report its
+// table) so it is not retried forever.
+func (l *Loader) setAside(p pending, cause error) {
+	if p.codec == logfile.Plain {
+		l.reject(p.path, cause)
+		return
+	}
+	l.stats.Rejected.Add(1)
+	l.cfg.Logger.Error("sync_file is unreadable; skipping it", "file", p.path, "err", cause)
+	if err := p.done(); err != nil {
+		l.cfg.Logger.Warn("could not mark the file done", "file", p.path, "err", err)
+	}
+}
+
+// loadBatch loads one batch, repairing or rebuilding a damaged table, then
+// marks its files done.
+func (l *Loader) loadBatch(ctx context.Context, b *batch) (int64, error) {
+	n, err := l.loadStatement(ctx, b)
+	if err != nil && mariadb.IsDamaged(err) {
+		n, err = l.recoverTable(ctx, b, err)
+	}
+	if err != nil {
+		if mariadb.IsUnavailable(err) || ctx.Err() != nil {
+			return 0, err
+		}
+		l.stats.Failures.Add(1)
+		if len(b.files) > 1 {
+			// One bad file must not hold back the others: load one by one.
+			return l.loadOneByOne(ctx, b, err)
+		}
+		var ce *logfile.CorruptionError
+		if errors.As(err, &ce) {
+			l.setAside(b.files[0], err)
+			return 0, err
+		}
+		l.cfg.Logger.Error("load failed; will retry", "table", b.name, "gw", b.gw, "file", b.files[0].path, "err", err)
+		return 0, err
+	}
+	for _, p := range b.files {
+		if err := p.done(); err != nil {
+			// Loading again is harmless (IGNORE), so this only costs time.
+			l.cfg.Logger.Warn("loaded, but could not mark the file done; it will be loaded again", "file", p.path, "err", err)
+		}
+	}
+	if !l.cfg.Keep {
+		if err := logfile.SyncDir(logfile.LoadDir(l.cfg.Root)); err != nil {
+			l.cfg.Logger.Warn("fsync load dir", "err", err)
+		}
+	}
+	l.stats.Files.Add(uint64(len(b.files)))
+	l.stats.Rows.Add(uint64(n))
+	l.stats.Batches.Add(1)
+	l.cfg.Logger.Debug("loaded", "table", b.name, "gw", b.gw, "files", len(b.files), "rows", n)
+	return n, nil
+}
+
+func (l *Loader) loadOneByOne(ctx context.Context, b *batch, cause error) (int64, error) {
+	l.cfg.Logger.Warn("batch failed; loading its files one by one", "table", b.name, "files", len(b.files), "err", cause)
+	var total int64
+	var errs []error
+	for _, p := range b.files {
+		one := &batch{table: b.table, name: b.name, gw: b.gw, files: []pending{p}, bytes: p.size}
+		n, err := l.loadBatch(ctx, one)
+		if err != nil {
+			if mariadb.IsUnavailable(err) || ctx.Err() != nil {
+				return total, err
+			}
+			errs = append(errs, err)
+		}
+		total += n
+	}
+	return total, errors.Join(errs...)
+}
+
+// recoverTable follows seed 001: REPAIR TABLE, and if the load still fails,
+// rebuild the table from the sync_files; then load the batch again.
+func (l *Loader) recoverTable(ctx context.Context, b *batch, cause error) (int64, error) {
+	l.cfg.Logger.Warn("table is damaged; repairing", "table", b.name, "err", cause)
+	l.stats.Repairs.Add(1)
+	if err := mariadb.Repair(ctx, l.db, b.name); err != nil {
+		l.cfg.Logger.Warn("REPAIR TABLE failed", "table", b.name, "err", err)
+	} else {
+		n, err := l.loadStatement(ctx, b)
+		if err == nil || !mariadb.IsDamaged(err) {
+			return n, err
+		}
+	}
+	l.cfg.Logger.Warn("repair was not enough; rebuilding from sync_files", "table", b.name)
+	l.stats.Rebuilds.Add(1)
+	if _, err := l.rebuild.Table(ctx, b.table.Letter, b.name[1:]); err != nil {
+		return 0, err
+	}
+	return l.loadStatement(ctx, b)
+}
+
+// loadStatement streams the batch's files through one LOAD DATA statement,
+// holding the table's lock so a rebuild cannot swap the table meanwhile.
+func (l *Loader) loadStatement(ctx context.Context, b *batch) (int64, error) {
+	if !l.created[b.name] {
+		if err := mariadb.CreateTable(ctx, l.db, b.table, b.name); err != nil {
+			return 0, err
+		}
+		l.created[b.name] = true
+	}
+	conn, err := l.db.Conn(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	if err := mariadb.Lock(ctx, conn, b.name, 10*time.Minute); err != nil {
+		return 0, err
+	}
+	defer mariadb.Unlock(context.WithoutCancel(ctx), conn, b.name)
+	r := &filesReader{files: b.files, log: l.cfg.Logger}
+	defer r.Close()
+	n, err := mariadb.Load(ctx, conn, b.name, b.table.FileColumns(), b.gw, r)
+	if err == nil && r.err != nil {
+		err = r.err
+	}
+	if err != nil {
+		if mariadb.IsNoSuchTable(err) {
+			delete(l.created, b.name) // dropped behind our back: create it again next time
+		}
+		return n, fmt.Errorf("load %d file(s) into %s: %w", len(b.files), b.name, err)
+	}
+	return n, nil
+}
+
+// filesReader reads the rows of several files one after the other, opening
+// each only when the previous one is done.
+type filesReader struct {
+	files []pending
+	cur   *logfile.RowStream
+	i     int
+	err   error
+	log   *slog.Logger
+}
+
+func (r *filesReader) Read(p []byte) (int, error) {
+	for {
+		if r.cur == nil {
+			if r.i == len(r.files) || r.err != nil {
+				return 0, io.EOF
+			}
+			f := r.files[r.i]
+			s, err := logfile.OpenRows(f.path, f.codec)
+			if err != nil {
+				// Ending the stream here loads the files before it; the
+				// error makes the batch fail and be retried file by file.
+				r.err = fmt.Errorf("open %s: %w", f.path, err)
+				return 0, io.EOF
+			}
+			r.cur = s
+		}
+		n, err := r.cur.Read(p)
+		if n > 0 {
+			return n, nil
+		}
+		if err == io.EOF {
+			if terr := r.cur.Err(); terr != nil {
+				r.log.Warn("file has a torn or damaged tail; its complete rows were loaded", "err", terr)
+			}
+			r.cur.Close()
+			r.cur = nil
+			r.i++
+			continue
+		}
+		return n, err
+	}
+}
+
+func (r *filesReader) Close() {
+	if r.cur != nil {
+		r.cur.Close()
+	}
+}
+
+// Retention drops the day tables and deletes the sync_files older than
+// KeepDays days before now (seed 001: the same rule for both).
+func (l *Loader) Retention(ctx context.Context, now time.Time) error {
+	if l.cfg.KeepDays <= 0 {
+		return nil
+	}
+	cutoff := now.AddDate(0, 0, -l.cfg.KeepDays).Format(schema.DayLayout)
+	tables, err := mariadb.Tables(ctx, l.db)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, t := range tables {
+		day, ok := tableDay(t)
+		if !ok || day >= cutoff {
+			continue
+		}
+		if _, err := l.db.ExecContext(ctx, "DROP TABLE IF EXISTS "+mariadb.Quote(t)); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		delete(l.created, t)
+		l.cfg.Logger.Info("retention: dropped table", "table", t, "keep_days", l.cfg.KeepDays)
+	}
+	dirs, err := filepath.Glob(filepath.Join(l.cfg.Root, "sync", "*", "[0-9]*"))
+	if err != nil {
+		return err
+	}
+	for _, d := range dirs {
+		day := filepath.Base(d)
+		if len(day) != 8 || day >= cutoff {
+			continue
+		}
+		if err := os.RemoveAll(d); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		l.cfg.Logger.Info("retention: deleted sync_files", "dir", d, "keep_days", l.cfg.KeepDays)
+	}
+	if l.ledger != nil {
+		errs = append(errs, l.ledger.DropBefore(cutoff))
+	}
+	return errors.Join(errs...)
+}
+
+// tableDay returns the YYYYMMDD a day or rollup table belongs to: its last
+// eight characters, when the name is one of acstore's.
+func tableDay(name string) (string, bool) {
+	if len(name) < 9 {
+		return "", false
+	}
+	day := name[len(name)-8:]
+	if _, err := time.Parse(schema.DayLayout, day); err != nil {
+		return "", false
+	}
+	prefix := name[:len(name)-8]
+	if len(prefix) == 1 {
+		_, ok := schema.ByLetter(prefix[0])
+		return day, ok
+	}
+	return day, strings.HasPrefix(prefix, "Mid")
+}

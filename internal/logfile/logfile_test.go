@@ -1,0 +1,464 @@
+package logfile_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/acstore/acstore/internal/logfile"
+	"github.com/acstore/acstore/internal/rowgen"
+	"github.com/acstore/acstore/internal/schema"
+)
+
+const gw = "5F86F7A5"
+
+var t0 = time.Date(2026, 11, 21, 13, 0, 30, 0, time.Local)
+
+func newSpool(t testing.TB, root string, codec logfile.Codec) *logfile.Spool {
+	t.Helper()
+	sp, err := logfile.NewSpool(logfile.SpoolConfig{Root: root, Gateway: gw, Codec: codec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sp
+}
+
+// readAll returns the rows of a file and the reader's error.
+func readAll(t testing.TB, path string, codec logfile.Codec) ([]string, error) {
+	t.Helper()
+	s, err := logfile.OpenRows(path, codec)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	rows := logfile.NewRows(s)
+	var out []string
+	for rows.Next() {
+		out = append(out, string(rows.Row()))
+	}
+	return out, rows.Err()
+}
+
+func TestNames(t *testing.T) {
+	n := logfile.Name{Window: time.Date(2010, 11, 30, 15, 15, 0, 0, time.Local), Gateway: gw, Table: 'Q'}
+	if got, want := n.String(), "20101130_1515_5F86F7A5_Q.dat"; got != want {
+		t.Errorf("name %q, want %q (the seed's example)", got, want)
+	}
+	back, err := logfile.ParseName(n.String(), time.Local)
+	if err != nil || !back.Window.Equal(n.Window) || back != (logfile.Name{Window: back.Window, Gateway: gw, Table: 'Q'}) {
+		t.Errorf("ParseName(%q) = %v, %v", n, back, err)
+	}
+	if got := n.DayTable(); got != "Q20101130" {
+		t.Errorf("day table %q", got)
+	}
+	for _, bad := range []string{
+		"20101130_1515_5F86F7A5_Q.txt", "20101130_1517_5F86F7A5_Q.dat", "20101130_1515_5f86f7a5_Q.dat",
+		"20101130_1515_5F86F7A5_Z.dat", "../20101130_1515_5F86F7A5_Q.dat", "20101330_1515_5F86F7A5_Q.dat",
+		"20101130_1515_5F86F7A_Q.dat",
+	} {
+		if _, err := logfile.ParseName(bad, time.Local); err == nil {
+			t.Errorf("ParseName(%q) accepted a bad name", bad)
+		}
+	}
+	ln := logfile.LoadName{Sync: n, FirstID: logfile.MakeID(n, 7)}
+	back2, err := logfile.ParseLoadName(ln.String(), time.Local)
+	if err != nil || back2.FirstID != ln.FirstID || back2.Sync.String() != n.String() {
+		t.Errorf("ParseLoadName(%q) = %v, %v", ln, back2, err)
+	}
+}
+
+func TestEncoderRoundTrip(t *testing.T) {
+	var e logfile.Encoder
+	for _, s := range rowgen.Nasty {
+		e.Str(s)
+	}
+	e.Null().Str("")
+	fields, err := logfile.SplitRow(e.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fields) != len(rowgen.Nasty)+2 {
+		t.Fatalf("%d fields, want %d", len(fields), len(rowgen.Nasty)+2)
+	}
+	for i, s := range rowgen.Nasty {
+		if fields[i].Null || string(fields[i].Value) != s {
+			t.Errorf("field %d = %q, want %q", i, fields[i].Value, s)
+		}
+	}
+	if !fields[len(fields)-2].Null || fields[len(fields)-1].Null {
+		t.Errorf("NULL and empty string not told apart: %v", fields[len(fields)-2:])
+	}
+	if bytes.ContainsAny(e.Bytes(), "\n\x00") {
+		t.Errorf("encoded row holds a raw newline or NUL: %q", e.Bytes())
+	}
+}
+
+// TestSpoolFiles writes rows of every table through several flushes and
+// checks the sync_files and load_files hold exactly those rows, and that the
+// standard tools read the sync_files.
+func TestSpoolFiles(t *testing.T) {
+	for _, codec := range []logfile.Codec{logfile.LZ4, logfile.XZ} {
+		t.Run(codec.String(), func(t *testing.T) {
+			root := t.TempDir()
+			sp := newSpool(t, root, codec)
+			g := rowgen.New(1, true)
+			const flushes, perFlush = 5, 40
+			for f := 0; f < flushes; f++ {
+				for i := 0; i < perFlush; i++ {
+					for _, tb := range schema.LogTables() {
+						if err := g.Row(sp, tb, t0.Add(time.Duration(f*perFlush+i)*time.Second)); err != nil {
+							t.Fatal(err)
+						}
+					}
+				}
+				if err := sp.Flush(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := sp.Close(); err != nil {
+				t.Fatal(err)
+			}
+			loads, _ := filepath.Glob(filepath.Join(logfile.LoadDir(root), "*"+logfile.LoadExt))
+			for _, tb := range schema.LogTables() {
+				n := logfile.Name{Window: logfile.WindowStart(t0), Gateway: gw, Table: tb.Letter}
+				syncRows, err := readAll(t, n.Path(root), logfile.LZ4)
+				if err != nil {
+					t.Fatalf("%s: %v", n, err)
+				}
+				if len(syncRows) != flushes*perFlush {
+					t.Fatalf("%s: %d rows, want %d", n, len(syncRows), flushes*perFlush)
+				}
+				var loadRows []string
+				var names []string
+				for _, l := range loads {
+					if strings.HasPrefix(filepath.Base(l), strings.TrimSuffix(n.String(), ".dat")+"_") {
+						names = append(names, l)
+					}
+				}
+				if len(names) != flushes {
+					t.Fatalf("%s: %d load_files, want one per flush (%d)", n, len(names), flushes)
+				}
+				sort.Strings(names)
+				for _, l := range names {
+					r, err := readAll(t, l, logfile.Plain)
+					if err != nil {
+						t.Fatal(err)
+					}
+					loadRows = append(loadRows, r...)
+				}
+				if strings.Join(loadRows, "\n") != strings.Join(syncRows, "\n") {
+					t.Errorf("%s: load_files (in name order) and sync_file differ", n)
+				}
+				ids := map[uint64]bool{}
+				for _, r := range syncRows {
+					id, err := logfile.RowID([]byte(r))
+					if err != nil || ids[id] {
+						t.Fatalf("%s: bad or repeated id in %q: %v", n, r, err)
+					}
+					ids[id] = true
+					fields, err := logfile.SplitRow([]byte(r))
+					if err != nil || len(fields) != tb.FieldCount() {
+						t.Fatalf("%s: row has %d fields, want %d: %v", n, len(fields), tb.FieldCount(), err)
+					}
+				}
+				checkTool(t, codec, n.Path(root), len(syncRows))
+			}
+		})
+	}
+}
+
+// checkTool decompresses with `lz4 -dc` or `xz -dc` and counts lines.
+func checkTool(t *testing.T, codec logfile.Codec, path string, want int) {
+	t.Helper()
+	tool := map[logfile.Codec]string{logfile.LZ4: "lz4", logfile.XZ: "xz"}[codec]
+	if _, err := exec.LookPath(tool); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is not installed", tool)
+		}
+		t.Logf("%s not installed; skipping the tool check", tool)
+		return
+	}
+	out, err := exec.Command(tool, "-dc", path).Output()
+	if err != nil {
+		t.Fatalf("%s -dc %s: %v", tool, path, err)
+	}
+	if got := bytes.Count(out, []byte("\n")); got != want {
+		t.Errorf("%s -dc | wc -l = %d, reader counts %d", tool, got, want)
+	}
+}
+
+// TestMultiFrameReadPaths reads a many-frame file through every path the
+// project uses: Read, io.Copy (which would use WriteTo, broken in pierrec/lz4
+// issue 257), bufio, and io.ReadAll.
+func TestMultiFrameReadPaths(t *testing.T) {
+	for _, codec := range []logfile.Codec{logfile.LZ4, logfile.XZ} {
+		t.Run(codec.String(), func(t *testing.T) {
+			root := t.TempDir()
+			sp := newSpool(t, root, codec)
+			tb, _ := schema.ByLetter('Q')
+			g := rowgen.New(2, false)
+			const frames = 30
+			for f := 0; f < frames; f++ {
+				for i := 0; i < 100; i++ {
+					if err := g.Row(sp, tb, t0); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := sp.Flush(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := sp.Close(); err != nil {
+				t.Fatal(err)
+			}
+			path := logfile.Name{Window: logfile.WindowStart(t0), Gateway: gw, Table: 'Q'}.Path(root)
+			paths := map[string]func(io.Reader) ([]byte, error){
+				"ReadAll": io.ReadAll,
+				"Copy": func(r io.Reader) ([]byte, error) {
+					var b bytes.Buffer
+					_, err := io.Copy(&b, r)
+					return b.Bytes(), err
+				},
+				"ReadFrom": func(r io.Reader) ([]byte, error) {
+					var b bytes.Buffer
+					_, err := b.ReadFrom(r)
+					return b.Bytes(), err
+				},
+			}
+			for name, read := range paths {
+				s, err := logfile.OpenRows(path, logfile.LZ4)
+				if err != nil {
+					t.Fatal(err)
+				}
+				data, err := read(s)
+				s.Close()
+				if err != nil || s.Err() != nil {
+					t.Fatalf("%s: %v %v", name, err, s.Err())
+				}
+				if got := bytes.Count(data, []byte("\n")); got != frames*100 {
+					t.Errorf("%s read %d rows of %d", name, got, frames*100)
+				}
+			}
+			checkTool(t, codec, path, frames*100)
+		})
+	}
+}
+
+// TestTornFile cuts a finished sync_file at every length and checks that the
+// reader returns only complete rows, a prefix of the file's rows, and
+// reports the cut.
+func TestTornFile(t *testing.T) {
+	for _, codec := range []logfile.Codec{logfile.LZ4, logfile.XZ} {
+		t.Run(codec.String(), func(t *testing.T) {
+			root := t.TempDir()
+			sp := newSpool(t, root, codec)
+			tb, _ := schema.ByLetter('U')
+			g := rowgen.New(3, true)
+			for f := 0; f < 4; f++ {
+				for i := 0; i < 25; i++ {
+					if err := g.Row(sp, tb, t0); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := sp.Flush(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			sp.Close()
+			path := logfile.Name{Window: logfile.WindowStart(t0), Gateway: gw, Table: 'U'}.Path(root)
+			full, err := readAll(t, path, logfile.LZ4)
+			if err != nil || len(full) != 100 {
+				t.Fatalf("%d rows, %v", len(full), err)
+			}
+			data, _ := os.ReadFile(path)
+			step := max(1, len(data)/400)
+			torn := filepath.Join(t.TempDir(), "torn.dat")
+			sawPartialFrame := false
+			for cut := 0; cut < len(data); cut += step {
+				os.WriteFile(torn, data[:cut], 0o644)
+				rows, err := readAll(t, torn, logfile.LZ4)
+				if cut > 0 && err == nil {
+					t.Fatalf("cut at %d of %d: no error reported", cut, len(data))
+				}
+				var ce *logfile.CorruptionError
+				if cut > 0 && !errors.As(err, &ce) {
+					t.Fatalf("cut at %d: error %v is not a *CorruptionError", cut, err)
+				}
+				if len(rows) > len(full) {
+					t.Fatalf("cut at %d: %d rows > %d", cut, len(rows), len(full))
+				}
+				for i := range rows {
+					if rows[i] != full[i] {
+						t.Fatalf("cut at %d: row %d differs: %q", cut, i, rows[i])
+					}
+				}
+				if len(rows)%25 != 0 {
+					sawPartialFrame = true
+				}
+			}
+			t.Logf("partial frames yielded complete rows: %v", sawPartialFrame)
+		})
+	}
+}
+
+// TestGarbage feeds files that are not sync_files.
+func TestGarbage(t *testing.T) {
+	dir := t.TempDir()
+	cases := map[string][]byte{
+		"random":    []byte("\x13\x99 this is not a sync file at all"),
+		"lz4-magic": append([]byte{0x04, 0x22, 0x4d, 0x18}, bytes.Repeat([]byte{0xff}, 100)...),
+		"xz-magic":  append([]byte{0xfd, '7', 'z', 'X', 'Z', 0}, bytes.Repeat([]byte{0x01}, 100)...),
+	}
+	for name, data := range cases {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, data, 0o644)
+		rows, err := readAll(t, p, logfile.LZ4)
+		var ce *logfile.CorruptionError
+		if !errors.As(err, &ce) || len(rows) != 0 {
+			t.Errorf("%s: rows %d, err %v; want 0 rows and a *CorruptionError", name, len(rows), err)
+		}
+	}
+}
+
+// TestKillWriter kills a writing process with SIGKILL at several moments and
+// checks that the sync_file's complete frames are all read back, and that
+// the next Spool seals the file and owes a backfill.
+func TestKillWriter(t *testing.T) {
+	if os.Getenv("ACSTORE_WRITER_CHILD") != "" {
+		writerChild()
+		return
+	}
+	for i, delay := range []time.Duration{30 * time.Millisecond, 120 * time.Millisecond, 333 * time.Millisecond} {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			root := t.TempDir()
+			cmd := exec.Command(os.Args[0], "-test.run=^TestKillWriter$")
+			cmd.Env = append(os.Environ(), "ACSTORE_WRITER_CHILD="+root)
+			var out bytes.Buffer
+			cmd.Stdout = &out
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(delay)
+			cmd.Process.Kill()
+			cmd.Wait()
+			// The child prints the number of rows of each fsynced frame.
+			var flushed int
+			for _, l := range strings.Fields(out.String()) {
+				n, _ := strconv.Atoi(l)
+				flushed = n
+			}
+			part := logfile.Name{Window: logfile.WindowStart(t0), Gateway: gw, Table: 'A'}.Path(root) + ".part"
+			rows, err := readAll(t, part, logfile.LZ4)
+			var ce *logfile.CorruptionError
+			if err != nil && !errors.As(err, &ce) {
+				t.Fatal(err)
+			}
+			if len(rows) < flushed {
+				t.Fatalf("only %d rows read back, %d were fsynced", len(rows), flushed)
+			}
+			for j, r := range rows {
+				if id, _ := logfile.RowID([]byte(r)); id&(1<<40-1) != uint64(j) {
+					t.Fatalf("row %d has id %d: rows are not a gapless prefix", j, id)
+				}
+			}
+			sp := newSpool(t, root, logfile.LZ4)
+			if st := sp.Stats(); st.Recovered != 1 || st.Backfills != 1 {
+				t.Errorf("after restart: recovered %d, backfills %d; want 1 and 1", st.Recovered, st.Backfills)
+			}
+			sealed, err := readAll(t, strings.TrimSuffix(part, ".part"), logfile.LZ4)
+			if err != nil || len(sealed) != len(rows) {
+				t.Errorf("sealed file: %d rows (%v), want %d", len(sealed), err, len(rows))
+			}
+			t.Logf("killed after %v: %d rows fsynced, %d read back", delay, flushed, len(rows))
+		})
+	}
+}
+
+func writerChild() {
+	sp, err := logfile.NewSpool(logfile.SpoolConfig{Root: os.Getenv("ACSTORE_WRITER_CHILD"), Gateway: gw, MaxFrameBytes: 1 << 30})
+	if err != nil {
+		panic(err)
+	}
+	tb, _ := schema.ByLetter('A')
+	g := rowgen.New(4, true)
+	for n := 1; ; n++ {
+		if err := g.Row(sp, tb, t0); err != nil {
+			panic(err)
+		}
+		if n%200 == 0 {
+			if err := sp.Flush(); err != nil {
+				panic(err)
+			}
+			fmt.Println(n)
+		}
+	}
+}
+
+// TestReopen: rows for a window already published (late rows) reopen it and
+// continue its ids.
+func TestReopen(t *testing.T) {
+	root := t.TempDir()
+	sp := newSpool(t, root, logfile.LZ4)
+	tb, _ := schema.ByLetter('F')
+	g := rowgen.New(5, false)
+	for i := 0; i < 10; i++ {
+		g.Row(sp, tb, t0)
+	}
+	if err := sp.Advance(t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 5; i++ {
+		g.Row(sp, tb, t0)
+	}
+	if err := sp.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := readAll(t, logfile.Name{Window: logfile.WindowStart(t0), Gateway: gw, Table: 'F'}.Path(root), logfile.LZ4)
+	if err != nil || len(rows) != 15 {
+		t.Fatalf("%d rows, %v; want 15", len(rows), err)
+	}
+	last, _ := logfile.RowID([]byte(rows[14]))
+	if last&(1<<40-1) != 14 {
+		t.Errorf("last id seq %d, want 14", last&(1<<40-1))
+	}
+}
+
+func FuzzOpenRows(f *testing.F) {
+	root := f.TempDir()
+	sp := newSpool(f, root, logfile.LZ4)
+	tb, _ := schema.ByLetter('Q')
+	g := rowgen.New(6, true)
+	for i := 0; i < 5; i++ {
+		g.Row(sp, tb, t0)
+	}
+	sp.Close()
+	seed, _ := os.ReadFile(logfile.Name{Window: logfile.WindowStart(t0), Gateway: gw, Table: 'Q'}.Path(root))
+	f.Add(seed)
+	f.Add([]byte{0xfd, '7', 'z', 'X', 'Z', 0})
+	f.Add([]byte{})
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p := filepath.Join(dir, "f.dat")
+		os.WriteFile(p, data, 0o644)
+		s, err := logfile.OpenRows(p, logfile.LZ4)
+		if err != nil {
+			return
+		}
+		defer s.Close()
+		rows := logfile.NewRows(s)
+		for rows.Next() {
+			if bytes.IndexByte(rows.Row(), '\n') >= 0 {
+				t.Fatal("row holds a newline")
+			}
+		}
+	})
+}

@@ -1,0 +1,151 @@
+// Command recover rebuilds day tables from the sync_files: one damaged
+// table, every table after the database was lost, or a check of all of
+// them. Loader runs the same code (internal/rebuild) when REPAIR TABLE is
+// not enough.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"regexp"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
+	"github.com/acstore/acstore/internal/daemon"
+	"github.com/acstore/acstore/internal/mariadb"
+	"github.com/acstore/acstore/internal/rebuild"
+)
+
+const usage = `recover: rebuild MariaDB day tables from the sync_files.
+
+Usage:
+  recover -data DIR -dsn DSN -table T -day YYYYMMDD   rebuild one day table
+  recover -data DIR -dsn DSN -check [-repair]         compare files and tables
+  recover -data DIR -dsn DSN -all                     rebuild every day table
+
+A table is rebuilt into a shadow table (A20261121_rebuild) from every
+sync_file of that table and day, then swapped in with one RENAME TABLE, so
+readers never see it missing or half full. A rebuild is tried up to three
+times; then recover exits 1 with the reason.
+
+-check prints one line per table whose rows differ from its sync_files
+(per gateway) or whose CHECK TABLE fails, and exits 1 if there is any;
+with -repair it rebuilds each of them. -all is for a database that was
+lost entirely: it rebuilds every table and day the sync_files hold.
+`
+
+var dayRE = regexp.MustCompile(`^\d{8}$`)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "recover:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("recover", flag.ContinueOnError)
+	var common daemon.Common
+	common.RegisterFlags(fs)
+	table := fs.String("table", "", "table letter to rebuild (A U P M C O I S F Q T)")
+	day := fs.String("day", "", "day to rebuild, YYYYMMDD")
+	check := fs.Bool("check", false, "compare the rows of every sync_file with its day table and run CHECK TABLE")
+	repair := fs.Bool("repair", false, "with -check: rebuild every table that does not match")
+	all := fs.Bool("all", false, "rebuild every day table from the sync_files (after losing the database)")
+	fs.Usage = daemon.Usage(fs, usage)
+	if err := daemon.Parse(fs, args, &common); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	modes := 0
+	for _, on := range []bool{*table != "" || *day != "", *check, *all} {
+		if on {
+			modes++
+		}
+	}
+	switch {
+	case modes != 1:
+		return errors.New("give exactly one of -table/-day, -check or -all (see -h)")
+	case *repair && !*check:
+		return errors.New("-repair goes with -check")
+	case (*table != "" || *day != "") && (len(*table) != 1 || !dayRE.MatchString(*day)):
+		return errors.New("-table wants one letter and -day a date YYYYMMDD, e.g. -table A -day 20261121")
+	}
+	log, err := common.Logger("recover")
+	if err != nil {
+		return err
+	}
+	ctx, stop := daemon.SignalContext()
+	defer stop()
+	db, err := mariadb.Open(ctx, common.DSN)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	r := &rebuild.Rebuilder{Root: common.Data, DB: db, Logger: log, Attempts: 3}
+
+	switch {
+	case *check:
+		ms, err := r.Check(ctx)
+		if err != nil {
+			return err
+		}
+		for _, m := range ms {
+			fmt.Println(m)
+		}
+		if len(ms) == 0 {
+			fmt.Println("all tables match their sync_files")
+			return nil
+		}
+		if !*repair {
+			return fmt.Errorf("%d mismatch(es); run with -check -repair to rebuild them", len(ms))
+		}
+		var errs []error
+		done := map[string]bool{}
+		for _, m := range ms {
+			if done[m.Table] {
+				continue
+			}
+			done[m.Table] = true
+			res, err := r.Table(ctx, m.Table[0], m.Table[1:])
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			fmt.Printf("rebuilt %s: %d rows from %d files\n", res.Table, res.Rows, res.Files)
+		}
+		return errors.Join(errs...)
+	case *all:
+		var bar *progressbar.ProgressBar
+		progress := func(done, total int, res rebuild.Result) {
+			if bar == nil {
+				bar = progressbar.Default(int64(total), "rebuilding")
+			}
+			bar.Set(done)
+		}
+		if !term.IsTerminal(int(os.Stderr.Fd())) {
+			progress = func(done, total int, res rebuild.Result) {
+				log.Info("rebuilt", "table", res.Table, "rows", res.Rows, "done", done, "of", total)
+			}
+		}
+		results, err := r.All(ctx, progress)
+		var rows int64
+		for _, res := range results {
+			rows += res.Rows
+		}
+		fmt.Printf("rebuilt %d tables, %d rows\n", len(results), rows)
+		return err
+	default:
+		res, err := r.Table(ctx, (*table)[0], *day)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("rebuilt %s: %d rows from %d files (%d torn), attempt %d\n", res.Table, res.Rows, res.Files, res.Torn, res.Attempts)
+		return nil
+	}
+}

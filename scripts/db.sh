@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# db.sh up|down|dsn|status — the project's private MariaDB instance.
+#
+# It has its own data directory, socket and port under ./var/mariadb and
+# never touches a system MariaDB. `up` installs the server package when
+# mariadbd is missing, starts the instance if it is not running, and prints
+# the DSN as its last line.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+var=${ACSTORE_VAR:-$top/var}/mariadb
+port=${ACSTORE_DB_PORT:-3407}
+datadir=$var/data
+sock=$var/mysqld.sock
+pidfile=$var/mysqld.pid
+errlog=$var/error.log
+dsn="acstore:acstore@tcp(127.0.0.1:$port)/acstore"
+
+mariadbd_bin() {
+	for b in mariadbd /usr/sbin/mariadbd mysqld /usr/sbin/mysqld; do
+		if command -v "$b" >/dev/null 2>&1; then command -v "$b"; return; fi
+	done
+	return 1
+}
+
+install_server() {
+	echo "db.sh: mariadbd not found; installing mariadb-server with apt-get" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq >&2
+	apt-get install -y -qq mariadb-server mariadb-client >&2
+}
+
+running() {
+	[ -S "$sock" ] && mariadb-admin --no-defaults --socket="$sock" -uroot ping >/dev/null 2>&1
+}
+
+up() {
+	bin=$(mariadbd_bin) || { install_server; bin=$(mariadbd_bin); }
+	if running; then echo "$dsn"; return; fi
+	mkdir -p "$var"
+	if [ ! -d "$datadir/mysql" ]; then
+		echo "db.sh: initialising $datadir" >&2
+		mariadb-install-db --no-defaults --datadir="$datadir" --user="$(id -un)" \
+			--auth-root-authentication-method=normal --skip-test-db >"$var/install.log" 2>&1 ||
+			{ cat "$var/install.log" >&2; exit 1; }
+	fi
+	# myisam-recover-options=OFF: damaged tables must reach loader, which
+	# repairs and rebuilds them itself, instead of being patched silently.
+	# secure-file-priv is empty so the benchmark can time the server's own
+	# LOAD DATA INFILE next to loader's.
+	nohup "$bin" --no-defaults --datadir="$datadir" --socket="$sock" --port="$port" \
+		--bind-address=127.0.0.1 --pid-file="$pidfile" --log-error="$errlog" \
+		--user="$(id -un)" --local-infile=1 --skip-name-resolve --skip-log-bin \
+		--myisam-recover-options=OFF --secure-file-priv= \
+		--key-buffer-size=256M --bulk-insert-buffer-size=64M --max-allowed-packet=64M \
+		--innodb-buffer-pool-size=32M --max-connections=500 >/dev/null 2>&1 &
+	for _ in $(seq 1 60); do
+		if running; then break; fi
+		sleep 0.5
+	done
+	running || { echo "db.sh: mariadbd did not start; see $errlog" >&2; tail -20 "$errlog" >&2; exit 1; }
+	mariadb --no-defaults --socket="$sock" -uroot <<-SQL
+		CREATE USER IF NOT EXISTS 'acstore'@'127.0.0.1' IDENTIFIED BY 'acstore';
+		CREATE USER IF NOT EXISTS 'acstore'@'localhost' IDENTIFIED BY 'acstore';
+		GRANT ALL ON *.* TO 'acstore'@'127.0.0.1';
+		GRANT ALL ON *.* TO 'acstore'@'localhost';
+		CREATE DATABASE IF NOT EXISTS acstore;
+	SQL
+	echo "db.sh: private MariaDB on 127.0.0.1:$port (socket $sock)" >&2
+	echo "$dsn"
+}
+
+down() {
+	if [ -f "$pidfile" ]; then
+		pid=$(cat "$pidfile")
+		kill "$pid" 2>/dev/null || true
+		for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+	fi
+	echo "db.sh: stopped" >&2
+}
+
+case ${1:-up} in
+up) up ;;
+down) down ;;
+dsn) echo "$dsn" ;;
+status) if running; then echo "running: $dsn"; else echo "not running"; exit 1; fi ;;
+*) echo "usage: $0 up|down|dsn|status" >&2; exit 2 ;;
+esac

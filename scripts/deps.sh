@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# deps.sh — install the Debian packages acstore needs, if any is missing:
+# libpcap (aclog's live capture), tshark (parser tests compare with it),
+# lz4 and xz-utils (tests check the standard tools read sync_files) and
+# MariaDB (the private instance).
+set -euo pipefail
+need=()
+command -v tshark >/dev/null 2>&1 || need+=(tshark)
+command -v lz4 >/dev/null 2>&1 || need+=(lz4)
+command -v xz >/dev/null 2>&1 || need+=(xz-utils)
+[ -e /usr/include/pcap.h ] || need+=(libpcap-dev)
+command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || need+=(mariadb-server mariadb-client)
+[ ${#need[@]} -eq 0 ] && exit 0
+echo "deps.sh: installing ${need[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+echo "wireshark-common wireshark-common/install-setuid boolean false" | $sudo debconf-set-selections 2>/dev/null || true
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
