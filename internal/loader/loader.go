@@ -19,6 +19,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -90,6 +91,7 @@ type Loader struct {
 	rebuild *rebuild.Rebuilder
 	ledger  *ledger.Ledger
 	created map[string]bool
+	checked bool // CheckTables ran at the first pass
 	stats   Stats
 }
 
@@ -215,6 +217,13 @@ func (l *Loader) RunOnce(ctx context.Context) (Result, error) {
 	}
 	if err != nil {
 		return Result{}, fmt.Errorf("scan: %w", err)
+	}
+	if !l.checked {
+		now := time.Now()
+		if err := l.CheckTables(ctx, now.Format(schema.DayLayout), now.AddDate(0, 0, -1).Format(schema.DayLayout)); err != nil {
+			return Result{}, fmt.Errorf("check tables: %w", err)
+		}
+		l.checked = true
 	}
 	var res Result
 	var backlog int64
@@ -452,25 +461,55 @@ func (l *Loader) loadOneByOne(ctx context.Context, b *batch, cause error) (int64
 	return total, errors.Join(errs...)
 }
 
-// recoverTable follows seed 001: REPAIR TABLE, and if the load still fails,
-// rebuild the table from the sync_files; then load the batch again.
+// recoverTable repairs a damaged table and loads the batch again.
 func (l *Loader) recoverTable(ctx context.Context, b *batch, cause error) (int64, error) {
-	l.cfg.Logger.Warn("table is damaged; repairing", "table", b.name, "err", cause)
-	l.stats.Repairs.Add(1)
-	if err := mariadb.Repair(ctx, l.db, b.name); err != nil {
-		l.cfg.Logger.Warn("REPAIR TABLE failed", "table", b.name, "err", err)
-	} else {
-		n, err := l.loadStatement(ctx, b)
-		if err == nil || !mariadb.IsDamaged(err) {
-			return n, err
-		}
-	}
-	l.cfg.Logger.Warn("repair was not enough; rebuilding from sync_files", "table", b.name)
-	l.stats.Rebuilds.Add(1)
-	if _, err := l.rebuild.Table(ctx, b.table.Letter, b.name[1:]); err != nil {
+	if err := l.repairAndRebuild(ctx, b.table, b.name, cause); err != nil {
 		return 0, err
 	}
 	return l.loadStatement(ctx, b)
+}
+
+// repairAndRebuild follows seed 001: REPAIR TABLE, then recover. REPAIR
+// makes the table usable at once, but MyISAM's repair drops the rows it
+// cannot read, so the table is then always rebuilt from the sync_files,
+// which hold every row: nothing is lost.
+func (l *Loader) repairAndRebuild(ctx context.Context, t *schema.Table, name string, cause error) error {
+	l.cfg.Logger.Warn("table is damaged; repairing, then rebuilding from sync_files", "table", name, "err", cause)
+	l.stats.Repairs.Add(1)
+	if err := mariadb.Repair(ctx, l.db, name); err != nil {
+		l.cfg.Logger.Warn("REPAIR TABLE failed; the rebuild replaces the table", "table", name, "err", err)
+	}
+	l.stats.Rebuilds.Add(1)
+	_, err := l.rebuild.Table(ctx, t.Letter, name[1:])
+	return err
+}
+
+// CheckTables runs CHECK TABLE on the day tables of the given days
+// (YYYYMMDD) and repairs and rebuilds those found damaged. Loader does it
+// at its first pass: damage comes with crashes, and a damaged table that
+// is only appended to would not show it.
+func (l *Loader) CheckTables(ctx context.Context, days ...string) error {
+	tables, err := mariadb.Tables(ctx, l.db)
+	if err != nil {
+		return err
+	}
+	for _, name := range tables {
+		t, day, err := schema.ParseDayTable(name, time.Local)
+		if err != nil || !slices.Contains(days, day.Format(schema.DayLayout)) {
+			continue
+		}
+		cerr := mariadb.Check(ctx, l.db, name)
+		if cerr == nil {
+			continue
+		}
+		if mariadb.IsUnavailable(cerr) {
+			return cerr
+		}
+		if err := l.repairAndRebuild(ctx, t, name, cerr); err != nil {
+			l.cfg.Logger.Error("damaged table could not be rebuilt", "table", name, "err", err)
+		}
+	}
+	return nil
 }
 
 // loadStatement streams the batch's files through one LOAD DATA statement,

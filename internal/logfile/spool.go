@@ -321,8 +321,18 @@ func (s *Spool) loadBacklog(dir string) int {
 		return 0
 	}
 	defer f.Close()
-	names, _ := f.Readdirnames(s.cfg.MaxLoadBacklog + 1)
-	return len(names)
+	n := 0
+	for {
+		names, err := f.Readdirnames(1024)
+		for _, name := range names {
+			if name[0] != '.' { // .tmp and .rejected
+				n++
+			}
+		}
+		if err != nil || n >= s.cfg.MaxLoadBacklog {
+			return n
+		}
+	}
 }
 
 func (s *Spool) writeBackfill(n Name) error {

@@ -152,11 +152,11 @@ func Load(ctx context.Context, db Execer, table string, cols []string, gw string
 }
 
 // Damaged table errors: the MyISAM handler errors (126 index crashed, 127
-// record file crashed, 134 record deleted, 144 crashed and last repair
-// failed, 145 marked crashed) and the server errors 1194/1195 (crashed,
+// record file crashed, 130 not a table file, 134 record deleted, 144 crashed
+// and last repair failed, 145 marked crashed) and the server errors 1194/1195 (crashed,
 // repair failed), 1034 (bad index file) and 1035 (old key file).
 var damagedNumbers = map[uint16]bool{
-	126: true, 127: true, 134: true, 144: true, 145: true,
+	126: true, 127: true, 130: true, 134: true, 144: true, 145: true,
 	1034: true, 1035: true, 1194: true, 1195: true,
 }
 

@@ -43,7 +43,7 @@ func (g *Gen) Row(sp *logfile.Spool, t *schema.Table, ts time.Time) error {
 
 func (g *Gen) field(e *logfile.Encoder, c schema.Column, ts time.Time) {
 	typ := c.Type
-	nullable := strings.HasSuffix(typ, " NULL")
+	nullable := strings.HasSuffix(typ, " NULL") && !strings.HasSuffix(typ, "NOT NULL")
 	if nullable && g.rng.IntN(8) == 0 {
 		e.Null()
 		return
@@ -59,8 +59,10 @@ func (g *Gen) field(e *logfile.Encoder, c schema.Column, ts time.Time) {
 		e.Uint(g.rng.Uint64N(256))
 	case strings.HasPrefix(typ, "TINYINT"), strings.HasPrefix(typ, "BOOL"):
 		e.Uint(g.rng.Uint64N(2))
-	case strings.HasPrefix(typ, "DATETIME"):
+	case strings.HasPrefix(typ, "DATETIME(6)"):
 		e.Time(ts.Add(time.Duration(g.rng.IntN(300_000)) * time.Millisecond))
+	case strings.HasPrefix(typ, "DATETIME"):
+		e.Str(ts.Add(-time.Duration(g.rng.IntN(1e6)) * time.Second).Format(time.DateTime))
 	case strings.HasPrefix(typ, "CHAR(64)"):
 		e.Str(fmt.Sprintf("%064x", g.rng.Uint64()))
 	case strings.HasPrefix(typ, "VARCHAR(45)"):
