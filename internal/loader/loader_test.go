@@ -269,7 +269,7 @@ func TestKillLoader(t *testing.T) {
 	}
 	db, dsn := testdb.New(t)
 	root := t.TempDir()
-	const rows = 20000
+	const rows = 60000
 	writeRows(t, root, "AU", rows, 500, t0, 5, true)
 	rng := rand.New(rand.NewPCG(1, 2))
 	for i := 0; i < 12; i++ {
