@@ -33,7 +33,7 @@ lint: ## gofmt, go vet, staticcheck
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 bench: deps db-up build ## print throughputs next to their references, measured in the same run
-	$(GO) run ./internal/bench/cmd/acbench
+	$(GO) run ./internal/bench/acbench
 
 fuzz: ## run each fuzz target for FUZZTIME (default 60s)
 	@for t in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \

@@ -1,0 +1,46 @@
+// Command acbench prints acstore's throughputs next to their references,
+// measured in the same run; `make bench` runs it against the private
+// MariaDB.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/acstore/acstore/internal/bench"
+	"github.com/acstore/acstore/internal/mariadb"
+)
+
+func main() {
+	dsn := flag.String("dsn", os.Getenv("ACSTORE_TEST_DSN"), "database of the private MariaDB")
+	rows := flag.Int("rows", 1_000_000, "rows for the loader measurement")
+	flag.Parse()
+	if err := run(*dsn, *rows); err != nil {
+		fmt.Fprintln(os.Stderr, "acbench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(dsn string, n int) error {
+	ctx := context.Background()
+	db, err := mariadb.Open(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	var all []bench.Row
+	rows, err := bench.Loader(ctx, db, n)
+	if err != nil {
+		return fmt.Errorf("loader: %w", err)
+	}
+	all = append(all, rows...)
+	rows, err = bench.Codecs(n / 4)
+	if err != nil {
+		return fmt.Errorf("codecs: %w", err)
+	}
+	all = append(all, rows...)
+	bench.Print(os.Stdout, all)
+	return nil
+}
