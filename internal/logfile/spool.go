@@ -64,9 +64,17 @@ type SpoolStats struct {
 	Backfills   uint64          // backfill markers written
 	Published   uint64          // sync_files published
 	Recovered   uint64          // .part files found at start and sealed
+	Dropped     uint64          // rows refused because a sync_file could not be written
 	OpenWindows int
 	LoadPaused  bool // load_files are paused because loader is behind
 }
+
+// ErrDropped reports a row refused because its sync_file cannot be written.
+var ErrDropped = errors.New("row dropped: its sync_file cannot be written (disk full?)")
+
+// maxPendingFrames bounds the rows a window holds in memory while its
+// sync_file cannot be written.
+const maxPendingFrames = 4
 
 // Spool writes rows into sync_files (one per table per 5-minute window,
 // compressed, appended to frame by frame) and load_files (plain, published
@@ -160,6 +168,12 @@ func (s *Spool) Commit() error {
 		if w, err = s.open(s.name); err != nil {
 			return err
 		}
+	}
+	if len(w.pending) >= maxPendingFrames*s.cfg.MaxFrameBytes {
+		// The disk has refused several frames: holding more would only
+		// exhaust memory. The loss is counted and reported, never silent.
+		s.stats.Dropped++
+		return fmt.Errorf("%w: %s holds %d MB unwritten", ErrDropped, w.name, len(w.pending)>>20)
 	}
 	id := MakeID(w.name, w.seq)
 	w.seq++
