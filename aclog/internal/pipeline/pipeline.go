@@ -1,0 +1,339 @@
+// Package pipeline is aclog's main loop: packets from capture sources into
+// the audit engine, events into rows, rows into sync_files and load_files,
+// with the periodic work (load_files every few seconds, windows closed by
+// packet time) done between packets on the same goroutine, so nothing needs
+// a lock and capture never waits for another goroutine.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/acstore/acstore/aclog/internal/audit"
+	"github.com/acstore/acstore/aclog/internal/capture"
+	"github.com/acstore/acstore/aclog/internal/record"
+	"github.com/acstore/acstore/internal/configtab"
+	"github.com/acstore/acstore/internal/logfile"
+)
+
+// Config configures aclog.
+type Config struct {
+	Root    string
+	Files   []string // -r: capture files, read in order
+	Iface   string   // -i: live capture
+	Filter  string
+	Snaplen int
+
+	Gateway         string
+	Codec           logfile.Codec
+	HighPerformance bool
+	LoadInterval    time.Duration
+	MaxLoadBacklog  int
+
+	Audit  audit.Config
+	Logger *slog.Logger
+}
+
+// RegisterFlags adds aclog's flags (except -r, which takes several files).
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	c.Audit = audit.DefaultConfig()
+	c.Codec = logfile.LZ4
+	fs.StringVar(&c.Iface, "i", "", "capture live on this interface (needs root or CAP_NET_RAW)")
+	fs.StringVar(&c.Filter, "f", "", "BPF filter for live capture, e.g. 'tcp or udp port 53'")
+	fs.IntVar(&c.Snaplen, "snaplen", 262144, "bytes kept of each live packet")
+	fs.StringVar(&c.Gateway, "gateway", "", "this appliance's gateway id: 8 hex digits, e.g. 5F86F7A5 (required)")
+	fs.Var(&c.Codec, "compress", "sync_file compression: lz4 (fast, default) or xz (about 1.5x smaller, slower)")
+	fs.BoolVar(&c.HighPerformance, "high-performance", false, "write sync_files only, no load_files: the local database stays empty, head office gets everything")
+	fs.DurationVar(&c.LoadInterval, "load-interval", 5*time.Second, "how often rows are flushed to sync_files and published as load_files")
+	fs.IntVar(&c.MaxLoadBacklog, "max-load-backlog", 2000, "load_files waiting for loader before aclog pauses them (loader then back-fills from the sync_files)")
+	c.Audit.RegisterFlags(fs, "")
+}
+
+// Validate checks the settings.
+func (c *Config) Validate() error {
+	switch {
+	case len(c.Files) == 0 && c.Iface == "":
+		return errors.New("nothing to capture: give -r FILE... or -i IFACE")
+	case len(c.Files) > 0 && c.Iface != "":
+		return errors.New("give -r or -i, not both")
+	case !logfile.ValidGateway(c.Gateway):
+		return fmt.Errorf("-gateway %q: want 8 hex digits in upper case, e.g. 5F86F7A5", c.Gateway)
+	case c.LoadInterval <= 0:
+		return errors.New("-load-interval must be positive")
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c.Audit.Validate()
+}
+
+// Snapshot is what the stats line and the metrics show.
+type Snapshot struct {
+	Source     capture.Stats
+	Engine     audit.Stats
+	Spool      logfile.SpoolStats
+	RowErrors  uint64
+	Truncated  int // capture files that ended early
+	BadFiles   int // capture files that could not be read at all
+	PacketTime time.Time
+}
+
+// Pipeline runs aclog.
+type Pipeline struct {
+	cfg  Config
+	mu   sync.Mutex
+	snap Snapshot
+}
+
+// New returns a Pipeline.
+func New(cfg Config) (*Pipeline, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Pipeline{cfg: cfg}, nil
+}
+
+// Snapshot returns the latest counters; safe from any goroutine.
+func (p *Pipeline) Snapshot() Snapshot {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := p.snap
+	return s
+}
+
+// run holds the state of one Run.
+type run struct {
+	p         *Pipeline
+	eng       *audit.Engine
+	rec       *record.Recorder
+	sp        *logfile.Spool
+	src       capture.Source
+	srcBase   capture.Stats // counters of the sources already closed
+	lastFlush time.Time
+	pktTime   time.Time
+	snap      Snapshot
+}
+
+// Run captures until the files end or ctx is cancelled (SIGTERM), then
+// flushes and publishes everything it holds. A capture file that is
+// truncated or unreadable is reported and the next one is read.
+func (p *Pipeline) Run(ctx context.Context) error {
+	cfg := p.cfg
+	conf, err := configtab.Load(configtab.Dir(cfg.Root))
+	if err != nil {
+		return err
+	}
+	sp, err := logfile.NewSpool(logfile.SpoolConfig{
+		Root: cfg.Root, Gateway: cfg.Gateway, Codec: cfg.Codec,
+		HighPerformance: cfg.HighPerformance, MaxLoadBacklog: cfg.MaxLoadBacklog, Logger: cfg.Logger,
+	})
+	if err != nil {
+		return err
+	}
+	r := &run{p: p, sp: sp, rec: record.New(sp, conf), lastFlush: time.Now()}
+	r.eng, err = audit.New(cfg.Audit, r.rec)
+	if err != nil {
+		return err
+	}
+	var runErr error
+	if cfg.Iface != "" {
+		runErr = r.live(ctx)
+	} else {
+		runErr = r.files(ctx)
+	}
+	// Capture end: every open session ends, every sum is written, every
+	// window is published.
+	r.eng.Close()
+	r.rec.Close()
+	closeErr := sp.Close()
+	r.publish()
+	if errors.Is(runErr, context.Canceled) {
+		runErr = nil
+	}
+	return errors.Join(runErr, closeErr)
+}
+
+func (r *run) files(ctx context.Context) error {
+	log := r.p.cfg.Logger
+	for _, path := range r.p.cfg.Files {
+		src, err := capture.OpenFile(path)
+		if err != nil {
+			r.snap.BadFiles++
+			log.Error("cannot read capture file; skipping it", "file", path, "err", err)
+			continue
+		}
+		err = r.feed(ctx, src)
+		r.srcBase = addStats(r.srcBase, src.Stats())
+		src.Close()
+		r.src = nil
+		var te *capture.TruncatedError
+		switch {
+		case errors.As(err, &te):
+			r.snap.Truncated++
+			log.Warn("capture file is truncated; every packet before the cut was used", "file", path, "err", err)
+		case errors.Is(err, context.Canceled):
+			return err
+		case err != nil:
+			r.snap.BadFiles++
+			log.Error("capture file is damaged; the packets before the damage were used", "file", path, "err", err)
+		}
+	}
+	return nil
+}
+
+func (r *run) live(ctx context.Context) error {
+	src, err := capture.OpenLive(capture.LiveConfig{Interface: r.p.cfg.Iface, Filter: r.p.cfg.Filter, Snaplen: r.p.cfg.Snaplen})
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	err = r.feed(ctx, src)
+	r.srcBase = addStats(r.srcBase, src.Stats())
+	r.src = nil
+	return err
+}
+
+// feed reads src to its end, doing the periodic work between packets.
+func (r *run) feed(ctx context.Context, src capture.Source) error {
+	r.src = src
+	for n := 1; ; n++ {
+		data, ci, err := src.ReadPacket()
+		switch {
+		case err == nil:
+			r.eng.Packet(src.LinkType(), data, ci)
+			if ci.Timestamp.After(r.pktTime) {
+				r.pktTime = ci.Timestamp
+			}
+			if n&4095 != 0 {
+				continue
+			}
+		case errors.Is(err, capture.ErrTimeout):
+			// A quiet link: time moves on by the wall clock.
+			r.pktTime = time.Now()
+			r.eng.Flush(r.pktTime)
+		case errors.Is(err, io.EOF):
+			return nil
+		default:
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		r.tick()
+	}
+}
+
+// tick closes the windows that ended by packet time and, every
+// LoadInterval of wall time, flushes rows to the files.
+func (r *run) tick() {
+	log := r.p.cfg.Logger
+	if !r.pktTime.IsZero() {
+		r.rec.Advance(r.pktTime)
+		if err := r.sp.Advance(r.pktTime); err != nil {
+			log.Error("publishing sync_files", "err", err)
+		}
+	}
+	if time.Since(r.lastFlush) >= r.p.cfg.LoadInterval {
+		if err := r.sp.Flush(); err != nil {
+			log.Error("flushing rows (kept in memory and retried)", "err", err)
+		}
+		r.lastFlush = time.Now()
+		r.publish()
+	}
+}
+
+// publish copies the counters for the stats line and metrics.
+func (r *run) publish() {
+	s := r.snap
+	s.Source = r.srcBase
+	if r.src != nil {
+		s.Source = addStats(r.srcBase, r.src.Stats())
+	}
+	s.Engine = r.eng.Stats()
+	s.Spool = r.sp.Stats()
+	s.RowErrors, _ = r.rec.Errors()
+	s.PacketTime = r.pktTime
+	r.p.mu.Lock()
+	r.p.snap = s
+	r.p.mu.Unlock()
+}
+
+func addStats(a, b capture.Stats) capture.Stats {
+	a.Packets += b.Packets
+	a.Bytes += b.Bytes
+	a.HasKernel = a.HasKernel || b.HasKernel
+	a.KernelReceived += b.KernelReceived
+	a.KernelDropped += b.KernelDropped
+	a.InterfaceDropped += b.InterfaceDropped
+	return a
+}
+
+// StatsLine is the one-line report: packets captured, decoded, dropped by
+// the kernel and by aclog, reassembly gaps, rows per table, queue depth.
+func (p *Pipeline) StatsLine() []any {
+	s := p.Snapshot()
+	rows := make([]any, 0, 8)
+	for _, l := range []byte("AUSQFT") {
+		rows = append(rows, slog.Uint64(string(l), s.Spool.Rows[l]))
+	}
+	return []any{
+		slog.Uint64("captured", s.Source.Packets),
+		slog.Uint64("decoded", s.Engine.Decoded),
+		slog.Uint64("kernel_dropped", s.Source.KernelDropped+s.Source.InterfaceDropped),
+		slog.Uint64("malformed", s.Engine.Malformed),
+		slog.Uint64("untracked", s.Engine.SessionsDropped),
+		slog.Uint64("tcp_gaps", s.Engine.TCPGaps),
+		slog.Group("rows", rows...),
+		slog.Uint64("row_errors", s.RowErrors),
+		slog.Int("open_windows", s.Spool.OpenWindows),
+		slog.Bool("load_paused", s.Spool.LoadPaused),
+	}
+}
+
+// Register adds aclog's metrics to reg.
+func (p *Pipeline) Register(reg prometheus.Registerer) {
+	counter := func(name, help string, v func(Snapshot) float64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "acstore", Subsystem: "aclog", Name: name, Help: help},
+			func() float64 { return v(p.Snapshot()) })
+	}
+	reg.MustRegister(
+		counter("packets_total", "Packets captured.", func(s Snapshot) float64 { return float64(s.Source.Packets) }),
+		counter("bytes_total", "Bytes captured.", func(s Snapshot) float64 { return float64(s.Source.Bytes) }),
+		counter("decoded_total", "Packets decoded to TCP or UDP.", func(s Snapshot) float64 { return float64(s.Engine.Decoded) }),
+		counter("kernel_dropped_total", "Packets the kernel or interface dropped.", func(s Snapshot) float64 {
+			return float64(s.Source.KernelDropped + s.Source.InterfaceDropped)
+		}),
+		counter("malformed_total", "Packets that could not be decoded.", func(s Snapshot) float64 { return float64(s.Engine.Malformed) }),
+		counter("tcp_gaps_total", "Holes TCP reassembly skipped.", func(s Snapshot) float64 { return float64(s.Engine.TCPGaps) }),
+		counter("row_errors_total", "Rows that could not be written.", func(s Snapshot) float64 { return float64(s.RowErrors) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "acstore", Subsystem: "aclog", Name: "load_paused",
+			Help: "1 while load_files are paused because loader is behind."}, func() float64 {
+			if p.Snapshot().Spool.LoadPaused {
+				return 1
+			}
+			return 0
+		}),
+	)
+	rows := prometheus.NewDesc("acstore_aclog_rows_total", "Rows written, by table.", []string{"table"}, nil)
+	reg.MustRegister(collectorFunc{desc: rows, collect: func(ch chan<- prometheus.Metric) {
+		for l, n := range p.Snapshot().Spool.Rows {
+			ch <- prometheus.MustNewConstMetric(rows, prometheus.CounterValue, float64(n), string(l))
+		}
+	}})
+}
+
+type collectorFunc struct {
+	desc    *prometheus.Desc
+	collect func(chan<- prometheus.Metric)
+}
+
+func (c collectorFunc) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+func (c collectorFunc) Collect(ch chan<- prometheus.Metric) { c.collect(ch) }

@@ -1,0 +1,314 @@
+// Package record turns aclog's audit events into rows of the log tables:
+// A (sessions), U (HTTP requests), S (TLS handshakes) and Q (DNS queries)
+// one per event, F (traffic per user and app per minute) and T (online time
+// per user per window) summed from the sessions. It names the user and
+// group of each address and the app of each session from the config
+// tables, and writes the rows through a logfile.Spool.
+package record
+
+import (
+	"net/netip"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/acstore/acstore/aclog/internal/audit"
+	"github.com/acstore/acstore/aclog/internal/proto/dns"
+	"github.com/acstore/acstore/aclog/internal/proto/tls"
+	"github.com/acstore/acstore/internal/configtab"
+	"github.com/acstore/acstore/internal/logfile"
+)
+
+// Recorder is an audit.Sink writing rows. It is not safe for concurrent
+// use: the engine calls it from one goroutine.
+type Recorder struct {
+	sp   *logfile.Spool
+	conf *configtab.Tables
+
+	// app of a connection, learnt from its HTTP Host or TLS SNI before the
+	// session ends.
+	connApp map[connKey]configtab.App
+
+	flows  map[flowKey]*flowSums
+	online map[onlineKey]*onlineSums
+
+	errs   uint64
+	lastEr error
+}
+
+type connKey struct{ client, server netip.AddrPort }
+
+// flowKey is one F row: a minute, an address and an app.
+type flowKey struct {
+	minute time.Time
+	ip     netip.Addr
+	app    configtab.App
+}
+
+type flowSums struct {
+	up, down, packets uint64
+	sessions          uint32
+}
+
+// onlineKey is one T row: a window and an address.
+type onlineKey struct {
+	window time.Time
+	ip     netip.Addr
+}
+
+type onlineSums struct {
+	first, last time.Time
+	minutes     uint8 // bit i: minute i of the window had traffic
+}
+
+// New returns a Recorder writing to sp and naming with conf.
+func New(sp *logfile.Spool, conf *configtab.Tables) *Recorder {
+	return &Recorder{
+		sp: sp, conf: conf,
+		connApp: make(map[connKey]configtab.App),
+		flows:   make(map[flowKey]*flowSums),
+		online:  make(map[onlineKey]*onlineSums),
+	}
+}
+
+// Errors reports how many rows could not be written and the last reason.
+func (r *Recorder) Errors() (uint64, error) { return r.errs, r.lastEr }
+
+func (r *Recorder) commit() {
+	if err := r.sp.Commit(); err != nil {
+		r.errs++
+		r.lastEr = err
+	}
+}
+
+func (r *Recorder) endpoints(e *logfile.Encoder, client, server netip.AddrPort) {
+	user, group := r.conf.Who(client.Addr())
+	e.Addr(client.Addr()).Uint(uint64(client.Port())).Addr(server.Addr()).Uint(uint64(server.Port())).
+		Str(user).StrOrNull(group)
+}
+
+// appOf names the app of a connection: by host or SNI when one was seen,
+// else by the server port, else by the protocol recognised on it.
+func (r *Recorder) appOf(proto audit.Proto, client, server netip.AddrPort, recognised string) configtab.App {
+	if a, ok := r.connApp[connKey{client, server}]; ok {
+		return a
+	}
+	if a, ok := r.conf.ByPort(proto.String(), server.Port()); ok {
+		return a
+	}
+	if recognised != "" {
+		return configtab.App{Name: strings.ToUpper(recognised), Type: "unknown"}
+	}
+	return configtab.App{Name: "other", Type: "unknown"}
+}
+
+func (r *Recorder) learnHost(client, server netip.AddrPort, host string) (configtab.App, bool) {
+	if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.Contains(host[i:], "]") {
+		host = host[:i]
+	}
+	a, ok := r.conf.ByHost(host)
+	if ok {
+		r.connApp[connKey{client, server}] = a
+	}
+	return a, ok
+}
+
+// Session writes an A row and adds the session to the F and T sums.
+func (r *Recorder) Session(s *audit.Session) {
+	app := r.appOf(s.Proto, s.Client, s.Server, s.App)
+	delete(r.connApp, connKey{s.Client, s.Server})
+	e := r.sp.Begin('A', s.Start)
+	r.endpoints(e, s.Client, s.Server)
+	e.Str(s.Proto.String()).Str(app.Type).Str(app.Name).
+		Uint(s.ClientBytes).Uint(s.ServerBytes).Uint(s.ClientPackets).Uint(s.ServerPackets).
+		Time(s.End).Str(s.Reason.String())
+	r.commit()
+	r.addFlow(s, app)
+	r.addOnline(s)
+}
+
+// addFlow spreads the session's bytes and packets evenly over the minutes
+// it spans (the engine reports sessions, not packets), the remainder in the
+// last minute so the sums stay exact; the session counts in its first.
+func (r *Recorder) addFlow(s *audit.Session, app configtab.App) {
+	first := s.Start.Truncate(time.Minute)
+	last := s.End.Truncate(time.Minute)
+	if last.Before(first) {
+		last = first
+	}
+	n := uint64(last.Sub(first)/time.Minute) + 1
+	up, down, pkts := s.ClientBytes, s.ServerBytes, s.ClientPackets+s.ServerPackets
+	for i := uint64(0); i < n; i++ {
+		k := flowKey{minute: first.Add(time.Duration(i) * time.Minute), ip: s.Client.Addr(), app: app}
+		f := r.flows[k]
+		if f == nil {
+			f = &flowSums{}
+			r.flows[k] = f
+		}
+		f.up += up / n
+		f.down += down / n
+		f.packets += pkts / n
+		if i == n-1 {
+			f.up += up % n
+			f.down += down % n
+			f.packets += pkts % n
+		}
+		if i == 0 {
+			f.sessions++
+		}
+	}
+}
+
+// addOnline marks the minutes of each window the session was active in.
+func (r *Recorder) addOnline(s *audit.Session) {
+	end := s.End
+	if end.Before(s.Start) {
+		end = s.Start
+	}
+	for w := logfile.WindowStart(s.Start); !w.After(end); w = w.Add(logfile.WindowLength) {
+		k := onlineKey{window: w, ip: s.Client.Addr()}
+		o := r.online[k]
+		from, to := maxTime(s.Start, w), minTime(end, w.Add(logfile.WindowLength-time.Nanosecond))
+		if o == nil {
+			o = &onlineSums{first: from, last: to}
+			r.online[k] = o
+		}
+		o.first, o.last = minTime(o.first, from), maxTime(o.last, to)
+		for m := from.Truncate(time.Minute); !m.After(to); m = m.Add(time.Minute) {
+			o.minutes |= 1 << uint(m.Sub(w)/time.Minute)
+		}
+	}
+}
+
+// HTTP writes a U row.
+func (r *Recorder) HTTP(h *audit.HTTPRequest) {
+	app, ok := r.learnHost(h.Client, h.Server, h.Host)
+	if !ok {
+		app = r.appOf(audit.TCP, h.Client, h.Server, "http")
+	}
+	e := r.sp.Begin('U', h.Time)
+	r.endpoints(e, h.Client, h.Server)
+	e.Str(app.Name).Str(h.Method).StrOrNull(h.Host).Str(h.URI)
+	if h.HasResponse {
+		e.Uint(uint64(h.Status))
+	} else {
+		e.Null()
+	}
+	e.StrOrNull(h.ContentType).StrOrNull(h.UserAgent).StrOrNull(h.Referer).
+		Uint(uint64(max(h.RequestBodyLen, 0))).Uint(uint64(max(h.ResponseBodyLen, 0)))
+	r.commit()
+}
+
+// TLS writes an S row.
+func (r *Recorder) TLS(t *audit.TLSHandshake) {
+	app, ok := r.learnHost(t.Client, t.Server, t.SNI)
+	if !ok {
+		app = r.appOf(audit.TCP, t.Client, t.Server, "tls")
+	}
+	e := r.sp.Begin('S', t.Time)
+	r.endpoints(e, t.Client, t.Server)
+	e.Str(app.Name).StrOrNull(t.SNI)
+	if t.Version != 0 {
+		e.Str(tls.VersionString(t.Version)).Str(tls.CipherSuiteString(t.CipherSuite))
+	} else {
+		e.Null().Null()
+	}
+	e.StrOrNull(strings.Join(t.ALPN, ",")).StrOrNull(t.CertSubject).StrOrNull(t.CertIssuer)
+	r.commit()
+}
+
+// DNS writes a Q row.
+func (r *Recorder) DNS(q *audit.DNSQuery) {
+	e := r.sp.Begin('Q', q.Time)
+	r.endpoints(e, q.Client, q.Server)
+	e.Str(q.Transport.String()).Str(q.Name).Str(dns.TypeString(q.QType))
+	if q.HasResponse {
+		e.Str(dns.RCodeString(q.RCode))
+	} else {
+		e.Null()
+	}
+	answers := make([]string, len(q.Answers))
+	for i, a := range q.Answers {
+		answers[i] = dns.TypeString(a.Type) + " " + a.Data
+	}
+	e.StrOrNull(strings.Join(answers, ","))
+	r.commit()
+}
+
+// Advance writes the F and T rows of the windows that ended before now
+// (packet time): sessions ending later that reach back into them add rows
+// of their own, which sum with these.
+func (r *Recorder) Advance(now time.Time) {
+	r.emit(func(t time.Time) bool { return !logfile.WindowStart(t).Add(logfile.WindowLength).After(now) })
+}
+
+// Close writes every pending F and T row.
+func (r *Recorder) Close() { r.emit(func(time.Time) bool { return true }) }
+
+func (r *Recorder) emit(due func(time.Time) bool) {
+	fks := make([]flowKey, 0)
+	for k := range r.flows {
+		if due(k.minute) {
+			fks = append(fks, k)
+		}
+	}
+	// Deterministic order: the same capture gives the same files.
+	sort.Slice(fks, func(i, j int) bool {
+		a, b := fks[i], fks[j]
+		if !a.minute.Equal(b.minute) {
+			return a.minute.Before(b.minute)
+		}
+		if a.ip != b.ip {
+			return a.ip.Less(b.ip)
+		}
+		return a.app.Name+a.app.Type < b.app.Name+b.app.Type
+	})
+	for _, k := range fks {
+		f := r.flows[k]
+		delete(r.flows, k)
+		user, group := r.conf.Who(k.ip)
+		e := r.sp.Begin('F', k.minute)
+		e.Str(user).StrOrNull(group).Addr(k.ip).Str(k.app.Type).Str(k.app.Name).
+			Uint(f.up).Uint(f.down).Uint(f.packets).Uint(uint64(f.sessions))
+		r.commit()
+	}
+	oks := make([]onlineKey, 0)
+	for k := range r.online {
+		if due(k.window) {
+			oks = append(oks, k)
+		}
+	}
+	sort.Slice(oks, func(i, j int) bool {
+		if !oks[i].window.Equal(oks[j].window) {
+			return oks[i].window.Before(oks[j].window)
+		}
+		return oks[i].ip.Less(oks[j].ip)
+	})
+	for _, k := range oks {
+		o := r.online[k]
+		delete(r.online, k)
+		user, group := r.conf.Who(k.ip)
+		minutes := 0
+		for b := o.minutes; b != 0; b &= b - 1 {
+			minutes++
+		}
+		e := r.sp.Begin('T', k.window)
+		e.Str(user).StrOrNull(group).Addr(k.ip).Time(o.first).Time(o.last).
+			Uint(uint64(minutes)).Uint(uint64(o.last.Sub(o.first).Round(time.Second) / time.Second))
+		r.commit()
+	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
