@@ -1,0 +1,197 @@
+// Package datasync ships a branch appliance's sync_files to head office
+// and receives them there.
+//
+// The client (push) walks <data>/sync/<GW>/ window by window, oldest first:
+// for each 5-minute window whose files are all published it sends the
+// config tables (when their md5 changed), the log tables in the order
+// A-U-P-M-C-O-I-S-F-Q-T, then the window's X bundle, and then commits the
+// window. The server (serve) stores what it verified under the same layout
+// in its own data root, unpacks X bundles and, after each committed window,
+// runs loader in keep mode into the head-office database.
+//
+// # Wire protocol (HTTP/1.1 or HTTP/2, over TLS unless -insecure)
+//
+// Every request carries X-Acstore-Gateway: <GW> and Authorization: Bearer
+// <secret>; with mutual TLS the client certificate's common name must also
+// be the gateway. A gateway can only name its own files.
+//
+//	GET  /v1/progress                      last window committed, config md5s
+//	GET  /v1/files/<name>?size=N&sha256=H  {"complete":bool,"offset":N}
+//	PUT  /v1/files/<name>                  upload from X-Acstore-Offset
+//	POST /v1/windows/<YYYYMMDD_HHMM>       commit a window: {"files":[...]}
+//
+// <name> is a sync_file name (YYYYMMDD_HHMM_<GW>_<T>.dat) or a config table
+// (users.tsv, groups.tsv, apps.tsv). An upload declares the whole file's
+// X-Acstore-Size and X-Acstore-Sha256 and sends the bytes from the offset
+// the server reported, as frames of [length u32][crc32c u32][data], little
+// endian. The server appends each frame after checking its crc32c; a bad
+// frame ends the request with 422 and the offset of the good prefix, so the
+// client re-sends from there. A cut connection keeps the frames received.
+// When the offset reaches the size, the server checks the sha256 of the
+// whole file and publishes it with an atomic rename. Errors are JSON
+// {"error": "...", "offset": N} with a status that says what to do: 4xx
+// (but 408, 409, 416, 422, 429) will not succeed by retrying.
+package datasync
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/acstore/acstore/internal/logfile"
+	"github.com/acstore/acstore/internal/schema"
+)
+
+// HTTP header names of the protocol.
+const (
+	HeaderGateway = "X-Acstore-Gateway"
+	HeaderOffset  = "X-Acstore-Offset"
+	HeaderSize    = "X-Acstore-Size"
+	HeaderSha256  = "X-Acstore-Sha256"
+)
+
+// FrameSize is the most data bytes a client puts in one frame; MaxFrame is
+// what the server accepts.
+const (
+	FrameSize   = 256 << 10
+	MaxFrame    = 4 << 20
+	frameHeader = 8
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// ConfigNames are the config tables a branch ships, as file names.
+var ConfigNames = []string{"users.tsv", "groups.tsv", "apps.tsv"}
+
+// FileStatus answers GET /v1/files/<name>.
+type FileStatus struct {
+	Name     string `json:"name"`
+	Complete bool   `json:"complete"` // the server has this exact file published
+	Offset   int64  `json:"offset"`   // bytes received of it so far
+}
+
+// Progress answers GET /v1/progress: what the server has of a gateway.
+type Progress struct {
+	Gateway    string            `json:"gateway"`
+	LastWindow string            `json:"last_window"` // YYYYMMDD_HHMM, "" for none
+	ConfigMD5  map[string]string `json:"config_md5"`  // users.tsv -> md5 hex
+}
+
+// WindowFile is one file of a committed window.
+type WindowFile struct {
+	Name   string `json:"name"`
+	Size   int64  `json:"size"`
+	Sha256 string `json:"sha256"`
+}
+
+// Commit is the body of POST /v1/windows/<window>.
+type Commit struct {
+	Files []WindowFile `json:"files"`
+}
+
+// ErrorBody is the JSON of every error response.
+type ErrorBody struct {
+	Error  string `json:"error"`
+	Offset int64  `json:"offset"`
+}
+
+// WindowLayout names a window in the protocol and the state files.
+const WindowLayout = "20060102_1504"
+
+// target is what an upload names: a sync_file of the gateway or one of its
+// config tables.
+type target struct {
+	name   string
+	config bool
+	sync   logfile.Name
+}
+
+// parseTarget checks an upload name against the contract and the
+// authenticated gateway. It rejects anything else, including paths.
+func parseTarget(name, gw string) (target, error) {
+	if name == "" || strings.ContainsAny(name, "/\\\x00") || strings.Contains(name, "..") {
+		return target{}, fmt.Errorf("%q: not a file name", name)
+	}
+	for _, c := range ConfigNames {
+		if name == c {
+			return target{name: name, config: true}, nil
+		}
+	}
+	if strings.HasSuffix(name, ".part") {
+		return target{}, fmt.Errorf("%q: an open window's .part file is never shipped", name)
+	}
+	n, err := logfile.ParseName(name, time.Local)
+	if err != nil {
+		return target{}, err
+	}
+	if n.String() != name {
+		return target{}, fmt.Errorf("%q: not in canonical form %q", name, n.String())
+	}
+	if n.Gateway != gw {
+		return target{}, errForeign
+	}
+	return target{name: name, sync: n}, nil
+}
+
+var errForeign = errors.New("a gateway may only send its own files")
+
+// shipRank orders the files of a window: log tables in ShipOrder, then X.
+func shipRank(letter byte) int {
+	if i := strings.IndexByte(schema.ShipOrder, letter); i >= 0 {
+		return i
+	}
+	return len(schema.ShipOrder)
+}
+
+// frameWriter encodes data as frames.
+func appendFrame(dst, data []byte) []byte {
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(len(data)))
+	dst = binary.LittleEndian.AppendUint32(dst, crc32.Checksum(data, castagnoli))
+	return append(dst, data...)
+}
+
+// framedLen is the body length of size bytes sent as frames of FrameSize.
+func framedLen(size int64) int64 {
+	frames := (size + FrameSize - 1) / FrameSize
+	return size + frames*frameHeader
+}
+
+// errBadFrame is a frame whose crc32c does not match its data.
+var errBadFrame = errors.New("frame checksum mismatch")
+
+// readFrame reads one frame into buf (grown as needed) and checks it.
+// limit is the most data bytes the frame may hold.
+func readFrame(r io.Reader, buf []byte, limit int64) ([]byte, error) {
+	var h [frameHeader]byte
+	if _, err := io.ReadFull(r, h[:]); err != nil {
+		return nil, err
+	}
+	n := int64(binary.LittleEndian.Uint32(h[:4]))
+	if n == 0 || n > MaxFrame || n > limit {
+		return nil, &frameSizeError{n, limit}
+	}
+	if int64(cap(buf)) < n {
+		buf = make([]byte, n)
+	}
+	buf = buf[:n]
+	if _, err := io.ReadFull(r, buf); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	if crc32.Checksum(buf, castagnoli) != binary.LittleEndian.Uint32(h[4:]) {
+		return nil, errBadFrame
+	}
+	return buf, nil
+}
+
+type frameSizeError struct{ n, limit int64 }
+
+func (e *frameSizeError) Error() string {
+	return fmt.Sprintf("frame of %d bytes: more than the declared size allows (%d) or than %d", e.n, e.limit, MaxFrame)
+}

@@ -1,0 +1,90 @@
+package mariadb_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/acstore/acstore/internal/mariadb"
+	"github.com/acstore/acstore/internal/testdb"
+)
+
+func TestIsDamaged(t *testing.T) {
+	cases := []struct {
+		err  error
+		want bool
+	}{
+		{&mysql.MySQLError{Number: 145, Message: "Table './x/A20261121' is marked as crashed and should be repaired"}, true},
+		{&mysql.MySQLError{Number: 126, Message: "Index file is crashed"}, true},
+		{&mysql.MySQLError{Number: 1194, Message: "Table 'A' is marked as crashed"}, true},
+		{&mysql.MySQLError{Number: 1030, Message: `Got error 127 "Record file is crashed" from storage engine MyISAM`}, true},
+		{&mysql.MySQLError{Number: 1016, Message: "Can't open file: 'A20261121.MYI' (errno: 145)"}, true},
+		{&mysql.MySQLError{Number: 1030, Message: `Got error 28 "No space left on device" from storage engine MyISAM`}, false},
+		{&mysql.MySQLError{Number: 1146, Message: "Table 'x.A' doesn't exist"}, false},
+		{fmt.Errorf("load: %w", &mysql.MySQLError{Number: 145}), true},
+		{errors.New("Table is marked as crashed"), false}, // text alone decides nothing
+	}
+	for _, c := range cases {
+		if got := mariadb.IsDamaged(c.err); got != c.want {
+			t.Errorf("IsDamaged(%v) = %v, want %v", c.err, got, c.want)
+		}
+	}
+	if !mariadb.IsUnavailable(fmt.Errorf("x: %w", mysql.ErrInvalidConn)) || mariadb.IsUnavailable(&mysql.MySQLError{Number: 145}) {
+		t.Error("IsUnavailable misclassifies")
+	}
+}
+
+// TestLocalInfileOff: on a server with local_infile off, Open says so
+// clearly. It runs an instance of its own, since the setting is global.
+func TestLocalInfileOff(t *testing.T) {
+	testdb.DSN(t)
+	top, _ := filepath.Abs("../..")
+	env := append(os.Environ(), "ACSTORE_VAR="+t.TempDir(), fmt.Sprintf("ACSTORE_DB_PORT=%d", 20000+rand.IntN(20000)))
+	db := func(cmd string) string {
+		c := exec.Command(filepath.Join(top, "scripts/db.sh"), cmd)
+		c.Env = env
+		out, err := c.Output()
+		if err != nil {
+			t.Fatalf("db.sh %s: %v", cmd, err)
+		}
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		return lines[len(lines)-1]
+	}
+	dsn := db("up")
+	t.Cleanup(func() { db("down") })
+	ctx := context.Background()
+	conn, err := mariadb.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec("SET GLOBAL local_infile = 0"); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+	_, err = mariadb.Open(ctx, dsn)
+	if err == nil || !strings.Contains(err.Error(), "local_infile=OFF") || !strings.Contains(err.Error(), "--local-infile=1") {
+		t.Errorf("Open with local_infile off: %v", err)
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	for dsn, want := range map[string]string{
+		"acstore:acstore@tcp(127.0.0.1:1)/acstore": "connect to 127.0.0.1:1",
+		"acstore:acstore@tcp(127.0.0.1:1)/":        "no database name",
+		"acstore@tcp(127.0.0.1:1)/bad-name":        "use letters, digits and _",
+		"not a dsn":                                "dsn:",
+	} {
+		_, err := mariadb.Open(context.Background(), dsn)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Open(%q) = %v, want an error containing %q", dsn, err, want)
+		}
+	}
+}

@@ -1,0 +1,424 @@
+package rollup
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/acstore/acstore/internal/logfile"
+	"github.com/acstore/acstore/internal/schema"
+)
+
+// Block is the unit of recomputation: one gateway's rows of one source
+// table in one 4-hour block of a day (00:00, 04:00, ... 20:00). Every
+// bucket of every period lies inside one block, so recomputing a block
+// from all its sync_files recomputes every bucket a window touches.
+type Block struct {
+	Gateway string
+	Day     string // YYYYMMDD
+	Letter  byte
+	Index   int // 0..5: the block starts at Index*4 o'clock
+}
+
+// BlocksPerDay is how many 4-hour blocks a day has.
+const BlocksPerDay = 24 * 60 / BlockMinutes
+
+func (b Block) String() string {
+	return fmt.Sprintf("%c/%s/%s/%02d00", b.Letter, b.Gateway, b.Day, b.Index*4)
+}
+
+// BlockOf returns the block a sync_file belongs to.
+func BlockOf(n logfile.Name) Block {
+	return Block{Gateway: n.Gateway, Day: n.Day(), Letter: n.Table, Index: n.Window.Hour() / 4}
+}
+
+// dashedDay is the day as DATETIME text writes it: 2026-11-21.
+func (b Block) dashedDay() string { return b.Day[:4] + "-" + b.Day[4:6] + "-" + b.Day[6:] }
+
+// clock returns the DATETIME text of a minute of the block's day.
+func (b Block) clock(minute int) string {
+	return fmt.Sprintf("%s %02d:%02d:00", b.dashedDay(), minute/60, minute%60)
+}
+
+// Start and End are the block's bounds as DATETIME text (End exclusive;
+// 24:00 is written as the next day's 00:00).
+func (b Block) Start() string { return b.clock(b.Index * BlockMinutes) }
+
+// End is the exclusive end of the block.
+func (b Block) End() string {
+	if b.Index == BlocksPerDay-1 {
+		d, _ := time.Parse(schema.DayLayout, b.Day)
+		return d.AddDate(0, 0, 1).Format(time.DateTime)
+	}
+	return b.clock((b.Index + 1) * BlockMinutes)
+}
+
+// slots is the number of 30-minute slots of a block: the finest
+// aggregation, from which every rollup and period is derived.
+const slots = BlockMinutes / 30
+
+type sums [maxMeasures]uint64
+
+// agg maps a fine key (slot byte, then every dimension of the source,
+// each as 0 for NULL or 1, uvarint length, bytes) to its sums.
+type agg map[string]*sums
+
+func (a agg) merge(b agg) {
+	for k, s := range b {
+		if t := a[k]; t != nil {
+			for i := range t {
+				t[i] += s[i]
+			}
+		} else {
+			c := *s
+			a[k] = &c
+		}
+	}
+}
+
+// plan says where a source's fields are in a row of its files.
+type plan struct {
+	src      *Source
+	nfields  int
+	tsField  int
+	dimField []int // per source dimension, in DimOrder
+	dimWidth []int
+	measure  []int // field per measure; -1 counts rows
+	measMax  []uint64
+}
+
+func newPlan(src *Source) (*plan, error) {
+	t, ok := schema.ByLetter(src.Letter)
+	if !ok {
+		return nil, fmt.Errorf("no log table %c", src.Letter)
+	}
+	cols := t.FileColumns()
+	idx := func(name string) (int, error) {
+		if i := slices.Index(cols, name); i >= 0 {
+			return i, nil
+		}
+		return 0, fmt.Errorf("table %c has no column %q", src.Letter, name)
+	}
+	p := &plan{src: src, nfields: len(cols)}
+	var err error
+	if p.tsField, err = idx("ts"); err != nil {
+		return nil, err
+	}
+	for _, l := range []byte(src.Dims()) {
+		i, err := idx(src.DimColumns[l])
+		if err != nil {
+			return nil, err
+		}
+		d, _ := DimByLetter(l)
+		p.dimField = append(p.dimField, i)
+		p.dimWidth = append(p.dimWidth, d.Width)
+	}
+	for _, m := range src.Measures {
+		i := -1
+		if m.From != "" {
+			if i, err = idx(m.From); err != nil {
+				return nil, err
+			}
+		}
+		p.measure = append(p.measure, i)
+		p.measMax = append(p.measMax, m.Max)
+	}
+	return p, nil
+}
+
+// fileStats counts what reading one file found.
+type fileStats struct {
+	Rows  int64 // rows aggregated
+	Bad   int64 // rows skipped: wrong field count or unreadable ts
+	Stray int64 // rows whose ts is outside the file's block
+	Torn  error // a torn or damaged tail (its complete rows count)
+}
+
+// aggregator aggregates the rows of files into an agg. Not safe for
+// concurrent use; each worker has its own.
+type aggregator struct {
+	p       *plan
+	block   Block
+	day     []byte // 2026-11-21
+	fields  [][2]int
+	key     []byte
+	scratch []byte
+}
+
+func newAggregator(p *plan, b Block) *aggregator {
+	return &aggregator{p: p, block: b, day: []byte(b.dashedDay()), fields: make([][2]int, 0, p.nfields+1)}
+}
+
+// file aggregates one sync_file. A torn tail is not an error: its
+// complete rows count, as they do for loader.
+func (a *aggregator) file(path string) (agg, fileStats, error) {
+	var st fileStats
+	s, err := logfile.OpenRows(path, logfile.LZ4)
+	if err != nil {
+		return nil, st, fmt.Errorf("open %s: %w", path, err)
+	}
+	defer s.Close()
+	out := make(agg)
+	rows := logfile.NewRows(s)
+	for rows.Next() {
+		switch a.row(out, rows.Row()) {
+		case rowOK:
+			st.Rows++
+		case rowBad:
+			st.Bad++
+		case rowStray:
+			st.Stray++
+		}
+	}
+	if err := rows.Err(); err != nil {
+		var ce *logfile.CorruptionError
+		if !errors.As(err, &ce) {
+			return nil, st, err
+		}
+		st.Torn = err
+	}
+	return out, st, nil
+}
+
+type rowResult int
+
+const (
+	rowOK rowResult = iota
+	rowBad
+	rowStray
+)
+
+// row adds one row to out.
+func (a *aggregator) row(out agg, row []byte) rowResult {
+	f := a.fields[:0]
+	start := 0
+	for i, c := range row {
+		if c == '\t' {
+			f = append(f, [2]int{start, i})
+			start = i + 1
+			if len(f) > a.p.nfields {
+				return rowBad
+			}
+		}
+	}
+	f = append(f, [2]int{start, len(row)})
+	a.fields = f
+	if len(f) != a.p.nfields {
+		return rowBad
+	}
+	ts := row[f[a.p.tsField][0]:f[a.p.tsField][1]]
+	// 2026-11-21 13:05:00.000000: the files write wall-clock local time,
+	// which is what buckets are made of.
+	if len(ts) < 16 || ts[10] != ' ' || ts[13] != ':' {
+		return rowBad
+	}
+	hh, ok1 := twoDigits(ts[11:13])
+	mm, ok2 := twoDigits(ts[14:16])
+	if !ok1 || !ok2 || hh > 23 || mm > 59 {
+		return rowBad
+	}
+	minute := hh*60 + mm - a.block.Index*BlockMinutes
+	if !bytes.Equal(ts[:10], a.day) || minute < 0 || minute >= BlockMinutes {
+		return rowStray
+	}
+	key := append(a.key[:0], byte(minute/30))
+	for i, fi := range a.p.dimField {
+		v := row[f[fi][0]:f[fi][1]]
+		if len(v) == 2 && v[0] == '\\' && v[1] == 'N' {
+			key = append(key, 0)
+			continue
+		}
+		if bytes.IndexByte(v, '\\') >= 0 {
+			a.scratch = unescape(a.scratch[:0], v)
+			v = a.scratch
+		}
+		if len(v) > a.p.dimWidth[i] {
+			v = v[:a.p.dimWidth[i]] // as LOAD DATA cuts a value too long for its column
+		}
+		key = append(key, 1)
+		key = binary.AppendUvarint(key, uint64(len(v)))
+		key = append(key, v...)
+	}
+	a.key = key
+	s := out[string(key)]
+	if s == nil {
+		s = new(sums)
+		out[string(key)] = s
+	}
+	for i, fi := range a.p.measure {
+		if fi < 0 {
+			s[i]++
+			continue
+		}
+		s[i] += parseUint(row[f[fi][0]:f[fi][1]], a.p.measMax[i])
+	}
+	return rowOK
+}
+
+func twoDigits(b []byte) (int, bool) {
+	if b[0] < '0' || b[0] > '9' || b[1] < '0' || b[1] > '9' {
+		return 0, false
+	}
+	return int(b[0]-'0')*10 + int(b[1]-'0'), true
+}
+
+// parseUint reads a number the way LOAD DATA stores it in an unsigned
+// column: leading digits, NULL and negatives as 0, too big clipped to max.
+func parseUint(b []byte, max uint64) uint64 {
+	var v uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			break
+		}
+		d := uint64(c - '0')
+		if v > (max-d)/10 {
+			return max
+		}
+		v = v*10 + d
+	}
+	return v
+}
+
+// unescape undoes the backslash escapes of a field, as logfile.SplitRow
+// and LOAD DATA do.
+func unescape(dst, raw []byte) []byte {
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		if c != '\\' || i+1 == len(raw) {
+			dst = append(dst, c)
+			continue
+		}
+		i++
+		switch raw[i] {
+		case 't':
+			dst = append(dst, '\t')
+		case 'n':
+			dst = append(dst, '\n')
+		case 'r':
+			dst = append(dst, '\r')
+		case '0':
+			dst = append(dst, 0)
+		case 'b':
+			dst = append(dst, '\b')
+		case 'Z':
+			dst = append(dst, 0x1a)
+		default:
+			dst = append(dst, raw[i])
+		}
+	}
+	return dst
+}
+
+// splitKey returns the segments of a fine key: the slot and each
+// dimension's encoded bytes (tag, length, value).
+func splitKey(key string, ndims int, seg [][2]int) (int, [][2]int) {
+	seg = seg[:0]
+	pos := 1
+	for range ndims {
+		start := pos
+		if key[pos] == 0 {
+			pos++
+		} else {
+			n, w := binary.Uvarint([]byte(key[pos+1 : min(len(key), pos+1+binary.MaxVarintLen64)]))
+			pos += 1 + w + int(n)
+		}
+		seg = append(seg, [2]int{start, pos})
+	}
+	return int(key[0]), seg
+}
+
+// decodeDim returns a dimension's value from its encoded segment.
+func decodeDim(enc string) (string, bool) {
+	if enc[0] == 0 {
+		return "", true
+	}
+	n, w := binary.Uvarint([]byte(enc[1:min(len(enc), 1+binary.MaxVarintLen64)]))
+	return enc[1+w : 1+w+int(n)], false
+}
+
+// tableRows are the rows of one rollup table for one block, in the text
+// form LOAD DATA reads, and how many there are.
+type tableRows struct {
+	rollup *Rollup
+	period Period
+	name   string
+	text   []byte
+	rows   int
+}
+
+// project derives every rollup table of the block's source from the fine
+// aggregate: group the fine keys by the rollup's dimensions and the
+// period's bucket.
+func project(b Block, fine agg, rollups []*Rollup) []tableRows {
+	src := rollups[0].Source
+	srcDims := src.Dims()
+	keys := make([]string, 0, len(fine))
+	for k := range fine {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys) // deterministic output, for debugging and diffs
+	var out []tableRows
+	var seg [][2]int
+	var enc logfile.Encoder
+	var pk []byte
+	for _, r := range rollups {
+		pick := make([]int, len(r.Dims))
+		for i := range len(r.Dims) {
+			pick[i] = bytes.IndexByte([]byte(srcDims), r.Dims[i])
+		}
+		for _, p := range periods {
+			per := p.Minutes / 30
+			groups := make(map[string]*sums)
+			var order []string
+			for _, k := range keys {
+				var slot int
+				slot, seg = splitKey(k, len(srcDims), seg)
+				pk = append(pk[:0], byte(slot/per))
+				for _, i := range pick {
+					pk = append(pk, k[seg[i][0]:seg[i][1]]...)
+				}
+				s := groups[string(pk)]
+				if s == nil {
+					s = new(sums)
+					groups[string(pk)] = s
+					order = append(order, string(pk))
+				}
+				fs := fine[k]
+				for i := range s {
+					s[i] += fs[i]
+				}
+			}
+			tr := tableRows{rollup: r, period: p, name: r.Table(p, b.Day), rows: len(order)}
+			for _, g := range order {
+				enc.Reset()
+				enc.Str(b.Gateway)
+				enc.Str(b.clock(b.Index*BlockMinutes + int(g[0])*p.Minutes))
+				pos := 1
+				for range r.Dims {
+					end := pos + 1
+					if g[pos] != 0 {
+						n, w := binary.Uvarint([]byte(g[pos+1 : min(len(g), pos+1+binary.MaxVarintLen64)]))
+						end = pos + 1 + w + int(n)
+					}
+					if v, null := decodeDim(g[pos:end]); null {
+						enc.Null()
+					} else {
+						enc.Str(v)
+					}
+					pos = end
+				}
+				s := groups[g]
+				for i := range src.Measures {
+					enc.Uint(s[i])
+				}
+				tr.text = append(tr.text, enc.Bytes()...)
+				tr.text = append(tr.text, '\n')
+			}
+			out = append(out, tr)
+		}
+	}
+	return out
+}

@@ -1,0 +1,552 @@
+package rollup
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/acstore/acstore/internal/ledger"
+	"github.com/acstore/acstore/internal/logfile"
+	"github.com/acstore/acstore/internal/mariadb"
+	"github.com/acstore/acstore/internal/schema"
+)
+
+// Config configures a Roller.
+type Config struct {
+	Root string // data root: sync_files under Root/sync
+	// StateDir holds the ledger of rolled-up sync_files; default
+	// Root/state/midtable.
+	StateDir string
+	Interval time.Duration // how often the daemon looks for new sync_files
+	Workers  int           // sync_files read in parallel
+	LockWait time.Duration // how long to wait for another midtable holding a table
+	Logger   *slog.Logger
+}
+
+// RegisterFlags adds midtable's own daemon flags to fs.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	fs.DurationVar(&c.Interval, "interval", 5*time.Second, "how often to look for newly published sync_files")
+	fs.IntVar(&c.Workers, "workers", runtime.GOMAXPROCS(0), "sync_files read in parallel")
+}
+
+// Validate checks the settings and fills in defaults.
+func (c *Config) Validate() error {
+	if c.Root == "" {
+		return errors.New("no -data directory")
+	}
+	if c.StateDir == "" {
+		c.StateDir = filepath.Join(c.Root, "state", "midtable")
+	}
+	if c.Interval <= 0 {
+		c.Interval = 5 * time.Second
+	}
+	if c.Workers <= 0 {
+		c.Workers = runtime.GOMAXPROCS(0)
+	}
+	if c.LockWait <= 0 {
+		c.LockWait = 10 * time.Minute
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+// Stats are a Roller's counters since it started.
+type Stats struct {
+	Files     atomic.Uint64 // sync_files read (a cached one is not read again)
+	Rows      atomic.Uint64 // source rows aggregated
+	Blocks    atomic.Uint64 // blocks recomputed and replaced
+	TableRows atomic.Uint64 // rollup rows written
+	Failures  atomic.Uint64 // blocks that failed and stay pending
+	BadRows   atomic.Uint64 // rows skipped: malformed, or ts outside their file's window
+	Torn      atomic.Uint64 // sync_files with a torn or damaged tail
+	Pending   atomic.Int64  // sync_files waiting at the last scan
+	// LastSuccess is the unix time of the last pass that left nothing pending.
+	LastSuccess atomic.Int64
+}
+
+// Result sums up one pass.
+type Result struct {
+	Blocks    int   // blocks replaced
+	Files     int   // sync_files the blocks were computed from
+	Rows      int64 // source rows aggregated
+	TableRows int64 // rollup rows written
+}
+
+func (r *Result) add(o Result) {
+	r.Blocks += o.Blocks
+	r.Files += o.Files
+	r.Rows += o.Rows
+	r.TableRows += o.TableRows
+}
+
+// Roller keeps the rollup tables up to date with the sync_files. It is not
+// safe for concurrent use; two Rollers (a daemon and a -rebuild) on the same
+// database serialise on each table's advisory lock.
+type Roller struct {
+	cfg     Config
+	db      *sql.DB
+	ledger  *ledger.Ledger
+	plans   map[byte]*plan
+	created map[string]bool
+	cache   map[fileKey]*cached
+	stats   Stats
+}
+
+// fileKey identifies one version of a sync_file; a file reopened for late
+// rows changes size and is read again.
+type fileKey struct {
+	path  string
+	size  int64
+	mtime int64
+}
+
+type cached struct {
+	agg   agg
+	st    fileStats
+	block Block
+}
+
+// New returns a Roller; it opens the ledger under cfg.StateDir.
+func New(cfg Config, db *sql.DB) (*Roller, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	r := &Roller{cfg: cfg, db: db, plans: make(map[byte]*plan), created: make(map[string]bool), cache: make(map[fileKey]*cached)}
+	for _, s := range sources {
+		p, err := newPlan(s)
+		if err != nil {
+			return nil, err
+		}
+		r.plans[s.Letter] = p
+	}
+	var err error
+	if r.ledger, err = ledger.Open(cfg.StateDir); err != nil {
+		return nil, fmt.Errorf("midtable state: %w", err)
+	}
+	return r, nil
+}
+
+// Close releases the ledger.
+func (r *Roller) Close() error { return r.ledger.Close() }
+
+// Stats returns the counters.
+func (r *Roller) Stats() *Stats { return &r.stats }
+
+// Register adds the Roller's metrics to reg.
+func (r *Roller) Register(reg prometheus.Registerer) {
+	counter := func(name, help string, v *atomic.Uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "acstore", Subsystem: "midtable", Name: name, Help: help},
+			func() float64 { return float64(v.Load()) })
+	}
+	reg.MustRegister(
+		counter("files_read_total", "Sync_files read and aggregated.", &r.stats.Files),
+		counter("rows_total", "Source rows aggregated.", &r.stats.Rows),
+		counter("blocks_total", "4-hour blocks recomputed and replaced.", &r.stats.Blocks),
+		counter("table_rows_total", "Rollup rows written.", &r.stats.TableRows),
+		counter("failures_total", "Blocks that failed and will be retried.", &r.stats.Failures),
+		counter("bad_rows_total", "Rows skipped as malformed or outside their window.", &r.stats.BadRows),
+		counter("torn_files_total", "Sync_files read only up to a torn or damaged tail.", &r.stats.Torn),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "acstore", Subsystem: "midtable", Name: "pending_files",
+			Help: "Sync_files not yet rolled up at the last scan."}, func() float64 { return float64(r.stats.Pending.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "acstore", Subsystem: "midtable", Name: "last_success_seconds",
+			Help: "Unix time of the last pass that left nothing pending."}, func() float64 { return float64(r.stats.LastSuccess.Load()) }),
+	)
+}
+
+// Run rolls up newly published sync_files every Interval until ctx ends,
+// waiting with backoff while the database is away.
+func (r *Roller) Run(ctx context.Context) error {
+	backoff := time.Second
+	for {
+		wait := r.cfg.Interval
+		if _, err := r.RunOnce(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			wait = backoff + rand.N(backoff/2+1)
+			r.cfg.Logger.Warn("database unavailable; blocks stay pending", "err", err, "retry_in", wait.Round(time.Millisecond))
+			backoff = min(backoff*2, time.Minute)
+		} else {
+			backoff = time.Second
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+	}
+}
+
+// pendingFile is a published sync_file not yet in the ledger.
+type pendingFile struct {
+	n    logfile.Name
+	size int64
+}
+
+// RunOnce recomputes every block that has a sync_file not yet rolled up
+// (a new one, or one whose size changed), replaces its buckets, then
+// records its files in the ledger. A crash before the ledger is written
+// makes the next pass recompute the block, which gives the same rows. It
+// returns an error only when the database is unavailable or ctx ended; a
+// block that fails otherwise is logged and retried at the next pass.
+func (r *Roller) RunOnce(ctx context.Context) (Result, error) {
+	pending := make(map[Block][]pendingFile)
+	var count int64
+	err := logfile.WalkSync(r.cfg.Root, func(path string, n logfile.Name) error {
+		if _, ok := r.plans[n.Table]; !ok {
+			return nil
+		}
+		info, err := os.Stat(path)
+		if err != nil {
+			return nil // renamed meanwhile (reopened for late rows)
+		}
+		if !r.ledger.Has(n.String(), info.Size()) {
+			b := BlockOf(n)
+			pending[b] = append(pending[b], pendingFile{n, info.Size()})
+			count++
+		}
+		return nil
+	})
+	if err != nil {
+		return Result{}, fmt.Errorf("scan %s: %w", r.cfg.Root, err)
+	}
+	r.stats.Pending.Store(count)
+	blocks := make([]Block, 0, len(pending))
+	for b := range pending {
+		blocks = append(blocks, b)
+	}
+	sortBlocks(blocks)
+	var res Result
+	failed := false
+	for _, b := range blocks {
+		br, err := r.Block(ctx, b)
+		if err != nil {
+			if mariadb.IsUnavailable(err) || ctx.Err() != nil {
+				return res, err
+			}
+			failed = true
+			r.stats.Failures.Add(1)
+			r.cfg.Logger.Error("block failed; it stays pending", "block", b, "err", err)
+			continue
+		}
+		res.add(br)
+		for _, f := range pending[b] {
+			if err := r.ledger.Add(f.n.Day(), f.n.String(), f.size); err != nil {
+				// Recomputing the block again is harmless; it only costs time.
+				r.cfg.Logger.Warn("rolled up, but could not record it; the block will be recomputed", "file", f.n.String(), "err", err)
+			}
+		}
+		r.stats.Pending.Add(-int64(len(pending[b])))
+	}
+	r.trimCache(blocks)
+	if !failed {
+		r.stats.LastSuccess.Store(time.Now().Unix())
+	}
+	return res, nil
+}
+
+func sortBlocks(bs []Block) {
+	slices.SortFunc(bs, func(a, b Block) int {
+		return strings.Compare(a.Day+fmt.Sprint(a.Index)+a.Gateway+string(a.Letter), b.Day+fmt.Sprint(b.Index)+b.Gateway+string(b.Letter))
+	})
+}
+
+var dayRE = regexp.MustCompile(`^\d{8}$`)
+
+// Rebuild recomputes every block of a day (YYYYMMDD) of every gateway that
+// has sync_files for it, including blocks that now have none (their rows
+// are deleted), and records the day's files in the ledger.
+func (r *Roller) Rebuild(ctx context.Context, day string) (Result, error) {
+	if !dayRE.MatchString(day) {
+		return Result{}, fmt.Errorf("day %q: want YYYYMMDD", day)
+	}
+	if _, err := time.Parse(schema.DayLayout, day); err != nil {
+		return Result{}, fmt.Errorf("day %q: %w", day, err)
+	}
+	dirs, err := filepath.Glob(filepath.Join(r.cfg.Root, "sync", "*", day))
+	if err != nil {
+		return Result{}, err
+	}
+	var res Result
+	for _, d := range dirs {
+		gw := filepath.Base(filepath.Dir(d))
+		if !logfile.ValidGateway(gw) {
+			continue
+		}
+		for _, s := range sources {
+			for i := range BlocksPerDay {
+				br, err := r.Block(ctx, Block{Gateway: gw, Day: day, Letter: s.Letter, Index: i})
+				if err != nil {
+					return res, err
+				}
+				res.add(br)
+			}
+		}
+		entries, err := os.ReadDir(d)
+		if err != nil {
+			return res, err
+		}
+		for _, e := range entries {
+			n, err := logfile.ParseName(e.Name(), time.Local)
+			if err != nil || strings.HasSuffix(e.Name(), ".part") || r.plans[n.Table] == nil {
+				continue
+			}
+			if info, err := e.Info(); err == nil {
+				if err := r.ledger.Add(day, n.String(), info.Size()); err != nil {
+					return res, err
+				}
+			}
+		}
+	}
+	r.trimCache(nil)
+	return res, nil
+}
+
+// blockFiles lists the published sync_files of a block.
+func (r *Roller) blockFiles(b Block) ([]string, error) {
+	dir := filepath.Join(r.cfg.Root, "sync", b.Gateway, b.Day)
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var paths []string
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), logfile.SyncExt) {
+			continue
+		}
+		n, err := logfile.ParseName(e.Name(), time.Local)
+		if err != nil || n.Table != b.Letter || n.Gateway != b.Gateway || BlockOf(n) != b {
+			continue
+		}
+		paths = append(paths, filepath.Join(dir, e.Name()))
+	}
+	return paths, nil
+}
+
+// Block recomputes one block from all its sync_files and replaces its
+// buckets in every rollup table of its source.
+func (r *Roller) Block(ctx context.Context, b Block) (Result, error) {
+	p := r.plans[b.Letter]
+	if p == nil {
+		return Result{}, fmt.Errorf("block %s: no rollups for table %c", b, b.Letter)
+	}
+	fine, res, err := r.aggregate(ctx, p, b)
+	if err != nil {
+		return Result{}, fmt.Errorf("block %s: %w", b, err)
+	}
+	tables := project(b, fine, RollupsOf(b.Letter))
+	if err := r.replace(ctx, b, tables); err != nil {
+		return Result{}, fmt.Errorf("block %s: %w", b, err)
+	}
+	for _, t := range tables {
+		res.TableRows += int64(t.rows)
+	}
+	res.Blocks = 1
+	r.stats.Blocks.Add(1)
+	r.stats.TableRows.Add(uint64(res.TableRows))
+	r.cfg.Logger.Debug("block replaced", "block", b, "files", res.Files, "rows", res.Rows, "rollup_rows", res.TableRows)
+	return res, nil
+}
+
+// aggregate reads the block's files (in parallel, reusing the aggregates
+// of files read before and unchanged) into one fine aggregate.
+func (r *Roller) aggregate(ctx context.Context, p *plan, b Block) (agg, Result, error) {
+	paths, err := r.blockFiles(b)
+	if err != nil {
+		return nil, Result{}, err
+	}
+	type job struct {
+		key fileKey
+		c   *cached
+		err error
+	}
+	jobs := make([]*job, len(paths))
+	var todo []*job
+	for i, path := range paths {
+		info, err := os.Stat(path)
+		if err != nil {
+			// Renamed to .part for late rows: the next publication makes the
+			// block pending again.
+			jobs[i] = &job{}
+			continue
+		}
+		k := fileKey{path, info.Size(), info.ModTime().UnixNano()}
+		jobs[i] = &job{key: k, c: r.cache[k]}
+		if jobs[i].c == nil {
+			todo = append(todo, jobs[i])
+		}
+	}
+	var wg sync.WaitGroup
+	next := make(chan *job)
+	for range min(r.cfg.Workers, len(todo)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a := newAggregator(p, b)
+			for j := range next {
+				fa, st, err := a.file(j.key.path)
+				j.c, j.err = &cached{agg: fa, st: st, block: b}, err
+			}
+		}()
+	}
+	for _, j := range todo {
+		if ctx.Err() != nil {
+			break
+		}
+		next <- j
+	}
+	close(next)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, Result{}, err
+	}
+	fine := make(agg)
+	var res Result
+	for _, j := range jobs {
+		if j.c == nil && j.err == nil {
+			continue
+		}
+		if j.err != nil {
+			if errors.Is(j.err, os.ErrNotExist) {
+				continue
+			}
+			// A file that cannot be read at all holds no rows the loader
+			// could load either; skip it as loader does, loudly.
+			r.stats.Torn.Add(1)
+			r.cfg.Logger.Error("sync_file is unreadable; its rows are not in the rollups", "file", j.key.path, "err", j.err)
+			continue
+		}
+		if j.c.st.Torn != nil && r.cache[j.key] == nil {
+			r.stats.Torn.Add(1)
+			r.cfg.Logger.Warn("sync_file has a torn or damaged tail; its complete rows are rolled up", "err", j.c.st.Torn)
+		}
+		if bad := j.c.st.Bad + j.c.st.Stray; bad > 0 && r.cache[j.key] == nil {
+			r.stats.BadRows.Add(uint64(bad))
+			r.cfg.Logger.Warn("rows skipped", "file", j.key.path, "malformed", j.c.st.Bad, "outside_window", j.c.st.Stray)
+		}
+		if r.cache[j.key] == nil {
+			r.stats.Files.Add(1)
+			r.stats.Rows.Add(uint64(j.c.st.Rows))
+			r.cache[j.key] = j.c
+		}
+		fine.merge(j.c.agg)
+		res.Files++
+		res.Rows += j.c.st.Rows
+	}
+	return fine, res, nil
+}
+
+// trimCache keeps the aggregates of the files of the latest block of each
+// gateway and table just processed: in steady state the next window lands
+// in the same block, and only its file needs reading.
+func (r *Roller) trimCache(blocks []Block) {
+	latest := make(map[string]Block)
+	for _, b := range blocks {
+		k := b.Gateway + string(b.Letter)
+		if l, ok := latest[k]; !ok || l.Day+fmt.Sprint(l.Index) < b.Day+fmt.Sprint(b.Index) {
+			latest[k] = b
+		}
+	}
+	for k, c := range r.cache {
+		if latest[c.block.Gateway+string(c.block.Letter)] != c.block {
+			delete(r.cache, k)
+		}
+	}
+}
+
+// replace swaps the block's rows in every rollup table of its source.
+//
+// What a reader sees: the tables are locked with LOCK TABLES ... WRITE for
+// the whole replacement (DELETE of the block's buckets, then LOAD DATA of
+// the new rows, table after table), so a query waits for the lock and then
+// sees the old rows of the block or the new ones, in every table of the
+// source alike, never a block half replaced. A crash in the middle (of
+// midtable; the lock dies with its connection) can leave a block half
+// replaced, but its files are not in the ledger yet, so the next pass
+// replaces it again.
+func (r *Roller) replace(ctx context.Context, b Block, tables []tableRows) error {
+	for _, t := range tables {
+		if r.created[t.name] {
+			continue
+		}
+		if _, err := r.db.ExecContext(ctx, t.rollup.CreateSQL(t.name)); err != nil {
+			return fmt.Errorf("create table %s: %w", t.name, err)
+		}
+		r.created[t.name] = true
+	}
+	conn, err := r.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	// Serialises midtable processes (a daemon and a -rebuild) on the same
+	// source and day; LOCK TABLES alone would interleave their blocks.
+	lock := "Mid" + string(b.Letter) + b.Day
+	if err := mariadb.Lock(ctx, conn, lock, r.cfg.LockWait); err != nil {
+		return err
+	}
+	defer mariadb.Unlock(context.WithoutCancel(ctx), conn, lock)
+	names := make([]string, len(tables))
+	for i, t := range tables {
+		names[i] = mariadb.Quote(t.name) + " WRITE"
+	}
+	if _, err := conn.ExecContext(ctx, "LOCK TABLES "+strings.Join(names, ", ")); err != nil {
+		if mariadb.IsNoSuchTable(err) {
+			clear(r.created) // dropped behind our back (retention): create again
+		}
+		return fmt.Errorf("lock tables: %w", err)
+	}
+	unlocked := false
+	defer func() {
+		if unlocked {
+			return
+		}
+		if _, err := conn.ExecContext(context.WithoutCancel(ctx), "UNLOCK TABLES"); err != nil {
+			// Never give a connection holding table locks back to the pool.
+			conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+	}()
+	for _, t := range tables {
+		if _, err := conn.ExecContext(ctx, "DELETE FROM "+mariadb.Quote(t.name)+" WHERE `gw` = ? AND `bucket` >= ? AND `bucket` < ?",
+			b.Gateway, b.Start(), b.End()); err != nil {
+			return fmt.Errorf("delete %s from %s: %w", b, t.name, err)
+		}
+		if t.rows == 0 {
+			continue
+		}
+		n, err := mariadb.Load(ctx, conn, t.name, t.rollup.Columns(), "", bytes.NewReader(t.text))
+		if err != nil {
+			return fmt.Errorf("load %s into %s: %w", b, t.name, err)
+		}
+		if n != int64(t.rows) {
+			return fmt.Errorf("load %s into %s: %d rows inserted of %d (a key collision the grouping did not see)", b, t.name, n, t.rows)
+		}
+	}
+	if _, err := conn.ExecContext(ctx, "UNLOCK TABLES"); err != nil {
+		return fmt.Errorf("unlock tables: %w", err)
+	}
+	unlocked = true
+	return nil
+}
