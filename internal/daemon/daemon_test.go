@@ -1,0 +1,35 @@
+package daemon_test
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/acstore/acstore/internal/daemon"
+)
+
+func TestConfigFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "loader.yaml")
+	os.WriteFile(path, []byte("data: /srv/acstore\nkeep-days: 30\nstats-interval: 1m\nkeep: true\n"), 0o644)
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	var c daemon.Common
+	c.RegisterFlags(fs)
+	keepDays := fs.Int("keep-days", 0, "")
+	keep := fs.Bool("keep", false, "")
+	if err := daemon.Parse(fs, []string{"-config", path, "-keep-days", "7"}, &c); err != nil {
+		t.Fatal(err)
+	}
+	if c.Data != "/srv/acstore" || *keepDays != 7 || !*keep || c.StatsEvery != time.Minute {
+		t.Errorf("data %q keep-days %d keep %v stats %v: the file sets what the command line does not", c.Data, *keepDays, *keep, c.StatsEvery)
+	}
+	os.WriteFile(path, []byte("no-such-flag: 1\n"), 0o644)
+	fs = flag.NewFlagSet("t", flag.ContinueOnError)
+	c = daemon.Common{}
+	c.RegisterFlags(fs)
+	if err := daemon.Parse(fs, []string{"-config", path}, &c); err == nil || !strings.Contains(err.Error(), `unknown setting "no-such-flag"`) {
+		t.Errorf("unknown setting: %v", err)
+	}
+}
