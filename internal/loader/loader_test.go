@@ -3,7 +3,6 @@ package loader_test
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"os"
@@ -381,22 +380,8 @@ func overwrite(path string, off int64, data []byte) {
 // TestDatabaseGoesAway stops a MariaDB instance of the test's own in the
 // middle of a backlog and starts it again, while loader runs as a daemon.
 func TestDatabaseGoesAway(t *testing.T) {
-	testdb.DSN(t) // the private instance's tooling must be there
-	top, _ := filepath.Abs("../..")
-	varDir := t.TempDir()
-	port := fmt.Sprint(20000 + rand.IntN(20000))
-	db := func(cmd string) string {
-		c := exec.Command(filepath.Join(top, "scripts/db.sh"), cmd)
-		c.Env = append(os.Environ(), "ACSTORE_VAR="+varDir, "ACSTORE_DB_PORT="+port)
-		out, err := c.Output()
-		if err != nil {
-			t.Fatalf("db.sh %s: %v", cmd, err)
-		}
-		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-		return lines[len(lines)-1]
-	}
-	dsn := db("up")
-	t.Cleanup(func() { db("down") })
+	in := testdb.NewInstance(t)
+	dsn := in.DSN
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	conn, err := mariadb.Open(ctx, dsn)
@@ -411,9 +396,9 @@ func TestDatabaseGoesAway(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- l.Run(ctx) }()
 	time.Sleep(150 * time.Millisecond)
-	db("down")
+	in.Down()
 	time.Sleep(2 * time.Second)
-	db("up")
+	in.Up()
 	deadline := time.Now().Add(90 * time.Second)
 	for {
 		left, _ := filepath.Glob(filepath.Join(logfile.LoadDir(root), "*.load"))
@@ -456,4 +441,3 @@ func TestRetention(t *testing.T) {
 		t.Errorf("today's sync_files deleted: %v", err)
 	}
 }
-

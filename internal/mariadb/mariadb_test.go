@@ -4,10 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -45,21 +41,7 @@ func TestIsDamaged(t *testing.T) {
 // TestLocalInfileOff: on a server with local_infile off, Open says so
 // clearly. It runs an instance of its own, since the setting is global.
 func TestLocalInfileOff(t *testing.T) {
-	testdb.DSN(t)
-	top, _ := filepath.Abs("../..")
-	env := append(os.Environ(), "ACSTORE_VAR="+t.TempDir(), fmt.Sprintf("ACSTORE_DB_PORT=%d", 20000+rand.IntN(20000)))
-	db := func(cmd string) string {
-		c := exec.Command(filepath.Join(top, "scripts/db.sh"), cmd)
-		c.Env = env
-		out, err := c.Output()
-		if err != nil {
-			t.Fatalf("db.sh %s: %v", cmd, err)
-		}
-		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-		return lines[len(lines)-1]
-	}
-	dsn := db("up")
-	t.Cleanup(func() { db("down") })
+	dsn := testdb.NewInstance(t).DSN
 	ctx := context.Background()
 	conn, err := mariadb.Open(ctx, dsn)
 	if err != nil {

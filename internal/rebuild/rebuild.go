@@ -14,7 +14,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"path/filepath"
+	"slices"
 	"sort"
 	"time"
 
@@ -167,12 +169,7 @@ func (r *Rebuilder) once(ctx context.Context, d *DayFiles) (Result, error) {
 		return res, err
 	}
 	cols := d.Table.FileColumns()
-	gws := make([]string, 0, len(d.Files))
-	for gw := range d.Files {
-		gws = append(gws, gw)
-	}
-	sort.Strings(gws)
-	for _, gw := range gws {
+	for _, gw := range slices.Sorted(maps.Keys(d.Files)) {
 		for _, path := range d.Files[gw] {
 			n, torn, err := loadSyncFile(ctx, conn, shadow, cols, gw, path)
 			if err != nil {
@@ -254,11 +251,7 @@ func (r *Rebuilder) All(ctx context.Context, progress func(done, total int, res 
 	if err != nil {
 		return nil, fmt.Errorf("scan sync_files: %w", err)
 	}
-	names := make([]string, 0, len(days))
-	for n := range days {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(days))
 	var results []Result
 	var errs []error
 	for i, n := range names {
@@ -301,11 +294,7 @@ func (r *Rebuilder) Check(ctx context.Context) ([]Mismatch, error) {
 	if err != nil {
 		return nil, fmt.Errorf("scan sync_files: %w", err)
 	}
-	names := make([]string, 0, len(days))
-	for n := range days {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(days))
 	var out []Mismatch
 	for _, name := range names {
 		m, err := r.checkTable(ctx, days[name])

@@ -9,7 +9,13 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"fmt"
+	mrand "math/rand/v2"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/go-sql-driver/mysql"
@@ -63,3 +69,42 @@ func Count(t testing.TB, db *sql.DB, table string) int64 {
 	}
 	return n
 }
+
+// Instance is a MariaDB server of the test's own, for tests that stop the
+// server or change its global settings. It is started like the private
+// instance, by scripts/db.sh, with its own data dir and port.
+type Instance struct {
+	t   testing.TB
+	env []string
+	DSN string
+}
+
+// NewInstance starts an instance, stopped when the test ends.
+func NewInstance(t testing.TB) *Instance {
+	t.Helper()
+	DSN(t) // the tooling of the private instance must be there
+	in := &Instance{t: t, env: append(os.Environ(), "ACSTORE_VAR="+t.TempDir(),
+		fmt.Sprintf("ACSTORE_DB_PORT=%d", 20000+mrand.IntN(20000)))}
+	in.DSN = in.Up()
+	t.Cleanup(in.Down)
+	return in
+}
+
+func (in *Instance) run(cmd string) string {
+	in.t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	c := exec.Command(filepath.Join(filepath.Dir(file), "../../scripts/db.sh"), cmd)
+	c.Env = in.env
+	out, err := c.Output()
+	if err != nil {
+		in.t.Fatalf("db.sh %s: %v", cmd, err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	return lines[len(lines)-1]
+}
+
+// Up starts the server (again) and returns its DSN.
+func (in *Instance) Up() string { return in.run("up") }
+
+// Down stops the server.
+func (in *Instance) Down() { in.run("down") }
