@@ -1,0 +1,98 @@
+package audit
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"time"
+)
+
+// Config tunes the engine. The zero value is not valid; start from
+// DefaultConfig.
+type Config struct {
+	// TCPIdleTimeout ends a TCP session with no packets for this long.
+	TCPIdleTimeout time.Duration `yaml:"tcp_idle_timeout"`
+	// UDPIdleTimeout ends a UDP session with no packets for this long.
+	UDPIdleTimeout time.Duration `yaml:"udp_idle_timeout"`
+	// TCPClosedLinger keeps a TCP session that saw FIN from both sides or
+	// RST this long, so the last ACKs, retransmissions and late resets are
+	// still counted in it, unless a new SYN reuses its ports first. The
+	// default is one MSL (RFC 9293: 2 minutes), the longest a segment of
+	// the old connection can still be on its way. While the session table
+	// is over half full, closed sessions linger only closedLingerUnderLoad.
+	TCPClosedLinger time.Duration `yaml:"tcp_closed_linger"`
+	// DNSTimeout is how long a query waits for its response.
+	DNSTimeout time.Duration `yaml:"dns_timeout"`
+	// GapWait is how long reassembly waits for a missing TCP segment before
+	// skipping it (and counting a gap).
+	GapWait time.Duration `yaml:"gap_wait"`
+
+	// Reassembly memory caps, in pages of about 1.9 KB (gopacket's page
+	// size): out-of-order data buffered per connection and in total. When a
+	// cap is hit the oldest buffered data is flushed past the hole.
+	MaxBufferedPagesPerConn int `yaml:"max_buffered_pages_per_conn"`
+	MaxBufferedPagesTotal   int `yaml:"max_buffered_pages_total"`
+	// MaxSessions bounds the session table; past it, new sessions are not
+	// tracked (and counted in Stats.SessionsDropped) until old ones expire.
+	MaxSessions int `yaml:"max_sessions"`
+	// MaxFragments bounds IP datagrams waiting for missing fragments.
+	MaxFragments int `yaml:"max_fragments"`
+
+	// SweepInterval is how often, in packet time, idle state is expired.
+	SweepInterval time.Duration `yaml:"sweep_interval"`
+}
+
+// DefaultConfig returns the defaults: TCP idle 5 min, UDP idle 60 s.
+func DefaultConfig() Config {
+	return Config{
+		TCPIdleTimeout:          5 * time.Minute,
+		UDPIdleTimeout:          60 * time.Second,
+		TCPClosedLinger:         2 * time.Minute,
+		DNSTimeout:              30 * time.Second,
+		GapWait:                 10 * time.Second,
+		MaxBufferedPagesPerConn: 256,   // ~480 KB
+		MaxBufferedPagesTotal:   65536, // ~125 MB
+		MaxSessions:             1 << 20,
+		MaxFragments:            4096,
+		SweepInterval:           time.Second,
+	}
+}
+
+// RegisterFlags adds the engine's flags to fs with prefix (e.g. "audit.").
+func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
+	fs.DurationVar(&c.TCPIdleTimeout, prefix+"tcp-idle-timeout", c.TCPIdleTimeout, "end a TCP session idle this long")
+	fs.DurationVar(&c.UDPIdleTimeout, prefix+"udp-idle-timeout", c.UDPIdleTimeout, "end a UDP session idle this long")
+	fs.DurationVar(&c.TCPClosedLinger, prefix+"tcp-closed-linger", c.TCPClosedLinger, "keep a closed TCP session this long for trailing packets")
+	fs.DurationVar(&c.DNSTimeout, prefix+"dns-timeout", c.DNSTimeout, "how long a DNS query waits for its response")
+	fs.DurationVar(&c.GapWait, prefix+"gap-wait", c.GapWait, "how long TCP reassembly waits for a missing segment")
+	fs.IntVar(&c.MaxBufferedPagesPerConn, prefix+"max-pages-per-conn", c.MaxBufferedPagesPerConn, "out-of-order TCP pages (1.9 KB) buffered per connection")
+	fs.IntVar(&c.MaxBufferedPagesTotal, prefix+"max-pages-total", c.MaxBufferedPagesTotal, "out-of-order TCP pages (1.9 KB) buffered in total")
+	fs.IntVar(&c.MaxSessions, prefix+"max-sessions", c.MaxSessions, "sessions tracked at once")
+	fs.IntVar(&c.MaxFragments, prefix+"max-fragments", c.MaxFragments, "IP datagrams awaiting fragments at once")
+}
+
+// Validate reports a config the engine cannot run with.
+func (c *Config) Validate() error {
+	var errs []error
+	positive := func(name string, d time.Duration) {
+		if d <= 0 {
+			errs = append(errs, fmt.Errorf("audit: %s must be positive, got %v", name, d))
+		}
+	}
+	positive("tcp idle timeout", c.TCPIdleTimeout)
+	positive("udp idle timeout", c.UDPIdleTimeout)
+	positive("tcp closed linger", c.TCPClosedLinger)
+	positive("dns timeout", c.DNSTimeout)
+	positive("gap wait", c.GapWait)
+	positive("sweep interval", c.SweepInterval)
+	if c.MaxBufferedPagesPerConn <= 0 || c.MaxBufferedPagesTotal <= 0 {
+		errs = append(errs, errors.New("audit: reassembly page caps must be positive: without them memory is unbounded"))
+	}
+	if c.MaxBufferedPagesPerConn > c.MaxBufferedPagesTotal {
+		errs = append(errs, fmt.Errorf("audit: pages per connection (%d) exceed the total (%d)", c.MaxBufferedPagesPerConn, c.MaxBufferedPagesTotal))
+	}
+	if c.MaxSessions <= 0 || c.MaxFragments <= 0 {
+		errs = append(errs, errors.New("audit: max sessions and max fragments must be positive"))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,147 @@
+package audit
+
+import (
+	"cmp"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/acstore/acstore/aclog/internal/proto/dns"
+)
+
+// maxPendingDNS bounds queries waiting for responses; past it a query is
+// emitted at once without one.
+const maxPendingDNS = 1 << 16
+
+type dnsKey struct {
+	flow flowKey
+	id   uint16
+}
+
+type dnsPending struct {
+	recs []*DNSQuery // one per question
+	at   time.Time
+}
+
+// dnsTracker pairs queries with responses by 5-tuple and transaction id,
+// for DNS over UDP and over TCP alike.
+type dnsTracker struct {
+	m map[dnsKey]*dnsPending
+}
+
+func (t *dnsTracker) init() { t.m = make(map[dnsKey]*dnsPending) }
+
+// dnsMessage handles one DNS message sent from src to dst. It reports
+// whether payload was DNS.
+func (e *Engine) dnsMessage(transport Proto, src, dst netip.AddrPort, payload []byte) bool {
+	m := &e.dnsMsg
+	if err := dns.Parse(payload, m); err != nil {
+		e.stats.DNSErrors++
+		return false
+	}
+	k, _ := makeKey(transport, src, dst)
+	key := dnsKey{flow: k, id: m.ID}
+	if !m.Response {
+		if old := e.dnsq.m[key]; old != nil {
+			// Same id on the same 5-tuple while one is outstanding: a
+			// retransmission or a reused id. The earlier one went
+			// unanswered; tshark counts both queries, so do we.
+			delete(e.dnsq.m, key)
+			e.emitDNS(old.recs)
+		}
+		recs := make([]*DNSQuery, 0, len(m.Questions))
+		for _, q := range m.Questions {
+			recs = append(recs, &DNSQuery{
+				Time: e.now, Client: src, Server: dst, Transport: transport,
+				ID: m.ID, Name: q.Name, QType: q.Type, QClass: q.Class, HasQuery: true,
+			})
+		}
+		if len(recs) == 0 {
+			e.stats.DNSErrors++ // a query that asks nothing
+			return true
+		}
+		if len(e.dnsq.m) >= maxPendingDNS {
+			e.emitDNS(recs)
+			return true
+		}
+		e.dnsq.m[key] = &dnsPending{recs: recs, at: e.now}
+		return true
+	}
+	answers := make([]DNSAnswer, 0, len(m.Answers))
+	for _, a := range m.Answers {
+		answers = append(answers, DNSAnswer{Name: a.Name, Type: a.Type, TTL: a.TTL, Data: a.Data})
+	}
+	if p := e.dnsq.m[key]; p != nil {
+		delete(e.dnsq.m, key)
+		for i, r := range p.recs {
+			r.HasResponse = true
+			r.RCode = m.RCode
+			r.RTT = e.now.Sub(r.Time)
+			if i == 0 {
+				r.Answers = answers
+			} else {
+				r.Answers = slices.Clone(answers) // records must not share
+			}
+		}
+		e.emitDNS(p.recs)
+		return true
+	}
+	// A response whose query we did not see (capture started late, the
+	// query went another way, a duplicate response, mDNS announcements):
+	// still a record, from the response's own question section.
+	var recs []*DNSQuery
+	for _, q := range m.Questions {
+		recs = append(recs, &DNSQuery{
+			Time: e.now, Client: dst, Server: src, Transport: transport,
+			ID: m.ID, Name: q.Name, QType: q.Type, QClass: q.Class,
+			HasResponse: true, RCode: m.RCode,
+		})
+	}
+	if len(recs) == 0 && len(answers) > 0 {
+		recs = append(recs, &DNSQuery{
+			Time: e.now, Client: dst, Server: src, Transport: transport,
+			ID: m.ID, Name: answers[0].Name, QType: answers[0].Type, QClass: 1,
+			HasResponse: true, RCode: m.RCode,
+		})
+	}
+	for i, r := range recs {
+		if i == 0 {
+			r.Answers = answers
+		} else {
+			r.Answers = slices.Clone(answers)
+		}
+	}
+	e.emitDNS(recs)
+	return true
+}
+
+func (e *Engine) emitDNS(recs []*DNSQuery) {
+	for _, r := range recs {
+		e.stats.DNSRecords++
+		e.sink.DNS(r)
+	}
+}
+
+// expire emits queries older than cutoff (all of them if all) without a
+// response, oldest first.
+func (t *dnsTracker) expire(e *Engine, cutoff time.Time, all bool) {
+	var done []*dnsPending
+	for k, p := range t.m {
+		if all || p.at.Before(cutoff) {
+			done = append(done, p)
+			delete(t.m, k)
+		}
+	}
+	slices.SortFunc(done, func(x, y *dnsPending) int {
+		if c := x.at.Compare(y.at); c != 0 {
+			return c
+		}
+		if c := x.recs[0].Client.Compare(y.recs[0].Client); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.recs[0].ID, y.recs[0].ID)
+	})
+	for _, p := range done {
+		e.emitDNS(p.recs)
+	}
+}

@@ -1,0 +1,175 @@
+// Package audit turns packets into audit events: one Session per finished TCP
+// or UDP session, and HTTPRequest, DNSQuery and TLSHandshake records from the
+// protocol parsers. It owns link-layer decoding, IP defragmentation, the
+// session table and TCP reassembly; the parsers live in aclog/internal/proto.
+//
+// The Engine is single-threaded and driven by packet time: in file mode
+// nothing depends on the wall clock, so the same capture always yields the
+// same events.
+package audit
+
+import (
+	"net/netip"
+	"strconv"
+	"time"
+)
+
+// Proto is the transport protocol (IANA protocol number).
+type Proto uint8
+
+// Transport protocols the engine tracks.
+const (
+	TCP Proto = 6
+	UDP Proto = 17
+)
+
+func (p Proto) String() string {
+	switch p {
+	case TCP:
+		return "tcp"
+	case UDP:
+		return "udp"
+	}
+	return "ip-proto-" + strconv.Itoa(int(p))
+}
+
+// EndReason says how a session ended.
+type EndReason uint8
+
+// Why sessions end.
+const (
+	EndFIN        EndReason = iota + 1 // both sides sent FIN
+	EndRST                             // a side sent RST
+	EndIdle                            // idle longer than the protocol's timeout
+	EndCaptureEnd                      // still open when the capture ended (Close)
+)
+
+func (r EndReason) String() string {
+	switch r {
+	case EndFIN:
+		return "fin"
+	case EndRST:
+		return "rst"
+	case EndIdle:
+		return "idle"
+	case EndCaptureEnd:
+		return "capture end"
+	}
+	return "unknown"
+}
+
+// Session is one finished TCP or UDP session.
+//
+// Byte counts are frame bytes: the original on-wire length of every frame
+// (CaptureInfo.Length, link-layer header included), exactly what tshark's
+// "-z conv,tcp" and "-z conv,udp" statistics count, so rows can be checked
+// against tshark. The one deliberate difference: every fragment of a
+// fragmented IP datagram is counted, where tshark counts only the frame that
+// completed the reassembly.
+type Session struct {
+	Proto  Proto
+	Client netip.AddrPort // sent the first packet (the SYN for TCP, when seen)
+	Server netip.AddrPort
+	Start  time.Time // first packet
+	End    time.Time // last packet
+
+	ClientPackets uint64 // client to server
+	ClientBytes   uint64
+	ServerPackets uint64 // server to client
+	ServerBytes   uint64
+
+	Reason EndReason
+	// App is the application protocol recognised on the session: "http",
+	// "tls", "dns", or "" when none was.
+	App string
+}
+
+// HTTPRequest is one HTTP request, with its response when one was seen.
+type HTTPRequest struct {
+	Time   time.Time // request header complete
+	Client netip.AddrPort
+	Server netip.AddrPort
+
+	Method             string
+	Host               string
+	URI                string // as sent, not percent-decoded
+	Version            string
+	UserAgent          string
+	Referer            string
+	RequestContentType string
+	RequestBodyLen     int64 // bytes, after removing chunked framing
+
+	HasResponse bool
+	Status      int // 0 without a response
+	ContentType string
+	// ResponseBodyLen is the body as transferred: chunked framing removed,
+	// Content-Encoding (gzip) not undone.
+	ResponseBodyLen int64
+	// Incomplete: a capture gap or the connection's end cut a body short.
+	Incomplete bool
+}
+
+// DNSQuery is one DNS question and what its response said.
+//
+// A response whose query was not captured still yields a record (HasQuery
+// false), built from the response's question section: the answers are the
+// part worth auditing. A query without a response yields a record with
+// HasResponse false once it times out.
+type DNSQuery struct {
+	Time      time.Time // of the query, or of the response when no query was seen
+	Client    netip.AddrPort
+	Server    netip.AddrPort
+	Transport Proto // UDP or TCP
+
+	ID    uint16
+	Name  string // presentation form, no trailing dot
+	QType uint16 // see dns.TypeString
+	// QClass is 1 (IN) for ordinary DNS; mDNS sets the top bit for
+	// unicast-response questions.
+	QClass uint16
+
+	HasQuery    bool
+	HasResponse bool
+	RCode       uint8 // valid when HasResponse; see dns.RCodeString
+	Answers     []DNSAnswer
+	// RTT is response time minus query time, when both were seen.
+	RTT time.Duration
+}
+
+// DNSAnswer is one answer-section record.
+type DNSAnswer struct {
+	Name string
+	Type uint16
+	TTL  uint32
+	Data string // text: "192.0.2.1", "www.example.com", "10 mx.example.com" ...
+}
+
+// TLSHandshake is what the clear part of one TLS handshake showed.
+type TLSHandshake struct {
+	Time   time.Time // ClientHello (or first handshake data) seen
+	Client netip.AddrPort
+	Server netip.AddrPort
+
+	SNI string
+	// ClientVersion is the highest version offered; Version the one
+	// negotiated (0 without a ServerHello). See tls.VersionString.
+	ClientVersion uint16
+	Version       uint16
+	CipherSuite   uint16 // see tls.CipherSuiteString
+	ALPN          []string
+	ServerALPN    string
+
+	// Server leaf certificate, TLS 1.2 and older only (1.3 encrypts it).
+	CertSubject string
+	CertIssuer  string
+}
+
+// Sink consumes events. The engine calls it synchronously from Packet, Flush
+// and Close. Each record is freshly allocated and never touched by the engine
+// after the call returns, so a sink may keep it.
+type Sink interface {
+	Session(*Session)
+	HTTP(*HTTPRequest)
+	DNS(*DNSQuery)
+	TLS(*TLSHandshake)
+}

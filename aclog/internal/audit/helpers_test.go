@@ -1,0 +1,42 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/acstore/acstore/aclog/internal/capture"
+)
+
+// collector is a Sink that keeps everything.
+type collector struct {
+	sessions []*Session
+	http     []*HTTPRequest
+	dns      []*DNSQuery
+	tls      []*TLSHandshake
+}
+
+func (c *collector) Session(s *Session)  { c.sessions = append(c.sessions, s) }
+func (c *collector) HTTP(r *HTTPRequest) { c.http = append(c.http, r) }
+func (c *collector) DNS(q *DNSQuery)     { c.dns = append(c.dns, q) }
+func (c *collector) TLS(h *TLSHandshake) { c.tls = append(c.tls, h) }
+
+// runFile feeds a capture through a fresh engine with cfg and closes it.
+func runFile(t testing.TB, path string, cfg Config) (*collector, Stats) {
+	t.Helper()
+	src, err := capture.OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	c := &collector{}
+	e, err := New(cfg, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Run(context.Background(), src, e); err != nil && !errors.Is(err, capture.ErrTruncated) {
+		t.Fatalf("%s: %v", path, err)
+	}
+	e.Close()
+	return c, e.Stats()
+}

@@ -1,0 +1,218 @@
+package audit
+
+import (
+	"cmp"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/google/gopacket/layers"
+)
+
+// flowKey names a session whichever way its packets go: endpoint a is the
+// smaller of the two (address, then port).
+type flowKey struct {
+	a, b  netip.AddrPort
+	proto Proto
+}
+
+func makeKey(proto Proto, src, dst netip.AddrPort) (k flowKey, srcIsA bool) {
+	if src.Compare(dst) <= 0 {
+		return flowKey{a: src, b: dst, proto: proto}, true
+	}
+	return flowKey{a: dst, b: src, proto: proto}, false
+}
+
+// closedLingerUnderLoad is how long closed sessions linger while the table
+// is over half full.
+const closedLingerUnderLoad = 5 * time.Second
+
+type session struct {
+	ev  Session
+	key flowKey
+	// closed: FIN from both sides, or RST. The session lingers until
+	// TCPClosedLinger passes or a new SYN reuses the ports.
+	closed     bool
+	finClient  bool
+	finServer  bool
+	baseSeq    [2]uint32 // first sequence number seen, per direction (0: from client)
+	hasBaseSeq [2]bool
+	nextSeq    [2]uint32 // sequence number after the last segment seen
+}
+
+// track finds or creates the session of a packet and counts it. It returns
+// nil when the table is full.
+func (e *Engine) track(proto Proto, src, dst netip.AddrPort, frames, frameBytes uint64) (*session, bool) {
+	k, _ := makeKey(proto, src, dst)
+	s := e.sessions[k]
+	if s != nil && (e.expired(s, e.now) || (proto == TCP && s.reused(src, &e.tcp))) {
+		// The old session is over: idle too long, lingered long enough
+		// after closing, or its ports were reused by a new connection.
+		e.endSession(s, s.endReason(), true)
+		s = nil
+	}
+	if s == nil {
+		if len(e.sessions) >= e.cfg.MaxSessions {
+			e.stats.SessionsDropped++
+			return nil, false
+		}
+		s = &session{key: k}
+		s.ev.Proto = proto
+		s.ev.Client, s.ev.Server = src, dst
+		// A SYN-ACK as the first packet seen means we missed the SYN: the
+		// receiver is the client.
+		if proto == TCP && e.tcp.SYN && e.tcp.ACK {
+			s.ev.Client, s.ev.Server = dst, src
+		}
+		s.ev.Start = e.now
+		e.sessions[k] = s
+	}
+	fromClient := src == s.ev.Client
+	if fromClient {
+		s.ev.ClientPackets += frames
+		s.ev.ClientBytes += frameBytes
+	} else {
+		s.ev.ServerPackets += frames
+		s.ev.ServerBytes += frameBytes
+	}
+	s.ev.End = e.now
+	return s, fromClient
+}
+
+// reused reports whether a TCP packet starts a new connection on the
+// session's ports: a SYN (without ACK) whose sequence number differs from
+// the first one seen in its direction. This is also how tshark splits TCP
+// streams.
+func (s *session) reused(src netip.AddrPort, t *layers.TCP) bool {
+	if !t.SYN || t.ACK {
+		return false
+	}
+	d := 1
+	if src == s.ev.Client {
+		d = 0
+	}
+	return s.hasBaseSeq[d] && s.baseSeq[d] != t.Seq
+}
+
+func (s *session) tcpFlags(fromClient bool, t *layers.TCP) {
+	d := 1
+	if fromClient {
+		d = 0
+	}
+	if !s.hasBaseSeq[d] {
+		s.baseSeq[d], s.nextSeq[d], s.hasBaseSeq[d] = t.Seq, t.Seq, true
+	}
+	switch {
+	case t.RST:
+		// A reset far from the sequence numbers this side used is not
+		// accepted by the peer (RFC 5961); the connection goes on.
+		if !s.closed && seqNear(s.nextSeq[d], t.Seq) {
+			s.closed, s.ev.Reason = true, EndRST
+		}
+		return
+	case t.FIN:
+		if fromClient {
+			s.finClient = true
+		} else {
+			s.finServer = true
+		}
+		if s.finClient && s.finServer && !s.closed {
+			s.closed, s.ev.Reason = true, EndFIN
+		}
+	}
+	end := t.Seq + uint32(len(t.Payload))
+	if t.SYN || t.FIN {
+		end++
+	}
+	if int32(end-s.nextSeq[d]) > 0 || t.SYN {
+		s.nextSeq[d] = end
+	}
+}
+
+// expired reports whether s is over at time now.
+func (e *Engine) expired(s *session, now time.Time) bool {
+	idle := now.Sub(s.ev.End)
+	switch {
+	case s.closed:
+		linger := e.cfg.TCPClosedLinger
+		if len(e.sessions) > e.cfg.MaxSessions/2 {
+			// Under pressure, free closed sessions quickly rather than
+			// drop new ones.
+			linger = min(linger, closedLingerUnderLoad)
+		}
+		return idle > linger
+	case s.ev.Proto == TCP:
+		return idle > e.cfg.TCPIdleTimeout
+	default:
+		return idle > e.cfg.UDPIdleTimeout
+	}
+}
+
+func (s *session) endReason() EndReason {
+	if s.closed {
+		return s.ev.Reason
+	}
+	return EndIdle
+}
+
+// endSession emits s and, if remove, drops it from the table.
+func (e *Engine) endSession(s *session, reason EndReason, remove bool) {
+	if remove {
+		delete(e.sessions, s.key)
+	}
+	ev := new(Session)
+	*ev = s.ev
+	ev.Reason = reason
+	if ev.Proto == TCP {
+		e.stats.SessionsTCP++
+	} else {
+		e.stats.SessionsUDP++
+	}
+	e.sink.Session(ev)
+}
+
+// expireSessions ends every session that is over at now, oldest first so the
+// output does not depend on map order.
+func (e *Engine) expireSessions(now time.Time) {
+	var done []*session
+	for _, s := range e.sessions {
+		if e.expired(s, now) {
+			done = append(done, s)
+		}
+	}
+	sortSessions(done)
+	for _, s := range done {
+		e.endSession(s, s.endReason(), true)
+	}
+}
+
+// endAllSessions ends every session at the end of the capture.
+func (e *Engine) endAllSessions() {
+	all := make([]*session, 0, len(e.sessions))
+	for _, s := range e.sessions {
+		all = append(all, s)
+	}
+	sortSessions(all)
+	for _, s := range all {
+		reason := EndCaptureEnd
+		if s.closed {
+			reason = s.ev.Reason
+		}
+		e.endSession(s, reason, true)
+	}
+}
+
+func sortSessions(ss []*session) {
+	slices.SortFunc(ss, func(x, y *session) int {
+		if c := x.ev.Start.Compare(y.ev.Start); c != 0 {
+			return c
+		}
+		if c := x.key.a.Compare(y.key.a); c != 0 {
+			return c
+		}
+		if c := x.key.b.Compare(y.key.b); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.key.proto, y.key.proto)
+	})
+}

@@ -1,0 +1,364 @@
+package audit
+
+import (
+	"bytes"
+	"encoding/binary"
+	"net/netip"
+	"time"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
+	"github.com/google/gopacket/reassembly"
+
+	"github.com/acstore/acstore/aclog/internal/proto/http"
+	"github.com/acstore/acstore/aclog/internal/proto/tls"
+)
+
+type streamKind uint8
+
+const (
+	kindUnknown streamKind = iota
+	kindHTTP
+	kindTLS
+	kindDNS
+	kindOther // not a protocol we parse: data is ignored
+)
+
+// maxSniff is how many bytes of a direction are held while deciding what
+// protocol a stream carries.
+const maxSniff = 16
+
+// maxDNSMessage bounds the DNS-over-TCP buffer (length prefix + message).
+const maxDNSMessage = 2 + 65535
+
+type streamFactory struct{ e *Engine }
+
+// New is called by the assembler for the first packet of a connection,
+// synchronously inside Engine.tcpPacket, so e.cur is that packet's session.
+func (f *streamFactory) New(netFlow, tcpFlow gopacket.Flow, t *layers.TCP, _ reassembly.AssemblerContext) reassembly.Stream {
+	e := f.e
+	s := &tcpStream{e: e, sess: e.cur}
+	src, _ := netip.AddrFromSlice(netFlow.Src().Raw())
+	dst, _ := netip.AddrFromSlice(netFlow.Dst().Raw())
+	srcAP := netip.AddrPortFrom(src, binary.BigEndian.Uint16(tcpFlow.Src().Raw()))
+	dstAP := netip.AddrPortFrom(dst, binary.BigEndian.Uint16(tcpFlow.Dst().Raw()))
+	// The assembler calls this packet's direction "client to server"; the
+	// session table knows better (a first packet that is a SYN-ACK came
+	// from the server).
+	s.client, s.server = srcAP, dstAP
+	s.clientDir = reassembly.TCPDirClientToServer
+	if (e.cur != nil && e.cur.ev.Client == dstAP) || (e.cur == nil && t.SYN && t.ACK) {
+		s.client, s.server = dstAP, srcAP
+		s.clientDir = reassembly.TCPDirServerToClient
+	}
+	return s
+}
+
+// tcpStream is one TCP connection as reassembly delivers it.
+type tcpStream struct {
+	e              *Engine
+	sess           *session // may already be emitted; only App is set on it
+	client, server netip.AddrPort
+	clientDir      reassembly.TCPFlowDirection
+	kind           streamKind
+	sniff          [2][]byte
+	start          time.Time
+
+	http *http.Conn
+	tls  *tls.Conn
+	dns  [2][]byte // partial length-prefixed messages, per direction
+
+	done bool // nothing more to learn: ignore further data
+}
+
+func (s *tcpStream) Accept(t *layers.TCP, _ gopacket.CaptureInfo, _ reassembly.TCPFlowDirection, nextSeq reassembly.Sequence, start *bool, _ reassembly.AssemblerContext) bool {
+	// Checksums are not checked (offloading makes them unreliable) and no
+	// TCP state machine rejects segments. Two kinds of segment are kept
+	// away from the assembler, because they would break the connection's
+	// reassembly for good:
+	started := nextSeq >= 0
+	if t.RST && started && !seqNear(uint32(nextSeq), t.Seq) {
+		// A reset far outside the window: the receiver's stack rejects it
+		// too (RFC 5961 3.2), and the connection goes on (typically a
+		// stale ACK, this RST, then a retransmitted SYN). Passing it on
+		// would close this half-connection and lose what follows.
+		return false
+	}
+	if !started && !t.SYN && !t.FIN && !t.RST && len(t.Payload) == 0 {
+		// A bare ACK must not fix where a half-connection starts: the
+		// SYN-ACK or the first data that follows may use another sequence.
+		return false
+	}
+	// Start streams whose SYN we missed at their first useful segment.
+	*start = true
+	return true
+}
+
+// seqNear reports whether two sequence numbers are within 16 MB, a window
+// no real connection in an audited network exceeds.
+func seqNear(a, b uint32) bool {
+	d := int32(a - b)
+	return d > -(1<<24) && d < 1<<24
+}
+
+func (s *tcpStream) ReassembledSG(sg reassembly.ScatterGather, _ reassembly.AssemblerContext) {
+	dir, _, _, skip := sg.Info()
+	fromClient := dir == s.clientDir
+	avail, _ := sg.Lengths()
+	if skip > 0 {
+		s.e.stats.TCPGaps++
+		s.e.stats.TCPGapBytes += uint64(skip)
+		if !s.done {
+			s.gap(fromClient, skip)
+		}
+	}
+	if s.done || avail == 0 {
+		return
+	}
+	s.data(fromClient, sg.Fetch(avail))
+}
+
+func (s *tcpStream) ReassemblyComplete(_ reassembly.AssemblerContext) bool {
+	s.finish()
+	return true // forget the connection
+}
+
+func (s *tcpStream) index(fromClient bool) int {
+	if fromClient {
+		return 0
+	}
+	return 1
+}
+
+func (s *tcpStream) gap(fromClient bool, n int) {
+	switch s.kind {
+	case kindHTTP:
+		s.http.Gap(fromClient, n)
+	case kindTLS:
+		s.tls.Gap(fromClient)
+	case kindDNS:
+		// Length-prefixed framing cannot be recovered after a hole.
+		s.dns[s.index(fromClient)] = nil
+		s.done = true
+	case kindUnknown:
+		s.sniff[s.index(fromClient)] = nil
+	}
+}
+
+func (s *tcpStream) data(fromClient bool, b []byte) {
+	if s.kind == kindUnknown {
+		if s.start.IsZero() {
+			s.start = s.e.now
+		}
+		i := s.index(fromClient)
+		if len(s.sniff[i]) > 0 {
+			s.sniff[i] = append(s.sniff[i], b...)
+			b = s.sniff[i]
+		}
+		kind, swap, decided := s.detect(fromClient, b)
+		if !decided {
+			if len(s.sniff[i]) == 0 {
+				s.sniff[i] = append(s.sniff[i], b...)
+			}
+			return
+		}
+		s.sniff[i] = nil
+		s.setKind(kind, swap)
+		if swap {
+			fromClient = !fromClient
+		}
+		if s.done {
+			return
+		}
+	}
+	switch s.kind {
+	case kindHTTP:
+		s.http.Data(fromClient, b, s.e.now)
+		if s.http.Dead() {
+			s.done = true
+		}
+	case kindTLS:
+		s.tls.Data(fromClient, b)
+		if s.tls.Done() {
+			s.emitTLS()
+			s.done = true
+		}
+	case kindDNS:
+		s.dnsData(fromClient, b)
+	}
+}
+
+// detect decides the protocol from the first bytes of a direction. swap
+// reports that the roles are the other way round (the "client" answered).
+func (s *tcpStream) detect(fromClient bool, b []byte) (kind streamKind, swap, decided bool) {
+	if s.client.Port() == 53 || s.server.Port() == 53 {
+		return kindDNS, s.client.Port() == 53 && s.server.Port() != 53, true
+	}
+	if len(b) < 3 {
+		return 0, false, false
+	}
+	if tls.LooksLikeTLS(b) {
+		// A ClientHello from the side we called server: swap.
+		return kindTLS, !fromClient && len(b) > 5 && b[5] == 1, true
+	}
+	if bytes.HasPrefix(b, []byte("HTTP/1.")) {
+		return kindHTTP, fromClient, true
+	}
+	if len(b) < len("HTTP/1.") && bytes.HasPrefix([]byte("HTTP/1."), b) {
+		return 0, false, len(b) >= maxSniff
+	}
+	if looksLikeRequest(b, s.server.Port()) {
+		return kindHTTP, !fromClient, true
+	}
+	if len(b) < maxSniff && !bytes.ContainsAny(b, " \r\n") {
+		// A method still arriving byte by byte.
+		return 0, false, false
+	}
+	return kindOther, false, true
+}
+
+// looksLikeRequest: an upper-case method token followed by a space and a URI
+// or by the end of the line (only on well-known HTTP ports, where even a bare
+// "OPTIONS" line is HTTP).
+func looksLikeRequest(b []byte, port uint16) bool {
+	i := 0
+	for i < len(b) && i < 32 && (b[i] >= 'A' && b[i] <= 'Z' || b[i] == '_' || b[i] == '-') {
+		i++
+	}
+	if i == 0 || i >= len(b) {
+		return false
+	}
+	switch b[i] {
+	case ' ':
+		return true
+	case '\r', '\n':
+		return httpPort(port)
+	}
+	return false
+}
+
+func httpPort(p uint16) bool {
+	switch p {
+	case 80, 8000, 8008, 8080, 8088, 3128, 3132, 1900, 5985, 11371:
+		return true
+	}
+	return false
+}
+
+func (s *tcpStream) setKind(kind streamKind, swap bool) {
+	if swap {
+		s.client, s.server = s.server, s.client
+		s.clientDir = !s.clientDir
+	}
+	s.kind = kind
+	app := ""
+	switch kind {
+	case kindHTTP:
+		s.http = http.NewConn(s.emitHTTP)
+		app = "http"
+	case kindTLS:
+		s.tls = tls.NewConn()
+		app = "tls"
+	case kindDNS:
+		app = "dns"
+	default:
+		s.done = true
+	}
+	if s.sess != nil && app != "" {
+		s.sess.ev.App = app
+	}
+}
+
+func (s *tcpStream) emitHTTP(tx *http.Transaction) {
+	s.e.emitHTTP(s.client, s.server, tx)
+}
+
+func (e *Engine) emitHTTP(client, server netip.AddrPort, tx *http.Transaction) {
+	if tx.Method == "" {
+		return
+	}
+	e.stats.HTTPRecords++
+	e.sink.HTTP(&HTTPRequest{
+		Time:               tx.RequestTime,
+		Client:             client,
+		Server:             server,
+		Method:             tx.Method,
+		Host:               tx.Host,
+		URI:                tx.URI,
+		Version:            tx.Version,
+		UserAgent:          tx.UserAgent,
+		Referer:            tx.Referer,
+		RequestContentType: tx.RequestContentType,
+		RequestBodyLen:     tx.RequestBodyLen,
+		HasResponse:        tx.HasResponse,
+		Status:             tx.Status,
+		ContentType:        tx.ContentType,
+		ResponseBodyLen:    tx.ResponseBodyLen,
+		Incomplete:         tx.Incomplete,
+	})
+}
+
+func (s *tcpStream) emitTLS() {
+	h := s.tls.Handshake()
+	if !h.ClientHello && !h.ServerHello {
+		return
+	}
+	e := s.e
+	e.stats.TLSRecords++
+	e.sink.TLS(&TLSHandshake{
+		Time:          s.start,
+		Client:        s.client,
+		Server:        s.server,
+		SNI:           h.SNI,
+		ClientVersion: h.ClientVersion,
+		Version:       h.Version,
+		CipherSuite:   h.CipherSuite,
+		ALPN:          append([]string(nil), h.ALPN...),
+		ServerALPN:    h.ServerALPN,
+		CertSubject:   h.CertSubject,
+		CertIssuer:    h.CertIssuer,
+	})
+}
+
+// dnsData splits DNS-over-TCP messages on their 2-byte length prefixes.
+func (s *tcpStream) dnsData(fromClient bool, b []byte) {
+	i := s.index(fromClient)
+	src, dst := s.client, s.server
+	if !fromClient {
+		src, dst = dst, src
+	}
+	buf := b
+	if len(s.dns[i]) > 0 {
+		s.dns[i] = append(s.dns[i], b...)
+		buf = s.dns[i]
+	}
+	for len(buf) >= 2 {
+		n := int(binary.BigEndian.Uint16(buf))
+		if len(buf) < 2+n {
+			break
+		}
+		s.e.dnsMessage(TCP, src, dst, buf[2:2+n])
+		buf = buf[2+n:]
+	}
+	// Keep the incomplete tail (it is at most one message).
+	if len(buf) > maxDNSMessage {
+		buf = nil
+	}
+	s.dns[i] = append(s.dns[i][:0:0], buf...)
+}
+
+// finish is called once when reassembly is done with the connection.
+func (s *tcpStream) finish() {
+	switch s.kind {
+	case kindHTTP:
+		s.http.Close(s.e.now)
+		s.e.stats.HTTPErrors += uint64(s.http.Errors())
+	case kindTLS:
+		if !s.done {
+			s.emitTLS()
+		}
+		s.e.stats.TLSErrors += uint64(s.tls.Errors())
+	}
+	s.done = true
+	s.kind = kindOther
+}
