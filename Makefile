@@ -33,7 +33,8 @@ lint: ## gofmt, go vet, staticcheck
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 bench: deps db-up build ## print throughputs next to their references, measured in the same run
-	$(GO) run ./internal/bench/acbench
+	$(GO) build -o bin/ ./aclog/internal/pcapgen/cmd/pcapgen
+	$(GO) run ./internal/bench/acbench -bin bin
 
 fuzz: ## run each fuzz target for FUZZTIME (default 60s)
 	@for t in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \

@@ -147,16 +147,18 @@ func shipRank(letter byte) int {
 	return len(schema.ShipOrder)
 }
 
-// frameWriter encodes data as frames.
-func appendFrame(dst, data []byte) []byte {
-	dst = binary.LittleEndian.AppendUint32(dst, uint32(len(data)))
-	dst = binary.LittleEndian.AppendUint32(dst, crc32.Checksum(data, castagnoli))
-	return append(dst, data...)
+// frameAround fills in the header of a frame whose data is already in
+// buf[frameHeader:], and returns buf.
+func frameAround(buf []byte) []byte {
+	data := buf[frameHeader:]
+	binary.LittleEndian.PutUint32(buf[0:4], uint32(len(data)))
+	binary.LittleEndian.PutUint32(buf[4:8], crc32.Checksum(data, castagnoli))
+	return buf
 }
 
-// framedLen is the body length of size bytes sent as frames of FrameSize.
-func framedLen(size int64) int64 {
-	frames := (size + FrameSize - 1) / FrameSize
+// framedLen is the body length of size bytes sent as frames of frame bytes.
+func framedLen(size, frame int64) int64 {
+	frames := (size + frame - 1) / frame
 	return size + frames*frameHeader
 }
 

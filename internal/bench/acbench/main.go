@@ -16,14 +16,16 @@ import (
 func main() {
 	dsn := flag.String("dsn", os.Getenv("ACSTORE_TEST_DSN"), "database of the private MariaDB")
 	rows := flag.Int("rows", 1_000_000, "rows for the loader measurement")
+	packets := flag.Int("packets", 1_000_000, "packets of the generated capture for aclog")
+	bin := flag.String("bin", "bin", "directory of the built programs")
 	flag.Parse()
-	if err := run(*dsn, *rows); err != nil {
+	if err := run(*dsn, *bin, *rows, *packets); err != nil {
 		fmt.Fprintln(os.Stderr, "acbench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(dsn string, n int) error {
+func run(dsn, bin string, n, packets int) error {
 	ctx := context.Background()
 	db, err := mariadb.Open(ctx, dsn)
 	if err != nil {
@@ -31,7 +33,12 @@ func run(dsn string, n int) error {
 	}
 	defer db.Close()
 	var all []bench.Row
-	rows, err := bench.Loader(ctx, db, n)
+	rows, err := bench.Aclog(bin, packets)
+	if err != nil {
+		return fmt.Errorf("aclog: %w", err)
+	}
+	all = append(all, rows...)
+	rows, err = bench.Loader(ctx, db, n)
 	if err != nil {
 		return fmt.Errorf("loader: %w", err)
 	}

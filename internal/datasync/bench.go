@@ -1,0 +1,270 @@
+package datasync
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/binary"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/acstore/acstore/internal/bench"
+	"github.com/acstore/acstore/internal/logfile"
+	"github.com/acstore/acstore/internal/rowgen"
+	"github.com/acstore/acstore/internal/schema"
+)
+
+// Bench measures datasync on loopback next to a plain TCP copy of the same
+// bytes into files, in the same run: push over TLS with LZ4 (the files as
+// stored) and with xz (recompressed for the wire), and LZ4 over plaintext.
+// rows is the number of rows per log table written into the branch's
+// sync_files first (100000 rows give about 30 MB of LZ4 files).
+func Bench(ctx context.Context, rows int) ([]bench.Row, error) {
+	const gw = "BE0C4A11"
+	tmp, err := os.MkdirTemp("", "acbench-datasync-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	branch := filepath.Join(tmp, "branch")
+	if err := benchRows(branch, gw, rows); err != nil {
+		return nil, err
+	}
+	var files []string
+	var stored, raw int64
+	err = logfile.WalkSync(branch, func(path string, _ logfile.Name) error {
+		files = append(files, path)
+		fi, err := os.Stat(path)
+		if err != nil {
+			return err
+		}
+		stored += fi.Size()
+		rs, err := logfile.OpenRows(path, logfile.LZ4)
+		if err != nil {
+			return err
+		}
+		n, err := io.Copy(io.Discard, rs)
+		rs.Close()
+		raw += n
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	mb := float64(stored) / 1e6
+	const group, ref = "datasync", "plain TCP copy into files (reference)"
+
+	took, err := plainCopy(files, filepath.Join(tmp, "plain"), false)
+	if err != nil {
+		return nil, fmt.Errorf("plain copy: %w", err)
+	}
+	out := []bench.Row{{Group: group, Name: ref, Amount: mb, Unit: "MB", Took: took,
+		Note: fmt.Sprintf("%d files, LZ4 size ratio %.2f (%.0f MB of rows)", len(files), float64(raw)/float64(stored), float64(raw)/1e6)}}
+	// datasync fsyncs each file before it publishes it; this reference
+	// does the same, to show what durability alone costs.
+	took, err = plainCopy(files, filepath.Join(tmp, "plain-fsync"), true)
+	if err != nil {
+		return nil, fmt.Errorf("plain copy: %w", err)
+	}
+	out = append(out, bench.Row{Group: group, Name: "plain TCP copy, fsync per file", Amount: mb, Unit: "MB", Took: took, Reference: ref})
+
+	certs, err := benchCerts(filepath.Join(tmp, "pki"))
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range []struct {
+		name  string
+		codec logfile.Codec
+		tls   bool
+	}{
+		{"push lz4, TLS", logfile.LZ4, true},
+		{"push lz4, plaintext (-insecure)", logfile.LZ4, false},
+		{"push xz, TLS (recompressed)", logfile.XZ, true},
+	} {
+		ho := filepath.Join(tmp, "ho-"+c.codec.String())
+		os.RemoveAll(ho)
+		os.RemoveAll(filepath.Join(branch, "state"))
+		wire, took, err := benchPush(ctx, branch, ho, gw, c.codec, c.tls, certs)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", c.name, err)
+		}
+		out = append(out, bench.Row{Group: group, Name: c.name, Amount: mb, Unit: "MB", Took: took, Reference: ref,
+			Note: fmt.Sprintf("%.1f MB on the wire, size ratio %.2f", float64(wire)/1e6, float64(raw)/float64(wire))})
+	}
+	return out, nil
+}
+
+// benchRows writes rows of the A and U tables over four windows of
+// yesterday, as a branch in high-performance mode does.
+func benchRows(root, gw string, rows int) error {
+	sp, err := logfile.NewSpool(logfile.SpoolConfig{Root: root, Gateway: gw, HighPerformance: true, MaxFrameBytes: 4 << 20})
+	if err != nil {
+		return err
+	}
+	g := rowgen.New(42, false)
+	start := logfile.WindowStart(time.Now().AddDate(0, 0, -1))
+	for _, letter := range []byte("AU") {
+		tb, _ := schema.ByLetter(letter)
+		for i := 0; i < rows; i++ {
+			ts := start.Add(time.Duration(i) * 4 * logfile.WindowLength / time.Duration(rows))
+			if err := g.Row(sp, tb, ts); err != nil {
+				return err
+			}
+		}
+	}
+	return sp.Close()
+}
+
+// plainCopy sends the files over one TCP connection, each as its length
+// and bytes, and the receiver writes each into a file; it returns the time
+// until the receiver has closed the last one.
+func plainCopy(files []string, dst string, fsync bool) (time.Duration, error) {
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return 0, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	done := make(chan error, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			done <- err
+			return
+		}
+		defer c.Close()
+		for i := 0; ; i++ {
+			var n [8]byte
+			if _, err := io.ReadFull(c, n[:]); err != nil {
+				if errors.Is(err, io.EOF) {
+					done <- nil
+				} else {
+					done <- err
+				}
+				return
+			}
+			f, err := os.Create(filepath.Join(dst, fmt.Sprint(i)))
+			if err != nil {
+				done <- err
+				return
+			}
+			_, err = io.CopyN(f, c, int64(binary.LittleEndian.Uint64(n[:])))
+			if err == nil && fsync {
+				err = f.Sync()
+			}
+			f.Close()
+			if err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	start := time.Now()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		return 0, err
+	}
+	for _, p := range files {
+		f, err := os.Open(p)
+		if err != nil {
+			c.Close()
+			return 0, err
+		}
+		fi, _ := f.Stat()
+		c.Write(binary.LittleEndian.AppendUint64(nil, uint64(fi.Size())))
+		_, err = io.Copy(c, f)
+		f.Close()
+		if err != nil {
+			c.Close()
+			return 0, err
+		}
+	}
+	c.Close()
+	err = <-done
+	return time.Since(start), err
+}
+
+func benchPush(ctx context.Context, branch, ho, gw string, codec logfile.Codec, useTLS bool, certs TLSFiles) (int64, time.Duration, error) {
+	secret := "bench-secret-0123456789abcdef"
+	scfg := ServerConfig{Root: ho, Gateways: map[string]string{gw: secret}, TLS: TLSFiles{Insecure: true}}
+	ccfg := ClientConfig{Root: branch, Gateway: gw, Secret: secret, Codec: codec, TLS: TLSFiles{Insecure: true}, Retries: 3}
+	if useTLS {
+		scfg.TLS = TLSFiles{Cert: certs.Cert, Key: certs.Key}
+		ccfg.TLS = TLSFiles{CA: certs.CA}
+	}
+	srv, err := NewServer(scfg, nil)
+	if err != nil {
+		return 0, 0, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, 0, err
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(sctx, ln) }()
+	defer func() { cancel(); <-done }()
+	ccfg.Server = "http://" + ln.Addr().String()
+	if useTLS {
+		ccfg.Server = "https://" + ln.Addr().String()
+	}
+	c, err := NewClient(ccfg)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer c.Close()
+	start := time.Now()
+	if err := c.RunOnce(ctx); err != nil {
+		return 0, 0, err
+	}
+	took := time.Since(start)
+	if c.Stats().Files.Load() == 0 {
+		return 0, 0, errors.New("nothing was sent")
+	}
+	os.RemoveAll(filepath.Join(branch, "state"))
+	return int64(c.Stats().WireBytes.Load()), took, nil
+}
+
+// benchCerts writes a CA and a server certificate for 127.0.0.1.
+func benchCerts(dir string) (TLSFiles, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return TLSFiles{}, err
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return TLSFiles{}, err
+	}
+	ca := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "acbench CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}}
+	der, err := x509.CreateCertificate(rand.Reader, ca, ca, &key.PublicKey, key)
+	if err != nil {
+		return TLSFiles{}, err
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return TLSFiles{}, err
+	}
+	// One self-signed certificate serves as both CA and server certificate.
+	t := TLSFiles{CA: filepath.Join(dir, "ca.pem"), Cert: filepath.Join(dir, "ca.pem"), Key: filepath.Join(dir, "key.pem")}
+	if err := os.WriteFile(t.CA, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		return TLSFiles{}, err
+	}
+	if err := os.WriteFile(t.Key, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+		return TLSFiles{}, err
+	}
+	return t, nil
+}

@@ -1,0 +1,98 @@
+package datasync
+
+import (
+	"context"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"time"
+)
+
+// limiter is a token bucket of bytes per second, shared by a client's
+// uploads; nil means unlimited.
+type limiter struct {
+	rate   float64
+	burst  float64
+	mu     sync.Mutex
+	tokens float64
+	last   time.Time
+}
+
+func newLimiter(bytesPerSec int64) *limiter {
+	if bytesPerSec <= 0 {
+		return nil
+	}
+	// A burst of one frame, or a tenth of a second at the rate: small
+	// enough that a thin link is not flooded, big enough not to stall.
+	burst := max(float64(bytesPerSec)/10, FrameSize+frameHeader)
+	return &limiter{rate: float64(bytesPerSec), burst: burst, tokens: burst, last: time.Now()}
+}
+
+// wait blocks until n bytes may be sent.
+func (l *limiter) wait(ctx context.Context, n int) error {
+	if l == nil {
+		return nil
+	}
+	l.mu.Lock()
+	now := time.Now()
+	l.tokens = min(l.burst, l.tokens+now.Sub(l.last).Seconds()*l.rate)
+	l.last = now
+	l.tokens -= float64(n)
+	var d time.Duration
+	if l.tokens < 0 {
+		d = time.Duration(-l.tokens / l.rate * float64(time.Second))
+	}
+	l.mu.Unlock()
+	if d == 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// backoff returns the wait before retry number attempt (0-based):
+// exponential from min to max, with jitter so that hundreds of branches
+// cut by the same outage do not come back in step.
+func backoff(attempt int, lo, hi time.Duration) time.Duration {
+	d := lo
+	for i := 0; i < attempt && d < hi; i++ {
+		d *= 2
+	}
+	d = min(d, hi)
+	return d/2 + rand.N(d/2+1)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// idleConn fails a read or write that makes no progress for timeout: a VPN
+// that drops packets silently would otherwise hang the client until the
+// kernel's TCP timeout, many minutes later.
+type idleConn struct {
+	net.Conn
+	timeout time.Duration
+}
+
+func (c *idleConn) Read(p []byte) (int, error) {
+	c.Conn.SetReadDeadline(time.Now().Add(c.timeout))
+	return c.Conn.Read(p)
+}
+
+func (c *idleConn) Write(p []byte) (int, error) {
+	c.Conn.SetWriteDeadline(time.Now().Add(c.timeout))
+	return c.Conn.Write(p)
+}

@@ -1,0 +1,232 @@
+package datasync
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/acstore/acstore/internal/logfile"
+	"github.com/acstore/acstore/internal/schema"
+)
+
+// TableStatus is a branch's shipping state of one table.
+type TableStatus struct {
+	Table       string        // letter
+	LastShipped string        // window
+	Newest      string        // newest published window on disk
+	Backlog     int           // published files not shipped yet
+	Lag         time.Duration // Newest - LastShipped while there is a backlog
+}
+
+// ClientStatus is what `datasync status` reports on a branch.
+type ClientStatus struct {
+	Gateway     string
+	Watermark   string
+	LastSuccess time.Time
+	LastError   string
+	LastErrorAt time.Time
+	Backlog     int
+	Tables      []TableStatus
+}
+
+// ReadClientStatus computes a branch's status from its state file and the
+// sync_files on disk.
+func ReadClientStatus(root, gw string) (*ClientStatus, error) {
+	if gw == "" {
+		data, err := os.ReadFile(statePath(root))
+		if err != nil {
+			return nil, err
+		}
+		var probe struct{ Gateway string }
+		json.Unmarshal(data, &probe)
+		gw = probe.Gateway
+	}
+	st, _, err := ReadClientState(root, gw)
+	if err != nil {
+		return nil, err
+	}
+	cs := &ClientStatus{Gateway: gw, Watermark: st.Watermark, LastSuccess: st.LastSuccess, LastError: st.LastError, LastErrorAt: st.LastErrorAt}
+	tables := make(map[byte]*TableStatus)
+	letters := schema.ShipOrder + string(rune(schema.Attachments))
+	for i := 0; i < len(letters); i++ {
+		l := letters[i]
+		tables[l] = &TableStatus{Table: string(l), LastShipped: st.LastShipped[string(l)]}
+	}
+	err = logfile.WalkSync(root, func(path string, n logfile.Name) error {
+		ts := tables[n.Table]
+		if n.Gateway != gw || ts == nil {
+			return nil
+		}
+		w := windowName(n.Window)
+		ts.Newest = max(ts.Newest, w)
+		if w > st.Watermark {
+			ts.Backlog++
+			cs.Backlog++
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i := 0; i < len(letters); i++ {
+		ts := tables[letters[i]]
+		if ts.Backlog > 0 {
+			newest, _ := time.ParseInLocation(WindowLayout, ts.Newest, time.Local)
+			if last, err := time.ParseInLocation(WindowLayout, ts.LastShipped, time.Local); err == nil {
+				ts.Lag = newest.Sub(last)
+			} else {
+				ts.Lag = -1 // never shipped
+			}
+		}
+		cs.Tables = append(cs.Tables, *ts)
+	}
+	return cs, nil
+}
+
+// PrintStatus prints the status of the data root: a branch's if it has a
+// client state, head office's if it has a server state, or both.
+func PrintStatus(w io.Writer, root, gw string) error {
+	found := false
+	if _, err := os.Stat(statePath(root)); err == nil {
+		found = true
+		cs, err := ReadClientStatus(root, gw)
+		if err != nil {
+			return fmt.Errorf("branch status: %w", err)
+		}
+		fmt.Fprintf(w, "branch %s: last window shipped %s, %d file(s) to ship\n", cs.Gateway, orNone(cs.Watermark), cs.Backlog)
+		fmt.Fprintf(w, "last success: %s\n", when(cs.LastSuccess))
+		if cs.LastError != "" {
+			fmt.Fprintf(w, "last error:   %s: %s\n", when(cs.LastErrorAt), cs.LastError)
+		}
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "table\tlast shipped\tnewest on disk\tbacklog\tlag")
+		for _, t := range cs.Tables {
+			lag := "0"
+			switch {
+			case t.Lag < 0:
+				lag = "never shipped"
+			case t.Lag > 0:
+				lag = t.Lag.String()
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", t.Table, orNone(t.LastShipped), orNone(t.Newest), t.Backlog, lag)
+		}
+		tw.Flush()
+	}
+	gws, err := ReadServerState(root)
+	if err == nil {
+		found = true
+		names := make([]string, 0, len(gws))
+		for gw := range gws {
+			names = append(names, gw)
+		}
+		sort.Strings(names)
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "gateway\tlast received\treceived at\tlast loaded\tloaded at")
+		for _, gw := range names {
+			g := gws[gw]
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", gw, orNone(g.LastReceived), when(g.ReceivedAt), orNone(g.LastLoaded), when(g.LoadedAt))
+		}
+		tw.Flush()
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if !found {
+		return fmt.Errorf("no datasync state under %s (looked for %s and %s)", root, statePath(root),
+			filepath.Join(root, "state", "datasync", "server.json"))
+	}
+	return nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func when(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return t.Format(time.DateTime) + " (" + time.Since(t).Round(time.Second).String() + " ago)"
+}
+
+func counter(sub, name, help string, v *atomic.Uint64) prometheus.Collector {
+	return prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "acstore", Subsystem: sub, Name: name, Help: help},
+		func() float64 { return float64(v.Load()) })
+}
+
+// Register adds the client's metrics to reg.
+func (c *Client) Register(reg prometheus.Registerer) {
+	s := &c.stats
+	reg.MustRegister(
+		counter("datasync_push", "files_total", "Files sent (not counting those the server had).", &s.Files),
+		counter("datasync_push", "files_skipped_total", "Files the server already had.", &s.Skipped),
+		counter("datasync_push", "windows_total", "Windows committed.", &s.Windows),
+		counter("datasync_push", "config_total", "Config tables sent.", &s.Configs),
+		counter("datasync_push", "bytes_total", "Bytes of the sync_files sent.", &s.Bytes),
+		counter("datasync_push", "wire_bytes_total", "Bytes put on the wire (frames).", &s.WireBytes),
+		counter("datasync_push", "retries_total", "Requests retried.", &s.Retries),
+		counter("datasync_push", "errors_total", "Passes that failed.", &s.Errors),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "acstore", Subsystem: "datasync_push", Name: "backlog_files",
+			Help: "Published files not shipped yet, at the last scan."}, func() float64 { return float64(s.Backlog.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "acstore", Subsystem: "datasync_push", Name: "last_success_seconds",
+			Help: "Unix time of the last pass that shipped everything ready."}, func() float64 { return float64(s.LastSuccess.Load()) }),
+	)
+}
+
+// StatsLine is the client's part of the 10-second stats line.
+func (c *Client) StatsLine() []any {
+	s := &c.stats
+	return []any{
+		slog.Uint64("files", s.Files.Load()), slog.Uint64("skipped", s.Skipped.Load()), slog.Uint64("windows", s.Windows.Load()),
+		slog.Uint64("bytes", s.Bytes.Load()), slog.Uint64("wire_bytes", s.WireBytes.Load()), slog.Int64("backlog", s.Backlog.Load()),
+		slog.Uint64("retries", s.Retries.Load()), slog.Uint64("errors", s.Errors.Load()), slog.String("watermark", c.st.Watermark),
+	}
+}
+
+// Register adds the server's metrics to reg.
+func (s *Server) Register(reg prometheus.Registerer) {
+	st := &s.stats
+	reg.MustRegister(
+		counter("datasync_serve", "uploads_total", "Upload requests.", &st.Uploads),
+		counter("datasync_serve", "published_total", "Files verified and published.", &st.Published),
+		counter("datasync_serve", "resumed_total", "Uploads resumed from an offset.", &st.Resumed),
+		counter("datasync_serve", "duplicates_total", "Uploads of a file already here.", &st.Duplicates),
+		counter("datasync_serve", "bytes_total", "Bytes received.", &st.Bytes),
+		counter("datasync_serve", "rejected_total", "Requests refused.", &st.Rejected),
+		counter("datasync_serve", "bad_frames_total", "Frames whose checksum did not match.", &st.BadFrames),
+		counter("datasync_serve", "disk_full_total", "Writes that failed for lack of space.", &st.DiskFull),
+		counter("datasync_serve", "windows_total", "Windows committed.", &st.Windows),
+		counter("datasync_serve", "loads_total", "Loads run.", &st.Loads),
+		counter("datasync_serve", "load_errors_total", "Loads that failed.", &st.LoadErrors),
+		counter("datasync_serve", "rows_total", "Rows loaded.", &st.Rows),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "acstore", Subsystem: "datasync_serve", Name: "active_uploads",
+			Help: "Uploads in progress."}, func() float64 { return float64(st.Active.Load()) }),
+	)
+	if s.loader != nil {
+		s.loader.Register(reg)
+	}
+}
+
+// StatsLine is the server's part of the 10-second stats line.
+func (s *Server) StatsLine() []any {
+	st := &s.stats
+	return []any{
+		slog.Int64("active", st.Active.Load()), slog.Uint64("published", st.Published.Load()), slog.Uint64("bytes", st.Bytes.Load()),
+		slog.Uint64("resumed", st.Resumed.Load()), slog.Uint64("duplicates", st.Duplicates.Load()), slog.Uint64("windows", st.Windows.Load()),
+		slog.Uint64("rejected", st.Rejected.Load()), slog.Uint64("bad_frames", st.BadFrames.Load()), slog.Uint64("disk_full", st.DiskFull.Load()),
+		slog.Uint64("loads", st.Loads.Load()), slog.Uint64("rows", st.Rows.Load()), slog.Uint64("load_errors", st.LoadErrors.Load()),
+	}
+}
