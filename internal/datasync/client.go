@@ -418,8 +418,15 @@ func (c *Client) recheck(ctx context.Context, w *window) error {
 // shipWindow sends a window's files in order, then commits the window.
 func (c *Client) shipWindow(ctx context.Context, w *window) error {
 	var commit Commit
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ready := c.prepareAhead(pctx, w.files)
 	for _, f := range w.files {
-		wf, err := c.shipFile(ctx, f)
+		p := <-ready
+		if p.err != nil {
+			return fmt.Errorf("window %s: %s: %w", w.name, f.name, p.err)
+		}
+		wf, err := c.shipFile(ctx, f, p.wf)
 		if err != nil {
 			return fmt.Errorf("window %s: %w", w.name, err)
 		}
@@ -460,15 +467,39 @@ type wireFile struct {
 	sum  string
 }
 
-// shipFile sends one file unless the server has it already.
-func (c *Client) shipFile(ctx context.Context, f localFile) (WindowFile, error) {
+type prepared struct {
+	wf  wireFile
+	err error
+}
+
+// prepareAhead prepares (hashes, and recompresses for xz) the files of a
+// window in order, one file ahead of the upload: the next file is hashed
+// while this one is on the wire. The files still go one at a time, in
+// shipping order.
+func (c *Client) prepareAhead(ctx context.Context, files []localFile) <-chan prepared {
+	ch := make(chan prepared, 1)
+	go func() {
+		defer close(ch)
+		for _, f := range files {
+			wf, err := c.prepare(f)
+			select {
+			case ch <- prepared{wf, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return ch
+}
+
+// shipFile sends one prepared file unless the server has it already.
+func (c *Client) shipFile(ctx context.Context, f localFile, wf wireFile) (WindowFile, error) {
 	name := f.name.String()
-	wf, err := c.prepare(f)
-	if err != nil {
-		return WindowFile{}, fmt.Errorf("%s: %w", name, err)
-	}
 	sent := false
-	err = c.retry(ctx, name, func() error {
+	err := c.retry(ctx, name, func() error {
 		var err error
 		sent, err = c.sendFile(ctx, name, wf)
 		return err
