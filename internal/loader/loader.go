@@ -92,7 +92,10 @@ type Loader struct {
 	ledger  *ledger.Ledger
 	created map[string]bool
 	checked bool // CheckTables ran at the first pass
-	stats   Stats
+	// quietDirs are day directories (head office) in which the last scan
+	// found nothing to load, with their modification time then.
+	quietDirs map[string]time.Time
+	stats     Stats
 }
 
 // New returns a Loader. In keep mode it opens the ledger under
@@ -102,10 +105,11 @@ func New(cfg Config, db *sql.DB) (*Loader, error) {
 		return nil, err
 	}
 	l := &Loader{
-		cfg:     cfg,
-		db:      db,
-		rebuild: &rebuild.Rebuilder{Root: cfg.Root, DB: db, Logger: cfg.Logger, Attempts: 3},
-		created: make(map[string]bool),
+		cfg:       cfg,
+		db:        db,
+		rebuild:   &rebuild.Rebuilder{Root: cfg.Root, DB: db, Logger: cfg.Logger, Attempts: 3},
+		created:   make(map[string]bool),
+		quietDirs: make(map[string]time.Time),
 	}
 	if cfg.Keep {
 		var err error
@@ -303,7 +307,11 @@ func (l *Loader) scanLoad() ([]*batch, error) {
 	return g.batches, nil
 }
 
-// scanSync collects the published sync_files not yet in the ledger.
+// scanSync collects the published sync_files not yet in the ledger. At
+// head office the tree holds every gateway's every day, so a day directory
+// whose modification time has not changed since a scan found nothing new
+// in it is not read again: publishing a file renames it into its
+// directory, which changes that time.
 func (l *Loader) scanSync() ([]*batch, error) {
 	type file struct {
 		path string
@@ -311,27 +319,46 @@ func (l *Loader) scanSync() ([]*batch, error) {
 		size int64
 	}
 	var files []file
-	err := logfile.WalkSync(l.cfg.Root, func(path string, n logfile.Name) error {
-		if n.Table == schema.Attachments {
-			return nil
-		}
-		info, err := os.Stat(path)
-		if err != nil {
-			return nil // removed meanwhile
-		}
-		if !l.ledger.Has(n.String(), info.Size()) {
-			files = append(files, file{path, n, info.Size()})
-		}
-		return nil
-	})
+	dirs, err := filepath.Glob(filepath.Join(l.cfg.Root, "sync", "*", "[0-9]*"))
 	if err != nil {
 		return nil, err
+	}
+	for _, dir := range dirs {
+		info, err := os.Stat(dir)
+		if err != nil || !info.IsDir() {
+			continue
+		}
+		if seen, ok := l.quietDirs[dir]; ok && seen.Equal(info.ModTime()) {
+			continue
+		}
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			return nil, err
+		}
+		before := len(files)
+		for _, e := range entries {
+			n, err := logfile.ParseName(e.Name(), time.Local)
+			if err != nil || !strings.HasSuffix(e.Name(), logfile.SyncExt) || n.Table == schema.Attachments {
+				continue
+			}
+			fi, err := e.Info()
+			if err != nil {
+				continue // removed meanwhile
+			}
+			if !l.ledger.Has(n.String(), fi.Size()) {
+				files = append(files, file{filepath.Join(dir, e.Name()), n, fi.Size()})
+			}
+		}
+		if len(files) == before {
+			l.quietDirs[dir] = info.ModTime()
+		} else {
+			delete(l.quietDirs, dir)
+		}
 	}
 	// Time order, then shipping order within a window.
 	sort.Slice(files, func(i, j int) bool { return files[i].n.String() < files[j].n.String() })
 	g := newGrouper(l.cfg)
 	for _, f := range files {
-		f := f
 		g.add(f.n, pending{path: f.path, codec: logfile.LZ4, size: f.size, done: func() error {
 			return l.ledger.Add(f.n.Day(), f.n.String(), f.size)
 		}})

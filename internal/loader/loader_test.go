@@ -213,6 +213,11 @@ func TestKeepMode(t *testing.T) {
 	if res := runOnce(t, l); res.Files != 0 {
 		t.Errorf("second pass loaded %d files again", res.Files)
 	}
+	// A file arriving later in a day directory already scanned is found.
+	writeRows(t, root, "Q", 100, 100, t0.Add(30*time.Minute), 4, false)
+	if res := runOnce(t, l); res.Files != 1 || res.Rows != 100 {
+		t.Errorf("late file: %d files, %d rows loaded; want 1 and 100", res.Files, res.Rows)
+	}
 	// A restarted loader reads its ledger.
 	l2 := newLoader(t, db, loader.Config{Root: root, Keep: true})
 	if res := runOnce(t, l2); res.Files != 0 {
@@ -223,8 +228,8 @@ func TestKeepMode(t *testing.T) {
 	}
 	files := 0
 	logfile.WalkSync(root, func(string, logfile.Name) error { files++; return nil })
-	if files != 4 {
-		t.Errorf("%d sync_files left, want all 4 kept", files)
+	if files != 5 {
+		t.Errorf("%d sync_files left, want all 5 kept", files)
 	}
 }
 
