@@ -741,11 +741,8 @@ func sniffFile(path string) (logfile.Codec, error) {
 	defer f.Close()
 	var head [6]byte
 	n, _ := io.ReadFull(f, head[:])
-	switch {
-	case n >= 4 && bytes.Equal(head[:4], []byte{0x04, 0x22, 0x4d, 0x18}):
-		return logfile.LZ4, nil
-	case n == 6 && bytes.Equal(head[:], []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}):
-		return logfile.XZ, nil
+	if c, ok := logfile.Sniff(head[:n]); ok {
+		return c, nil
 	}
 	return 0, fmt.Errorf("%s: not a sync_file (unknown magic % x)", path, head[:n])
 }

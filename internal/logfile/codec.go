@@ -59,8 +59,9 @@ var (
 	xzMagic  = []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}
 )
 
-// sniff tells the codec from the first bytes of a file.
-func sniff(head []byte) (Codec, bool) {
+// Sniff tells the codec of a sync_file from its first bytes (six are
+// enough).
+func Sniff(head []byte) (Codec, bool) {
 	switch {
 	case bytes.HasPrefix(head, lz4Magic):
 		return LZ4, true
@@ -118,7 +119,7 @@ func decompressor(br *bufio.Reader) (io.Reader, Codec, error) {
 	if len(head) == 0 && errors.Is(err, io.EOF) {
 		return bytes.NewReader(nil), LZ4, nil // an empty file: a window opened, nothing flushed
 	}
-	c, ok := sniff(head)
+	c, ok := Sniff(head)
 	if !ok {
 		return nil, 0, fmt.Errorf("not a sync_file: unknown magic % x", head)
 	}
