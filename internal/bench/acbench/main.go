@@ -10,6 +10,7 @@ import (
 	"os"
 
 	"github.com/acstore/acstore/internal/bench"
+	"github.com/acstore/acstore/internal/datasync"
 	"github.com/acstore/acstore/internal/mariadb"
 )
 
@@ -18,14 +19,15 @@ func main() {
 	rows := flag.Int("rows", 1_000_000, "rows for the loader measurement")
 	packets := flag.Int("packets", 1_000_000, "packets of the generated capture for aclog")
 	bin := flag.String("bin", "bin", "directory of the built programs")
+	syncRows := flag.Int("datasync-rows", 200_000, "rows per table shipped by the datasync measurement")
 	flag.Parse()
-	if err := run(*dsn, *bin, *rows, *packets); err != nil {
+	if err := run(*dsn, *bin, *rows, *packets, *syncRows); err != nil {
 		fmt.Fprintln(os.Stderr, "acbench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(dsn, bin string, n, packets int) error {
+func run(dsn, bin string, n, packets, syncRows int) error {
 	ctx := context.Background()
 	db, err := mariadb.Open(ctx, dsn)
 	if err != nil {
@@ -46,6 +48,11 @@ func run(dsn, bin string, n, packets int) error {
 	rows, err = bench.Codecs(n / 4)
 	if err != nil {
 		return fmt.Errorf("codecs: %w", err)
+	}
+	all = append(all, rows...)
+	rows, err = datasync.Bench(ctx, syncRows)
+	if err != nil {
+		return fmt.Errorf("datasync: %w", err)
 	}
 	all = append(all, rows...)
 	bench.Print(os.Stdout, all)
