@@ -1,19 +1,181 @@
-// Command midtable is not built yet; see the issues. It exists so that the five
-// programs of acstore build and their command lines are reserved.
+// Command midtable builds the rollup tables (中间表) of the A, F, T and U
+// log tables from the sync_files, and answers reports from them.
+//
+// As a daemon it rolls up each 5-minute window as soon as its sync_files
+// are published; `midtable query` answers "traffic of this user between
+// T1 and T2, top N by X" from the fewest rollup rows. See internal/rollup
+// and its CATALOGUE.md.
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
+	"time"
+
+	"github.com/acstore/acstore/internal/daemon"
+	"github.com/acstore/acstore/internal/mariadb"
+	"github.com/acstore/acstore/internal/rollup"
 )
 
+const usage = `midtable: rollup tables of traffic, sessions, requests and online time.
+
+Usage:
+  midtable -data DIR -dsn DSN [-once]              roll up newly published sync_files
+  midtable -data DIR -dsn DSN -rebuild -day YYYYMMDD   recompute every rollup of a day
+  midtable -data DIR -dsn DSN -check -day YYYYMMDD     compare a day's rollups with the raw tables
+  midtable query -table F -by U -from "2026-11-21 13:00" -to "2026-11-21 17:00" [-top N] [-order M]
+                 [-user U] [-group G] [-ip IP] [-app A] [-app-type T] [-gw GW] [-raw]
+
+Rollup tables Mid<T><dims><period><YYYYMMDD> (e.g. MidFGA1H20261121) sum the
+A, F, T and U tables by group (G), user (U), IP (I), app type (T) and app
+(A) over 30M, 1H and 4H buckets. They are computed from the sync_files
+under DIR/sync (never from the day tables): whenever a window is
+published, the 4-hour block it falls in is recomputed from all its files
+and replaced in one locked step. DIR/state/midtable records what was
+rolled up, so after a crash -once redoes exactly the unfinished blocks.
+
+query picks the rollup with the dimensions asked for and covers the
+interval with 4H, 1H and 30M buckets, reading raw day-table rows only for
+ends not on a 30-minute boundary; it prints the tables it used.
+`
+
 func main() {
-	fs := flag.NewFlagSet("midtable", flag.ExitOnError)
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "midtable: not implemented yet in this version of acstore (see DESIGN.md).")
+	var err error
+	if len(os.Args) > 1 && os.Args[1] == "query" {
+		err = query(os.Args[2:])
+	} else {
+		err = run(os.Args[1:])
 	}
-	fs.Parse(os.Args[1:])
-	fs.Usage()
-	os.Exit(2)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "midtable:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("midtable", flag.ContinueOnError)
+	var common daemon.Common
+	var cfg rollup.Config
+	common.RegisterFlags(fs)
+	cfg.RegisterFlags(fs)
+	once := fs.Bool("once", false, "roll up everything pending, then exit")
+	rebuild := fs.Bool("rebuild", false, "recompute every rollup of -day")
+	check := fs.Bool("check", false, "compare every rollup of -day with the GROUP BY over the raw day tables")
+	day := fs.String("day", "", "day for -rebuild or -check, YYYYMMDD")
+	fs.Usage = daemon.Usage(fs, usage)
+	if err := daemon.Parse(fs, args, &common); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if (*rebuild || *check) != (*day != "") || *rebuild && *check {
+		return errors.New("-day goes with one of -rebuild or -check (see -h)")
+	}
+	log, err := common.Logger("midtable")
+	if err != nil {
+		return err
+	}
+	cfg.Root, cfg.Logger = common.Data, log
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	ctx, stop := daemon.SignalContext()
+	defer stop()
+	db, err := mariadb.Open(ctx, common.DSN)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if *check {
+		ms, err := rollup.Verify(ctx, db, *day)
+		if err != nil {
+			return err
+		}
+		for _, m := range ms {
+			fmt.Println(m)
+		}
+		if len(ms) > 0 {
+			return fmt.Errorf("%d rollup table(s) differ from the raw tables; run -rebuild -day %s", len(ms), *day)
+		}
+		fmt.Println("every rollup of", *day, "matches its raw day table")
+		return nil
+	}
+	r, err := rollup.New(cfg, db)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	if *rebuild {
+		res, err := r.Rebuild(ctx, *day)
+		log.Info("rebuilt", "day", *day, "blocks", res.Blocks, "files", res.Files, "rows", res.Rows, "rollup_rows", res.TableRows)
+		return err
+	}
+	if *once {
+		res, err := r.RunOnce(ctx)
+		if err != nil {
+			return err
+		}
+		log.Info("rolled up", "blocks", res.Blocks, "files", res.Files, "rows", res.Rows, "rollup_rows", res.TableRows)
+		if n := r.Stats().Failures.Load(); n > 0 {
+			return fmt.Errorf("%d block(s) failed; they stay pending", n)
+		}
+		return nil
+	}
+
+	reg := daemon.NewRegistry()
+	r.Register(reg)
+	if err := daemon.ServeMetrics(ctx, common.MetricsAddr, reg, log); err != nil {
+		return err
+	}
+	go daemon.StatsLoop(ctx, common.StatsEvery, log, func() []any { return statsLine(r.Stats()) })
+	log.Info("midtable started", "data", cfg.Root, "interval", cfg.Interval)
+	err = r.Run(ctx)
+	log.Info("midtable stopped", "blocks", r.Stats().Blocks.Load(), "rows", r.Stats().Rows.Load())
+	return err
+}
+
+func statsLine(s *rollup.Stats) []any {
+	return []any{
+		slog.Uint64("files", s.Files.Load()), slog.Uint64("rows", s.Rows.Load()),
+		slog.Uint64("blocks", s.Blocks.Load()), slog.Uint64("rollup_rows", s.TableRows.Load()),
+		slog.Int64("pending", s.Pending.Load()), slog.Uint64("failures", s.Failures.Load()),
+		slog.Uint64("bad_rows", s.BadRows.Load()), slog.Uint64("torn", s.Torn.Load()),
+	}
+}
+
+func query(args []string) error {
+	fs := flag.NewFlagSet("midtable query", flag.ContinueOnError)
+	var common daemon.Common
+	var qf rollup.QueryFlags
+	common.RegisterFlags(fs)
+	qf.RegisterFlags(fs)
+	fs.Usage = daemon.Usage(fs, usage)
+	if err := daemon.Parse(fs, args, &common); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	q, err := qf.Query()
+	if err != nil {
+		return err
+	}
+	ctx, stop := daemon.SignalContext()
+	defer stop()
+	db, err := mariadb.Open(ctx, common.DSN)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	start := time.Now()
+	pl, rows, err := rollup.Answer(ctx, db, q)
+	if err != nil {
+		return err
+	}
+	rollup.PrintAnswer(os.Stdout, pl, rows, time.Since(start))
+	return nil
 }

@@ -26,6 +26,7 @@ type Ledger struct {
 	dir   string
 	seen  map[string]int64
 	files map[string]*os.File
+	dirty map[string]bool // days appended to since the last Sync
 }
 
 const ext = ".ledger"
@@ -35,7 +36,7 @@ func Open(dir string) (*Ledger, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("ledger: %w", err)
 	}
-	l := &Ledger{dir: dir, seen: make(map[string]int64), files: make(map[string]*os.File)}
+	l := &Ledger{dir: dir, seen: make(map[string]int64), files: make(map[string]*os.File), dirty: make(map[string]bool)}
 	paths, err := filepath.Glob(filepath.Join(dir, "*"+ext))
 	if err != nil {
 		return nil, err
@@ -80,6 +81,16 @@ func (l *Ledger) Size(name string) (int64, bool) {
 
 // Add records name with its size under day (YYYYMMDD) and fsyncs.
 func (l *Ledger) Add(day, name string, size int64) error {
+	if err := l.Append(day, name, size); err != nil {
+		return err
+	}
+	return l.Sync()
+}
+
+// Append records name like Add but leaves the fsync to Sync, so a batch of
+// files costs one fsync. Until Sync, a crash may forget the entry, which
+// only repeats work.
+func (l *Ledger) Append(day, name string, size int64) error {
 	if strings.ContainsAny(name, " \n") {
 		return fmt.Errorf("ledger: bad name %q", name)
 	}
@@ -91,16 +102,26 @@ func (l *Ledger) Add(day, name string, size int64) error {
 			return fmt.Errorf("ledger: %w", err)
 		}
 		l.files[day] = f
+		l.dirty[day] = true
 	}
 	// A torn line from a crash would swallow this one: start it on a line
 	// of its own.
 	if _, err := fmt.Fprintf(f, "\n%s %d\n", name, size); err != nil {
 		return fmt.Errorf("ledger: %w", err)
 	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("ledger: %w", err)
-	}
+	l.dirty[day] = true
 	l.seen[name] = size
+	return nil
+}
+
+// Sync fsyncs what Append wrote.
+func (l *Ledger) Sync() error {
+	for day := range l.dirty {
+		if err := l.files[day].Sync(); err != nil {
+			return fmt.Errorf("ledger: %w", err)
+		}
+		delete(l.dirty, day)
+	}
 	return nil
 }
 
@@ -119,6 +140,7 @@ func (l *Ledger) DropBefore(day string) error {
 		if f := l.files[d]; f != nil {
 			f.Close()
 			delete(l.files, d)
+			delete(l.dirty, d)
 		}
 		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, err)

@@ -360,7 +360,7 @@ func (l *Loader) scanSync() ([]*batch, error) {
 	g := newGrouper(l.cfg)
 	for _, f := range files {
 		g.add(f.n, pending{path: f.path, codec: logfile.LZ4, size: f.size, done: func() error {
-			return l.ledger.Add(f.n.Day(), f.n.String(), f.size)
+			return l.ledger.Append(f.n.Day(), f.n.String(), f.size)
 		}})
 	}
 	return g.batches, nil
@@ -423,7 +423,11 @@ func (l *Loader) setAside(p pending, cause error) {
 	}
 	l.stats.Rejected.Add(1)
 	l.cfg.Logger.Error("sync_file is unreadable; skipping it", "file", p.path, "err", cause)
-	if err := p.done(); err != nil {
+	err := p.done()
+	if err == nil && l.ledger != nil {
+		err = l.ledger.Sync()
+	}
+	if err != nil {
 		l.cfg.Logger.Warn("could not mark the file done", "file", p.path, "err", err)
 	}
 }
@@ -458,10 +462,13 @@ func (l *Loader) loadBatch(ctx context.Context, b *batch) (int64, error) {
 			l.cfg.Logger.Warn("loaded, but could not mark the file done; it will be loaded again", "file", p.path, "err", err)
 		}
 	}
-	if !l.cfg.Keep {
-		if err := logfile.SyncDir(logfile.LoadDir(l.cfg.Root)); err != nil {
-			l.cfg.Logger.Warn("fsync load dir", "err", err)
+	if l.cfg.Keep {
+		// One fsync for the batch's ledger entries.
+		if err := l.ledger.Sync(); err != nil {
+			l.cfg.Logger.Warn("loaded, but the ledger could not be synced; the files may be loaded again", "err", err)
 		}
+	} else if err := logfile.SyncDir(logfile.LoadDir(l.cfg.Root)); err != nil {
+		l.cfg.Logger.Warn("fsync load dir", "err", err)
 	}
 	l.stats.Files.Add(uint64(len(b.files)))
 	l.stats.Rows.Add(uint64(n))
@@ -662,6 +669,15 @@ func (l *Loader) Retention(ctx context.Context, now time.Time) error {
 	}
 	if l.ledger != nil {
 		errs = append(errs, l.ledger.DropBefore(cutoff))
+	}
+	// midtable's record of the days whose rollups were just dropped.
+	done, _ := filepath.Glob(filepath.Join(l.cfg.Root, "state", "midtable", "[0-9]*.done"))
+	for _, p := range done {
+		if day := strings.TrimSuffix(filepath.Base(p), ".done"); len(day) == 8 && day < cutoff {
+			if err := os.Remove(p); err != nil {
+				errs = append(errs, err)
+			}
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -152,37 +152,44 @@ func SplitRow(row []byte) ([]Field, error) {
 			fields = append(fields, Field{Null: true})
 			continue
 		}
-		v := make([]byte, 0, len(raw))
-		for i := 0; i < len(raw); i++ {
-			c := raw[i]
-			if c != '\\' {
-				v = append(v, c)
-				continue
-			}
-			i++
-			if i == len(raw) {
-				return nil, fmt.Errorf("%w: trailing backslash", ErrBadRow)
-			}
-			switch raw[i] {
-			case 't':
-				v = append(v, '\t')
-			case 'n':
-				v = append(v, '\n')
-			case 'r':
-				v = append(v, '\r')
-			case '0':
-				v = append(v, 0)
-			case 'b':
-				v = append(v, '\b')
-			case 'Z':
-				v = append(v, 0x1a)
-			default:
-				v = append(v, raw[i])
-			}
+		trailing := len(raw) - len(bytes.TrimRight(raw, `\`))
+		if trailing%2 == 1 {
+			return nil, fmt.Errorf("%w: trailing backslash", ErrBadRow)
 		}
-		fields = append(fields, Field{Value: v})
+		fields = append(fields, Field{Value: AppendUnescaped(make([]byte, 0, len(raw)), raw)})
 	}
 	return fields, nil
+}
+
+// AppendUnescaped appends the value of one field of a row to dst, undoing
+// the backslash escapes as LOAD DATA does (a lone backslash at the end
+// stands for itself). It does not allocate when dst has room.
+func AppendUnescaped(dst, raw []byte) []byte {
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		if c != '\\' || i+1 == len(raw) {
+			dst = append(dst, c)
+			continue
+		}
+		i++
+		switch raw[i] {
+		case 't':
+			dst = append(dst, '\t')
+		case 'n':
+			dst = append(dst, '\n')
+		case 'r':
+			dst = append(dst, '\r')
+		case '0':
+			dst = append(dst, 0)
+		case 'b':
+			dst = append(dst, '\b')
+		case 'Z':
+			dst = append(dst, 0x1a)
+		default:
+			dst = append(dst, raw[i])
+		}
+	}
+	return dst
 }
 
 // RowID returns the id of a row: its first field.

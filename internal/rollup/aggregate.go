@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/acstore/acstore/internal/logfile"
@@ -55,10 +57,6 @@ func (b Block) End() string {
 	}
 	return b.clock((b.Index + 1) * BlockMinutes)
 }
-
-// slots is the number of 30-minute slots of a block: the finest
-// aggregation, from which every rollup and period is derived.
-const slots = BlockMinutes / 30
 
 type sums [maxMeasures]uint64
 
@@ -232,7 +230,7 @@ func (a *aggregator) row(out agg, row []byte) rowResult {
 			continue
 		}
 		if bytes.IndexByte(v, '\\') >= 0 {
-			a.scratch = unescape(a.scratch[:0], v)
+			a.scratch = logfile.AppendUnescaped(a.scratch[:0], v)
 			v = a.scratch
 		}
 		if len(v) > a.p.dimWidth[i] {
@@ -282,61 +280,25 @@ func parseUint(b []byte, max uint64) uint64 {
 	return v
 }
 
-// unescape undoes the backslash escapes of a field, as logfile.SplitRow
-// and LOAD DATA do.
-func unescape(dst, raw []byte) []byte {
-	for i := 0; i < len(raw); i++ {
-		c := raw[i]
-		if c != '\\' || i+1 == len(raw) {
-			dst = append(dst, c)
-			continue
-		}
-		i++
-		switch raw[i] {
-		case 't':
-			dst = append(dst, '\t')
-		case 'n':
-			dst = append(dst, '\n')
-		case 'r':
-			dst = append(dst, '\r')
-		case '0':
-			dst = append(dst, 0)
-		case 'b':
-			dst = append(dst, '\b')
-		case 'Z':
-			dst = append(dst, 0x1a)
-		default:
-			dst = append(dst, raw[i])
-		}
-	}
-	return dst
-}
-
-// splitKey returns the segments of a fine key: the slot and each
-// dimension's encoded bytes (tag, length, value).
-func splitKey(key string, ndims int, seg [][2]int) (int, [][2]int) {
-	seg = seg[:0]
+// splitKey fills seg with the segments of each dimension of a fine key
+// (tag, length, value bytes) and returns the slot.
+func splitKey(key string, ndims int, seg *[len(DimOrder)][2]int) int {
 	pos := 1
-	for range ndims {
+	for i := range ndims {
 		start := pos
-		if key[pos] == 0 {
-			pos++
-		} else {
-			n, w := binary.Uvarint([]byte(key[pos+1 : min(len(key), pos+1+binary.MaxVarintLen64)]))
-			pos += 1 + w + int(n)
-		}
-		seg = append(seg, [2]int{start, pos})
+		pos = nextDim(key, pos)
+		seg[i] = [2]int{start, pos}
 	}
-	return int(key[0]), seg
+	return int(key[0])
 }
 
-// decodeDim returns a dimension's value from its encoded segment.
-func decodeDim(enc string) (string, bool) {
-	if enc[0] == 0 {
-		return "", true
+// nextDim returns where the encoded dimension at pos ends.
+func nextDim(key string, pos int) int {
+	if key[pos] == 0 {
+		return pos + 1
 	}
-	n, w := binary.Uvarint([]byte(enc[1:min(len(enc), 1+binary.MaxVarintLen64)]))
-	return enc[1+w : 1+w+int(n)], false
+	n, w := binary.Uvarint([]byte(key[pos+1 : min(len(key), pos+1+binary.MaxVarintLen64)]))
+	return pos + 1 + w + int(n)
 }
 
 // tableRows are the rows of one rollup table for one block, in the text
@@ -350,75 +312,116 @@ type tableRows struct {
 }
 
 // project derives every rollup table of the block's source from the fine
-// aggregate: group the fine keys by the rollup's dimensions and the
-// period's bucket.
+// aggregate: the 30-minute buckets of each rollup group the fine keys by
+// the rollup's dimensions; the 1-hour and 4-hour buckets group those.
 func project(b Block, fine agg, rollups []*Rollup) []tableRows {
 	src := rollups[0].Source
 	srcDims := src.Dims()
-	keys := make([]string, 0, len(fine))
-	for k := range fine {
-		keys = append(keys, k)
+	entries := make([]entry, 0, len(fine))
+	for k, s := range fine {
+		e := entry{key: k, sums: s}
+		e.slot = splitKey(k, len(srcDims), &e.seg)
+		entries = append(entries, e)
 	}
-	slices.Sort(keys) // deterministic output, for debugging and diffs
+	// The rollups are independent: one goroutine each.
+	out := make([][]tableRows, len(rollups))
+	var wg sync.WaitGroup
+	for ri, r := range rollups {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[ri] = projectOne(b, r, srcDims, entries)
+		}()
+	}
+	wg.Wait()
+	return slices.Concat(out...)
+}
+
+// entry is a fine key split into its slot and dimension segments.
+type entry struct {
+	key  string
+	slot int
+	seg  [len(DimOrder)][2]int
+	sums *sums
+}
+
+// projectOne derives the tables of one rollup.
+func projectOne(b Block, r *Rollup, srcDims string, entries []entry) []tableRows {
+	// Sums come from slabs: a block has hundreds of thousands of groups,
+	// one allocation each would keep the collector busy.
+	var slab []sums
+	add := func(m map[string]*sums, k []byte, s *sums) {
+		t := m[string(k)]
+		if t == nil {
+			if len(slab) == 0 {
+				slab = make([]sums, 4096)
+			}
+			t, slab = &slab[0], slab[1:]
+			m[string(k)] = t
+		}
+		for i := range t {
+			t[i] += s[i]
+		}
+	}
 	var out []tableRows
-	var seg [][2]int
-	var enc logfile.Encoder
 	var pk []byte
-	for _, r := range rollups {
-		pick := make([]int, len(r.Dims))
-		for i := range len(r.Dims) {
-			pick[i] = bytes.IndexByte([]byte(srcDims), r.Dims[i])
+	pick := make([]int, len(r.Dims))
+	for i := range len(r.Dims) {
+		pick[i] = strings.IndexByte(srcDims, r.Dims[i])
+	}
+	// Keys are the bucket's index in the block, then the rollup's
+	// dimensions encoded as in the fine key.
+	half := make(map[string]*sums, len(entries)/4)
+	for _, e := range entries {
+		pk = append(pk[:0], byte(e.slot))
+		for _, i := range pick {
+			pk = append(pk, e.key[e.seg[i][0]:e.seg[i][1]]...)
 		}
-		for _, p := range periods {
-			per := p.Minutes / 30
-			groups := make(map[string]*sums)
-			var order []string
-			for _, k := range keys {
-				var slot int
-				slot, seg = splitKey(k, len(srcDims), seg)
-				pk = append(pk[:0], byte(slot/per))
-				for _, i := range pick {
-					pk = append(pk, k[seg[i][0]:seg[i][1]]...)
-				}
-				s := groups[string(pk)]
-				if s == nil {
-					s = new(sums)
-					groups[string(pk)] = s
-					order = append(order, string(pk))
-				}
-				fs := fine[k]
-				for i := range s {
-					s[i] += fs[i]
-				}
+		add(half, pk, e.sums)
+	}
+	for _, p := range periods {
+		groups := half
+		if per := p.Minutes / 30; per > 1 {
+			groups = make(map[string]*sums, len(half)/per)
+			for k, s := range half {
+				pk = append(append(pk[:0], k[0]/byte(per)), k[1:]...)
+				add(groups, pk, s)
 			}
-			tr := tableRows{rollup: r, period: p, name: r.Table(p, b.Day), rows: len(order)}
-			for _, g := range order {
-				enc.Reset()
-				enc.Str(b.Gateway)
-				enc.Str(b.clock(b.Index*BlockMinutes + int(g[0])*p.Minutes))
-				pos := 1
-				for range r.Dims {
-					end := pos + 1
-					if g[pos] != 0 {
-						n, w := binary.Uvarint([]byte(g[pos+1 : min(len(g), pos+1+binary.MaxVarintLen64)]))
-						end = pos + 1 + w + int(n)
-					}
-					if v, null := decodeDim(g[pos:end]); null {
-						enc.Null()
-					} else {
-						enc.Str(v)
-					}
-					pos = end
-				}
-				s := groups[g]
-				for i := range src.Measures {
-					enc.Uint(s[i])
-				}
-				tr.text = append(tr.text, enc.Bytes()...)
-				tr.text = append(tr.text, '\n')
-			}
-			out = append(out, tr)
 		}
+		out = append(out, encodeTable(b, r, p, groups))
 	}
 	return out
+}
+
+// encodeTable writes the groups of one rollup table as LOAD DATA rows.
+func encodeTable(b Block, r *Rollup, p Period, groups map[string]*sums) tableRows {
+	tr := tableRows{rollup: r, period: p, name: r.Table(p, b.Day), rows: len(groups)}
+	tr.text = make([]byte, 0, len(groups)*(48+16*len(r.Dims)+12*len(r.Source.Measures)))
+	var enc logfile.Encoder
+	buckets := make([]string, BlockMinutes/p.Minutes)
+	for i := range buckets {
+		buckets[i] = b.clock(b.Index*BlockMinutes + i*p.Minutes)
+	}
+	for g, s := range groups {
+		enc.Reset()
+		enc.Str(b.Gateway)
+		enc.Str(buckets[g[0]])
+		pos := 1
+		for range r.Dims {
+			end := nextDim(g, pos)
+			if g[pos] == 0 {
+				enc.Null()
+			} else {
+				_, w := binary.Uvarint([]byte(g[pos+1 : min(len(g), pos+1+binary.MaxVarintLen64)]))
+				enc.Str(g[pos+1+w : end])
+			}
+			pos = end
+		}
+		for i := range r.Source.Measures {
+			enc.Uint(s[i])
+		}
+		tr.text = append(tr.text, enc.Bytes()...)
+		tr.text = append(tr.text, '\n')
+	}
+	return tr
 }

@@ -70,7 +70,7 @@ func Generate(cfg GenConfig) (map[byte]int, error) {
 		p := person{grp: groups[rng.IntN(len(groups))],
 			ip: netip.AddrFrom4([4]byte{10, byte(i / 250), byte(i % 250), 7})}
 		switch {
-		case i%17 == 3:
+		case i%17 == 16:
 			// an address no config names: no user, no group
 			p.grp = nil
 		case cfg.Nasty && i < len(nastyNames):

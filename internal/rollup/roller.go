@@ -22,7 +22,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/acstore/acstore/internal/ledger"
 	"github.com/acstore/acstore/internal/logfile"
 	"github.com/acstore/acstore/internal/mariadb"
 	"github.com/acstore/acstore/internal/schema"
@@ -31,7 +30,7 @@ import (
 // Config configures a Roller.
 type Config struct {
 	Root string // data root: sync_files under Root/sync
-	// StateDir holds the ledger of rolled-up sync_files; default
+	// StateDir holds the record of rolled-up sync_files; default
 	// Root/state/midtable.
 	StateDir string
 	Interval time.Duration // how often the daemon looks for new sync_files
@@ -104,7 +103,7 @@ func (r *Result) add(o Result) {
 type Roller struct {
 	cfg     Config
 	db      *sql.DB
-	ledger  *ledger.Ledger
+	state   *state
 	plans   map[byte]*plan
 	created map[string]bool
 	cache   map[fileKey]*cached
@@ -125,7 +124,8 @@ type cached struct {
 	block Block
 }
 
-// New returns a Roller; it opens the ledger under cfg.StateDir.
+// New returns a Roller; it reads the record of rolled-up files under
+// cfg.StateDir.
 func New(cfg Config, db *sql.DB) (*Roller, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -139,14 +139,15 @@ func New(cfg Config, db *sql.DB) (*Roller, error) {
 		r.plans[s.Letter] = p
 	}
 	var err error
-	if r.ledger, err = ledger.Open(cfg.StateDir); err != nil {
-		return nil, fmt.Errorf("midtable state: %w", err)
+	if r.state, err = openState(cfg.StateDir); err != nil {
+		return nil, err
 	}
 	return r, nil
 }
 
-// Close releases the ledger.
-func (r *Roller) Close() error { return r.ledger.Close() }
+// Close releases what the Roller holds; it holds no open files between
+// passes, so it only exists for symmetry with loader.
+func (r *Roller) Close() error { return nil }
 
 // Stats returns the counters.
 func (r *Roller) Stats() *Stats { return &r.stats }
@@ -196,7 +197,7 @@ func (r *Roller) Run(ctx context.Context) error {
 	}
 }
 
-// pendingFile is a published sync_file not yet in the ledger.
+// pendingFile is a published sync_file not yet rolled up.
 type pendingFile struct {
 	n    logfile.Name
 	size int64
@@ -204,7 +205,7 @@ type pendingFile struct {
 
 // RunOnce recomputes every block that has a sync_file not yet rolled up
 // (a new one, or one whose size changed), replaces its buckets, then
-// records its files in the ledger. A crash before the ledger is written
+// records its files in the state. A crash before the state is written
 // makes the next pass recompute the block, which gives the same rows. It
 // returns an error only when the database is unavailable or ctx ended; a
 // block that fails otherwise is logged and retried at the next pass.
@@ -219,7 +220,7 @@ func (r *Roller) RunOnce(ctx context.Context) (Result, error) {
 		if err != nil {
 			return nil // renamed meanwhile (reopened for late rows)
 		}
-		if !r.ledger.Has(n.String(), info.Size()) {
+		if !r.state.has(n, info.Size()) {
 			b := BlockOf(n)
 			pending[b] = append(pending[b], pendingFile{n, info.Size()})
 			count++
@@ -249,11 +250,9 @@ func (r *Roller) RunOnce(ctx context.Context) (Result, error) {
 			continue
 		}
 		res.add(br)
-		for _, f := range pending[b] {
-			if err := r.ledger.Add(f.n.Day(), f.n.String(), f.size); err != nil {
-				// Recomputing the block again is harmless; it only costs time.
-				r.cfg.Logger.Warn("rolled up, but could not record it; the block will be recomputed", "file", f.n.String(), "err", err)
-			}
+		if err := r.state.record(b.Day, pending[b]); err != nil {
+			// Recomputing the block again is harmless; it only costs time.
+			r.cfg.Logger.Warn("rolled up, but could not record it; the block will be recomputed", "block", b, "err", err)
 		}
 		r.stats.Pending.Add(-int64(len(pending[b])))
 	}
@@ -274,7 +273,7 @@ var dayRE = regexp.MustCompile(`^\d{8}$`)
 
 // Rebuild recomputes every block of a day (YYYYMMDD) of every gateway that
 // has sync_files for it, including blocks that now have none (their rows
-// are deleted), and records the day's files in the ledger.
+// are deleted), and records the day's files in the state.
 func (r *Roller) Rebuild(ctx context.Context, day string) (Result, error) {
 	if !dayRE.MatchString(day) {
 		return Result{}, fmt.Errorf("day %q: want YYYYMMDD", day)
@@ -305,16 +304,18 @@ func (r *Roller) Rebuild(ctx context.Context, day string) (Result, error) {
 		if err != nil {
 			return res, err
 		}
+		var done []pendingFile
 		for _, e := range entries {
 			n, err := logfile.ParseName(e.Name(), time.Local)
 			if err != nil || strings.HasSuffix(e.Name(), ".part") || r.plans[n.Table] == nil {
 				continue
 			}
 			if info, err := e.Info(); err == nil {
-				if err := r.ledger.Add(day, n.String(), info.Size()); err != nil {
-					return res, err
-				}
+				done = append(done, pendingFile{n, info.Size()})
 			}
+		}
+		if err := r.state.record(day, done); err != nil {
+			return res, err
 		}
 	}
 	r.trimCache(nil)
@@ -352,11 +353,13 @@ func (r *Roller) Block(ctx context.Context, b Block) (Result, error) {
 	if p == nil {
 		return Result{}, fmt.Errorf("block %s: no rollups for table %c", b, b.Letter)
 	}
+	begin := time.Now()
 	fine, res, err := r.aggregate(ctx, p, b)
 	if err != nil {
 		return Result{}, fmt.Errorf("block %s: %w", b, err)
 	}
 	tables := project(b, fine, RollupsOf(b.Letter))
+	computed := time.Now()
 	if err := r.replace(ctx, b, tables); err != nil {
 		return Result{}, fmt.Errorf("block %s: %w", b, err)
 	}
@@ -366,7 +369,8 @@ func (r *Roller) Block(ctx context.Context, b Block) (Result, error) {
 	res.Blocks = 1
 	r.stats.Blocks.Add(1)
 	r.stats.TableRows.Add(uint64(res.TableRows))
-	r.cfg.Logger.Debug("block replaced", "block", b, "files", res.Files, "rows", res.Rows, "rollup_rows", res.TableRows)
+	r.cfg.Logger.Debug("block replaced", "block", b, "files", res.Files, "rows", res.Rows, "rollup_rows", res.TableRows,
+		"compute", computed.Sub(begin).Round(time.Millisecond), "replace", time.Since(computed).Round(time.Millisecond))
 	return res, nil
 }
 
@@ -484,7 +488,7 @@ func (r *Roller) trimCache(blocks []Block) {
 // sees the old rows of the block or the new ones, in every table of the
 // source alike, never a block half replaced. A crash in the middle (of
 // midtable; the lock dies with its connection) can leave a block half
-// replaced, but its files are not in the ledger yet, so the next pass
+// replaced, but its files are not in the state yet, so the next pass
 // replaces it again.
 func (r *Roller) replace(ctx context.Context, b Block, tables []tableRows) error {
 	for _, t := range tables {

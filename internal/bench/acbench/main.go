@@ -12,6 +12,7 @@ import (
 	"github.com/acstore/acstore/internal/bench"
 	"github.com/acstore/acstore/internal/datasync"
 	"github.com/acstore/acstore/internal/mariadb"
+	"github.com/acstore/acstore/internal/rollup"
 )
 
 func main() {
@@ -48,6 +49,11 @@ func run(dsn, bin string, n, packets, syncRows int) error {
 	rows, err = bench.Codecs(n / 4)
 	if err != nil {
 		return fmt.Errorf("codecs: %w", err)
+	}
+	all = append(all, rows...)
+	rows, err = rollup.Bench(ctx, db, 0, nil)
+	if err != nil {
+		return fmt.Errorf("midtable: %w", err)
 	}
 	all = append(all, rows...)
 	rows, err = datasync.Bench(ctx, syncRows)

@@ -1,0 +1,83 @@
+package rollup
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/acstore/acstore/internal/logfile"
+)
+
+// state records which sync_files (name and size) have been rolled up: one
+// file per day under the state directory, "<name> <size>" a line, replaced
+// atomically (logfile.WriteFileAtomic) after each block. So a crash leaves
+// the record of the last finished block, never a torn one, and it costs one
+// fsync per block rather than one per sync_file (a block has up to 48).
+type state struct {
+	dir  string
+	days map[string]map[string]int64 // day -> file name -> size
+}
+
+const stateExt = ".done"
+
+func openState(dir string) (*state, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("state: %w", err)
+	}
+	s := &state{dir: dir, days: make(map[string]map[string]int64)}
+	paths, err := filepath.Glob(filepath.Join(dir, "*"+stateExt))
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range paths {
+		day := strings.TrimSuffix(filepath.Base(p), stateExt)
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("state: %w", err)
+		}
+		files := make(map[string]int64)
+		sc := bufio.NewScanner(bytes.NewReader(data))
+		for sc.Scan() {
+			name, size, ok := strings.Cut(sc.Text(), " ")
+			n, err := strconv.ParseInt(size, 10, 64)
+			if !ok || err != nil {
+				return nil, fmt.Errorf("state %s: bad line %q", p, sc.Text())
+			}
+			files[name] = n
+		}
+		s.days[day] = files
+	}
+	return s, nil
+}
+
+// has reports whether the file was rolled up at this size.
+func (s *state) has(n logfile.Name, size int64) bool {
+	got, ok := s.days[n.Day()][n.String()]
+	return ok && got == size
+}
+
+// record adds files of one day and writes that day's record.
+func (s *state) record(day string, files []pendingFile) error {
+	m := s.days[day]
+	if m == nil {
+		m = make(map[string]int64)
+		s.days[day] = m
+	}
+	for _, f := range files {
+		m[f.n.String()] = f.size
+	}
+	var b bytes.Buffer
+	for _, name := range slices.Sorted(maps.Keys(m)) {
+		fmt.Fprintf(&b, "%s %d\n", name, m[name])
+	}
+	if err := logfile.WriteFileAtomic(filepath.Join(s.dir, day+stateExt), filepath.Join(s.dir, ".tmp"), b.Bytes()); err != nil {
+		return fmt.Errorf("state: %w", err)
+	}
+	return nil
+}
