@@ -45,5 +45,14 @@ sql -t -e "SELECT user, grp, dst_ip, dst_port, app, bytes_up, bytes_down, end_re
 echo "== F$day: traffic per app"
 sql -t -e "SELECT app, SUM(bytes_up) AS up, SUM(bytes_down) AS down, SUM(sessions) AS sessions FROM F$day GROUP BY app ORDER BY down DESC LIMIT 8"
 echo
+echo "== midtable -once: rollups from the sync_files"
+bin/midtable -data "$data" -dsn "$dsn" -once -log-level warn
+echo "rollup tables: $(sql -N -e "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE 'Mid%'")"
+hour=$(sql -N -e "SELECT DATE_FORMAT(MIN(ts), '%Y-%m-%d %H:00') FROM F$day")
+next=$(sql -N -e "SELECT DATE_FORMAT(MIN(ts) + INTERVAL 1 HOUR, '%Y-%m-%d %H:00') FROM F$day")
+echo "== midtable query: traffic per app, $hour to $next"
+bin/midtable query -data "$data" -dsn "$dsn" -table F -by A -from "$hour" -to "$next" -top 5 -order bytes_down
+
+echo
 echo "== recover -check"
 bin/recover -data "$data" -dsn "$dsn" -check -log-level warn
