@@ -27,6 +27,7 @@ import (
 
 	"github.com/ulikunitz/xz"
 
+	"github.com/acstore/acstore/internal/backoff"
 	"github.com/acstore/acstore/internal/logfile"
 	"github.com/acstore/acstore/internal/schema"
 )
@@ -212,23 +213,10 @@ func (c *Client) Close() { c.http.CloseIdleConnections() }
 // Run ships windows until ctx ends, a pass every Interval, with backoff
 // after a failed pass.
 func (c *Client) Run(ctx context.Context) error {
-	failures := 0
-	for {
-		wait := c.cfg.Interval
-		if err := c.RunOnce(ctx); err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			wait = backoff(failures, c.cfg.MinBackoff, c.cfg.MaxBackoff)
-			failures++
-			c.log.Warn("push pass failed; files stay and are shipped later", "err", err, "retry_in", wait.Round(time.Millisecond))
-		} else {
-			failures = 0
-		}
-		if err := sleepCtx(ctx, wait); err != nil {
-			return nil
-		}
-	}
+	backoff.Loop(ctx, c.cfg.Interval, c.cfg.MaxBackoff, c.RunOnce, func(err error, wait time.Duration) {
+		c.log.Warn("push pass failed; files stay and are shipped later", "err", err, "retry_in", wait.Round(time.Millisecond))
+	})
+	return nil
 }
 
 // RunOnce ships every window that is ready, oldest first, and returns nil
@@ -532,12 +520,12 @@ func (c *Client) retry(ctx context.Context, what string, fn func() error) error 
 			return err
 		}
 		c.stats.Retries.Add(1)
-		wait := backoff(attempt, c.cfg.MinBackoff, c.cfg.MaxBackoff)
+		wait := backoff.Wait(attempt, c.cfg.MinBackoff, c.cfg.MaxBackoff)
 		if errors.As(err, &se) && (se.Status == http.StatusUnprocessableEntity || se.Status == http.StatusRequestedRangeNotSatisfiable) {
 			wait = 0 // a bad frame or a moved offset: resend at once from where the server is
 		}
 		c.log.Warn("transfer failed; retrying", "what", what, "attempt", attempt+1, "err", err, "retry_in", wait.Round(time.Millisecond))
-		if err := sleepCtx(ctx, wait); err != nil {
+		if err := backoff.Sleep(ctx, wait); err != nil {
 			return err
 		}
 	}

@@ -2,7 +2,6 @@ package datasync
 
 import (
 	"context"
-	"math/rand/v2"
 	"net"
 	"sync"
 	"time"
@@ -46,29 +45,6 @@ func (l *limiter) wait(ctx context.Context, n int) error {
 	if d == 0 {
 		return nil
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
-// backoff returns the wait before retry number attempt (0-based):
-// exponential from min to max, with jitter so that hundreds of branches
-// cut by the same outage do not come back in step.
-func backoff(attempt int, lo, hi time.Duration) time.Duration {
-	d := lo
-	for i := 0; i < attempt && d < hi; i++ {
-		d *= 2
-	}
-	d = min(d, hi)
-	return d/2 + rand.N(d/2+1)
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sort"
 	"sync"
 	"time"
 
+	"github.com/acstore/acstore/internal/backoff"
 	"github.com/acstore/acstore/internal/logfile"
 	"github.com/acstore/acstore/internal/mariadb"
 	"github.com/acstore/acstore/internal/schema"
@@ -139,7 +139,7 @@ func (s *Server) loadLoop(ctx context.Context) {
 	if s.loader == nil {
 		return
 	}
-	backoff := time.Second
+	failures := 0
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
@@ -155,11 +155,11 @@ func (s *Server) loadLoop(ctx context.Context) {
 				return
 			}
 			s.stats.LoadErrors.Add(1)
-			wait = backoff + rand.N(backoff/2+1)
-			backoff = min(2*backoff, time.Minute)
+			wait = backoff.Wait(failures, time.Second, time.Minute)
+			failures++
 			s.log.Warn("load failed; files stay and are loaded later", "err", err, "retry_in", wait.Round(time.Millisecond))
 		} else {
-			backoff = time.Second
+			failures = 0
 		}
 		if !timer.Stop() {
 			select {

@@ -16,7 +16,6 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -27,6 +26,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/acstore/acstore/internal/backoff"
 	"github.com/acstore/acstore/internal/ledger"
 	"github.com/acstore/acstore/internal/logfile"
 	"github.com/acstore/acstore/internal/mariadb"
@@ -172,9 +172,8 @@ type batch struct {
 // Run loads every Interval until ctx ends, waiting with backoff while the
 // database is away.
 func (l *Loader) Run(ctx context.Context) error {
-	backoff := time.Second
 	var lastRetention time.Time
-	for {
+	backoff.Loop(ctx, l.cfg.Interval, time.Minute, func(ctx context.Context) error {
 		if l.cfg.KeepDays > 0 && time.Since(lastRetention) > time.Hour {
 			if err := l.Retention(ctx, time.Now()); err != nil {
 				l.cfg.Logger.Error("retention", "err", err)
@@ -182,24 +181,12 @@ func (l *Loader) Run(ctx context.Context) error {
 				lastRetention = time.Now()
 			}
 		}
-		wait := l.cfg.Interval
-		if _, err := l.RunOnce(ctx); err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			// jitter keeps many appliances from retrying in step
-			wait = backoff + rand.N(backoff/2+1)
-			l.cfg.Logger.Warn("database unavailable; files stay and will be loaded later", "err", err, "retry_in", wait.Round(time.Millisecond))
-			backoff = min(backoff*2, time.Minute)
-		} else {
-			backoff = time.Second
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(wait):
-		}
-	}
+		_, err := l.RunOnce(ctx)
+		return err
+	}, func(err error, wait time.Duration) {
+		l.cfg.Logger.Warn("database unavailable; files stay and will be loaded later", "err", err, "retry_in", wait.Round(time.Millisecond))
+	})
+	return nil
 }
 
 // Result sums up one pass.

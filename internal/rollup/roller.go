@@ -9,7 +9,6 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/acstore/acstore/internal/backoff"
 	"github.com/acstore/acstore/internal/logfile"
 	"github.com/acstore/acstore/internal/mariadb"
 	"github.com/acstore/acstore/internal/schema"
@@ -176,25 +176,13 @@ func (r *Roller) Register(reg prometheus.Registerer) {
 // Run rolls up newly published sync_files every Interval until ctx ends,
 // waiting with backoff while the database is away.
 func (r *Roller) Run(ctx context.Context) error {
-	backoff := time.Second
-	for {
-		wait := r.cfg.Interval
-		if _, err := r.RunOnce(ctx); err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			wait = backoff + rand.N(backoff/2+1)
-			r.cfg.Logger.Warn("database unavailable; blocks stay pending", "err", err, "retry_in", wait.Round(time.Millisecond))
-			backoff = min(backoff*2, time.Minute)
-		} else {
-			backoff = time.Second
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(wait):
-		}
-	}
+	backoff.Loop(ctx, r.cfg.Interval, time.Minute, func(ctx context.Context) error {
+		_, err := r.RunOnce(ctx)
+		return err
+	}, func(err error, wait time.Duration) {
+		r.cfg.Logger.Warn("database unavailable; blocks stay pending", "err", err, "retry_in", wait.Round(time.Millisecond))
+	})
+	return nil
 }
 
 // pendingFile is a published sync_file not yet rolled up.
