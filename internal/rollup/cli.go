@@ -83,6 +83,10 @@ func (f *QueryFlags) Query() (Query, error) {
 // PrintAnswer writes the tables a query used and its rows.
 func PrintAnswer(w io.Writer, pl Plan, rows []Row, took time.Duration) {
 	for _, p := range pl.Parts {
+		if p.Missing {
+			fmt.Fprintln(w, "# missing", p.String(), "(no such table: this part is not counted)")
+			continue
+		}
 		fmt.Fprintln(w, "# used", p.String())
 	}
 	fmt.Fprintf(w, "# %d row(s) in %v\n", len(rows), took.Round(time.Microsecond))

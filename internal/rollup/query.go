@@ -43,6 +43,10 @@ type Part struct {
 	Period Period // of a rollup table
 	From   time.Time
 	To     time.Time
+	// Missing is set by Answer when the table does not exist: a day with
+	// no rows, or raw tables on an appliance in high-performance mode. The
+	// answer then does not count that part, and says so.
+	Missing bool
 }
 
 // Buckets is the number of rollup buckets the part reads (0 for raw).
@@ -306,6 +310,9 @@ func Answer(ctx context.Context, db *sql.DB, q Query) (Plan, []Row, error) {
 	have := make(map[string]bool, len(tables))
 	for _, t := range tables {
 		have[t] = true
+	}
+	for i := range pl.Parts {
+		pl.Parts[i].Missing = !have[pl.Parts[i].Table]
 	}
 	stmt, args := pl.SQL(q, func(t string) bool { return have[t] })
 	var out []Row
