@@ -83,18 +83,20 @@ func Bench(ctx context.Context, rows int) ([]bench.Row, error) {
 		return nil, err
 	}
 	for _, c := range []struct {
-		name  string
-		codec logfile.Codec
-		tls   bool
+		name     string
+		codec    logfile.Codec
+		tls      bool
+		parallel int
 	}{
-		{"push lz4, TLS", logfile.LZ4, true},
-		{"push lz4, plaintext (-insecure)", logfile.LZ4, false},
-		{"push xz, TLS (recompressed)", logfile.XZ, true},
+		{"push lz4, TLS", logfile.LZ4, true, 1},
+		{"push lz4, TLS, -parallel 4", logfile.LZ4, true, 4},
+		{"push lz4, plaintext (-insecure)", logfile.LZ4, false, 1},
+		{"push xz, TLS (recompressed)", logfile.XZ, true, 1},
 	} {
 		ho := filepath.Join(tmp, "ho-"+c.codec.String())
 		os.RemoveAll(ho)
 		os.RemoveAll(filepath.Join(branch, "state"))
-		wire, took, err := benchPush(ctx, branch, ho, gw, c.codec, c.tls, certs)
+		wire, took, err := benchPush(ctx, branch, ho, gw, c.codec, c.tls, c.parallel, certs)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", c.name, err)
 		}
@@ -196,10 +198,10 @@ func plainCopy(files []string, dst string, fsync bool) (time.Duration, error) {
 	return time.Since(start), err
 }
 
-func benchPush(ctx context.Context, branch, ho, gw string, codec logfile.Codec, useTLS bool, certs TLSFiles) (int64, time.Duration, error) {
+func benchPush(ctx context.Context, branch, ho, gw string, codec logfile.Codec, useTLS bool, parallel int, certs TLSFiles) (int64, time.Duration, error) {
 	secret := "bench-secret-0123456789abcdef"
 	scfg := ServerConfig{Root: ho, Gateways: map[string]string{gw: secret}, TLS: TLSFiles{Insecure: true}}
-	ccfg := ClientConfig{Root: branch, Gateway: gw, Secret: secret, Codec: codec, TLS: TLSFiles{Insecure: true}, Retries: 3}
+	ccfg := ClientConfig{Root: branch, Gateway: gw, Secret: secret, Codec: codec, TLS: TLSFiles{Insecure: true}, Retries: 3, Parallel: parallel}
 	if useTLS {
 		scfg.TLS = TLSFiles{Cert: certs.Cert, Key: certs.Key}
 		ccfg.TLS = TLSFiles{CA: certs.CA}
