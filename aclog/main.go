@@ -25,9 +25,24 @@ Usage:
 
 aclog reads pcap or pcapng files (-r; several, in order) or captures live
 (-i), reassembles TCP and writes rows of the log tables: A sessions, U HTTP
-requests, S TLS handshakes, Q DNS queries, F traffic per user and app per
-minute, T online time. Users, groups and apps come from the config tables
-in DIR/config (users.tsv, groups.tsv, apps.tsv; see README).
+requests, P POST/PUT bodies (form fields with passwords masked, uploads),
+M mail (SMTP, POP3, IMAP: envelope, decoded headers and body, attachments),
+C plaintext logins (FTP, POP3, IMAP, SMTP AUTH, HTTP Basic and login forms,
+IRC, XMPP, Telnet; the password is never stored, only its length), O file
+transfers (FTP RETR/STOR with their data connections, TFTP), I chat (IRC,
+XMPP), S TLS handshakes, Q DNS queries, F traffic per user and app per
+minute, T online time. Users, groups and apps come from the config tables in
+DIR/config (users.tsv, groups.tsv, apps.tsv; see README).
+
+Attachments, uploads and transferred files go into each window's
+attachment bundle, DIR/sync/GW/YYYYMMDD/YYYYMMDD_HHMM_GW_X.dat, written
+when the window closes; rows point at them by sha256 (-x-max-file,
+-x-max-window cap them; what a cap leaves out is counted).
+
+Log reduction (-reduce, on by default) drops U rows of static resources
+(images, style sheets, scripts, fonts) and folds U and Q rows repeating the
+same client and request within -reduce-repeat (60 s); the stats line and
+metrics count every row it dropped or folded. -reduce=false keeps them all.
 
 Rows go to sync_files (DIR/sync/GW/YYYYMMDD/YYYYMMDD_HHMM_GW_T.dat, one per
 table per 5-minute window, compressed, kept) and to load_files (DIR/load,

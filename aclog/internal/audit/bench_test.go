@@ -50,10 +50,15 @@ func generated(b *testing.B, n int) ([]packet, int64) {
 
 type nopSink struct{}
 
-func (nopSink) Session(*Session)  {}
-func (nopSink) HTTP(*HTTPRequest) {}
-func (nopSink) DNS(*DNSQuery)     {}
-func (nopSink) TLS(*TLSHandshake) {}
+func (nopSink) Session(*Session)       {}
+func (nopSink) HTTP(*HTTPRequest)      {}
+func (nopSink) DNS(*DNSQuery)          {}
+func (nopSink) TLS(*TLSHandshake)      {}
+func (nopSink) Mail(*Mail)             {}
+func (nopSink) Credential(*Credential) {}
+func (nopSink) File(*FileTransfer)     {}
+func (nopSink) Post(*Post)             {}
+func (nopSink) Chat(*Chat)             {}
 
 // BenchmarkEngine runs the whole engine (decode, sessions, reassembly, HTTP,
 // DNS and TLS parsing) over a generated capture of 200,000 packets mixing

@@ -40,6 +40,20 @@ type Config struct {
 
 	// SweepInterval is how often, in packet time, idle state is expired.
 	SweepInterval time.Duration `yaml:"sweep_interval"`
+
+	// MaxMessageBytes bounds the bytes of one mail message held for
+	// parsing (SMTP DATA/BDAT, POP3 RETR, IMAP FETCH/APPEND); a longer
+	// message is parsed from its first MaxMessageBytes and marked cut.
+	MaxMessageBytes int `yaml:"max_message_bytes"`
+	// MaxFileBytes bounds the content of one FTP transfer or HTTP request
+	// body held; the size is still counted.
+	MaxFileBytes int `yaml:"max_file_bytes"`
+	// MailBodyBytes caps the decoded text body kept of a mail;
+	// MailAttachmentBytes the decoded content kept of one attachment.
+	MailBodyBytes       int `yaml:"mail_body_bytes"`
+	MailAttachmentBytes int `yaml:"mail_attachment_bytes"`
+	// ChatBytes caps the text kept of one chat message.
+	ChatBytes int `yaml:"chat_bytes"`
 }
 
 // DefaultConfig returns the defaults: TCP idle 5 min, UDP idle 60 s.
@@ -55,6 +69,11 @@ func DefaultConfig() Config {
 		MaxSessions:             1 << 20,
 		MaxFragments:            4096,
 		SweepInterval:           time.Second,
+		MaxMessageBytes:         16 << 20,
+		MaxFileBytes:            16 << 20,
+		MailBodyBytes:           64 << 10,
+		MailAttachmentBytes:     10 << 20,
+		ChatBytes:               4 << 10,
 	}
 }
 
@@ -69,6 +88,10 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.IntVar(&c.MaxBufferedPagesTotal, prefix+"max-pages-total", c.MaxBufferedPagesTotal, "out-of-order TCP pages (1.9 KB) buffered in total")
 	fs.IntVar(&c.MaxSessions, prefix+"max-sessions", c.MaxSessions, "sessions tracked at once")
 	fs.IntVar(&c.MaxFragments, prefix+"max-fragments", c.MaxFragments, "IP datagrams awaiting fragments at once")
+	fs.IntVar(&c.MaxMessageBytes, prefix+"max-message-bytes", c.MaxMessageBytes, "bytes of one mail message held for parsing")
+	fs.IntVar(&c.MaxFileBytes, prefix+"max-file-bytes", c.MaxFileBytes, "bytes of one FTP transfer or HTTP request body held")
+	fs.IntVar(&c.MailBodyBytes, prefix+"mail-body-bytes", c.MailBodyBytes, "decoded text body kept of one mail (mail_content)")
+	fs.IntVar(&c.MailAttachmentBytes, prefix+"mail-attachment-bytes", c.MailAttachmentBytes, "decoded content kept of one mail attachment")
 }
 
 // Validate reports a config the engine cannot run with.
@@ -90,6 +113,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxBufferedPagesPerConn > c.MaxBufferedPagesTotal {
 		errs = append(errs, fmt.Errorf("audit: pages per connection (%d) exceed the total (%d)", c.MaxBufferedPagesPerConn, c.MaxBufferedPagesTotal))
+	}
+	if c.MaxMessageBytes < 0 || c.MaxFileBytes < 0 || c.MailBodyBytes < 0 || c.MailAttachmentBytes < 0 || c.ChatBytes < 0 {
+		errs = append(errs, errors.New("audit: message, file, body, attachment and chat caps must not be negative"))
 	}
 	if c.MaxSessions <= 0 || c.MaxFragments <= 0 {
 		errs = append(errs, errors.New("audit: max sessions and max fragments must be positive"))

@@ -37,12 +37,18 @@ type Stats struct {
 	SessionsUDP     uint64 // UDP sessions emitted
 	SessionsDropped uint64 // packets of sessions not tracked (MaxSessions)
 
-	HTTPRecords uint64
-	DNSRecords  uint64
-	TLSRecords  uint64
-	HTTPErrors  uint64 // malformed HTTP messages skipped
-	DNSErrors   uint64 // malformed DNS messages skipped
-	TLSErrors   uint64 // malformed TLS records or messages
+	HTTPRecords       uint64
+	DNSRecords        uint64
+	TLSRecords        uint64
+	MailRecords       uint64 // Mail events (messages and STARTTLS notes)
+	CredentialRecords uint64
+	FileRecords       uint64
+	PostRecords       uint64
+	ChatRecords       uint64
+	TextErrors        uint64 // lines of SMTP, POP3, IMAP, FTP, IRC, XMPP that could not be parsed
+	HTTPErrors        uint64 // malformed HTTP messages skipped
+	DNSErrors         uint64 // malformed DNS messages skipped
+	TLSErrors         uint64 // malformed TLS records or messages
 }
 
 // Engine turns packets into events. It is not safe for concurrent use.
@@ -64,6 +70,7 @@ type Engine struct {
 	decoded []gopacket.LayerType
 	dnsMsg  dns.Message
 
+	pktTTL    uint8     // IP TTL of the packet being processed
 	now       time.Time // latest packet time seen
 	nextSweep time.Time
 
@@ -71,6 +78,9 @@ type Engine struct {
 	cur      *session // session of the packet being processed
 	frags    defragmenter
 	dnsq     dnsTracker
+
+	ftpExpect map[netip.AddrPort]*ftpExpectation // data connections announced on FTP control connections
+	tftp      map[netip.AddrPort]*tftpTransfer   // TFTP transfers by client endpoint
 
 	pool *reassembly.StreamPool
 	asm  *reassembly.Assembler
@@ -88,11 +98,12 @@ func New(cfg Config, sink Sink) (*Engine, error) {
 		return nil, fmt.Errorf("audit: nil sink")
 	}
 	e := &Engine{
-		cfg:      cfg,
-		sink:     sink,
-		parsers:  make(map[gopacket.LayerType]*gopacket.DecodingLayerParser),
-		decoded:  make([]gopacket.LayerType, 0, 8),
-		sessions: make(map[flowKey]*session),
+		cfg:       cfg,
+		sink:      sink,
+		parsers:   make(map[gopacket.LayerType]*gopacket.DecodingLayerParser),
+		decoded:   make([]gopacket.LayerType, 0, 8),
+		sessions:  make(map[flowKey]*session),
+		ftpExpect: make(map[netip.AddrPort]*ftpExpectation),
 	}
 	e.frags.init(cfg.MaxFragments)
 	e.dnsq.init()
@@ -208,6 +219,7 @@ func (e *Engine) Packet(lt layers.LinkType, data []byte, ci gopacket.CaptureInfo
 
 func (e *Engine) ipv4(transport gopacket.LayerType, frameLen uint64) {
 	ip := &e.ip4
+	e.pktTTL = ip.TTL
 	src := netip.AddrFrom4([4]byte(ip.SrcIP.To4()))
 	dst := netip.AddrFrom4([4]byte(ip.DstIP.To4()))
 	if ip.Flags&layers.IPv4MoreFragments != 0 || ip.FragOffset != 0 {
@@ -236,6 +248,7 @@ func (e *Engine) ipv4(transport gopacket.LayerType, frameLen uint64) {
 
 func (e *Engine) ipv6(transport gopacket.LayerType, frameLen uint64) {
 	ip := &e.ip6
+	e.pktTTL = ip.HopLimit
 	src := netip.AddrFrom16([16]byte(ip.SrcIP.To16()))
 	dst := netip.AddrFrom16([16]byte(ip.DstIP.To16()))
 	switch transport {
@@ -335,6 +348,12 @@ func (e *Engine) udpPacket(src, dst netip.Addr, frames, frameBytes uint64) {
 	s, _ := e.track(UDP, netip.AddrPortFrom(src, uint16(u.SrcPort)), netip.AddrPortFrom(dst, uint16(u.DstPort)), frames, frameBytes)
 	srcAP := netip.AddrPortFrom(src, uint16(u.SrcPort))
 	dstAP := netip.AddrPortFrom(dst, uint16(u.DstPort))
+	if (len(e.tftp) > 0 || u.DstPort == 69) && e.tftpPacket(srcAP, dstAP, u.Payload) {
+		if s != nil {
+			s.ev.App = "tftp"
+		}
+		return
+	}
 	switch {
 	case isDNSPort(uint16(u.SrcPort)) || isDNSPort(uint16(u.DstPort)):
 		if e.dnsMessage(UDP, srcAP, dstAP, u.Payload) && s != nil {
@@ -376,6 +395,8 @@ func (e *Engine) sweep(now time.Time) {
 		TC: now.Add(-e.cfg.TCPIdleTimeout),
 	})
 	e.expireSessions(now)
+	e.expireFTP(now)
+	e.expireTFTP(now, false)
 	e.dnsq.expire(e, now.Add(-e.cfg.DNSTimeout), false)
 	e.stats.FragmentsDropped += e.frags.expire(now.Add(-fragmentTimeout), false)
 }
@@ -388,6 +409,7 @@ func (e *Engine) Close() {
 		return
 	}
 	e.asm.FlushAll()
+	e.expireTFTP(time.Time{}, true)
 	e.endAllSessions()
 	e.dnsq.expire(e, time.Time{}, true)
 	e.stats.FragmentsDropped += e.frags.expire(time.Time{}, true)

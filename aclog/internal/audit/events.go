@@ -1,7 +1,8 @@
 // Package audit turns packets into audit events: one Session per finished TCP
-// or UDP session, and HTTPRequest, DNSQuery and TLSHandshake records from the
-// protocol parsers. It owns link-layer decoding, IP defragmentation, the
-// session table and TCP reassembly; the parsers live in aclog/internal/proto.
+// or UDP session, and HTTPRequest, DNSQuery, TLSHandshake, Mail, Credential,
+// FileTransfer, Post and Chat records from the protocol parsers. It owns
+// link-layer decoding, IP defragmentation, the session table and TCP
+// reassembly; the parsers live in aclog/internal/proto.
 //
 // The Engine is single-threaded and driven by packet time: in file mode
 // nothing depends on the wall clock, so the same capture always yields the
@@ -12,6 +13,10 @@ import (
 	"net/netip"
 	"strconv"
 	"time"
+
+	"github.com/acstore/acstore/aclog/internal/proto/form"
+	"github.com/acstore/acstore/aclog/internal/proto/mail"
+	"github.com/acstore/acstore/aclog/internal/proto/textconn"
 )
 
 // Proto is the transport protocol (IANA protocol number).
@@ -164,6 +169,96 @@ type TLSHandshake struct {
 	CertIssuer  string
 }
 
+// Mail is one mail message carried by SMTP, POP3 or IMAP, parsed; or,
+// with Encrypted set and no Message, the note that a session went
+// encrypted after STARTTLS (what follows is not guessed at).
+type Mail struct {
+	Time   time.Time // the command that carried the message (MAIL FROM, RETR, FETCH, APPEND)
+	Client netip.AddrPort
+	Server netip.AddrPort
+	TTL    uint8 // IP TTL (hop limit) of the client's packets
+
+	Proto   string // "smtp", "pop3" or "imap"
+	Command string // DATA, BDAT, RETR, TOP, FETCH, APPEND, STARTTLS
+	// Send: the client sent the message (SMTP, IMAP APPEND); else the
+	// client received it (POP3, IMAP FETCH).
+	Send bool
+
+	Helo       string // SMTP HELO/EHLO argument
+	ServerName string // host name in the server's greeting, when it has one
+	User       string // login of the session, when one was seen
+	EnvFrom    string // SMTP MAIL FROM address
+	EnvTo      []string
+	Section    string // IMAP FETCH section
+
+	Size      int64         // bytes of the message as carried
+	Cut       bool          // not all of it was kept (cap or capture gap)
+	Encrypted bool          // STARTTLS: the rest of the session is encrypted
+	Message   *mail.Message // nil for a STARTTLS note
+}
+
+// Credential is one plaintext login (FTP, POP3, IMAP, SMTP AUTH, HTTP
+// Basic). The password is never kept: PassLen is its length.
+type Credential struct {
+	Time       time.Time
+	Client     netip.AddrPort
+	Server     netip.AddrPort
+	Proto      string // "ftp", "pop3", "imap", "smtp", "http", "irc", "xmpp", "telnet"
+	Mechanism  string // "USER/PASS", "PLAIN", "LOGIN", "APOP", "Basic", ...
+	ServerName string // host name, when known (greeting, HTTP Host)
+	User       string
+	PassLen    int
+	Result     textconn.Result // accepted, refused or unknown, from the server's reply
+}
+
+// FileTransfer is one file moved by FTP (RETR, STOR, STOU, APPE) or TFTP.
+// Client and Server are the control connection's (TFTP: the request's).
+type FileTransfer struct {
+	Time    time.Time // of the command
+	Client  netip.AddrPort
+	Server  netip.AddrPort
+	Proto   string // "ftp" or "tftp"
+	Command string // RETR, STOR, ... (TFTP: RRQ, WRQ)
+	Name    string
+	Upload  bool  // client to server
+	Size    int64 // bytes seen on the data connection
+	Content []byte
+	Cut     bool // Content is shorter than Size, or data was missing
+	Reply   int  // final reply code; 0 when none was seen
+	// NoData: no data connection was captured for the transfer.
+	NoData bool
+}
+
+// Post is the body of one HTTP POST or PUT request.
+type Post struct {
+	Time        time.Time
+	Client      netip.AddrPort
+	Server      netip.AddrPort
+	Method      string
+	Host        string
+	URI         string
+	ContentType string
+	Form        []form.Field // urlencoded or multipart fields, passwords masked
+	Files       []form.File  // uploaded files
+	BodyLen     int64
+	// Body is a body that is neither a form nor an upload (JSON, XML, a
+	// raw PUT), capped; nil for forms.
+	Body []byte
+	Cut  bool
+}
+
+// Chat is one message of a plaintext chat protocol (IRC, XMPP).
+type Chat struct {
+	Time     time.Time
+	Client   netip.AddrPort
+	Server   netip.AddrPort
+	Proto    string // "irc" or "xmpp"
+	Sender   string
+	Receiver string
+	Text     string // capped
+	Cut      bool
+}
+
 // Sink consumes events. The engine calls it synchronously from Packet, Flush
 // and Close. Each record is freshly allocated and never touched by the engine
 // after the call returns, so a sink may keep it.
@@ -172,4 +267,9 @@ type Sink interface {
 	HTTP(*HTTPRequest)
 	DNS(*DNSQuery)
 	TLS(*TLSHandshake)
+	Mail(*Mail)
+	Credential(*Credential)
+	File(*FileTransfer)
+	Post(*Post)
+	Chat(*Chat)
 }

@@ -17,7 +17,8 @@ import (
 // through the whole engine: decoding, defragmentation, sessions,
 // reassembly and every parser. Nothing may panic, and the stats must add up.
 func FuzzEngine(f *testing.F) {
-	for _, file := range []string{"http/get.pcap", "dns/ipv6-fragmented-dns.pcap", "tls/tls-split-client-hello.pcap", "dns/dns-tcp.pcap"} {
+	for _, file := range []string{"http/get.pcap", "dns/ipv6-fragmented-dns.pcap", "tls/tls-split-client-hello.pcap", "dns/dns-tcp.pcap",
+		"smtp/smtp.pcap", "ftp/ipv4.pcap", "imap/imap.pcap", "pop3/pop3.pcap", "http/multipart-form-data.pcap"} {
 		src, err := capture.OpenFile(pcap(file))
 		if err != nil {
 			f.Fatal(err)

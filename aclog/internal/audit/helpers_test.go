@@ -14,12 +14,22 @@ type collector struct {
 	http     []*HTTPRequest
 	dns      []*DNSQuery
 	tls      []*TLSHandshake
+	mail     []*Mail
+	creds    []*Credential
+	files    []*FileTransfer
+	posts    []*Post
+	chats    []*Chat
 }
 
-func (c *collector) Session(s *Session)  { c.sessions = append(c.sessions, s) }
-func (c *collector) HTTP(r *HTTPRequest) { c.http = append(c.http, r) }
-func (c *collector) DNS(q *DNSQuery)     { c.dns = append(c.dns, q) }
-func (c *collector) TLS(h *TLSHandshake) { c.tls = append(c.tls, h) }
+func (c *collector) Session(s *Session)       { c.sessions = append(c.sessions, s) }
+func (c *collector) HTTP(r *HTTPRequest)      { c.http = append(c.http, r) }
+func (c *collector) DNS(q *DNSQuery)          { c.dns = append(c.dns, q) }
+func (c *collector) TLS(h *TLSHandshake)      { c.tls = append(c.tls, h) }
+func (c *collector) Mail(m *Mail)             { c.mail = append(c.mail, m) }
+func (c *collector) Credential(x *Credential) { c.creds = append(c.creds, x) }
+func (c *collector) File(f *FileTransfer)     { c.files = append(c.files, f) }
+func (c *collector) Post(p *Post)             { c.posts = append(c.posts, p) }
+func (c *collector) Chat(x *Chat)             { c.chats = append(c.chats, x) }
 
 // runFile feeds a capture through a fresh engine with cfg and closes it.
 func runFile(t testing.TB, path string, cfg Config) (*collector, Stats) {

@@ -31,10 +31,15 @@ type countingSink struct {
 	sessions map[EndReason]int
 }
 
-func (c *countingSink) Session(s *Session) { c.sessions[s.Reason]++ }
-func (c *countingSink) HTTP(*HTTPRequest)  {}
-func (c *countingSink) DNS(*DNSQuery)      {}
-func (c *countingSink) TLS(*TLSHandshake)  {}
+func (c *countingSink) Session(s *Session)     { c.sessions[s.Reason]++ }
+func (c *countingSink) HTTP(*HTTPRequest)      {}
+func (c *countingSink) DNS(*DNSQuery)          {}
+func (c *countingSink) TLS(*TLSHandshake)      {}
+func (c *countingSink) Mail(*Mail)             {}
+func (c *countingSink) Credential(*Credential) {}
+func (c *countingSink) File(*FileTransfer)     {}
+func (c *countingSink) Post(*Post)             {}
+func (c *countingSink) Chat(*Chat)             {}
 
 var pagesUsed = regexp.MustCompile(`used: (\d+)`)
 

@@ -38,6 +38,7 @@ type session struct {
 	baseSeq    [2]uint32 // first sequence number seen, per direction (0: from client)
 	hasBaseSeq [2]bool
 	nextSeq    [2]uint32 // sequence number after the last segment seen
+	ttl        uint8     // IP TTL (hop limit) of the client's first packet
 }
 
 // track finds or creates the session of a packet and counts it. It returns
@@ -68,6 +69,9 @@ func (e *Engine) track(proto Proto, src, dst netip.AddrPort, frames, frameBytes 
 		e.sessions[k] = s
 	}
 	fromClient := src == s.ev.Client
+	if fromClient && s.ttl == 0 {
+		s.ttl = e.pktTTL
+	}
 	if fromClient {
 		s.ev.ClientPackets += frames
 		s.ev.ClientBytes += frameBytes

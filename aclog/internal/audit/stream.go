@@ -21,6 +21,14 @@ const (
 	kindHTTP
 	kindTLS
 	kindDNS
+	kindSMTP
+	kindPOP3
+	kindIMAP
+	kindFTP
+	kindFTPData // an FTP data connection, matched to its control connection
+	kindIRC
+	kindXMPP
+	kindTelnet
 	kindOther // not a protocol we parse: data is ignored
 )
 
@@ -67,6 +75,11 @@ type tcpStream struct {
 	http *http.Conn
 	tls  *tls.Conn
 	dns  [2][]byte // partial length-prefixed messages, per direction
+	text textParser
+
+	ftpCtl     *ftpControl // this is an FTP control connection
+	ftpData    *ftpData    // this is an FTP data connection ...
+	ftpDataCtl *ftpControl // ... of this control connection
 
 	done bool // nothing more to learn: ignore further data
 }
@@ -140,12 +153,23 @@ func (s *tcpStream) gap(fromClient bool, n int) {
 		// Length-prefixed framing cannot be recovered after a hole.
 		s.dns[s.index(fromClient)] = nil
 		s.done = true
+	case kindSMTP, kindPOP3, kindIMAP, kindFTP, kindIRC, kindXMPP, kindTelnet:
+		s.text.Gap(fromClient, n)
+	case kindFTPData:
+		s.ftpData.size += int64(n)
+		s.ftpData.cut = true
 	case kindUnknown:
 		s.sniff[s.index(fromClient)] = nil
 	}
 }
 
 func (s *tcpStream) data(fromClient bool, b []byte) {
+	if s.kind == kindUnknown && s.matchFTPData() {
+		s.kind = kindFTPData
+		if s.sess != nil {
+			s.sess.ev.App = "ftp-data"
+		}
+	}
 	if s.kind == kindUnknown {
 		if s.start.IsZero() {
 			s.start = s.e.now
@@ -185,6 +209,28 @@ func (s *tcpStream) data(fromClient bool, b []byte) {
 		}
 	case kindDNS:
 		s.dnsData(fromClient, b)
+	case kindSMTP, kindPOP3, kindIMAP, kindFTP, kindIRC, kindXMPP, kindTelnet:
+		s.text.Data(fromClient, b, s.e.now)
+		if s.text.TLS() {
+			// STARTTLS went through: the rest is a TLS session.
+			s.closeText()
+			s.kind = kindTLS
+			s.tls = tls.NewConn()
+			s.start = s.e.now
+			s.tls.Data(fromClient, b)
+		}
+	case kindFTPData:
+		s.ftpData.add(b)
+	}
+}
+
+// closeText ends the text parser of the stream.
+func (s *tcpStream) closeText() {
+	s.text.Close(s.e.now)
+	s.e.stats.TextErrors += uint64(s.text.Errors())
+	if s.ftpCtl != nil {
+		s.ftpCtl.close()
+		s.ftpCtl = nil
 	}
 }
 
@@ -196,6 +242,22 @@ func (s *tcpStream) detect(fromClient bool, b []byte) (kind streamKind, swap, de
 	}
 	if len(b) < 3 {
 		return 0, false, false
+	}
+	// Server-first protocols: a greeting names them, whichever side the
+	// engine took for the client.
+	if k := greetingKind(b); k != kindUnknown {
+		return k, fromClient, true
+	}
+	if !tls.LooksLikeTLS(b) {
+		if k := textPortKind(s.server.Port()); k != kindUnknown {
+			return k, false, true
+		}
+		if k := textPortKind(s.client.Port()); k != kindUnknown {
+			return k, true, true
+		}
+		if hasPrefixFold(b, "EHLO ") || hasPrefixFold(b, "HELO ") {
+			return kindSMTP, !fromClient, true
+		}
 	}
 	if tls.LooksLikeTLS(b) {
 		// A ClientHello from the side we called server: swap.
@@ -237,6 +299,10 @@ func looksLikeRequest(b []byte, port uint16) bool {
 	return false
 }
 
+func hasPrefixFold(b []byte, p string) bool {
+	return len(b) >= len(p) && bytes.EqualFold(b[:len(p)], []byte(p))
+}
+
 func httpPort(p uint16) bool {
 	switch p {
 	case 80, 8000, 8008, 8080, 8088, 3128, 3132, 1900, 5985, 11371:
@@ -255,12 +321,15 @@ func (s *tcpStream) setKind(kind streamKind, swap bool) {
 	switch kind {
 	case kindHTTP:
 		s.http = http.NewConn(s.emitHTTP)
+		s.http.KeepBodies(s.e.cfg.MaxFileBytes)
 		app = "http"
 	case kindTLS:
 		s.tls = tls.NewConn()
 		app = "tls"
 	case kindDNS:
 		app = "dns"
+	case kindSMTP, kindPOP3, kindIMAP, kindFTP, kindIRC, kindXMPP, kindTelnet:
+		s.text, app = s.newText(kind)
 	default:
 		s.done = true
 	}
@@ -296,6 +365,7 @@ func (e *Engine) emitHTTP(client, server netip.AddrPort, tx *http.Transaction) {
 		ResponseBodyLen:    tx.ResponseBodyLen,
 		Incomplete:         tx.Incomplete,
 	})
+	e.httpExtras(client, server, tx)
 }
 
 func (s *tcpStream) emitTLS() {
@@ -358,6 +428,16 @@ func (s *tcpStream) finish() {
 			s.emitTLS()
 		}
 		s.e.stats.TLSErrors += uint64(s.tls.Errors())
+	case kindSMTP, kindPOP3, kindIMAP, kindFTP, kindIRC, kindXMPP, kindTelnet:
+		s.closeText()
+	case kindFTPData:
+		s.ftpData.done = true
+		s.ftpDataCtl.check()
+	}
+	if s.ftpCtl != nil {
+		// An FTP control connection that went TLS.
+		s.ftpCtl.close()
+		s.ftpCtl = nil
 	}
 	s.done = true
 	s.kind = kindOther

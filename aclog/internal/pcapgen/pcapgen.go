@@ -1,7 +1,8 @@
 // Package pcapgen writes synthetic but well-formed captures for benchmarks
 // and load tests: many interleaved sessions of HTTP/1.1 keep-alive, DNS over
 // UDP, and TLS 1.3 (ClientHello with SNI and ALPN, ServerHello, encrypted
-// records), with realistic sizes (1448-byte segments, ACKs, handshakes and
+// records), or, in mail mode, SMTP sessions carrying MIME messages with
+// attachments, with realistic sizes (1448-byte segments, ACKs, handshakes and
 // FINs), deterministic for a seed, and fast enough to write millions of
 // packets in seconds.
 //
@@ -11,6 +12,7 @@ package pcapgen
 
 import (
 	"bufio"
+	"encoding/base64"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -25,6 +27,10 @@ type Config struct {
 	// Concurrent is how many sessions are interleaved at once (default 64).
 	Concurrent int
 	Start      time.Time // first packet time (default 2026-01-01 UTC)
+	// Mail writes mail-heavy traffic instead: SMTP sessions each sending
+	// one or two MIME messages (a quoted-printable text part and a base64
+	// attachment of 4-200 KB), with DNS lookups between them.
+	Mail bool
 }
 
 // Stats says what was written, so tests can check what a parser found.
@@ -35,6 +41,10 @@ type Stats struct {
 	HTTPRequests int
 	DNSQueries   int
 	TLSSessions  int // each with one ClientHello carrying an SNI
+	SMTPSessions int
+	Mails        int // messages sent over SMTP
+	Attachments  int
+	MailBytes    int64 // bytes of the messages (DATA), as sent
 }
 
 const (
@@ -71,6 +81,7 @@ type generator struct {
 	ipID   uint16
 	nextIP uint32
 	hosts  []string
+	mail   bool
 }
 
 // Write writes a classic pcap (Ethernet, microsecond timestamps) to w.
@@ -90,6 +101,7 @@ func Write(w io.Writer, cfg Config) (Stats, error) {
 		now:    cfg.Start,
 		frame:  make([]byte, 0, 14+20+20+mss),
 		filler: make([]byte, 64<<10),
+		mail:   cfg.Mail,
 	}
 	for i := range g.filler {
 		g.filler[i] = byte(g.rng.Uint32())
@@ -139,6 +151,7 @@ func (g *generator) addr(base uint32) [4]byte {
 
 func (g *generator) newFlow() *flow {
 	g.nextIP++
+	mail := g.mail
 	f := &flow{
 		client: g.addr(0x0a000000 | (g.nextIP % 4000)), // 10.0.x.y: 4,000 users
 		server: g.addr(0xc6120000 | uint32(g.rng.IntN(1000))),
@@ -147,6 +160,13 @@ func (g *generator) newFlow() *flow {
 		sseq:   g.rng.Uint32(),
 	}
 	switch r := g.rng.IntN(10); {
+	case mail && r < 8:
+		f.sport = 25
+		g.smtpFlow(f)
+	case mail:
+		f.sport = 53
+		f.udp = true
+		g.dnsFlow(f)
 	case r < 4:
 		f.sport = 80
 		g.httpFlow(f)
@@ -216,6 +236,66 @@ func (g *generator) httpFlow(f *flow) {
 		f.send(false, resp)
 	}
 	f.close()
+}
+
+// smtpFlow is one SMTP session: greeting, EHLO, then one or two messages
+// (MAIL FROM, RCPT TO, DATA with a MIME message), QUIT.
+func (g *generator) smtpFlow(f *flow) {
+	g.stats.SMTPSessions++
+	f.open()
+	f.send(false, []byte("220 mx.example.com ESMTP ready\r\n"))
+	f.send(true, fmt.Appendf(nil, "EHLO pc%d.corp.example\r\n", g.nextIP%4000))
+	f.send(false, []byte("250-mx.example.com\r\n250-PIPELINING\r\n250-SIZE 52428800\r\n250 8BITMIME\r\n"))
+	for range 1 + g.rng.IntN(2) {
+		g.stats.Mails++
+		g.stats.Attachments++
+		from := fmt.Sprintf("user%d@corp.example", g.rng.IntN(4000))
+		rcpts := 1 + g.rng.IntN(3)
+		cmd := fmt.Appendf(nil, "MAIL FROM:<%s>\r\n", from)
+		for i := range rcpts {
+			cmd = fmt.Appendf(cmd, "RCPT TO:<rcpt%d-%d@partner.example>\r\n", i, g.rng.IntN(100000))
+		}
+		cmd = append(cmd, "DATA\r\n"...)
+		f.send(true, cmd)
+		reply := []byte("250 2.1.0 Ok\r\n")
+		for range rcpts {
+			reply = append(reply, "250 2.1.5 Ok\r\n"...)
+		}
+		f.send(false, append(reply, "354 End data with <CR><LF>.<CR><LF>\r\n"...))
+		msg := g.mimeMessage(from)
+		g.stats.MailBytes += int64(len(msg))
+		f.send(true, msg)
+		f.send(false, []byte("250 2.0.0 Ok: queued\r\n"))
+	}
+	f.send(true, []byte("QUIT\r\n"))
+	f.send(false, []byte("221 2.0.0 Bye\r\n"))
+	f.close()
+}
+
+// mimeMessage writes a message with a text part and a base64 attachment,
+// dot-terminated as DATA sends it.
+func (g *generator) mimeMessage(from string) []byte {
+	size := 4<<10 + g.rng.IntN(196<<10)
+	m := fmt.Appendf(nil, "From: =?UTF-8?B?5byg5LiJ?= <%s>\r\nTo: partner@partner.example\r\n"+
+		"Subject: =?UTF-8?B?5pyI5bqm5oql5ZGK?= %d\r\nMessage-ID: <%x@corp.example>\r\nDate: Thu, 01 Jan 2026 10:00:00 +0800\r\n"+
+		"X-Mailer: pcapgen\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"=_b\"\r\n\r\n"+
+		"--=_b\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"+
+		"Please find the report attached. =E4=BD=A0=E5=A5=BD\r\n\r\n"+
+		"--=_b\r\nContent-Type: application/octet-stream; name=\"report-%d.bin\"\r\nContent-Transfer-Encoding: base64\r\n"+
+		"Content-Disposition: attachment; filename=\"report-%d.bin\"\r\n\r\n",
+		from, g.rng.IntN(1000), g.rng.Uint64(), size, size)
+	raw := make([]byte, 0, size)
+	for len(raw) < size {
+		raw = append(raw, g.body(size-len(raw))...)
+	}
+	enc := base64.StdEncoding.EncodeToString(raw)
+	for len(enc) > 76 {
+		m = append(m, enc[:76]...)
+		m = append(m, '\r', '\n')
+		enc = enc[76:]
+	}
+	m = append(m, enc...)
+	return append(m, "\r\n--=_b--\r\n.\r\n"...)
 }
 
 func (g *generator) dnsFlow(f *flow) {

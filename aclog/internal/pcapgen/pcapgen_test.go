@@ -14,7 +14,8 @@ import (
 )
 
 type counter struct {
-	tcp, udp, http, dnsq, sni int
+	tcp, udp, http, dnsq, sni  int
+	mails, attachments, logins int
 }
 
 func (c *counter) Session(s *audit.Session) {
@@ -35,6 +36,16 @@ func (c *counter) TLS(h *audit.TLSHandshake) {
 		c.sni++
 	}
 }
+func (c *counter) Mail(m *audit.Mail) {
+	if m.Message != nil {
+		c.mails++
+		c.attachments += len(m.Message.Attachments)
+	}
+}
+func (c *counter) Credential(*audit.Credential) { c.logins++ }
+func (c *counter) File(*audit.FileTransfer)     {}
+func (c *counter) Post(*audit.Post)             {}
+func (c *counter) Chat(*audit.Chat)             {}
 
 // TestGeneratedCaptureParses: every session the generator wrote is found by
 // the engine, with every request, query and server name.
@@ -100,5 +111,37 @@ func TestSpeed(t *testing.T) {
 	t.Logf("%d packets, %.0f MB in %v (%.2f Mpackets/s)", st.Packets, float64(st.Bytes)/1e6, d, float64(st.Packets)/d.Seconds()/1e6)
 	if d > 10*time.Second {
 		t.Errorf("1M packets took %v", d)
+	}
+}
+
+// TestGeneratedMailParses: every message of the mail mode is found, with
+// its attachment.
+func TestGeneratedMailParses(t *testing.T) {
+	var buf bytes.Buffer
+	st, err := pcapgen.Write(&buf, pcapgen.Config{Seed: 2, Packets: 20000, Mail: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mails == 0 || st.SMTPSessions == 0 || st.HTTPRequests != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	src, err := capture.NewReader("generated", bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &counter{}
+	e, err := audit.New(audit.DefaultConfig(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := audit.Run(context.Background(), src, e); err != nil {
+		t.Fatal(err)
+	}
+	e.Close()
+	if es := e.Stats(); es.Malformed != 0 || es.TCPGaps != 0 || es.TextErrors != 0 {
+		t.Errorf("engine stats %+v", es)
+	}
+	if c.mails != st.Mails || c.attachments != st.Attachments || c.dnsq != st.DNSQueries {
+		t.Errorf("engine found %+v, generator wrote %+v", *c, st)
 	}
 }

@@ -39,12 +39,14 @@ type Config struct {
 	MaxLoadBacklog  int
 
 	Audit  audit.Config
+	Record record.Config
 	Logger *slog.Logger
 }
 
 // RegisterFlags adds aclog's flags (except -r, which takes several files).
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	c.Audit = audit.DefaultConfig()
+	c.Record = record.DefaultConfig()
 	c.Codec = logfile.LZ4
 	fs.StringVar(&c.Iface, "i", "", "capture live on this interface (needs root or CAP_NET_RAW)")
 	fs.StringVar(&c.Filter, "f", "", "BPF filter for live capture, e.g. 'tcp or udp port 53'")
@@ -55,6 +57,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.LoadInterval, "load-interval", 5*time.Second, "how often rows are flushed to sync_files and published as load_files")
 	fs.IntVar(&c.MaxLoadBacklog, "max-load-backlog", 2000, "load_files waiting for loader before aclog pauses them (loader then back-fills from the sync_files)")
 	c.Audit.RegisterFlags(fs, "")
+	c.Record.RegisterFlags(fs)
 }
 
 // Validate checks the settings.
@@ -72,7 +75,7 @@ func (c *Config) Validate() error {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	return c.Audit.Validate()
+	return errors.Join(c.Audit.Validate(), c.Record.Validate())
 }
 
 // Snapshot is what the stats line and the metrics show.
@@ -80,6 +83,7 @@ type Snapshot struct {
 	Source     capture.Stats
 	Engine     audit.Stats
 	Spool      logfile.SpoolStats
+	Record     record.Stats
 	RowErrors  uint64
 	Truncated  int // capture files that ended early
 	BadFiles   int // capture files that could not be read at all
@@ -138,7 +142,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	r := &run{p: p, sp: sp, rec: record.New(sp, conf), lastFlush: time.Now()}
+	rc := cfg.Record
+	rc.Root, rc.Gateway = cfg.Root, cfg.Gateway
+	r := &run{p: p, sp: sp, rec: record.New(sp, conf, rc), lastFlush: time.Now()}
 	r.eng, err = audit.New(cfg.Audit, r.rec)
 	if err != nil {
 		return err
@@ -260,10 +266,19 @@ func (r *run) publish() {
 	s.Engine = r.eng.Stats()
 	s.Spool = r.sp.Stats()
 	s.RowErrors, _ = r.rec.Errors()
+	s.Record = r.rec.Stats()
 	s.PacketTime = r.pktTime
 	r.p.mu.Lock()
 	r.p.snap = s
 	r.p.mu.Unlock()
+}
+
+func sumValues(m map[string]uint64) uint64 {
+	n := uint64(0)
+	for _, v := range m {
+		n += v
+	}
+	return n
 }
 
 func addStats(a, b capture.Stats) capture.Stats {
@@ -281,7 +296,7 @@ func addStats(a, b capture.Stats) capture.Stats {
 func (p *Pipeline) StatsLine() []any {
 	s := p.Snapshot()
 	rows := make([]any, 0, 8)
-	for _, l := range []byte("AUSQFT") {
+	for _, l := range []byte("AUPMCOISQFT") {
 		rows = append(rows, slog.Uint64(string(l), s.Spool.Rows[l]))
 	}
 	return []any{
@@ -293,6 +308,9 @@ func (p *Pipeline) StatsLine() []any {
 		slog.Uint64("tcp_gaps", s.Engine.TCPGaps),
 		slog.Group("rows", rows...),
 		slog.Uint64("row_errors", s.RowErrors),
+		slog.Uint64("reduced", sumValues(s.Record.Reduced)),
+		slog.Uint64("x_files", s.Record.XFiles),
+		slog.Uint64("x_cut", s.Record.XCutFile+s.Record.XCutWindow),
 		slog.Int("open_windows", s.Spool.OpenWindows),
 		slog.Bool("load_paused", s.Spool.LoadPaused),
 	}
@@ -314,6 +332,10 @@ func (p *Pipeline) Register(reg prometheus.Registerer) {
 		counter("malformed_total", "Packets that could not be decoded.", func(s Snapshot) float64 { return float64(s.Engine.Malformed) }),
 		counter("tcp_gaps_total", "Holes TCP reassembly skipped.", func(s Snapshot) float64 { return float64(s.Engine.TCPGaps) }),
 		counter("row_errors_total", "Rows that could not be written.", func(s Snapshot) float64 { return float64(s.RowErrors) }),
+		counter("x_files_total", "Contents stored in attachment bundles.", func(s Snapshot) float64 { return float64(s.Record.XFiles) }),
+		counter("x_bytes_total", "Bytes stored in attachment bundles.", func(s Snapshot) float64 { return float64(s.Record.XBytes) }),
+		counter("x_cut_file_total", "Contents not stored: over the per-file cap, or cut.", func(s Snapshot) float64 { return float64(s.Record.XCutFile) }),
+		counter("x_cut_window_total", "Contents not stored: the window's bundle was full.", func(s Snapshot) float64 { return float64(s.Record.XCutWindow) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "acstore", Subsystem: "aclog", Name: "load_paused",
 			Help: "1 while load_files are paused because loader is behind."}, func() float64 {
 			if p.Snapshot().Spool.LoadPaused {
@@ -322,6 +344,12 @@ func (p *Pipeline) Register(reg prometheus.Registerer) {
 			return 0
 		}),
 	)
+	reduced := prometheus.NewDesc("acstore_aclog_reduced_rows_total", "Rows the log reduction dropped or folded, by rule.", []string{"rule"}, nil)
+	reg.MustRegister(collectorFunc{desc: reduced, collect: func(ch chan<- prometheus.Metric) {
+		for k, n := range p.Snapshot().Record.Reduced {
+			ch <- prometheus.MustNewConstMetric(reduced, prometheus.CounterValue, float64(n), k)
+		}
+	}})
 	rows := prometheus.NewDesc("acstore_aclog_rows_total", "Rows written, by table.", []string{"table"}, nil)
 	reg.MustRegister(collectorFunc{desc: rows, collect: func(ch chan<- prometheus.Metric) {
 		for l, n := range p.Snapshot().Spool.Rows {

@@ -1,9 +1,13 @@
 // Package record turns aclog's audit events into rows of the log tables:
-// A (sessions), U (HTTP requests), S (TLS handshakes) and Q (DNS queries)
+// A (sessions), U (HTTP requests), S (TLS handshakes), Q (DNS queries),
+// M (mail), C (credentials), O (file transfers), P (posts) and I (chat)
 // one per event, F (traffic per user and app per minute) and T (online time
 // per user per window) summed from the sessions. It names the user and
 // group of each address and the app of each session from the config
-// tables, and writes the rows through a logfile.Spool.
+// tables, and writes the rows through a logfile.Spool. Attachments,
+// uploads and transferred files go to the window's attachment bundle (X),
+// written when the window closes; rows point at them by sha256. Log
+// reduction (ReduceConfig) drops or folds redundant U and Q rows.
 package record
 
 import (
@@ -24,6 +28,11 @@ import (
 type Recorder struct {
 	sp   *logfile.Spool
 	conf *configtab.Tables
+	cfg  Config
+
+	xwin   map[time.Time]*xWindow
+	reduce reducer
+	stats  Stats
 
 	// app of a connection, learnt from its HTTP Host or TLS SNI before the
 	// session ends.
@@ -61,14 +70,30 @@ type onlineSums struct {
 	minutes     uint8 // bit i: minute i of the window had traffic
 }
 
-// New returns a Recorder writing to sp and naming with conf.
-func New(sp *logfile.Spool, conf *configtab.Tables) *Recorder {
+// New returns a Recorder writing to sp and naming with conf; cfg says
+// where attachment bundles go and how rows are reduced (start from
+// DefaultConfig).
+func New(sp *logfile.Spool, conf *configtab.Tables, cfg Config) *Recorder {
+	cfg.Validate()
 	return &Recorder{
-		sp: sp, conf: conf,
+		sp: sp, conf: conf, cfg: cfg,
+		xwin:    make(map[time.Time]*xWindow),
+		reduce:  reducer{cfg: cfg.Reduce, last: make(map[reduceKey]time.Time)},
+		stats:   Stats{Reduced: make(map[string]uint64)},
 		connApp: make(map[connKey]configtab.App),
 		flows:   make(map[flowKey]*flowSums),
 		online:  make(map[onlineKey]*onlineSums),
 	}
+}
+
+// Stats returns a copy of the recorder's counters.
+func (r *Recorder) Stats() Stats {
+	s := r.stats
+	s.Reduced = make(map[string]uint64, len(r.stats.Reduced))
+	for k, v := range r.stats.Reduced {
+		s.Reduced[k] = v
+	}
+	return s
 }
 
 // Errors reports how many rows could not be written and the last reason.
@@ -186,6 +211,9 @@ func (r *Recorder) HTTP(h *audit.HTTPRequest) {
 	if !ok {
 		app = r.appOf(audit.TCP, h.Client, h.Server, "http")
 	}
+	if r.dropU(h) {
+		return
+	}
 	e := r.sp.Begin('U', h.Time)
 	r.endpoints(e, h.Client, h.Server)
 	e.Str(app.Name).Str(h.Method).StrOrNull(h.Host).Str(h.URI)
@@ -219,6 +247,9 @@ func (r *Recorder) TLS(t *audit.TLSHandshake) {
 
 // DNS writes a Q row.
 func (r *Recorder) DNS(q *audit.DNSQuery) {
+	if r.dropQ(q) {
+		return
+	}
 	e := r.sp.Begin('Q', q.Time)
 	r.endpoints(e, q.Client, q.Server)
 	e.Str(q.Transport.String()).Str(q.Name).Str(dns.TypeString(q.QType))
@@ -238,12 +269,21 @@ func (r *Recorder) DNS(q *audit.DNSQuery) {
 // Advance writes the F and T rows of the windows that ended before now
 // (packet time): sessions ending later that reach back into them add rows
 // of their own, which sum with these.
+// It also writes the attachment bundles of the windows that ended more
+// than XGrace before now.
 func (r *Recorder) Advance(now time.Time) {
 	r.emit(func(t time.Time) bool { return !logfile.WindowStart(t).Add(logfile.WindowLength).After(now) })
+	r.flushX(now)
+	if r.reduce.cfg.RepeatWindow > 0 && len(r.reduce.last) > 0 {
+		r.expireReduce(now)
+	}
 }
 
-// Close writes every pending F and T row.
-func (r *Recorder) Close() { r.emit(func(time.Time) bool { return true }) }
+// Close writes every pending F and T row and every attachment bundle.
+func (r *Recorder) Close() {
+	r.emit(func(time.Time) bool { return true })
+	r.flushX(time.Time{})
+}
 
 func (r *Recorder) emit(due func(time.Time) bool) {
 	fks := make([]flowKey, 0)

@@ -31,6 +31,14 @@ type Transaction struct {
 	RequestContentType string
 	// RequestBodyLen counts body bytes after removing chunked framing.
 	RequestBodyLen int64
+	// RequestBody is the body of a POST or PUT, chunked framing removed,
+	// at most the cap set with KeepBodies; RequestBodyCut says it is
+	// shorter than RequestBodyLen.
+	RequestBody    []byte
+	RequestBodyCut bool
+	// Authorization is the request's Authorization header (credentials
+	// are taken from it and it is not logged as is).
+	Authorization string
 
 	HasResponse  bool
 	ResponseTime time.Time // when the response header was complete
@@ -86,6 +94,7 @@ type half struct {
 // Conn parses one TCP connection.
 type Conn struct {
 	req, resp half
+	bodyCap   int
 	pending   []*Transaction // requests awaiting a response, oldest first
 	emit      func(*Transaction)
 	errors    int
@@ -97,6 +106,10 @@ type Conn struct {
 func NewConn(emit func(*Transaction)) *Conn {
 	return &Conn{emit: emit}
 }
+
+// KeepBodies makes the parser keep up to n bytes of each POST or PUT
+// request body.
+func (c *Conn) KeepBodies(n int) { c.bodyCap = n }
 
 // Errors counts malformed start lines, oversize headers and lost syncs.
 func (c *Conn) Errors() int { return c.errors }
@@ -126,6 +139,9 @@ func (c *Conn) Gap(fromClient bool, n int) {
 	}
 	if h.tx != nil {
 		h.tx.Incomplete = true
+		if fromClient {
+			h.tx.RequestBodyCut = true
+		}
 	}
 	switch h.st {
 	case stBody, stChunkData:
@@ -211,6 +227,21 @@ func (c *Conn) fail(h *half, fromClient bool) {
 	}
 }
 
+// keepBody keeps request body bytes of a POST or PUT up to the cap.
+func (c *Conn) keepBody(tx *Transaction, b []byte) {
+	if tx == nil || c.bodyCap <= 0 || (tx.Method != "POST" && tx.Method != "PUT") {
+		return
+	}
+	if room := c.bodyCap - len(tx.RequestBody); room > 0 {
+		if len(b) > room {
+			b, tx.RequestBodyCut = b[:room], true
+		}
+		tx.RequestBody = append(tx.RequestBody, b...)
+	} else if len(b) > 0 {
+		tx.RequestBodyCut = true
+	}
+}
+
 func (c *Conn) addBody(h *half, fromClient bool, n int64) {
 	if h.tx == nil {
 		return
@@ -232,6 +263,9 @@ func (c *Conn) feed(h *half, fromClient bool, data []byte) {
 			data = c.header(h, fromClient, data)
 		case stBody, stChunkData:
 			n := min(int64(len(data)), h.remaining)
+			if fromClient {
+				c.keepBody(h.tx, data[:n])
+			}
 			c.addBody(h, fromClient, n)
 			h.remaining -= n
 			data = data[n:]
@@ -383,6 +417,7 @@ func (c *Conn) request(h *half, start, fields []byte) {
 	tx.UserAgent = string(hd.userAgent)
 	tx.Referer = string(hd.referer)
 	tx.RequestContentType = string(hd.contentType)
+	tx.Authorization = string(hd.authorization)
 	if len(c.pending) >= MaxPending {
 		// The server is not answering; do not hold requests forever.
 		old := c.pending[0]
@@ -553,6 +588,7 @@ func isTokenChar(c byte) bool {
 // headers holds the fields aclog reads; values alias the header block.
 type headers struct {
 	host, userAgent, referer, contentType []byte
+	authorization                         []byte
 	contentLength                         int64
 	hasLength, chunked                    bool
 }
@@ -578,6 +614,8 @@ func (hd *headers) parse(b []byte) {
 			hd.referer = value
 		case bytes.EqualFold(name, []byte("Content-Type")):
 			hd.contentType = value
+		case bytes.EqualFold(name, []byte("Authorization")):
+			hd.authorization = value
 		case bytes.EqualFold(name, []byte("Content-Length")):
 			// The first valid one wins; a smuggling-style second value is
 			// ignored rather than trusted.

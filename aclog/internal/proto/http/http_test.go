@@ -267,6 +267,7 @@ func FuzzConn(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte, serverFirst bool, split uint8) {
 		var got []*Transaction
 		c := NewConn(func(tx *Transaction) { got = append(got, tx) })
+		c.KeepBodies(1024)
 		// The same bytes both ways, cut at split, with a gap in between.
 		cut := int(split) % (len(data) + 1)
 		c.Data(!serverFirst, data[:cut], time.Time{})
@@ -280,6 +281,9 @@ func FuzzConn(f *testing.F) {
 		for _, tx := range got {
 			if tx.RequestBodyLen < 0 || tx.ResponseBodyLen < 0 {
 				t.Fatalf("negative body length %+v", *tx)
+			}
+			if len(tx.RequestBody) > 1024 || int64(len(tx.RequestBody)) > tx.RequestBodyLen {
+				t.Fatalf("body kept %d of %d bytes, cap 1024", len(tx.RequestBody), tx.RequestBodyLen)
 			}
 		}
 	})

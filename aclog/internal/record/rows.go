@@ -1,0 +1,163 @@
+package record
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/acstore/acstore/aclog/internal/audit"
+	"github.com/acstore/acstore/aclog/internal/proto/form"
+	"github.com/acstore/acstore/aclog/internal/proto/mail"
+	"github.com/acstore/acstore/aclog/internal/proto/textconn"
+)
+
+// Mail writes an M row; the attachments go to the window's X bundle.
+func (r *Recorder) Mail(m *audit.Mail) {
+	dir := "receive"
+	if m.Send {
+		dir = "send"
+	}
+	host := m.Helo
+	if host == "" {
+		host = m.ServerName
+	}
+	e := r.sp.Begin('M', m.Time)
+	r.endpoints(e, m.Client, m.Server)
+	e.Str(m.Proto).Str(m.Command).Str(dir).Uint(uint64(min(max(m.Size, 0), 1<<32-1))).Uint(uint64(m.TTL)).
+		StrOrNull(host).StrOrNull(m.User).StrOrNull(m.EnvFrom).StrOrNull(strings.Join(m.EnvTo, ", "))
+	msg := m.Message
+	if msg == nil {
+		// A STARTTLS note: nothing of the message can be read.
+		for range 9 {
+			e.Null()
+		}
+		e.Uint(0).Null().Uint(0).Uint(1)
+		r.commit()
+		return
+	}
+	e.StrOrNull(mail.JoinAddresses(msg.From)).StrOrNull(mail.JoinAddresses(msg.To)).StrOrNull(mail.JoinAddresses(msg.Cc)).
+		StrOrNull(msg.Mailer).StrOrNull(msg.Subject)
+	if msg.Priority > 0 {
+		e.Uint(uint64(msg.Priority))
+	} else {
+		e.Null()
+	}
+	e.StrOrNull(msg.MessageID)
+	if msg.Date.IsZero() {
+		e.Null()
+	} else {
+		e.Time(msg.Date.In(m.Time.Location()).Truncate(time.Second))
+	}
+	e.StrOrNull(msg.Body)
+	e.Uint(b2u(msg.BodyCut))
+	var files []string
+	image := false
+	for i := range msg.Attachments {
+		a := &msg.Attachments[i]
+		ref := r.storeX(m.Time, a.Name, a.Type, a.Content, a.Cut)
+		files = append(files, fileLine(ref, a.Size, a.Type, a.Name))
+		image = image || a.IsImage()
+	}
+	e.StrOrNull(strings.Join(files, "\n")).Uint(b2u(image))
+	sign := uint64(0)
+	switch {
+	case msg.Malformed:
+		sign = 2
+	case m.Cut || msg.HeaderOnly || msg.BodyCut:
+		sign = 1
+	}
+	e.Uint(sign)
+	r.commit()
+}
+
+// fileLine is one line of file_path / file_names: sha256 (or -), size,
+// type, name.
+func fileLine(ref string, size int64, typ, name string) string {
+	return ref + " " + strconv.FormatInt(size, 10) + " " + typ + " " + name
+}
+
+func b2u(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// Credential writes a C row. The event carries no password, only its
+// length.
+func (r *Recorder) Credential(c *audit.Credential) {
+	e := r.sp.Begin('C', c.Time)
+	r.endpoints(e, c.Client, c.Server)
+	e.Str(c.Proto).Str(c.Mechanism).StrOrNull(c.ServerName).Str(c.User).Uint(uint64(max(c.PassLen, 0)))
+	switch c.Result {
+	case textconn.Accepted:
+		e.Uint(1)
+	case textconn.Refused:
+		e.Uint(0)
+	default:
+		e.Null()
+	}
+	r.commit()
+}
+
+// File writes an O row; the content goes to the window's X bundle.
+func (r *Recorder) File(f *audit.FileTransfer) {
+	dir := "download"
+	if f.Upload {
+		dir = "upload"
+	}
+	e := r.sp.Begin('O', f.Time)
+	r.endpoints(e, f.Client, f.Server)
+	e.Str(f.Proto).Str(f.Command).Str(f.Name).Uint(uint64(max(f.Size, 0))).Str(dir)
+	if f.Reply > 0 {
+		e.Uint(uint64(f.Reply))
+	} else {
+		e.Null()
+	}
+	ref := "-"
+	if !f.NoData {
+		name := f.Name
+		if i := strings.LastIndexAny(name, "/\\"); i >= 0 {
+			name = name[i+1:]
+		}
+		ref = r.storeX(f.Time, name, "application/octet-stream", f.Content, f.Cut)
+	}
+	if ref == "-" {
+		e.Null()
+	} else {
+		e.Str(ref)
+	}
+	r.commit()
+}
+
+// Post writes a P row; uploaded files (or a body that is not a form) go
+// to the window's X bundle.
+func (r *Recorder) Post(p *audit.Post) {
+	var lines []string
+	xref := ""
+	for _, f := range p.Files {
+		ref := r.storeX(p.Time, f.Name, f.Type, f.Content, f.Cut)
+		lines = append(lines, fileLine(ref, f.Size, f.Type, f.Name))
+		if xref == "" && ref != "-" {
+			xref = ref
+		}
+	}
+	if p.Body != nil && len(p.Files) == 0 {
+		if ref := r.storeX(p.Time, "body", p.ContentType, p.Body, p.Cut); ref != "-" {
+			xref = ref
+		}
+	}
+	e := r.sp.Begin('P', p.Time)
+	r.endpoints(e, p.Client, p.Server)
+	e.StrOrNull(p.Host).Str(p.URI).StrOrNull(p.ContentType).StrOrNull(form.Encode(p.Form)).
+		StrOrNull(strings.Join(lines, "\n")).Uint(uint64(max(p.BodyLen, 0))).StrOrNull(xref)
+	r.commit()
+}
+
+// Chat writes an I row.
+func (r *Recorder) Chat(c *audit.Chat) {
+	e := r.sp.Begin('I', c.Time)
+	r.endpoints(e, c.Client, c.Server)
+	e.Str(c.Proto).StrOrNull(c.Sender).StrOrNull(c.Receiver).Str(c.Text)
+	r.commit()
+}
