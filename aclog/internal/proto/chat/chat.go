@@ -148,21 +148,21 @@ const MaxStanza = 256 << 10
 
 // XMPP parses one XMPP client connection.
 type XMPP struct {
-	ev       Events
-	buf      [2][]byte
-	now      time.Time
-	user     string // from SASL or the stream header
-	login    *textconn.Login
-	tlsState uint8
-	dead     [2]bool
-	errors   int
+	ev     Events
+	buf    [2][]byte
+	now    time.Time
+	user   string // from SASL or the stream header
+	login  *textconn.Login
+	tls    textconn.StartTLS
+	dead   [2]bool
+	errors int
 }
 
 // NewXMPP returns an XMPP parser.
 func NewXMPP(ev Events) *XMPP { return &XMPP{ev: ev} }
 
 // TLS reports that the stream went encrypted after STARTTLS.
-func (x *XMPP) TLS() bool { return x.tlsState == 2 }
+func (x *XMPP) TLS() bool { return x.tls.Encrypted() }
 
 // Errors counts stanzas that could not be parsed or were too large.
 func (x *XMPP) Errors() int { return x.errors }
@@ -189,17 +189,11 @@ func idx(fromClient bool) int {
 // Data feeds bytes of one direction.
 func (x *XMPP) Data(fromClient bool, b []byte, now time.Time) {
 	x.now = now
-	if x.tlsState == 1 && len(b) > 0 {
-		if textconn.LooksLikeTLS(b) {
-			x.tlsState = 2
-			return
-		}
-		if fromClient {
-			x.tlsState = 0
-		}
+	if x.tls.Data(fromClient, b) {
+		return
 	}
 	i := idx(fromClient)
-	if x.tlsState == 2 || x.dead[i] {
+	if x.tls.Encrypted() || x.dead[i] {
 		return
 	}
 	x.buf[i] = append(x.buf[i], b...)
@@ -282,7 +276,7 @@ func (x *XMPP) element(fromClient bool, el []byte) {
 	case "starttls":
 		return
 	case "proceed":
-		x.tlsState = 1
+		x.tls.Accept(x.now)
 		return
 	}
 	var st stanza

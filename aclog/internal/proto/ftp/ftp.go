@@ -57,7 +57,7 @@ type Conn struct {
 	sawPass  bool
 	reply    []byte // first line of a multi-line reply
 	code     string
-	tlsState uint8
+	tls      textconn.StartTLS // AUTH TLS
 	errors   int
 	greeting string
 }
@@ -66,7 +66,7 @@ type Conn struct {
 func NewConn(h Handler) *Conn { return &Conn{h: h} }
 
 // TLS reports that the control connection went encrypted (AUTH TLS).
-func (c *Conn) TLS() bool { return c.tlsState == 2 }
+func (c *Conn) TLS() bool { return c.tls.Encrypted() }
 
 // Errors counts lines that could not be parsed.
 func (c *Conn) Errors() int { return c.errors + c.c.LongLines + c.s.LongLines }
@@ -74,18 +74,12 @@ func (c *Conn) Errors() int { return c.errors + c.c.LongLines + c.s.LongLines }
 // Data feeds bytes of one direction.
 func (c *Conn) Data(fromClient bool, b []byte, now time.Time) {
 	c.now = now
-	if c.tlsState == 1 && len(b) > 0 {
-		if textconn.LooksLikeTLS(b) {
-			c.tlsState = 2
-			c.c.Stop()
-			c.s.Stop()
-			return
-		}
-		if fromClient {
-			c.tlsState = 0
-		}
+	if c.tls.Data(fromClient, b) {
+		c.c.Stop()
+		c.s.Stop()
+		return
 	}
-	if c.tlsState == 2 {
+	if c.tls.Encrypted() {
 		return
 	}
 	if fromClient {
@@ -255,7 +249,7 @@ func (c *Conn) serverReply(code int, text string) {
 		}
 	case "AUTH":
 		if code == 234 {
-			c.tlsState = 1
+			c.tls.Accept(c.now)
 		}
 	}
 	c.finish(cmd)

@@ -48,8 +48,7 @@ type Conn struct {
 
 	section  string // of the FETCH literal being read
 	fetchMsg bool
-	tlsState uint8
-	tlsAt    time.Time
+	tls      textconn.StartTLS
 	errors   int
 }
 
@@ -59,7 +58,7 @@ func NewConn(ev textconn.Events, maxMessage int) *Conn {
 }
 
 // TLS reports that the connection went encrypted after STARTTLS.
-func (c *Conn) TLS() bool { return c.tlsState == 2 }
+func (c *Conn) TLS() bool { return c.tls.Encrypted() }
 
 // Errors counts lines that could not be parsed.
 func (c *Conn) Errors() int { return c.errors + c.c.LongLines + c.s.LongLines }
@@ -67,16 +66,11 @@ func (c *Conn) Errors() int { return c.errors + c.c.LongLines + c.s.LongLines }
 // Data feeds bytes of one direction.
 func (c *Conn) Data(fromClient bool, b []byte, now time.Time) {
 	c.now = now
-	if c.tlsState == 1 && len(b) > 0 {
-		if textconn.LooksLikeTLS(b) {
-			c.encrypted()
-			return
-		}
-		if fromClient {
-			c.tlsState = 0
-		}
+	if c.tls.Data(fromClient, b) {
+		c.encrypted()
+		return
 	}
-	if c.tlsState == 2 {
+	if c.tls.Encrypted() {
 		return
 	}
 	if fromClient {
@@ -105,7 +99,7 @@ func (c *Conn) Close(now time.Time) {
 	if c.authL != nil {
 		c.emitAuth(textconn.Unknown)
 	}
-	if c.tlsState == 1 {
+	if c.tls.Pending() {
 		c.encrypted()
 	}
 	c.c.Stop()
@@ -355,7 +349,7 @@ func (c *Conn) tagged(cmd *command, ok bool) {
 		}
 	case "STARTTLS":
 		if ok {
-			c.tlsState, c.tlsAt = 1, c.now
+			c.tls.Accept(c.now)
 		}
 	}
 }
@@ -411,10 +405,10 @@ func (c *Conn) loginOut(l *textconn.Login) {
 // encrypted notes that the session went encrypted after STARTTLS/STLS: a
 // Message with Command STARTTLS and no content.
 func (c *Conn) encrypted() {
-	c.tlsState = 2
+	c.tls.SetEncrypted()
 	c.c.Stop()
 	c.s.Stop()
-	c.ev.EmitMessage(&textconn.Message{Time: c.tlsAt, Command: "STARTTLS", Greeting: c.greeting, User: c.login})
+	c.ev.EmitMessage(&textconn.Message{Time: c.tls.At, Command: "STARTTLS", Greeting: c.greeting, User: c.login})
 }
 
 func asciiUpper(s string) string {

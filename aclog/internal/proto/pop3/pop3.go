@@ -34,8 +34,7 @@ type Conn struct {
 	auth     *textconn.Login
 	authStep int
 	cur      *command // whose multi-line reply is being read
-	tlsState uint8
-	tlsAt    time.Time
+	tls      textconn.StartTLS
 	errors   int
 }
 
@@ -45,7 +44,7 @@ func NewConn(ev textconn.Events, maxMessage int) *Conn {
 }
 
 // TLS reports that the connection went encrypted after STLS.
-func (c *Conn) TLS() bool { return c.tlsState == 2 }
+func (c *Conn) TLS() bool { return c.tls.Encrypted() }
 
 // Errors counts lines that could not be parsed.
 func (c *Conn) Errors() int { return c.errors + c.c.LongLines + c.s.LongLines }
@@ -53,16 +52,11 @@ func (c *Conn) Errors() int { return c.errors + c.c.LongLines + c.s.LongLines }
 // Data feeds bytes of one direction.
 func (c *Conn) Data(fromClient bool, b []byte, now time.Time) {
 	c.now = now
-	if c.tlsState == 1 && len(b) > 0 {
-		if textconn.LooksLikeTLS(b) {
-			c.encrypted()
-			return
-		}
-		if fromClient {
-			c.tlsState = 0
-		}
+	if c.tls.Data(fromClient, b) {
+		c.encrypted()
+		return
 	}
-	if c.tlsState == 2 {
+	if c.tls.Encrypted() {
 		return
 	}
 	if fromClient {
@@ -96,7 +90,7 @@ func (c *Conn) Close(now time.Time) {
 	if c.auth != nil {
 		c.emitAuth(textconn.Unknown)
 	}
-	if c.tlsState == 1 {
+	if c.tls.Pending() {
 		c.encrypted()
 	}
 	c.c.Stop()
@@ -238,7 +232,7 @@ func (c *Conn) serverLine(line []byte) {
 		}
 	case "STLS":
 		if ok {
-			c.tlsState, c.tlsAt = 1, c.now
+			c.tls.Accept(c.now)
 		}
 	}
 	if ok && multiLine(cmd) {
@@ -274,8 +268,8 @@ func (c *Conn) loginOut(l *textconn.Login) {
 // encrypted notes that the session went encrypted after STARTTLS/STLS: a
 // Message with Command STARTTLS and no content.
 func (c *Conn) encrypted() {
-	c.tlsState = 2
+	c.tls.SetEncrypted()
 	c.c.Stop()
 	c.s.Stop()
-	c.ev.EmitMessage(&textconn.Message{Time: c.tlsAt, Command: "STARTTLS", Greeting: c.greeting, User: c.login})
+	c.ev.EmitMessage(&textconn.Message{Time: c.tls.At, Command: "STARTTLS", Greeting: c.greeting, User: c.login})
 }

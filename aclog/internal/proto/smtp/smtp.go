@@ -37,8 +37,7 @@ type Conn struct {
 	bdatSize int64
 	bdatCut  bool
 	auth     *authState
-	tlsState uint8 // 0 none, 1 STARTTLS accepted, 2 encrypted
-	tlsAt    time.Time
+	tls      textconn.StartTLS
 	reply    []byte
 	errors   int
 }
@@ -56,7 +55,7 @@ func NewConn(ev textconn.Events, maxMessage int) *Conn {
 
 // TLS reports that the connection went encrypted after STARTTLS; the
 // parser ignores everything from then on.
-func (c *Conn) TLS() bool { return c.tlsState == 2 }
+func (c *Conn) TLS() bool { return c.tls.Encrypted() }
 
 // Errors counts lines that could not be parsed.
 func (c *Conn) Errors() int { return c.errors + c.c.LongLines + c.s.LongLines }
@@ -64,16 +63,11 @@ func (c *Conn) Errors() int { return c.errors + c.c.LongLines + c.s.LongLines }
 // Data feeds bytes of one direction.
 func (c *Conn) Data(fromClient bool, b []byte, now time.Time) {
 	c.now = now
-	if c.tlsState == 1 && len(b) > 0 {
-		if textconn.LooksLikeTLS(b) {
-			c.encrypted()
-			return
-		}
-		if fromClient {
-			c.tlsState = 0 // stored decrypted: parse on
-		}
+	if c.tls.Data(fromClient, b) {
+		c.encrypted()
+		return
 	}
-	if c.tlsState == 2 {
+	if c.tls.Encrypted() {
 		return
 	}
 	if fromClient {
@@ -110,7 +104,7 @@ func (c *Conn) Close(now time.Time) {
 	if c.auth != nil {
 		c.emitAuth(textconn.Unknown)
 	}
-	if c.tlsState == 1 {
+	if c.tls.Pending() {
 		// STARTTLS accepted, then nothing more was captured.
 		c.encrypted()
 	}
@@ -121,10 +115,10 @@ func (c *Conn) Close(now time.Time) {
 // encrypted notes that the session went encrypted after STARTTLS: a
 // Message with Command STARTTLS and no content.
 func (c *Conn) encrypted() {
-	c.tlsState = 2
+	c.tls.SetEncrypted()
 	c.c.Stop()
 	c.s.Stop()
-	c.emitMessage(&textconn.Message{Time: c.tlsAt, Command: "STARTTLS", Send: true})
+	c.emitMessage(&textconn.Message{Time: c.tls.At, Command: "STARTTLS", Send: true})
 }
 
 func (c *Conn) push(cmd string) {
@@ -349,7 +343,7 @@ func (c *Conn) serverReply(code int, text string) {
 		}
 	case "STARTTLS":
 		if code == 220 {
-			c.tlsState, c.tlsAt = 1, c.now
+			c.tls.Accept(c.now)
 		}
 	case "DATA":
 		if code != 354 && c.c.Mode() == textconn.Dot && c.c.BodyLen == 0 {

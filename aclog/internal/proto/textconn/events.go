@@ -105,6 +105,44 @@ func LooksLikeTLS(b []byte) bool {
 	return len(b) >= 3 && b[0] == 0x16 && b[1] == 3 && b[2] <= 4
 }
 
+// StartTLS follows a text protocol's switch to TLS. Once the server has
+// accepted STARTTLS (STLS in POP3), the next bytes tell whether the session
+// really went encrypted (a TLS record) or the capture holds it decrypted
+// (clear text from the client: parse on).
+type StartTLS struct {
+	state uint8 // 0 none, 1 accepted, 2 encrypted
+	At    time.Time
+}
+
+// Accept notes that the server accepted the switch at now.
+func (s *StartTLS) Accept(now time.Time) { s.state, s.At = 1, now }
+
+// Pending reports a switch accepted but not yet seen to happen.
+func (s *StartTLS) Pending() bool { return s.state == 1 }
+
+// Encrypted reports that the session went encrypted.
+func (s *StartTLS) Encrypted() bool { return s.state == 2 }
+
+// SetEncrypted marks the session encrypted (at the end of a capture that
+// stopped after the switch was accepted).
+func (s *StartTLS) SetEncrypted() { s.state = 2 }
+
+// Data looks at the bytes that follow an accepted switch and reports
+// whether they show the session going encrypted just now.
+func (s *StartTLS) Data(fromClient bool, b []byte) bool {
+	if s.state != 1 || len(b) == 0 {
+		return false
+	}
+	if LooksLikeTLS(b) {
+		s.state = 2
+		return true
+	}
+	if fromClient {
+		s.state = 0
+	}
+	return false
+}
+
 // Verb splits a command line into its upper-cased verb and the argument.
 func Verb(line []byte) (string, string) {
 	v, arg, _ := bytes.Cut(line, []byte{' '})
