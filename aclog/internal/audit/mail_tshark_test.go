@@ -186,32 +186,13 @@ func TestMailTsharkComparison(t *testing.T) {
 				}
 			}
 			got := engineText(t, filepath.Join(pcapRoot, rel))
-			for _, kind := range []struct {
-				name      string
-				got, want []string
-			}{
+			compareKinds(t, rel, []compared{
 				{"imf", got.IMF, want.IMF},
 				{"envelope", got.Envelope, want.Envelope},
 				{"ftp", got.FTPCommands, want.FTPCommands},
 				{"ftp-user", got.FTPUsers, want.FTPUsers},
 				{"ftp-file", got.FTPFiles, want.FTPFiles},
-			} {
-				onlyEngine, onlyTshark := multisetDiff(kind.got, kind.want)
-				var expEngine, expTshark []string
-				for i, ex := range mailExceptions {
-					if ex.file == rel && ex.kind == kind.name {
-						mu.Lock()
-						used[i] = true
-						mu.Unlock()
-						expEngine, expTshark = ex.onlyEngine, ex.onlyTshark
-					}
-				}
-				if !slices.Equal(onlyEngine, sorted(expEngine)) || !slices.Equal(onlyTshark, sorted(expTshark)) {
-					t.Errorf("%s: engine and tshark differ beyond the documented exceptions\nonly engine:\n  %s\nonly tshark:\n  %s\ndocumented only engine:\n  %s\ndocumented only tshark:\n  %s",
-						kind.name, strings.Join(onlyEngine, "\n  "), strings.Join(onlyTshark, "\n  "),
-						strings.Join(expEngine, "\n  "), strings.Join(expTshark, "\n  "))
-				}
-			}
+			}, mailExceptions, used, &mu)
 			t.Logf("%d IMF, %d envelope addresses, %d FTP commands", len(want.IMF), len(want.Envelope), len(want.FTPCommands))
 		})
 	}

@@ -166,31 +166,12 @@ func TestTsharkComparison(t *testing.T) {
 				}
 			}
 			got := engineResult(t, filepath.Join(pcapRoot, rel))
-			for _, kind := range []struct {
-				name      string
-				got, want []string
-			}{
+			compareKinds(t, rel, []compared{
 				{"http", got.HTTP, want.HTTP},
 				{"dns", got.DNSQueries, want.DNSQueries},
 				{"sni", got.SNI, want.SNI},
 				{"conv", got.Conversations, want.Conversations},
-			} {
-				onlyEngine, onlyTshark := multisetDiff(kind.got, kind.want)
-				var expEngine, expTshark []string
-				for i, ex := range exceptions {
-					if ex.file == rel && ex.kind == kind.name {
-						mu.Lock()
-						used[i] = true
-						mu.Unlock()
-						expEngine, expTshark = ex.onlyEngine, ex.onlyTshark
-					}
-				}
-				if !slices.Equal(onlyEngine, sorted(expEngine)) || !slices.Equal(onlyTshark, sorted(expTshark)) {
-					t.Errorf("%s: engine and tshark differ beyond the documented exceptions\nonly engine:\n  %s\nonly tshark:\n  %s\ndocumented only engine:\n  %s\ndocumented only tshark:\n  %s",
-						kind.name, strings.Join(onlyEngine, "\n  "), strings.Join(onlyTshark, "\n  "),
-						strings.Join(expEngine, "\n  "), strings.Join(expTshark, "\n  "))
-				}
-			}
+			}, exceptions, used, &mu)
 			t.Logf("%d HTTP requests, %d DNS queries, %d SNIs, %d conversations",
 				len(want.HTTP), len(want.DNSQueries), len(want.SNI), len(want.Conversations))
 		})
@@ -499,4 +480,34 @@ func bracket(ep string) string {
 		return ep
 	}
 	return "[" + ep[:i] + "]" + ep[i:]
+}
+
+// compared is one kind of record as the engine and tshark see it.
+type compared struct {
+	name      string
+	got, want []string
+}
+
+// compareKinds fails t for every difference between the engine's and
+// tshark's multisets of rel beyond the exceptions documented for it, and
+// marks those exceptions used.
+func compareKinds(t *testing.T, rel string, kinds []compared, exceptions []exception, used map[int]bool, mu *sync.Mutex) {
+	t.Helper()
+	for _, kind := range kinds {
+		onlyEngine, onlyTshark := multisetDiff(kind.got, kind.want)
+		var expEngine, expTshark []string
+		for i, ex := range exceptions {
+			if ex.file == rel && ex.kind == kind.name {
+				mu.Lock()
+				used[i] = true
+				mu.Unlock()
+				expEngine, expTshark = ex.onlyEngine, ex.onlyTshark
+			}
+		}
+		if !slices.Equal(onlyEngine, sorted(expEngine)) || !slices.Equal(onlyTshark, sorted(expTshark)) {
+			t.Errorf("%s: engine and tshark differ beyond the documented exceptions\nonly engine:\n  %s\nonly tshark:\n  %s\ndocumented only engine:\n  %s\ndocumented only tshark:\n  %s",
+				kind.name, strings.Join(onlyEngine, "\n  "), strings.Join(onlyTshark, "\n  "),
+				strings.Join(expEngine, "\n  "), strings.Join(expTshark, "\n  "))
+		}
+	}
 }
