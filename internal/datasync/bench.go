@@ -64,7 +64,7 @@ func Bench(ctx context.Context, rows int) ([]bench.Row, error) {
 	mb := float64(stored) / 1e6
 	const group, ref = "datasync", "plain TCP copy into files (reference)"
 
-	took, err := plainCopy(files, filepath.Join(tmp, "plain"), false)
+	took, err := plainCopy(files, filepath.Join(tmp, "plain"), false, 0)
 	if err != nil {
 		return nil, fmt.Errorf("plain copy: %w", err)
 	}
@@ -72,7 +72,7 @@ func Bench(ctx context.Context, rows int) ([]bench.Row, error) {
 		Note: fmt.Sprintf("%d files, LZ4 size ratio %.2f (%.0f MB of rows)", len(files), float64(raw)/float64(stored), float64(raw)/1e6)}}
 	// datasync fsyncs each file before it publishes it; this reference
 	// does the same, to show what durability alone costs.
-	took, err = plainCopy(files, filepath.Join(tmp, "plain-fsync"), true)
+	took, err = plainCopy(files, filepath.Join(tmp, "plain-fsync"), true, 0)
 	if err != nil {
 		return nil, fmt.Errorf("plain copy: %w", err)
 	}
@@ -96,14 +96,94 @@ func Bench(ctx context.Context, rows int) ([]bench.Row, error) {
 		ho := filepath.Join(tmp, "ho-"+c.codec.String())
 		os.RemoveAll(ho)
 		os.RemoveAll(filepath.Join(branch, "state"))
-		wire, took, err := benchPush(ctx, branch, ho, gw, c.codec, c.tls, c.parallel, certs)
+		wire, took, err := benchPush(ctx, branch, ho, gw, c.codec, c.tls, c.parallel, 0, certs)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", c.name, err)
 		}
 		out = append(out, bench.Row{Group: group, Name: c.name, Amount: mb, Unit: "MB", Took: took, Reference: ref,
 			Note: fmt.Sprintf("%.1f MB on the wire, size ratio %.2f", float64(wire)/1e6, float64(raw)/float64(wire))})
 	}
+
+	// Over a thin link (a 100 Mbit/s VPN, shaped in both directions by a
+	// proxy), the link is the limit for both: the comparison that matters
+	// at a branch.
+	const link = 100e6 / 8
+	const linkRef = "plain TCP copy, 100 Mbit/s link (reference)"
+	took, err = plainCopy(files, filepath.Join(tmp, "plain-link"), false, link)
+	if err != nil {
+		return nil, fmt.Errorf("plain copy over the link: %w", err)
+	}
+	out = append(out, bench.Row{Group: group, Name: linkRef, Amount: mb, Unit: "MB", Took: took})
+	for _, c := range []struct {
+		name  string
+		codec logfile.Codec
+	}{
+		{"push lz4, TLS, 100 Mbit/s link", logfile.LZ4},
+		{"push xz, TLS, 100 Mbit/s link", logfile.XZ},
+	} {
+		ho := filepath.Join(tmp, "ho-link-"+c.codec.String())
+		os.RemoveAll(filepath.Join(branch, "state"))
+		wire, took, err := benchPush(ctx, branch, ho, gw, c.codec, true, 1, link, certs)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", c.name, err)
+		}
+		out = append(out, bench.Row{Group: group, Name: c.name, Amount: mb, Unit: "MB", Took: took, Reference: linkRef,
+			Note: fmt.Sprintf("%.1f MB on the wire", float64(wire)/1e6)})
+	}
 	return out, nil
+}
+
+// thinLink returns an address that forwards to target at most rate bytes
+// per second each way, like a thin VPN link; rate 0 returns target itself.
+func thinLink(target string, rate int64) (string, func(), error) {
+	if rate <= 0 {
+		return target, func() {}, nil
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				d, err := net.Dial("tcp", target)
+				if err != nil {
+					return
+				}
+				defer d.Close()
+				done := make(chan struct{})
+				go func() { shapedCopy(d, c, newLimiter(rate)); close(done) }()
+				shapedCopy(c, d, newLimiter(rate))
+				<-done
+			}()
+		}
+	}()
+	return ln.Addr().String(), func() { ln.Close() }, nil
+}
+
+// shapedCopy copies src to dst, waiting on l before each write.
+func shapedCopy(dst, src net.Conn, l *limiter) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			l.wait(context.Background(), n)
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			if tc, ok := dst.(*net.TCPConn); ok {
+				tc.CloseWrite()
+			}
+			return
+		}
+	}
 }
 
 // benchRows writes rows of the A and U tables over four windows of
@@ -130,7 +210,7 @@ func benchRows(root, gw string, rows int) error {
 // plainCopy sends the files over one TCP connection, each as its length
 // and bytes, and the receiver writes each into a file; it returns the time
 // until the receiver has closed the last one.
-func plainCopy(files []string, dst string, fsync bool) (time.Duration, error) {
+func plainCopy(files []string, dst string, fsync bool, link int64) (time.Duration, error) {
 	if err := os.MkdirAll(dst, 0o755); err != nil {
 		return 0, err
 	}
@@ -174,7 +254,12 @@ func plainCopy(files []string, dst string, fsync bool) (time.Duration, error) {
 		}
 	}()
 	start := time.Now()
-	c, err := net.Dial("tcp", ln.Addr().String())
+	addr, stop, err := thinLink(ln.Addr().String(), link)
+	if err != nil {
+		return 0, err
+	}
+	defer stop()
+	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		return 0, err
 	}
@@ -198,7 +283,7 @@ func plainCopy(files []string, dst string, fsync bool) (time.Duration, error) {
 	return time.Since(start), err
 }
 
-func benchPush(ctx context.Context, branch, ho, gw string, codec logfile.Codec, useTLS bool, parallel int, certs TLSFiles) (int64, time.Duration, error) {
+func benchPush(ctx context.Context, branch, ho, gw string, codec logfile.Codec, useTLS bool, parallel int, link int64, certs TLSFiles) (int64, time.Duration, error) {
 	secret := "bench-secret-0123456789abcdef"
 	scfg := ServerConfig{Root: ho, Gateways: map[string]string{gw: secret}, TLS: TLSFiles{Insecure: true}}
 	ccfg := ClientConfig{Root: branch, Gateway: gw, Secret: secret, Codec: codec, TLS: TLSFiles{Insecure: true}, Retries: 3, Parallel: parallel}
@@ -218,9 +303,14 @@ func benchPush(ctx context.Context, branch, ho, gw string, codec logfile.Codec, 
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(sctx, ln) }()
 	defer func() { cancel(); <-done }()
-	ccfg.Server = "http://" + ln.Addr().String()
+	addr, stop, err := thinLink(ln.Addr().String(), link)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer stop()
+	ccfg.Server = "http://" + addr
 	if useTLS {
-		ccfg.Server = "https://" + ln.Addr().String()
+		ccfg.Server = "https://" + addr
 	}
 	c, err := NewClient(ccfg)
 	if err != nil {

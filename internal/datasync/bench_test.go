@@ -24,8 +24,8 @@ func TestBench(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(out) != 6 {
-		t.Fatalf("%d rows of results, want 6", len(out))
+	if len(out) != 9 {
+		t.Fatalf("%d rows of results, want 9", len(out))
 	}
 	if testing.Verbose() {
 		bench.Print(os.Stdout, out)
