@@ -37,6 +37,11 @@ running() {
 up() {
 	bin=$(mariadbd_bin) || { install_server; bin=$(mariadbd_bin); }
 	if running; then echo "$dsn"; return; fi
+	if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+		echo "db.sh: port $port is taken by another process (not this project's instance in $var);" \
+			"stop it or choose another port with ACSTORE_DB_PORT=N" >&2
+		exit 1
+	fi
 	mkdir -p "$var"
 	if [ ! -d "$datadir/mysql" ]; then
 		echo "db.sh: initialising $datadir" >&2
