@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -178,4 +179,17 @@ func Usage(fs *flag.FlagSet, text string) func() {
 		fmt.Fprintln(fs.Output(), "\nFlags:")
 		fs.PrintDefaults()
 	}
+}
+
+// Counter is the Prometheus counter acstore_<sub>_<name>, read from v at
+// each scrape.
+func Counter(sub, name, help string, v *atomic.Uint64) prometheus.Collector {
+	return prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "acstore", Subsystem: sub, Name: name, Help: help},
+		func() float64 { return float64(v.Load()) })
+}
+
+// Gauge is the Prometheus gauge acstore_<sub>_<name>, read from f at each
+// scrape.
+func Gauge(sub, name, help string, f func() float64) prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "acstore", Subsystem: sub, Name: name, Help: help}, f)
 }

@@ -5,10 +5,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/acstore/acstore/internal/daemon"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 func TestConfigFile(t *testing.T) {
@@ -31,5 +33,29 @@ func TestConfigFile(t *testing.T) {
 	c.RegisterFlags(fs)
 	if err := daemon.Parse(fs, []string{"-config", path}, &c); err == nil || !strings.Contains(err.Error(), `unknown setting "no-such-flag"`) {
 		t.Errorf("unknown setting: %v", err)
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	var n atomic.Uint64
+	n.Store(7)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(daemon.Counter("loader", "files_total", "Files.", &n),
+		daemon.Gauge("loader", "backlog_files", "Backlog.", func() float64 { return 3 }))
+	got, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]float64{"acstore_loader_files_total": 7, "acstore_loader_backlog_files": 3}
+	for _, mf := range got {
+		m := mf.GetMetric()[0]
+		v := m.GetCounter().GetValue() + m.GetGauge().GetValue()
+		if want[mf.GetName()] != v {
+			t.Errorf("%s = %v, want %v", mf.GetName(), v, want[mf.GetName()])
+		}
+		delete(want, mf.GetName())
+	}
+	if len(want) != 0 {
+		t.Errorf("missing metrics: %v", want)
 	}
 }

@@ -10,12 +10,12 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/acstore/acstore/internal/daemon"
 	"github.com/acstore/acstore/internal/logfile"
 	"github.com/acstore/acstore/internal/schema"
 )
@@ -162,27 +162,20 @@ func when(t time.Time) string {
 	return t.Format(time.DateTime) + " (" + time.Since(t).Round(time.Second).String() + " ago)"
 }
 
-func counter(sub, name, help string, v *atomic.Uint64) prometheus.Collector {
-	return prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "acstore", Subsystem: sub, Name: name, Help: help},
-		func() float64 { return float64(v.Load()) })
-}
-
 // Register adds the client's metrics to reg.
 func (c *Client) Register(reg prometheus.Registerer) {
 	s := &c.stats
 	reg.MustRegister(
-		counter("datasync_push", "files_total", "Files sent (not counting those the server had).", &s.Files),
-		counter("datasync_push", "files_skipped_total", "Files the server already had.", &s.Skipped),
-		counter("datasync_push", "windows_total", "Windows committed.", &s.Windows),
-		counter("datasync_push", "config_total", "Config tables sent.", &s.Configs),
-		counter("datasync_push", "bytes_total", "Bytes of the sync_files sent.", &s.Bytes),
-		counter("datasync_push", "wire_bytes_total", "Bytes put on the wire (frames).", &s.WireBytes),
-		counter("datasync_push", "retries_total", "Requests retried.", &s.Retries),
-		counter("datasync_push", "errors_total", "Passes that failed.", &s.Errors),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "acstore", Subsystem: "datasync_push", Name: "backlog_files",
-			Help: "Published files not shipped yet, at the last scan."}, func() float64 { return float64(s.Backlog.Load()) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "acstore", Subsystem: "datasync_push", Name: "last_success_seconds",
-			Help: "Unix time of the last pass that shipped everything ready."}, func() float64 { return float64(s.LastSuccess.Load()) }),
+		daemon.Counter("datasync_push", "files_total", "Files sent (not counting those the server had).", &s.Files),
+		daemon.Counter("datasync_push", "files_skipped_total", "Files the server already had.", &s.Skipped),
+		daemon.Counter("datasync_push", "windows_total", "Windows committed.", &s.Windows),
+		daemon.Counter("datasync_push", "config_total", "Config tables sent.", &s.Configs),
+		daemon.Counter("datasync_push", "bytes_total", "Bytes of the sync_files sent.", &s.Bytes),
+		daemon.Counter("datasync_push", "wire_bytes_total", "Bytes put on the wire (frames).", &s.WireBytes),
+		daemon.Counter("datasync_push", "retries_total", "Requests retried.", &s.Retries),
+		daemon.Counter("datasync_push", "errors_total", "Passes that failed.", &s.Errors),
+		daemon.Gauge("datasync_push", "backlog_files", "Published files not shipped yet, at the last scan.", func() float64 { return float64(s.Backlog.Load()) }),
+		daemon.Gauge("datasync_push", "last_success_seconds", "Unix time of the last pass that shipped everything ready.", func() float64 { return float64(s.LastSuccess.Load()) }),
 	)
 }
 
@@ -200,20 +193,19 @@ func (c *Client) StatsLine() []any {
 func (s *Server) Register(reg prometheus.Registerer) {
 	st := &s.stats
 	reg.MustRegister(
-		counter("datasync_serve", "uploads_total", "Upload requests.", &st.Uploads),
-		counter("datasync_serve", "published_total", "Files verified and published.", &st.Published),
-		counter("datasync_serve", "resumed_total", "Uploads resumed from an offset.", &st.Resumed),
-		counter("datasync_serve", "duplicates_total", "Uploads of a file already here.", &st.Duplicates),
-		counter("datasync_serve", "bytes_total", "Bytes received.", &st.Bytes),
-		counter("datasync_serve", "rejected_total", "Requests refused.", &st.Rejected),
-		counter("datasync_serve", "bad_frames_total", "Frames whose checksum did not match.", &st.BadFrames),
-		counter("datasync_serve", "disk_full_total", "Writes that failed for lack of space.", &st.DiskFull),
-		counter("datasync_serve", "windows_total", "Windows committed.", &st.Windows),
-		counter("datasync_serve", "loads_total", "Loads run.", &st.Loads),
-		counter("datasync_serve", "load_errors_total", "Loads that failed.", &st.LoadErrors),
-		counter("datasync_serve", "rows_total", "Rows loaded.", &st.Rows),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "acstore", Subsystem: "datasync_serve", Name: "active_uploads",
-			Help: "Uploads in progress."}, func() float64 { return float64(st.Active.Load()) }),
+		daemon.Counter("datasync_serve", "uploads_total", "Upload requests.", &st.Uploads),
+		daemon.Counter("datasync_serve", "published_total", "Files verified and published.", &st.Published),
+		daemon.Counter("datasync_serve", "resumed_total", "Uploads resumed from an offset.", &st.Resumed),
+		daemon.Counter("datasync_serve", "duplicates_total", "Uploads of a file already here.", &st.Duplicates),
+		daemon.Counter("datasync_serve", "bytes_total", "Bytes received.", &st.Bytes),
+		daemon.Counter("datasync_serve", "rejected_total", "Requests refused.", &st.Rejected),
+		daemon.Counter("datasync_serve", "bad_frames_total", "Frames whose checksum did not match.", &st.BadFrames),
+		daemon.Counter("datasync_serve", "disk_full_total", "Writes that failed for lack of space.", &st.DiskFull),
+		daemon.Counter("datasync_serve", "windows_total", "Windows committed.", &st.Windows),
+		daemon.Counter("datasync_serve", "loads_total", "Loads run.", &st.Loads),
+		daemon.Counter("datasync_serve", "load_errors_total", "Loads that failed.", &st.LoadErrors),
+		daemon.Counter("datasync_serve", "rows_total", "Rows loaded.", &st.Rows),
+		daemon.Gauge("datasync_serve", "active_uploads", "Uploads in progress.", func() float64 { return float64(st.Active.Load()) }),
 	)
 	if s.loader != nil {
 		s.loader.Register(reg)

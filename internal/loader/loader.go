@@ -27,6 +27,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/acstore/acstore/internal/backoff"
+	"github.com/acstore/acstore/internal/daemon"
 	"github.com/acstore/acstore/internal/ledger"
 	"github.com/acstore/acstore/internal/logfile"
 	"github.com/acstore/acstore/internal/mariadb"
@@ -133,22 +134,17 @@ func (l *Loader) Stats() *Stats { return &l.stats }
 
 // Register adds the loader's metrics to reg.
 func (l *Loader) Register(reg prometheus.Registerer) {
-	counter := func(name, help string, v *atomic.Uint64) prometheus.Collector {
-		return prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "acstore", Subsystem: "loader", Name: name, Help: help},
-			func() float64 { return float64(v.Load()) })
-	}
+	const sub = "loader"
 	reg.MustRegister(
-		counter("files_total", "Files loaded.", &l.stats.Files),
-		counter("rows_total", "Rows inserted (duplicates skipped are not counted).", &l.stats.Rows),
-		counter("batches_total", "LOAD DATA statements that succeeded.", &l.stats.Batches),
-		counter("repairs_total", "REPAIR TABLE runs on damaged tables.", &l.stats.Repairs),
-		counter("rebuilds_total", "Tables rebuilt from sync_files.", &l.stats.Rebuilds),
-		counter("failures_total", "Batches that failed and will be retried.", &l.stats.Failures),
-		counter("rejected_total", "Files set aside as unloadable.", &l.stats.Rejected),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "acstore", Subsystem: "loader", Name: "backlog_files",
-			Help: "Files waiting at the last scan."}, func() float64 { return float64(l.stats.Backlog.Load()) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "acstore", Subsystem: "loader", Name: "last_success_seconds",
-			Help: "Unix time of the last pass that loaded everything pending."}, func() float64 { return float64(l.stats.LastSuccess.Load()) }),
+		daemon.Counter(sub, "files_total", "Files loaded.", &l.stats.Files),
+		daemon.Counter(sub, "rows_total", "Rows inserted (duplicates skipped are not counted).", &l.stats.Rows),
+		daemon.Counter(sub, "batches_total", "LOAD DATA statements that succeeded.", &l.stats.Batches),
+		daemon.Counter(sub, "repairs_total", "REPAIR TABLE runs on damaged tables.", &l.stats.Repairs),
+		daemon.Counter(sub, "rebuilds_total", "Tables rebuilt from sync_files.", &l.stats.Rebuilds),
+		daemon.Counter(sub, "failures_total", "Batches that failed and will be retried.", &l.stats.Failures),
+		daemon.Counter(sub, "rejected_total", "Files set aside as unloadable.", &l.stats.Rejected),
+		daemon.Gauge(sub, "backlog_files", "Files waiting at the last scan.", func() float64 { return float64(l.stats.Backlog.Load()) }),
+		daemon.Gauge(sub, "last_success_seconds", "Unix time of the last pass that loaded everything pending.", func() float64 { return float64(l.stats.LastSuccess.Load()) }),
 	)
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/acstore/acstore/internal/backoff"
+	"github.com/acstore/acstore/internal/daemon"
 	"github.com/acstore/acstore/internal/logfile"
 	"github.com/acstore/acstore/internal/mariadb"
 	"github.com/acstore/acstore/internal/schema"
@@ -154,22 +155,17 @@ func (r *Roller) Stats() *Stats { return &r.stats }
 
 // Register adds the Roller's metrics to reg.
 func (r *Roller) Register(reg prometheus.Registerer) {
-	counter := func(name, help string, v *atomic.Uint64) prometheus.Collector {
-		return prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "acstore", Subsystem: "midtable", Name: name, Help: help},
-			func() float64 { return float64(v.Load()) })
-	}
+	const sub = "midtable"
 	reg.MustRegister(
-		counter("files_read_total", "Sync_files read and aggregated.", &r.stats.Files),
-		counter("rows_total", "Source rows aggregated.", &r.stats.Rows),
-		counter("blocks_total", "4-hour blocks recomputed and replaced.", &r.stats.Blocks),
-		counter("table_rows_total", "Rollup rows written.", &r.stats.TableRows),
-		counter("failures_total", "Blocks that failed and will be retried.", &r.stats.Failures),
-		counter("bad_rows_total", "Rows skipped as malformed or outside their window.", &r.stats.BadRows),
-		counter("torn_files_total", "Sync_files read only up to a torn or damaged tail.", &r.stats.Torn),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "acstore", Subsystem: "midtable", Name: "pending_files",
-			Help: "Sync_files not yet rolled up at the last scan."}, func() float64 { return float64(r.stats.Pending.Load()) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "acstore", Subsystem: "midtable", Name: "last_success_seconds",
-			Help: "Unix time of the last pass that left nothing pending."}, func() float64 { return float64(r.stats.LastSuccess.Load()) }),
+		daemon.Counter(sub, "files_read_total", "Sync_files read and aggregated.", &r.stats.Files),
+		daemon.Counter(sub, "rows_total", "Source rows aggregated.", &r.stats.Rows),
+		daemon.Counter(sub, "blocks_total", "4-hour blocks recomputed and replaced.", &r.stats.Blocks),
+		daemon.Counter(sub, "table_rows_total", "Rollup rows written.", &r.stats.TableRows),
+		daemon.Counter(sub, "failures_total", "Blocks that failed and will be retried.", &r.stats.Failures),
+		daemon.Counter(sub, "bad_rows_total", "Rows skipped as malformed or outside their window.", &r.stats.BadRows),
+		daemon.Counter(sub, "torn_files_total", "Sync_files read only up to a torn or damaged tail.", &r.stats.Torn),
+		daemon.Gauge(sub, "pending_files", "Sync_files not yet rolled up at the last scan.", func() float64 { return float64(r.stats.Pending.Load()) }),
+		daemon.Gauge(sub, "last_success_seconds", "Unix time of the last pass that left nothing pending.", func() float64 { return float64(r.stats.LastSuccess.Load()) }),
 	)
 }
 
