@@ -98,12 +98,9 @@ func run(args []string) error {
 
 	ctx, stop := daemon.SignalContext()
 	defer stop()
-	reg := daemon.NewRegistry()
-	p.Register(reg)
-	if err := daemon.ServeMetrics(ctx, common.MetricsAddr, reg, log); err != nil {
+	if err := common.Observe(ctx, log, p.Register, p.StatsLine); err != nil {
 		return err
 	}
-	go daemon.StatsLoop(ctx, common.StatsEvery, log, p.StatsLine)
 	log.Info("aclog started", "data", cfg.Root, "gateway", cfg.Gateway, "files", len(cfg.Files), "iface", cfg.Iface,
 		"compress", cfg.Codec.String(), "high_performance", cfg.HighPerformance)
 	err = p.Run(ctx)

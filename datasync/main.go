@@ -131,12 +131,9 @@ func serve(args []string) error {
 		return err
 	}
 	defer srv.Close()
-	reg := daemon.NewRegistry()
-	srv.Register(reg)
-	if err := daemon.ServeMetrics(ctx, common.MetricsAddr, reg, log); err != nil {
+	if err := common.Observe(ctx, log, srv.Register, srv.StatsLine); err != nil {
 		return err
 	}
-	go daemon.StatsLoop(ctx, common.StatsEvery, log, srv.StatsLine)
 	return srv.Run(ctx)
 }
 
@@ -172,12 +169,9 @@ func push(args []string) error {
 			"bytes", st.Bytes.Load(), "wire_bytes", st.WireBytes.Load(), "watermark", c.Watermark())
 		return err
 	}
-	reg := daemon.NewRegistry()
-	c.Register(reg)
-	if err := daemon.ServeMetrics(ctx, common.MetricsAddr, reg, log); err != nil {
+	if err := common.Observe(ctx, log, c.Register, c.StatsLine); err != nil {
 		return err
 	}
-	go daemon.StatsLoop(ctx, common.StatsEvery, log, c.StatsLine)
 	log.Info("datasync push started", "server", cfg.Server, "gateway", cfg.Gateway, "compress", cfg.Codec.String())
 	return c.Run(ctx)
 }

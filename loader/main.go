@@ -94,12 +94,9 @@ func run(args []string) error {
 		return l.Retention(ctx, time.Now())
 	}
 
-	reg := daemon.NewRegistry()
-	l.Register(reg)
-	if err := daemon.ServeMetrics(ctx, common.MetricsAddr, reg, log); err != nil {
+	if err := common.Observe(ctx, log, l.Register, func() []any { return statsLine(l.Stats()) }); err != nil {
 		return err
 	}
-	go daemon.StatsLoop(ctx, common.StatsEvery, log, func() []any { return statsLine(l.Stats()) })
 	log.Info("loader started", "data", cfg.Root, "keep", cfg.Keep, "interval", cfg.Interval)
 	err = l.Run(ctx)
 	log.Info("loader stopped", "files", l.Stats().Files.Load(), "rows", l.Stats().Rows.Load())

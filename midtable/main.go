@@ -126,12 +126,9 @@ func run(args []string) error {
 		return nil
 	}
 
-	reg := daemon.NewRegistry()
-	r.Register(reg)
-	if err := daemon.ServeMetrics(ctx, common.MetricsAddr, reg, log); err != nil {
+	if err := common.Observe(ctx, log, r.Register, func() []any { return statsLine(r.Stats()) }); err != nil {
 		return err
 	}
-	go daemon.StatsLoop(ctx, common.StatsEvery, log, func() []any { return statsLine(r.Stats()) })
 	log.Info("midtable started", "data", cfg.Root, "interval", cfg.Interval)
 	err = r.Run(ctx)
 	log.Info("midtable stopped", "blocks", r.Stats().Blocks.Load(), "rows", r.Stats().Rows.Load())

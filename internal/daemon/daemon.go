@@ -152,6 +152,19 @@ func ServeMetrics(ctx context.Context, addr string, reg *prometheus.Registry, lo
 	return nil
 }
 
+// Observe starts what runs beside every daemon's work until ctx ends: the
+// metrics endpoint (-metrics-addr) serving the collectors register adds,
+// and the stats line (-stats-interval) that line returns.
+func (c *Common) Observe(ctx context.Context, log *slog.Logger, register func(prometheus.Registerer), line func() []any) error {
+	reg := NewRegistry()
+	register(reg)
+	if err := ServeMetrics(ctx, c.MetricsAddr, reg, log); err != nil {
+		return err
+	}
+	go StatsLoop(ctx, c.StatsEvery, log, line)
+	return nil
+}
+
 // StatsLoop logs one line of stats every interval until ctx ends, in the
 // spirit of MRTE-Collector's periodic report. attrs returns the line's
 // key/value pairs.
