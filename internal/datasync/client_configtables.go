@@ -1,0 +1,60 @@
+package datasync
+
+import (
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// configDir is where the branch keeps its config tables.
+func configDir(root string) string { return filepath.Join(root, "config") }
+
+// shipConfig sends each config table whose md5 differs from what the
+// server has. A missing file is an empty table.
+func (c *Client) shipConfig(ctx context.Context) error {
+	for _, name := range ConfigNames {
+		path := filepath.Join(configDir(c.cfg.Root), name)
+		data, err := os.ReadFile(path)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("config %s: %w", name, err)
+		}
+		sum := md5.Sum(data)
+		md := hex.EncodeToString(sum[:])
+		if c.st.ConfigMD5[name] == md {
+			continue
+		}
+		// Send a snapshot, so an edit while sending cannot tear it. It
+		// needs no fsync: after a crash it is simply made again.
+		snap := filepath.Join(c.outgoingDir(), name)
+		if err := os.MkdirAll(c.outgoingDir(), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(snap, data, 0o644); err != nil {
+			return fmt.Errorf("config %s: %w", name, err)
+		}
+		fi, err := os.Stat(snap)
+		if err != nil {
+			return err
+		}
+		sha, err := fileSha256(snap)
+		if err != nil {
+			return err
+		}
+		wf := wireFile{path: snap, size: fi.Size(), sum: sha}
+		if err := c.retry(ctx, name, func() error { _, err := c.sendFile(ctx, name, wf); return err }); err != nil {
+			return fmt.Errorf("config %s: %w", name, err)
+		}
+		// Saved with the next window's commit: a crash before it only
+		// costs asking the server again, which answers "complete".
+		c.st.ConfigMD5[name] = md
+		c.stats.Configs.Add(1)
+		c.log.Info("config table shipped", "table", strings.TrimSuffix(name, ".tsv"), "md5", md)
+	}
+	return nil
+}

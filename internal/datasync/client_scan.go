@@ -1,0 +1,121 @@
+package datasync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/acstore/acstore/internal/logfile"
+)
+
+// localFile is a published sync_file of the branch.
+type localFile struct {
+	name  logfile.Name
+	path  string
+	size  int64
+	mtime time.Time
+}
+
+// window is the published files of one window, in shipping order, and how
+// many of its files are still open (.part).
+type window struct {
+	name  string
+	files []localFile
+	parts int
+}
+
+// scan lists the windows from the recheck horizon on, oldest first.
+func (c *Client) scan() ([]*window, error) {
+	horizon := c.horizon()
+	dir := filepath.Join(c.cfg.Root, "sync", c.cfg.Gateway)
+	days, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("scan: %w", err)
+	}
+	byName := make(map[string]*window)
+	for _, d := range days {
+		if !d.IsDir() || len(d.Name()) != 8 || (horizon != "" && d.Name() < horizon[:8]) {
+			continue
+		}
+		entries, err := os.ReadDir(filepath.Join(dir, d.Name()))
+		if err != nil {
+			return nil, fmt.Errorf("scan: %w", err)
+		}
+		for _, e := range entries {
+			base := e.Name()
+			part := strings.HasSuffix(base, logfile.PartExt)
+			if !part && !strings.HasSuffix(base, logfile.SyncExt) {
+				continue
+			}
+			n, err := logfile.ParseName(base, time.Local)
+			if err != nil || n.Gateway != c.cfg.Gateway {
+				continue
+			}
+			wn := windowName(n.Window)
+			if wn < horizon {
+				continue
+			}
+			w := byName[wn]
+			if w == nil {
+				w = &window{name: wn}
+				byName[wn] = w
+			}
+			if part {
+				w.parts++
+				continue
+			}
+			fi, err := e.Info()
+			if err != nil {
+				continue // gone meanwhile: rescanned next pass
+			}
+			w.files = append(w.files, localFile{name: n, path: filepath.Join(dir, d.Name(), base), size: fi.Size(), mtime: fi.ModTime()})
+		}
+	}
+	wins := make([]*window, 0, len(byName))
+	for _, w := range byName {
+		sort.Slice(w.files, func(i, j int) bool {
+			return shipRank(w.files[i].name.Table) < shipRank(w.files[j].name.Table)
+		})
+		wins = append(wins, w)
+	}
+	sort.Slice(wins, func(i, j int) bool { return wins[i].name < wins[j].name })
+	return wins, nil
+}
+
+// horizon is the oldest window scanned: the recheck period before the
+// watermark.
+func (c *Client) horizon() string {
+	if c.st.Watermark == "" {
+		return ""
+	}
+	w, err := time.ParseInLocation(WindowLayout, c.st.Watermark, time.Local)
+	if err != nil {
+		return ""
+	}
+	return windowName(w.Add(-c.cfg.Recheck))
+}
+
+// recheck re-ships the files of an already committed window that grew
+// since (late rows) or that the state does not list.
+func (c *Client) recheck(ctx context.Context, w *window) error {
+	var changed []localFile
+	for _, f := range w.files {
+		if size, ok := c.st.Shipped[f.name.String()]; !ok || size != f.size {
+			changed = append(changed, f)
+		}
+	}
+	if len(changed) == 0 || w.parts > 0 {
+		return nil
+	}
+	c.log.Info("re-shipping files of a shipped window that changed", "window", w.name, "files", len(changed))
+	return c.shipWindow(ctx, w)
+}

@@ -1,0 +1,33 @@
+package datasync
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"path/filepath"
+)
+
+// finalPath is where a target is published.
+func (s *Server) finalPath(gw string, t target) string {
+	if t.config {
+		return filepath.Join(s.cfg.Root, "config", gw, t.name)
+	}
+	return t.sync.Path(s.cfg.Root)
+}
+
+func (s *Server) incomingPath(gw string, t target, size int64, sum string) string {
+	// The size and hash in the name keep a re-sent file whose content
+	// changed (late rows) from resuming on the old bytes.
+	return filepath.Join(s.cfg.Root, "incoming", gw, fmt.Sprintf("%s.%s.%d.part", t.name, sum[:16], size))
+}
+
+func (s *Server) parseTarget(gw, name string) (target, error) {
+	t, err := parseTarget(name, gw)
+	if errors.Is(err, errForeign) {
+		return t, fail(http.StatusForbidden, "gateway %s may not write %q: %v", gw, name, err)
+	}
+	if err != nil {
+		return t, fail(http.StatusBadRequest, "%v", err)
+	}
+	return t, nil
+}

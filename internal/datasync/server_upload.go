@@ -1,0 +1,262 @@
+package datasync
+
+import (
+	"crypto/sha256"
+	"encoding"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+type partialHash struct {
+	offset int64
+	state  []byte // sha256 state, encoding.BinaryMarshaler
+}
+
+// declared reads and checks the size and sha256 a request declares.
+func (s *Server) declared(sizeStr, sum string) (int64, string, error) {
+	size, err := strconv.ParseInt(sizeStr, 10, 64)
+	if err != nil || size < 0 {
+		return 0, "", fail(http.StatusBadRequest, "bad size %q", sizeStr)
+	}
+	if size > int64(s.cfg.MaxFileSize) {
+		return 0, "", fail(http.StatusRequestEntityTooLarge, "file of %d bytes is over the %d byte limit", size, s.cfg.MaxFileSize)
+	}
+	if b, err := hex.DecodeString(sum); err != nil || len(b) != sha256.Size || strings.ToLower(sum) != sum {
+		return 0, "", fail(http.StatusBadRequest, "bad sha256 %q (want 64 lower-case hex digits)", sum)
+	}
+	return size, sum, nil
+}
+
+func (s *Server) fileStatus(r *http.Request, gw, name string) (any, error) {
+	t, err := s.parseTarget(gw, name)
+	if err != nil {
+		return nil, err
+	}
+	size, sum, err := s.declared(r.URL.Query().Get("size"), r.URL.Query().Get("sha256"))
+	if err != nil {
+		return nil, err
+	}
+	have, haveSize, err := s.publishedSum(s.finalPath(gw, t))
+	if err != nil {
+		return nil, err
+	}
+	if have == sum && haveSize == size {
+		return FileStatus{Name: name, Complete: true, Offset: size}, nil
+	}
+	fi, err := os.Stat(s.incomingPath(gw, t, size, sum))
+	if err != nil {
+		return FileStatus{Name: name}, nil
+	}
+	return FileStatus{Name: name, Offset: min(fi.Size(), size)}, nil
+}
+
+// lock marks gw/name as being uploaded; a second upload of the same file
+// (a client retrying while its old connection is not yet dead) gets 409.
+func (s *Server) lock(key string) (func(), error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.busy[key] {
+		return nil, fail(http.StatusConflict, "%s is being uploaded by another connection; retry later", key)
+	}
+	s.busy[key] = true
+	return func() {
+		s.mu.Lock()
+		delete(s.busy, key)
+		s.mu.Unlock()
+	}, nil
+}
+
+// upload receives frames from the offset the request names, appends them
+// to the incoming file and publishes the file once it is whole and its
+// sha256 checks out.
+func (s *Server) upload(w http.ResponseWriter, r *http.Request, gw, name string) (_ any, err error) {
+	t, err := s.parseTarget(gw, name)
+	if err != nil {
+		return nil, err
+	}
+	size, sum, err := s.declared(r.Header.Get(HeaderSize), r.Header.Get(HeaderSha256))
+	if err != nil {
+		return nil, err
+	}
+	offset, err := strconv.ParseInt(r.Header.Get(HeaderOffset), 10, 64)
+	if err != nil || offset < 0 || offset > size {
+		return nil, fail(http.StatusBadRequest, "bad offset %q", r.Header.Get(HeaderOffset))
+	}
+	unlock, err := s.lock(gw + "/" + name)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	s.stats.Uploads.Add(1)
+	s.stats.Active.Add(1)
+	defer s.stats.Active.Add(-1)
+
+	final := s.finalPath(gw, t)
+	have, haveSize, err := s.publishedSum(final)
+	if err != nil {
+		return nil, err
+	}
+	if have == sum && haveSize == size {
+		s.stats.Duplicates.Add(1)
+		io.Copy(io.Discard, io.LimitReader(r.Body, MaxFrame))
+		return FileStatus{Name: name, Complete: true, Offset: size}, nil
+	}
+	if q := int64(s.cfg.Quota); q > 0 && s.usage(gw)+size-haveSize > q {
+		return nil, fail(http.StatusInsufficientStorage, "quota of gateway %s exceeded: %d bytes stored, %d more would pass the %d byte quota", gw, s.usage(gw), size, q)
+	}
+
+	inc := s.incomingPath(gw, t, size, sum)
+	if err := os.MkdirAll(filepath.Dir(inc), 0o755); err != nil {
+		return nil, s.diskErr(err, 0)
+	}
+	f, err := os.OpenFile(inc, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, s.diskErr(err, 0)
+	}
+	defer f.Close()
+	defer func() {
+		// A refused upload that got nothing leaves no file behind.
+		if err != nil {
+			if fi, serr := os.Stat(inc); serr == nil && fi.Size() == 0 {
+				os.Remove(inc)
+			}
+		}
+	}()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if fi.Size() != offset {
+		e := fail(http.StatusRequestedRangeNotSatisfiable, "have %d bytes of %s, not %d: resume from %d", fi.Size(), name, offset, fi.Size())
+		e.offset = fi.Size()
+		return nil, e
+	}
+	if offset > 0 {
+		s.stats.Resumed.Add(1)
+	}
+	h, err := s.resumeHash(inc, f, offset)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := f.Seek(offset, io.SeekStart); err != nil {
+		return nil, err
+	}
+
+	rc := http.NewResponseController(w)
+	buf := make([]byte, FrameSize)
+	for offset < size {
+		// The deadline is renewed per frame: a client may be slow, but not
+		// silent for longer than the idle timeout.
+		rc.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
+		data, err := readFrame(r.Body, buf, size-offset)
+		if err != nil {
+			s.savePartial(inc, offset, h)
+			var fse *frameSizeError
+			switch {
+			case errors.As(err, &fse):
+				e := fail(http.StatusRequestEntityTooLarge, "%s: %v", name, err)
+				e.offset = offset
+				return nil, e
+			case errors.Is(err, errBadFrame):
+				s.stats.BadFrames.Add(1)
+				e := fail(http.StatusUnprocessableEntity, "%s: frame at byte %d: %v; re-send from %d", name, offset, err, offset)
+				e.offset = offset
+				return nil, e
+			default:
+				e := fail(http.StatusRequestTimeout, "%s: body ended at byte %d of %d: %v", name, offset, size, err)
+				e.offset = offset
+				return nil, e
+			}
+		}
+		if _, err := f.Write(data); err != nil {
+			// Cut what may have been written, so the file holds only
+			// whole frames.
+			f.Truncate(offset)
+			s.savePartial(inc, offset, h)
+			return nil, s.diskErr(err, offset)
+		}
+		h.Write(data)
+		offset += int64(len(data))
+		s.stats.Bytes.Add(uint64(len(data)))
+		s.addUsage(gw, int64(len(data)))
+		buf = data[:cap(data)]
+	}
+	s.savePartial(inc, offset, h)
+	rc.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
+	if n, _ := io.ReadFull(r.Body, buf[:1]); n > 0 {
+		f.Close()
+		os.Remove(inc)
+		s.forgetPartial(inc)
+		s.addUsage(gw, -size)
+		return nil, fail(http.StatusRequestEntityTooLarge, "%s: the body goes on after the %d bytes declared; nothing is kept", name, size)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != sum {
+		f.Close()
+		os.Remove(inc)
+		s.forgetPartial(inc)
+		s.addUsage(gw, -size)
+		return nil, fail(http.StatusUnprocessableEntity, "%s: sha256 of the whole file is %s, the client declared %s; the received bytes are discarded, send it again from 0", name, got, sum)
+	}
+	if err := f.Sync(); err != nil {
+		return nil, s.diskErr(err, offset)
+	}
+	if err := f.Close(); err != nil {
+		return nil, s.diskErr(err, offset)
+	}
+	if err := s.publish(gw, t, inc, final); err != nil {
+		return nil, s.diskErr(err, offset)
+	}
+	s.rememberSum(final, sum)
+	s.forgetPartial(inc)
+	s.addUsage(gw, -haveSize)
+	s.stats.Published.Add(1)
+	s.log.Debug("received", "gw", gw, "file", name, "bytes", size)
+	return FileStatus{Name: name, Complete: true, Offset: size}, nil
+}
+
+// resumeHash returns the sha256 of the first offset bytes of the incoming
+// file: from memory when this server received them, else read again.
+func (s *Server) resumeHash(path string, f *os.File, offset int64) (hash.Hash, error) {
+	h := sha256.New()
+	s.mu.Lock()
+	p, ok := s.partial[path]
+	s.mu.Unlock()
+	if ok && p.offset == offset {
+		if err := h.(encoding.BinaryUnmarshaler).UnmarshalBinary(p.state); err == nil {
+			return h, nil
+		}
+		h.Reset()
+	}
+	if _, err := io.Copy(h, io.NewSectionReader(f, 0, offset)); err != nil {
+		return nil, fmt.Errorf("hash the received part of %s: %w", path, err)
+	}
+	return h, nil
+}
+
+func (s *Server) savePartial(path string, offset int64, h hash.Hash) {
+	st, err := h.(encoding.BinaryMarshaler).MarshalBinary()
+	if err != nil {
+		return
+	}
+	s.mu.Lock()
+	if len(s.partial) > 10_000 {
+		clear(s.partial)
+	}
+	s.partial[path] = partialHash{offset, st}
+	s.mu.Unlock()
+}
+
+func (s *Server) forgetPartial(path string) {
+	s.mu.Lock()
+	delete(s.partial, path)
+	s.mu.Unlock()
+}
