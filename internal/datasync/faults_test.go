@@ -20,6 +20,7 @@ import (
 	"github.com/acstore/acstore/internal/logfile"
 	"github.com/acstore/acstore/internal/mariadb"
 	"github.com/acstore/acstore/internal/testdb"
+	"github.com/acstore/acstore/internal/testenv"
 )
 
 // cutProxy forwards TCP connections to target and cuts each of the first
@@ -180,10 +181,7 @@ func writeWindow(t testing.TB, root, gw string, w time.Time, seed uint64, rows i
 func TestDiskFull(t *testing.T) {
 	db, _ := testdb.New(t)
 	hoRoot, root := t.TempDir(), t.TempDir()
-	if err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", hoRoot).Run(); err != nil {
-		t.Skipf("cannot mount a tmpfs (%v); the disk-full test needs root", err)
-	}
-	t.Cleanup(func() { exec.Command("umount", "-l", hoRoot).Run() })
+	testenv.Tmpfs(t, hoRoot, "1m")
 	srv := startServer(t, hoRoot, db, nil, nil)
 	att := branch(t, root, gwA, 6, 800, logfile.LZ4)
 	cfg := clientConfig(t, root, gwA, srv.URL, nil)

@@ -2,13 +2,13 @@ package logfile_test
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
 	"github.com/acstore/acstore/internal/logfile"
 	"github.com/acstore/acstore/internal/rowgen"
 	"github.com/acstore/acstore/internal/schema"
+	"github.com/acstore/acstore/internal/testenv"
 )
 
 // TestDiskFull fills a small tmpfs: a flush that cannot be written fails
@@ -16,10 +16,7 @@ import (
 // succeeds once there is room again; every row is then in the file once.
 func TestDiskFull(t *testing.T) {
 	dir := t.TempDir()
-	if err := exec.Command("mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", dir).Run(); err != nil {
-		t.Skipf("cannot mount a tmpfs here (%v): needs root", err)
-	}
-	t.Cleanup(func() { exec.Command("umount", dir).Run() })
+	testenv.Tmpfs(t, dir, "256k")
 	root := filepath.Join(dir, "data")
 	sp, err := logfile.NewSpool(logfile.SpoolConfig{Root: root, Gateway: gw, HighPerformance: true})
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/acstore/acstore/internal/logfile"
 	"github.com/acstore/acstore/internal/rowgen"
 	"github.com/acstore/acstore/internal/schema"
+	"github.com/acstore/acstore/internal/testenv"
 )
 
 const gw = "5F86F7A5"
@@ -180,14 +181,7 @@ func TestSpoolFiles(t *testing.T) {
 func checkTool(t *testing.T, codec logfile.Codec, path string, want int) {
 	t.Helper()
 	tool := map[logfile.Codec]string{logfile.LZ4: "lz4", logfile.XZ: "xz"}[codec]
-	if _, err := exec.LookPath(tool); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is not installed", tool)
-		}
-		t.Logf("%s not installed; skipping the tool check", tool)
-		return
-	}
-	out, err := exec.Command(tool, "-dc", path).Output()
+	out, err := exec.Command(testenv.Tool(t, tool), "-dc", path).Output()
 	if err != nil {
 		t.Fatalf("%s -dc %s: %v", tool, path, err)
 	}

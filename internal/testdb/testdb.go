@@ -21,18 +21,14 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/acstore/acstore/internal/mariadb"
+	"github.com/acstore/acstore/internal/testenv"
 )
 
 // DSN returns the DSN of the private instance, or skips (fails under CI).
 func DSN(t testing.TB) string {
 	t.Helper()
 	dsn := os.Getenv("ACSTORE_TEST_DSN")
-	if dsn == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("ACSTORE_TEST_DSN is not set under CI=true: run the tests with `make test`, which starts the private MariaDB")
-		}
-		t.Skip("no database: set ACSTORE_TEST_DSN or run `make test`")
-	}
+	testenv.Need(t, dsn != "", "no database: ACSTORE_TEST_DSN is not set (run the tests with `make test`, which starts the private MariaDB)")
 	return dsn
 }
 

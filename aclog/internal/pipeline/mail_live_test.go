@@ -15,7 +15,6 @@ import (
 	"net"
 	"net/smtp"
 	"net/textproto"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -24,6 +23,7 @@ import (
 	"golang.org/x/text/encoding/simplifiedchinese"
 
 	"github.com/acstore/acstore/aclog/internal/pipeline"
+	"github.com/acstore/acstore/internal/testenv"
 )
 
 // smtpServer is a minimal SMTP server (RFC 5321 subset: EHLO, AUTH PLAIN,
@@ -135,9 +135,7 @@ func buildMessage(subject, from, to, body string, atts []liveAttachment) []byte 
 // subjects (UTF-8 and GBK), the bodies and the byte-identical attachments
 // in the M rows and the X bundle.
 func TestLiveMail(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("live capture needs root")
-	}
+	testenv.Root(t, "live capture")
 	srv := newSMTPServer(t)
 	port := srv.ln.Addr().(*net.TCPAddr).Port
 

@@ -17,6 +17,7 @@ import (
 	"github.com/acstore/acstore/aclog/internal/pipeline"
 	"github.com/acstore/acstore/internal/logfile"
 	"github.com/acstore/acstore/internal/schema"
+	"github.com/acstore/acstore/internal/testenv"
 )
 
 const gw = "5F86F7A5"
@@ -171,9 +172,7 @@ func TestBadFiles(t *testing.T) {
 // talks to a real server, then stops as SIGTERM would, and finds every
 // request.
 func TestLive(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("live capture needs root")
-	}
+	testenv.Root(t, "live capture")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
