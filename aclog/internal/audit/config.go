@@ -94,6 +94,14 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.IntVar(&c.MailAttachmentBytes, prefix+"mail-attachment-bytes", c.MailAttachmentBytes, "decoded content kept of one mail attachment")
 }
 
+// LongestTimeout is the longest any open state waits for a packet: after
+// a pause in packet time longer than this, nothing open before it could
+// still continue.
+func (c *Config) LongestTimeout() time.Duration {
+	return max(c.TCPIdleTimeout, c.UDPIdleTimeout, c.TCPClosedLinger, c.DNSTimeout, c.GapWait,
+		fragmentTimeout, ftpExpectTimeout, tftpIdleTimeout)
+}
+
 // Validate reports a config the engine cannot run with.
 func (c *Config) Validate() error {
 	var errs []error

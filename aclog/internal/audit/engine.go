@@ -37,6 +37,8 @@ type Stats struct {
 	SessionsUDP     uint64 // UDP sessions emitted
 	SessionsDropped uint64 // packets of sessions not tracked (MaxSessions)
 
+	Restarts uint64 // packet time jumped back: everything open was ended (Restart)
+
 	HTTPRecords       uint64
 	DNSRecords        uint64
 	TLSRecords        uint64
@@ -164,10 +166,13 @@ func (e *Engine) Packet(lt layers.LinkType, data []byte, ci gopacket.CaptureInfo
 	}
 	e.stats.Packets++
 	e.stats.Bytes += uint64(ci.Length)
-	// Packet time drives every timeout. A packet stamped earlier than one
-	// already seen (capture reordering) does not move the clock back.
+	// Packet time drives every timeout. A packet stamped a little earlier
+	// than one already seen (capture reordering) does not move the clock
+	// back; one stamped much earlier starts afresh (see Restart).
 	if ci.Timestamp.After(e.now) {
 		e.now = ci.Timestamp
+	} else if SteppedBack(e.now, ci.Timestamp) {
+		e.Restart(ci.Timestamp)
 	}
 	if e.nextSweep.IsZero() {
 		e.nextSweep = e.now.Add(e.cfg.SweepInterval)
@@ -408,12 +413,51 @@ func (e *Engine) Close() {
 	if e.closed {
 		return
 	}
+	e.endAll()
+	e.closed = true
+}
+
+// MaxReorder is how far a packet may be stamped before the latest packet
+// time seen and still belong to the same run of time (capture reordering,
+// a small clock correction). Further back is a jump: SteppedBack.
+const MaxReorder = 10 * time.Second
+
+// SteppedBack reports whether a packet at t, after packets up to clock,
+// means time went back: an older capture file after a newer one, or a live
+// clock stepped back.
+func SteppedBack(clock, t time.Time) bool {
+	return !clock.IsZero() && t.Before(clock.Add(-MaxReorder))
+}
+
+// Restart ends everything open as Close does (streams flushed, sessions
+// ended with EndCaptureEnd, queries emitted, fragments dropped) and sets
+// the clock to at, which may be earlier than any packet seen: what comes
+// next is timed and stamped by its own packets. Packet calls it itself
+// when time jumps back; a caller that keeps its own clock (aclog's
+// pipeline, to close its windows too) calls it first.
+func (e *Engine) Restart(at time.Time) {
+	if e.closed {
+		return
+	}
+	e.endAll()
+	// gopacket's FlushAll closes the connections but leaves them in the
+	// pool: start with a new one.
+	e.pool = reassembly.NewStreamPool(&streamFactory{e: e})
+	e.asm = reassembly.NewAssembler(e.pool)
+	e.asm.MaxBufferedPagesPerConnection = e.cfg.MaxBufferedPagesPerConn
+	e.asm.MaxBufferedPagesTotal = e.cfg.MaxBufferedPagesTotal
+	clear(e.ftpExpect)
+	e.now, e.nextSweep = at, time.Time{}
+	e.stats.Restarts++
+}
+
+// endAll ends every stream, transfer, session, query and fragment train.
+func (e *Engine) endAll() {
 	e.asm.FlushAll()
 	e.expireTFTP(time.Time{}, true)
 	e.endAllSessions()
 	e.dnsq.expire(e, time.Time{}, true)
 	e.stats.FragmentsDropped += e.frags.expire(time.Time{}, true)
-	e.closed = true
 }
 
 // asmContext passes packet time to reassembly without allocating.

@@ -122,7 +122,9 @@ type run struct {
 	src       capture.Source
 	srcBase   capture.Stats // counters of the sources already closed
 	lastFlush time.Time
-	pktTime   time.Time
+	pktTime   time.Time // latest packet time (live: or wall time) seen
+	file      string    // capture file being read; "" live
+	newFile   bool      // no packet of file read yet
 	snap      Snapshot
 }
 
@@ -176,6 +178,7 @@ func (r *run) files(ctx context.Context) error {
 			log.Error("cannot read capture file; skipping it", "file", path, "err", err)
 			continue
 		}
+		r.file, r.newFile = path, true
 		err = r.feed(ctx, src)
 		r.srcBase = addStats(r.srcBase, src.Stats())
 		src.Close()
@@ -214,6 +217,7 @@ func (r *run) feed(ctx context.Context, src capture.Source) error {
 		data, ci, err := src.ReadPacket()
 		switch {
 		case err == nil:
+			r.checkTime(ci.Timestamp)
 			r.eng.Packet(src.LinkType(), data, ci)
 			if ci.Timestamp.After(r.pktTime) {
 				r.pktTime = ci.Timestamp
@@ -223,7 +227,9 @@ func (r *run) feed(ctx context.Context, src capture.Source) error {
 			}
 		case errors.Is(err, capture.ErrTimeout):
 			// A quiet link: time moves on by the wall clock.
-			r.pktTime = time.Now()
+			now := time.Now()
+			r.checkTime(now)
+			r.pktTime = maxTime(r.pktTime, now)
 			r.eng.Flush(r.pktTime)
 		case errors.Is(err, io.EOF):
 			return nil
@@ -235,6 +241,50 @@ func (r *run) feed(ctx context.Context, src capture.Source) error {
 		}
 		r.tick()
 	}
+}
+
+// checkTime starts afresh when packet time t does not continue what was
+// read so far: it went back (an older capture after a newer one, a live
+// clock stepped back), or a new capture file begins later than anything
+// open could wait for (the capture was not running in between). Otherwise
+// rows of the older traffic would carry the newer time and land in the
+// newer day's tables.
+func (r *run) checkTime(t time.Time) {
+	newFile := r.newFile
+	r.newFile = false
+	if r.pktTime.IsZero() {
+		return
+	}
+	back := audit.SteppedBack(r.pktTime, t)
+	if !back && !(newFile && t.Sub(r.pktTime) > r.p.cfg.Audit.LongestTimeout()) {
+		return
+	}
+	if back {
+		r.p.cfg.Logger.Info("packet time went back: ending every open session and window, starting afresh",
+			"from", r.pktTime, "to", t, "file", r.file)
+	} else {
+		r.p.cfg.Logger.Info("capture file starts long after the previous one ended: ending every open session and window",
+			"from", r.pktTime, "to", t, "file", r.file)
+	}
+	r.restart(t)
+}
+
+// restart ends everything open (sessions as "capture end", F and T sums,
+// attachment bundles, sync_file windows) and sets packet time to t.
+func (r *run) restart(t time.Time) {
+	r.eng.Restart(t)
+	r.rec.Restart()
+	if err := r.sp.Close(); err != nil {
+		r.p.cfg.Logger.Error("publishing sync_files", "err", err)
+	}
+	r.pktTime = t
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // tick closes the windows that ended by packet time and, every

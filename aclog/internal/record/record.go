@@ -285,6 +285,16 @@ func (r *Recorder) Close() {
 	r.flushX(time.Time{})
 }
 
+// Restart is Close for a capture that goes on at an earlier time: every F
+// and T row and every attachment bundle is written, and what the log
+// reduction and app naming remembered is forgotten, since it belongs to a
+// later time.
+func (r *Recorder) Restart() {
+	r.Close()
+	clear(r.reduce.last)
+	clear(r.connApp)
+}
+
 func (r *Recorder) emit(due func(time.Time) bool) {
 	fks := make([]flowKey, 0)
 	for k := range r.flows {
