@@ -32,7 +32,9 @@ readers never see it missing or half full. A rebuild is tried up to three
 times; then recover exits 1 with the reason.
 
 -check prints one line per table whose rows differ from its sync_files
-(per gateway) or whose CHECK TABLE fails, and exits 1 if there is any;
+(per gateway: the row count, and a checksum over every column of every
+row, computed by the server in one scan and from the files in one pass)
+or whose CHECK TABLE fails, and exits 1 if there is any;
 with -repair it rebuilds each of them. -all is for a database that was
 lost entirely: it rebuilds every table and day the sync_files hold.
 `
@@ -105,21 +107,11 @@ func run(args []string) error {
 		if !*repair {
 			return fmt.Errorf("%d mismatch(es); run with -check -repair to rebuild them", len(ms))
 		}
-		var errs []error
-		done := map[string]bool{}
-		for _, m := range ms {
-			if done[m.Table] {
-				continue
-			}
-			done[m.Table] = true
-			res, err := r.Table(ctx, m.Table[0], m.Table[1:])
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
+		results, err := r.Repair(ctx, ms)
+		for _, res := range results {
 			fmt.Printf("rebuilt %s: %d rows from %d files\n", res.Table, res.Rows, res.Files)
 		}
-		return errors.Join(errs...)
+		return err
 	case *all:
 		var bar *progressbar.ProgressBar
 		progress := func(done, total int, res rebuild.Result) {

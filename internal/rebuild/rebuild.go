@@ -274,8 +274,8 @@ func (r *Rebuilder) All(ctx context.Context, progress func(done, total int, res 
 type Mismatch struct {
 	Table   string
 	Gateway string
-	Files   int64 // rows in the sync_files
-	Rows    int64 // rows in the table
+	Files   Sum // rows and checksum of the sync_files
+	Rows    Sum // rows and checksum of the table
 	Problem string
 }
 
@@ -283,11 +283,16 @@ func (m Mismatch) String() string {
 	if m.Problem != "" {
 		return fmt.Sprintf("%s: %s", m.Table, m.Problem)
 	}
-	return fmt.Sprintf("%s gw %s: %d rows in sync_files, %d in the table", m.Table, m.Gateway, m.Files, m.Rows)
+	if m.Files.Rows != m.Rows.Rows {
+		return fmt.Sprintf("%s gw %s: %d rows in sync_files, %d in the table", m.Table, m.Gateway, m.Files.Rows, m.Rows.Rows)
+	}
+	return fmt.Sprintf("%s gw %s: %d rows in both, but their contents differ (checksum %016x in sync_files, %016x in the table)",
+		m.Table, m.Gateway, m.Files.Rows, m.Files.Hash, m.Rows.Hash)
 }
 
 // Check compares, for every day table with sync_files, the rows in the
-// files with the rows in the table, gateway by gateway, and runs CHECK
+// files with the rows in the table, gateway by gateway, by count and by an
+// order-independent checksum of their contents (see Sum), and runs CHECK
 // TABLE. The returned mismatches are sorted by table.
 func (r *Rebuilder) Check(ctx context.Context) ([]Mismatch, error) {
 	days, err := Scan(r.Root)
@@ -306,21 +311,45 @@ func (r *Rebuilder) Check(ctx context.Context) ([]Mismatch, error) {
 	return out, nil
 }
 
+// Repair rebuilds every table named in ms, once each, in order; it goes on
+// past a table that fails and returns every failure.
+func (r *Rebuilder) Repair(ctx context.Context, ms []Mismatch) ([]Result, error) {
+	var results []Result
+	var errs []error
+	done := map[string]bool{}
+	for _, m := range ms {
+		if done[m.Table] {
+			continue
+		}
+		done[m.Table] = true
+		res, err := r.Table(ctx, m.Table[0], m.Table[1:])
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		results = append(results, res)
+	}
+	return results, errors.Join(errs...)
+}
+
 func (r *Rebuilder) checkTable(ctx context.Context, d *DayFiles) ([]Mismatch, error) {
 	name := d.Name()
 	exists, err := tableExists(ctx, r.DB, name)
 	if err != nil {
 		return nil, err
 	}
+	inFiles := make(map[string]Sum)
+	var filesRows int64
+	for gw, paths := range d.Files {
+		s := FileSum(d.Table, gw, paths)
+		inFiles[gw] = s
+		filesRows += s.Rows
+	}
 	if !exists {
-		var inFiles int64
-		for _, paths := range d.Files {
-			inFiles += countRows(paths)
-		}
-		if inFiles == 0 {
+		if filesRows == 0 {
 			return nil, nil
 		}
-		return []Mismatch{{Table: name, Files: inFiles, Problem: fmt.Sprintf("table missing (%d rows in sync_files)", inFiles)}}, nil
+		return []Mismatch{{Table: name, Files: Sum{Rows: filesRows}, Problem: fmt.Sprintf("table missing (%d rows in sync_files)", filesRows)}}, nil
 	}
 	if err := mariadb.Check(ctx, r.DB, name); err != nil {
 		if mariadb.IsUnavailable(err) {
@@ -328,50 +357,29 @@ func (r *Rebuilder) checkTable(ctx context.Context, d *DayFiles) ([]Mismatch, er
 		}
 		return []Mismatch{{Table: name, Problem: fmt.Sprintf("CHECK TABLE: %v", err)}}, nil
 	}
-	inTable := make(map[string]int64)
-	rows, err := r.DB.QueryContext(ctx, "SELECT gw, COUNT(*) FROM "+mariadb.Quote(name)+" GROUP BY gw")
+	inTable, err := TableSums(ctx, r.DB, d.Table, name)
 	if err != nil {
 		if mariadb.IsUnavailable(err) {
 			return nil, err
 		}
-		return []Mismatch{{Table: name, Problem: fmt.Sprintf("count rows: %v", err)}}, nil
+		return []Mismatch{{Table: name, Problem: err.Error()}}, nil
 	}
-	for rows.Next() {
-		var gw string
-		var n int64
-		if err := rows.Scan(&gw, &n); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		inTable[gw] = n
-	}
-	rows.Close()
 	var out []Mismatch
-	gws := make(map[string]bool)
-	for gw := range d.Files {
-		gws[gw] = true
-	}
-	for gw := range inTable {
-		gws[gw] = true
-	}
-	for gw := range gws {
-		inFiles := countRows(d.Files[gw])
-		if inFiles != inTable[gw] {
-			out = append(out, Mismatch{Table: name, Gateway: gw, Files: inFiles, Rows: inTable[gw]})
+	for _, gw := range slices.Sorted(maps.Keys(gatewaySet(inFiles, inTable))) {
+		if inFiles[gw] != inTable[gw] {
+			out = append(out, Mismatch{Table: name, Gateway: gw, Files: inFiles[gw], Rows: inTable[gw]})
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Gateway < out[j].Gateway })
 	return out, nil
 }
 
-// countRows counts the good rows of sync_files; an unreadable file counts
-// none, which shows as a mismatch.
-func countRows(paths []string) int64 {
-	var n int64
-	for _, p := range paths {
-		if st, err := logfile.StatFile(p, logfile.LZ4); err == nil {
-			n += int64(st.Rows)
-		}
+func gatewaySet(a, b map[string]Sum) map[string]bool {
+	gws := make(map[string]bool)
+	for gw := range a {
+		gws[gw] = true
 	}
-	return n
+	for gw := range b {
+		gws[gw] = true
+	}
+	return gws
 }
