@@ -9,12 +9,14 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
-	"syscall"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/acstore/acstore/aclog/internal/pipeline"
 	"github.com/acstore/acstore/internal/daemon"
+	"github.com/acstore/acstore/internal/retention"
+	"github.com/acstore/acstore/internal/rootlock"
 )
 
 const usage = `aclog: turn packets into audit rows.
@@ -50,6 +52,12 @@ every -load-interval, for loader; not with -high-performance). With -r,
 windows and day tables follow packet time: last week's capture fills last
 week's tables. aclog exits when the files are read; live, SIGTERM flushes
 and publishes everything it holds.
+
+Live, aclog keeps the disk of the data root under -disk-high by removing
+the oldest days datasync has shipped (above -disk-critical, unshipped days
+too, oldest first, logged as errors), so it never has to stop writing
+sync_files; load_files pause while loader is behind. One aclog per data
+root.
 `
 
 // files collects -r values; the flag may be repeated.
@@ -70,8 +78,10 @@ func run(args []string) error {
 	var common daemon.Common
 	var cfg pipeline.Config
 	var read files
+	var disk retention.Watermarks
 	common.RegisterFlags(fs)
 	cfg.RegisterFlags(fs)
+	disk.RegisterFlags(fs)
 	fs.Var(&read, "r", "read this pcap/pcapng file (repeatable; files after the flags are read too)")
 	fs.Usage = daemon.Usage(fs, usage)
 	if err := daemon.Parse(fs, args, &common); err != nil {
@@ -86,20 +96,32 @@ func run(args []string) error {
 		return err
 	}
 	cfg.Root, cfg.Logger = common.Data, log
+	if err := disk.Validate(); err != nil {
+		return err
+	}
 	p, err := pipeline.New(cfg)
 	if err != nil {
 		return err
 	}
-	unlock, err := lockRoot(cfg.Root)
+	// One aclog per root: two would append to the same sync_files.
+	lock, err := rootlock.Acquire(cfg.Root, "aclog")
 	if err != nil {
 		return err
 	}
-	defer unlock()
+	defer lock.Release()
 
 	ctx, stop := daemon.SignalContext()
 	defer stop()
-	if err := common.Observe(ctx, log, p.Register, p.StatsLine); err != nil {
+	// Live capture runs for months: keep the disk under its watermarks.
+	// Reading files (-r) writes past days, which must not be pruned
+	// under it.
+	pr := retention.New(retention.Config{Root: cfg.Root, Marks: disk, Logger: log})
+	register := func(reg prometheus.Registerer) { p.Register(reg); pr.Register(reg, "aclog") }
+	if err := common.Observe(ctx, log, register, p.StatsLine); err != nil {
 		return err
+	}
+	if cfg.Iface != "" {
+		go pr.Run(ctx)
 	}
 	log.Info("aclog started", "data", cfg.Root, "gateway", cfg.Gateway, "files", len(cfg.Files), "iface", cfg.Iface,
 		"compress", cfg.Codec.String(), "high_performance", cfg.HighPerformance)
@@ -109,22 +131,4 @@ func run(args []string) error {
 		return errors.New("no capture file could be read")
 	}
 	return err
-}
-
-// lockRoot makes sure one aclog at a time writes a data root: two would
-// append to the same sync_files.
-func lockRoot(root string) (func(), error) {
-	if err := os.MkdirAll(root, 0o755); err != nil {
-		return nil, err
-	}
-	path := filepath.Join(root, "aclog.lock")
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("another aclog is writing %s (lock %s held)", root, path)
-	}
-	return func() { f.Close() }, nil
 }

@@ -16,6 +16,8 @@ import (
 	"github.com/acstore/acstore/internal/daemon"
 	"github.com/acstore/acstore/internal/loader"
 	"github.com/acstore/acstore/internal/mariadb"
+	"github.com/acstore/acstore/internal/retention"
+	"github.com/acstore/acstore/internal/rootlock"
 )
 
 const usage = `loader: load audit rows from files into MariaDB day tables.
@@ -31,6 +33,16 @@ paused its load_files.
 
 Head office (-keep): loads the sync_files under DIR/sync and never deletes
 them; DIR/state/loaded remembers what was loaded.
+
+Retention: -keep-days N removes whole days (day tables, rollups,
+sync_files, attachment bundles) older than N days, but never a day that
+datasync push on this root has not shipped yet. -disk-high and
+-disk-critical (percent of the data root's filesystem) remove the oldest
+shipped days while the disk is above -disk-high, and above -disk-critical
+unshipped days too, oldest first, each logged as an error. Today is never
+removed.
+
+One loader per data root: a second one exits naming the first one's pid.
 
 A damaged table gets REPAIR TABLE and, if that is not enough, is rebuilt
 from the sync_files (as recover -table does). While the database is down,
@@ -68,6 +80,11 @@ func run(args []string) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	lock, err := rootlock.Acquire(cfg.Root, "loader")
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
 	ctx, stop := daemon.SignalContext()
 	defer stop()
 
@@ -94,7 +111,7 @@ func run(args []string) error {
 		return l.Retention(ctx, time.Now())
 	}
 
-	if err := common.Observe(ctx, log, l.Register, func() []any { return statsLine(l.Stats()) }); err != nil {
+	if err := common.Observe(ctx, log, l.Register, func() []any { return statsLine(l.Stats(), l.Pruner().Stats()) }); err != nil {
 		return err
 	}
 	log.Info("loader started", "data", cfg.Root, "keep", cfg.Keep, "interval", cfg.Interval)
@@ -103,11 +120,12 @@ func run(args []string) error {
 	return err
 }
 
-func statsLine(s *loader.Stats) []any {
+func statsLine(s *loader.Stats, r *retention.Stats) []any {
 	return []any{
 		slog.Uint64("files", s.Files.Load()), slog.Uint64("rows", s.Rows.Load()),
 		slog.Int64("backlog", s.Backlog.Load()), slog.Uint64("statements", s.Batches.Load()),
 		slog.Uint64("repairs", s.Repairs.Load()), slog.Uint64("rebuilds", s.Rebuilds.Load()),
 		slog.Uint64("failures", s.Failures.Load()), slog.Uint64("rejected", s.Rejected.Load()),
+		slog.Float64("disk_used", float64(r.UsedPermille.Load())/10), slog.Int64("held_days", r.Held.Load()),
 	}
 }

@@ -15,9 +15,13 @@ import (
 	"os"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/acstore/acstore/internal/daemon"
 	"github.com/acstore/acstore/internal/mariadb"
+	"github.com/acstore/acstore/internal/retention"
 	"github.com/acstore/acstore/internal/rollup"
+	"github.com/acstore/acstore/internal/rootlock"
 )
 
 const usage = `midtable: rollup tables of traffic, sessions, requests and online time.
@@ -36,6 +40,8 @@ under DIR/sync (never from the day tables): whenever a window is
 published, the 4-hour block it falls in is recomputed from all its files
 and replaced in one locked step. DIR/state/midtable records what was
 rolled up, so after a crash -once redoes exactly the unfinished blocks.
+The daemon keeps the disk under -disk-high and -disk-critical as loader
+does (see loader -h). One rolling midtable per data root.
 
 query picks the rollup with the dimensions asked for and covers the
 interval with 4H, 1H and 30M buckets, reading raw day-table rows only for
@@ -59,8 +65,10 @@ func run(args []string) error {
 	fs := flag.NewFlagSet("midtable", flag.ContinueOnError)
 	var common daemon.Common
 	var cfg rollup.Config
+	var disk retention.Watermarks
 	common.RegisterFlags(fs)
 	cfg.RegisterFlags(fs)
+	disk.RegisterFlags(fs)
 	once := fs.Bool("once", false, "roll up everything pending, then exit")
 	rebuild := fs.Bool("rebuild", false, "recompute every rollup of -day")
 	check := fs.Bool("check", false, "compare every rollup of -day with the GROUP BY over the raw day tables")
@@ -81,6 +89,9 @@ func run(args []string) error {
 	}
 	cfg.Root, cfg.Logger = common.Data, log
 	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if err := disk.Validate(); err != nil {
 		return err
 	}
 	ctx, stop := daemon.SignalContext()
@@ -114,6 +125,13 @@ func run(args []string) error {
 		log.Info("rebuilt", "day", *day, "blocks", res.Blocks, "files", res.Files, "rows", res.Rows, "rollup_rows", res.TableRows)
 		return err
 	}
+	// One rolling midtable per root (-rebuild and -check may run beside
+	// it: they take the database's table locks).
+	lock, err := rootlock.Acquire(cfg.Root, "midtable")
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
 	if *once {
 		res, err := r.RunOnce(ctx)
 		if err != nil {
@@ -126,9 +144,12 @@ func run(args []string) error {
 		return nil
 	}
 
-	if err := common.Observe(ctx, log, r.Register, func() []any { return statsLine(r.Stats()) }); err != nil {
+	pr := retention.New(retention.Config{Root: cfg.Root, Marks: disk, Store: retention.DBStore{DB: db}, Logger: log})
+	register := func(reg prometheus.Registerer) { r.Register(reg); pr.Register(reg, "midtable") }
+	if err := common.Observe(ctx, log, register, func() []any { return statsLine(r.Stats()) }); err != nil {
 		return err
 	}
+	go pr.Run(ctx)
 	log.Info("midtable started", "data", cfg.Root, "interval", cfg.Interval)
 	err = r.Run(ctx)
 	log.Info("midtable stopped", "blocks", r.Stats().Blocks.Load(), "rows", r.Stats().Rows.Load())

@@ -154,6 +154,24 @@ func (l *Ledger) DropBefore(day string) error {
 	return errors.Join(errs...)
 }
 
+// DropDay forgets one day (YYYYMMDD), for retention.
+func (l *Ledger) DropDay(day string) error {
+	if f := l.files[day]; f != nil {
+		f.Close()
+		delete(l.files, day)
+		delete(l.dirty, day)
+	}
+	if err := os.Remove(filepath.Join(l.dir, day+ext)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	for name := range l.seen {
+		if len(name) >= 8 && name[:8] == day {
+			delete(l.seen, name)
+		}
+	}
+	return nil
+}
+
 // Close closes the ledger's files.
 func (l *Ledger) Close() error {
 	var errs []error

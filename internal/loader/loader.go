@@ -32,6 +32,7 @@ import (
 	"github.com/acstore/acstore/internal/logfile"
 	"github.com/acstore/acstore/internal/mariadb"
 	"github.com/acstore/acstore/internal/rebuild"
+	"github.com/acstore/acstore/internal/retention"
 	"github.com/acstore/acstore/internal/schema"
 )
 
@@ -40,6 +41,7 @@ type Config struct {
 	Root          string
 	Keep          bool // head office: load sync_files, never delete them
 	KeepDays      int  // retention; 0 keeps everything
+	Disk          retention.Watermarks
 	Interval      time.Duration
 	MaxBatchFiles int
 	MaxBatchBytes int64
@@ -49,7 +51,8 @@ type Config struct {
 // RegisterFlags adds loader's own flags to fs.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.Keep, "keep", false, "head-office mode: load the sync_files under -data/sync and never delete them; a ledger remembers what was loaded")
-	fs.IntVar(&c.KeepDays, "keep-days", 0, "drop day tables and delete sync_files older than this many days; 0 keeps everything")
+	fs.IntVar(&c.KeepDays, "keep-days", 0, "drop day tables and delete sync_files older than this many days, but never a day datasync push has not shipped yet; 0 keeps everything")
+	c.Disk.RegisterFlags(fs)
 	fs.DurationVar(&c.Interval, "interval", 5*time.Second, "how often to look for files to load")
 	fs.IntVar(&c.MaxBatchFiles, "batch-files", 256, "most files loaded by one LOAD DATA statement")
 	fs.Int64Var(&c.MaxBatchBytes, "batch-bytes", 256<<20, "most bytes (on disk) loaded by one LOAD DATA statement")
@@ -62,6 +65,9 @@ func (c *Config) Validate() error {
 	}
 	if c.KeepDays < 0 {
 		return errors.New("-keep-days must be 0 or more")
+	}
+	if err := c.Disk.Validate(); err != nil {
+		return err
 	}
 	if c.Interval <= 0 {
 		c.Interval = 5 * time.Second
@@ -96,6 +102,7 @@ type Loader struct {
 	// quietDirs are day directories (head office) in which the last scan
 	// found nothing to load, with their modification time then.
 	quietDirs map[string]time.Time
+	prune     *retention.Pruner
 	stats     Stats
 }
 
@@ -112,6 +119,8 @@ func New(cfg Config, db *sql.DB) (*Loader, error) {
 		created:   make(map[string]bool),
 		quietDirs: make(map[string]time.Time),
 	}
+	l.prune = retention.New(retention.Config{Root: cfg.Root, KeepDays: cfg.KeepDays, Marks: cfg.Disk,
+		Store: store{l}, Logger: cfg.Logger})
 	if cfg.Keep {
 		var err error
 		if l.ledger, err = ledger.Open(filepath.Join(cfg.Root, "state", "loaded")); err != nil {
@@ -146,7 +155,11 @@ func (l *Loader) Register(reg prometheus.Registerer) {
 		daemon.Gauge(sub, "backlog_files", "Files waiting at the last scan.", func() float64 { return float64(l.stats.Backlog.Load()) }),
 		daemon.Gauge(sub, "last_success_seconds", "Unix time of the last pass that loaded everything pending.", func() float64 { return float64(l.stats.LastSuccess.Load()) }),
 	)
+	l.prune.Register(reg, sub)
 }
+
+// Pruner returns the loader's retention, for its counters.
+func (l *Loader) Pruner() *retention.Pruner { return l.prune }
 
 // pending is one file to load and what to do once its rows are in.
 type pending struct {
@@ -168,14 +181,10 @@ type batch struct {
 // Run loads every Interval until ctx ends, waiting with backoff while the
 // database is away.
 func (l *Loader) Run(ctx context.Context) error {
-	var lastRetention time.Time
 	backoff.Loop(ctx, l.cfg.Interval, time.Minute, func(ctx context.Context) error {
-		if l.cfg.KeepDays > 0 && time.Since(lastRetention) > time.Hour {
-			if err := l.Retention(ctx, time.Now()); err != nil {
-				l.cfg.Logger.Error("retention", "err", err)
-			} else {
-				lastRetention = time.Now()
-			}
+		// In the loop, not beside it: the ledger is the loader's alone.
+		if err := l.prune.Tick(ctx, time.Now()); err != nil && ctx.Err() == nil {
+			l.cfg.Logger.Error("retention", "err", err)
 		}
 		_, err := l.RunOnce(ctx)
 		return err
@@ -611,74 +620,25 @@ func (r *filesReader) Close() {
 	}
 }
 
-// Retention drops the day tables and deletes the sync_files older than
-// KeepDays days before now (seed 001: the same rule for both).
+// Retention removes, once, the days older than KeepDays that datasync has
+// shipped (all of them when push does not run on this root), then brings
+// the disk under its watermarks; see package retention.
 func (l *Loader) Retention(ctx context.Context, now time.Time) error {
-	if l.cfg.KeepDays <= 0 {
-		return nil
-	}
-	cutoff := now.AddDate(0, 0, -l.cfg.KeepDays).Format(schema.DayLayout)
-	tables, err := mariadb.Tables(ctx, l.db)
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for _, t := range tables {
-		day, ok := tableDay(t)
-		if !ok || day >= cutoff {
-			continue
-		}
-		if _, err := l.db.ExecContext(ctx, "DROP TABLE IF EXISTS "+mariadb.Quote(t)); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		delete(l.created, t)
-		l.cfg.Logger.Info("retention: dropped table", "table", t, "keep_days", l.cfg.KeepDays)
-	}
-	dirs, err := filepath.Glob(filepath.Join(l.cfg.Root, "sync", "*", "[0-9]*"))
-	if err != nil {
-		return err
-	}
-	for _, d := range dirs {
-		day := filepath.Base(d)
-		if len(day) != 8 || day >= cutoff {
-			continue
-		}
-		if err := os.RemoveAll(d); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		l.cfg.Logger.Info("retention: deleted sync_files", "dir", d, "keep_days", l.cfg.KeepDays)
-	}
-	if l.ledger != nil {
-		errs = append(errs, l.ledger.DropBefore(cutoff))
-	}
-	// midtable's record of the days whose rollups were just dropped.
-	done, _ := filepath.Glob(filepath.Join(l.cfg.Root, "state", "midtable", "[0-9]*.done"))
-	for _, p := range done {
-		if day := strings.TrimSuffix(filepath.Base(p), ".done"); len(day) == 8 && day < cutoff {
-			if err := os.Remove(p); err != nil {
-				errs = append(errs, err)
-			}
-		}
-	}
-	return errors.Join(errs...)
+	return errors.Join(l.prune.Age(ctx, now), l.prune.Disk(ctx, now))
 }
 
-// tableDay returns the YYYYMMDD a day or rollup table belongs to: its last
-// eight characters, when the name is one of acstore's.
-func tableDay(name string) (string, bool) {
-	if len(name) < 9 {
-		return "", false
+// store is the loader's view of a day besides its files: the tables, and
+// the ledger entries of head office.
+type store struct{ l *Loader }
+
+func (s store) Days(ctx context.Context) ([]string, error) {
+	return retention.DBStore{DB: s.l.db}.Days(ctx)
+}
+
+func (s store) DropDay(ctx context.Context, day string) error {
+	err := retention.DBStore{DB: s.l.db, Dropped: func(t string) { delete(s.l.created, t) }}.DropDay(ctx, day)
+	if err == nil && s.l.ledger != nil {
+		err = s.l.ledger.DropDay(day)
 	}
-	day := name[len(name)-8:]
-	if _, err := time.Parse(schema.DayLayout, day); err != nil {
-		return "", false
-	}
-	prefix := name[:len(name)-8]
-	if len(prefix) == 1 {
-		_, ok := schema.ByLetter(prefix[0])
-		return day, ok
-	}
-	return day, strings.HasPrefix(prefix, "Mid")
+	return err
 }
