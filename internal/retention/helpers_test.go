@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/acstore/acstore/internal/logfile"
 	"github.com/acstore/acstore/internal/rowgen"
 	"github.com/acstore/acstore/internal/schema"
+	"github.com/acstore/acstore/internal/testenv"
 	"github.com/acstore/acstore/internal/xbundle"
 )
 
@@ -33,22 +33,11 @@ func testLogger(t testing.TB) *slog.Logger {
 }
 
 // tmpfs mounts a tmpfs of size bytes for the test: a real small disk that
-// fills up. Mounting needs root; under CI=true its absence fails the test.
+// fills up.
 func tmpfs(t *testing.T, size int64) string {
 	t.Helper()
 	dir := t.TempDir()
-	out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%d", size), "acstore-test", dir).CombinedOutput()
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("mount tmpfs (the test needs root): %v: %s", err, out)
-		}
-		t.Skipf("mount tmpfs (needs root): %v: %s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v: %s", dir, err, out)
-		}
-	})
+	testenv.Tmpfs(t, dir, fmt.Sprint(size))
 	return dir
 }
 

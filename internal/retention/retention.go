@@ -52,10 +52,10 @@ type Stats struct {
 
 // Pruner removes old days of a data root.
 type Pruner struct {
-	cfg       Config
-	stats     Stats
-	lastAge   time.Time
-	lastDisk  time.Time
+	cfg      Config
+	stats    Stats
+	lastAge  time.Time
+	lastDisk time.Time
 	ageEvery time.Duration
 }
 
@@ -140,7 +140,7 @@ func (p *Pruner) days(ctx context.Context, now time.Time) ([]day, error) {
 	}
 	today := now.Format(schema.DayLayout)
 	set := make(map[string][]string) // day -> gateways with files of it
-	open := make(map[string]bool)     // days a writer still has files open in
+	open := make(map[string]bool)    // days a writer still has files open in
 	dirs, err := filepath.Glob(filepath.Join(p.cfg.Root, "sync", "*", "[0-9]*"))
 	if err != nil {
 		return nil, err
