@@ -15,12 +15,14 @@ import (
 	"time"
 
 	"github.com/acstore/acstore/internal/loader"
+	"github.com/acstore/acstore/internal/logfile"
 )
 
 // ServerStats are the server's counters.
 type ServerStats struct {
 	Uploads, Published, Resumed, Duplicates, Bytes atomic.Uint64
 	Rejected, BadFrames, DiskFull, Windows         atomic.Uint64
+	BadContent, QuotaFull                          atomic.Uint64
 	Loads, LoadErrors, Rows                        atomic.Uint64
 	Active                                         atomic.Int64
 }
@@ -57,7 +59,8 @@ func NewServer(cfg ServerConfig, db *sql.DB) (*Server, error) {
 		busy: make(map[string]bool), partial: make(map[string]partialHash),
 		sums: make(map[string]publishedHash), used: make(map[string]int64)}
 	if db != nil {
-		if s.loader, err = loader.New(loader.Config{Root: cfg.Root, Keep: true, Logger: cfg.Logger}, db); err != nil {
+		if s.loader, err = loader.New(loader.Config{Root: cfg.Root, Keep: true, Logger: cfg.Logger,
+			Limits: logfile.Limits{MaxDict: int64(cfg.MaxDict), MaxRow: int(cfg.MaxRow)}}, db); err != nil {
 			return nil, err
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"flag"
 	"log/slog"
 	"time"
+
+	"github.com/acstore/acstore/internal/logfile"
 )
 
 // ServerConfig configures the head-office server.
@@ -16,6 +18,12 @@ type ServerConfig struct {
 	TLS          TLSFiles
 	Quota        ByteSize // per gateway, on disk; 0: unlimited
 	MaxFileSize  ByteSize
+	// MaxAttachment is the largest content an X bundle may unpack to.
+	MaxAttachment ByteSize
+	// MaxDict and MaxRow bound the memory the load of one sync_file may
+	// take (logfile.Limits), whatever the file claims.
+	MaxDict      ByteSize
+	MaxRow       ByteSize
 	IdleTimeout  time.Duration // the longest a client may stay silent
 	LoadInterval time.Duration // load also this often, not only after commits
 	Logger       *slog.Logger
@@ -29,6 +37,11 @@ func (c *ServerConfig) RegisterFlags(fs *flag.FlagSet) {
 	c.MaxFileSize = 2 << 30
 	fs.Var(&c.Quota, "quota", "most bytes each gateway may store (e.g. 200GB); 0: unlimited")
 	fs.Var(&c.MaxFileSize, "max-file-size", "largest file accepted (e.g. 2GiB)")
+	c.MaxAttachment = 256 << 20
+	fs.Var(&c.MaxAttachment, "max-attachment", "largest attachment an X bundle may unpack to; a bigger one quarantines the bundle")
+	c.MaxDict, c.MaxRow = logfile.DefaultMaxDict, logfile.DefaultMaxRow
+	fs.Var(&c.MaxDict, "max-xz-dict", "largest xz dictionary a sync_file may ask for; a bigger one is refused as damage before anything is allocated")
+	fs.Var(&c.MaxRow, "max-row", "longest row a sync_file may hold; a longer one ends the file as damage")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", time.Minute, "drop a client silent for this long (slow or dead links)")
 	fs.DurationVar(&c.LoadInterval, "load-interval", 30*time.Second, "also run the load this often, to retry after a failure")
 }
@@ -50,6 +63,9 @@ func (c *ServerConfig) Validate() error {
 	}
 	if c.MaxFileSize <= 0 {
 		c.MaxFileSize = 2 << 30
+	}
+	if c.MaxAttachment <= 0 {
+		c.MaxAttachment = 256 << 20
 	}
 	if c.IdleTimeout <= 0 {
 		c.IdleTimeout = time.Minute

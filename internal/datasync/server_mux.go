@@ -11,9 +11,10 @@ import (
 
 // httpError is an error with the status to answer it with.
 type httpError struct {
-	status int
-	msg    string
-	offset int64
+	status     int
+	msg        string
+	offset     int64
+	quarantine bool // the content is bad: the client sets the file aside
 }
 
 func (e *httpError) Error() string { return fmt.Sprintf("%d %s", e.status, e.msg) }
@@ -32,7 +33,7 @@ func (s *Server) reply(w http.ResponseWriter, r *http.Request, gw string, v any,
 		s.stats.Rejected.Add(1)
 		s.log.Warn("request refused", "gw", gw, "method", r.Method, "path", r.URL.EscapedPath(), "status", he.status, "err", he.msg, "remote", r.RemoteAddr)
 		w.WriteHeader(he.status)
-		json.NewEncoder(w).Encode(ErrorBody{Error: he.msg, Offset: he.offset})
+		json.NewEncoder(w).Encode(ErrorBody{Error: he.msg, Offset: he.offset, Quarantine: he.quarantine})
 		return
 	}
 	json.NewEncoder(w).Encode(v)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -79,6 +80,39 @@ func fileSha256(path string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
+// unpack unpacks an X bundle into dir, within the gateway's quota and the
+// attachment size limit, and counts what it wrote in the quota. A bad
+// bundle is the branch's problem: 422 with quarantine set, nothing kept.
+func (s *Server) unpack(gw string, t target, inc, dir string) error {
+	lim := xbundle.Limits{MaxEntry: int64(s.cfg.MaxAttachment)}
+	if q := int64(s.cfg.Quota); q > 0 {
+		// The bundle itself is already counted while it arrived.
+		lim.MaxTotal = max(1, q-s.usage(gw))
+	}
+	res, err := xbundle.Unpack(inc, dir, lim)
+	s.addUsage(gw, res.Bytes)
+	var ce *xbundle.CorruptionError
+	var bad *xbundle.ContentError
+	switch {
+	case errors.As(err, &ce):
+		// The branch's bundle was cut by a crash: its good entries are
+		// what there is.
+		s.log.Warn("attachment bundle is torn; its complete entries were unpacked", "gw", gw, "file", t.name, "err", err)
+	case errors.As(err, &bad):
+		s.stats.BadContent.Add(1)
+		e := fail(http.StatusUnprocessableEntity, "%s: bad attachment bundle, nothing of it is kept; set it aside: %v", t.name, err)
+		e.quarantine = true
+		return e
+	case errors.Is(err, xbundle.ErrTooMuch):
+		s.stats.QuotaFull.Add(1)
+		return fail(http.StatusInsufficientStorage, "quota of gateway %s: %s would unpack past the %d byte quota; nothing of it is kept", gw, t.name, s.cfg.Quota)
+	case err != nil:
+		return fmt.Errorf("unpack %s: %w", t.name, err)
+	}
+	s.log.Debug("unpacked attachments", "gw", gw, "file", t.name, "new", res.Entries, "bytes", res.Bytes)
+	return nil
+}
+
 // publish unpacks an X bundle (before it is published, so that a failed
 // unpack is retried by the client), then renames the file into place.
 func (s *Server) publish(gw string, t target, inc, final string) error {
@@ -89,17 +123,9 @@ func (s *Server) publish(gw string, t target, inc, final string) error {
 			return err
 		}
 		if fi.Size() > 0 {
-			n, err := xbundle.Unpack(inc, dir)
-			var ce *xbundle.CorruptionError
-			if errors.As(err, &ce) {
-				// The branch's bundle was cut by a crash: its good entries
-				// are what there is.
-				s.log.Warn("attachment bundle is torn; its complete entries were unpacked", "gw", gw, "file", t.name, "err", err)
-			} else if err != nil {
-				return fmt.Errorf("unpack %s: %w", t.name, err)
+			if err := s.unpack(gw, t, inc, dir); err != nil {
+				return err
 			}
-			s.addUsage(gw, 0)
-			s.log.Debug("unpacked attachments", "gw", gw, "file", t.name, "new", n)
 		}
 	}
 	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {

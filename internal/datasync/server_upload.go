@@ -213,6 +213,14 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, gw, name string)
 		return nil, s.diskErr(err, offset)
 	}
 	if err := s.publish(gw, t, inc, final); err != nil {
+		var he *httpError
+		if errors.As(err, &he) {
+			// Refused for its content or the quota: keep nothing of it.
+			os.Remove(inc)
+			s.forgetPartial(inc)
+			s.addUsage(gw, -size)
+			return nil, he
+		}
 		return nil, s.diskErr(err, offset)
 	}
 	s.rememberSum(final, sum)

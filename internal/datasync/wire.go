@@ -97,6 +97,10 @@ type Commit struct {
 type ErrorBody struct {
 	Error  string `json:"error"`
 	Offset int64  `json:"offset"`
+	// Quarantine: the file's content failed verification (a bad bundle, a
+	// window outside the range the server accepts). Sending it again
+	// cannot succeed; the client sets it aside and ships the rest.
+	Quarantine bool `json:"quarantine,omitempty"`
 }
 
 // WindowLayout names a window in the protocol and the state files.

@@ -45,7 +45,10 @@ type Config struct {
 	Interval      time.Duration
 	MaxBatchFiles int
 	MaxBatchBytes int64
-	Logger        *slog.Logger
+	// Limits bound the memory reading one file may take, whatever the
+	// file claims (xz dictionary, row length); zero: logfile's defaults.
+	Limits logfile.Limits
+	Logger *slog.Logger
 }
 
 // RegisterFlags adds loader's own flags to fs.
@@ -556,7 +559,7 @@ func (l *Loader) loadStatement(ctx context.Context, b *batch) (int64, error) {
 		return 0, err
 	}
 	defer mariadb.Unlock(context.WithoutCancel(ctx), conn, b.name)
-	r := &filesReader{files: b.files, log: l.cfg.Logger}
+	r := &filesReader{files: b.files, log: l.cfg.Logger, lim: l.cfg.Limits}
 	defer r.Close()
 	n, err := mariadb.Load(ctx, conn, b.name, b.table.FileColumns(), b.gw, r)
 	if err == nil && r.err != nil {
@@ -579,6 +582,7 @@ type filesReader struct {
 	i     int
 	err   error
 	log   *slog.Logger
+	lim   logfile.Limits
 }
 
 func (r *filesReader) Read(p []byte) (int, error) {
@@ -588,7 +592,7 @@ func (r *filesReader) Read(p []byte) (int, error) {
 				return 0, io.EOF
 			}
 			f := r.files[r.i]
-			s, err := logfile.OpenRows(f.path, f.codec)
+			s, err := logfile.OpenRowsLimits(f.path, f.codec, r.lim)
 			if err != nil {
 				// Ending the stream here loads the files before it; the
 				// error makes the batch fail and be retried file by file.

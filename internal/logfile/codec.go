@@ -114,7 +114,8 @@ func (o onlyReader) Read(p []byte) (int, error) { return o.r.Read(p) }
 
 // decompressor returns a reader of the uncompressed bytes of a sync_file
 // whose beginning is buffered in br.
-func decompressor(br *bufio.Reader) (io.Reader, Codec, error) {
+// lim bounds the memory the decoder may take (the xz dictionary).
+func decompressor(br *bufio.Reader, lim Limits) (io.Reader, Codec, error) {
 	head, err := br.Peek(len(xzMagic))
 	if len(head) == 0 && errors.Is(err, io.EOF) {
 		return bytes.NewReader(nil), LZ4, nil // an empty file: a window opened, nothing flushed
@@ -127,7 +128,7 @@ func decompressor(br *bufio.Reader) (io.Reader, Codec, error) {
 	case LZ4:
 		return onlyReader{lz4.NewReader(br)}, c, nil
 	default:
-		zr, err := xz.NewReader(br)
+		zr, err := xz.NewReader(newXZGuard(br, lim.withDefaults().MaxDict))
 		if err != nil {
 			return nil, c, fmt.Errorf("xz: %w", err)
 		}

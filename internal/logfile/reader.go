@@ -40,24 +40,33 @@ type RowStream struct {
 	pos   int64
 	err   error // why the stream ended early
 	eof   bool
+	lim   Limits
 }
 
 const streamBuf = 256 << 10
 
 // OpenRows opens a sync_file (LZ4 or xz, told by its magic) or, when codec
-// is Plain, a load_file.
+// is Plain, a load_file, with the default Limits.
 func OpenRows(path string, codec Codec) (*RowStream, error) {
+	return OpenRowsLimits(path, codec, Limits{})
+}
+
+// OpenRowsLimits is OpenRows with the memory it may take bounded by lim: a
+// file asking for more ends as damage (a *CorruptionError wrapping a
+// *LimitError) after its rows that fit.
+func OpenRowsLimits(path string, codec Codec, lim Limits) (*RowStream, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	s := &RowStream{path: path, f: f, buf: make([]byte, streamBuf), codec: codec}
+	lim = lim.withDefaults()
+	s := &RowStream{path: path, f: f, buf: make([]byte, min(streamBuf, lim.MaxRow)), codec: codec, lim: lim}
 	if codec == Plain {
 		s.src = f
 		return s, nil
 	}
 	br := bufio.NewReaderSize(f, 64<<10)
-	s.src, s.codec, err = decompressor(br)
+	s.src, s.codec, err = decompressor(br, lim)
 	if err != nil {
 		f.Close()
 		return nil, &CorruptionError{Path: path, Err: err}
@@ -88,10 +97,18 @@ func (s *RowStream) fill() {
 		s.end = copy(s.buf, s.buf[s.off:s.end])
 		s.off, s.safe = 0, 0
 	}
+	var n int
+	var err error
 	if s.end == len(s.buf) { // one row bigger than the buffer
-		s.buf = append(s.buf, make([]byte, len(s.buf))...)
+		if len(s.buf) >= s.lim.MaxRow {
+			err = &LimitError{What: "row", Asked: -1, Limit: int64(s.lim.MaxRow)}
+		} else {
+			s.buf = append(s.buf, make([]byte, min(len(s.buf), s.lim.MaxRow-len(s.buf)))...)
+		}
 	}
-	n, err := s.src.Read(s.buf[s.end:])
+	if err == nil {
+		n, err = s.src.Read(s.buf[s.end:])
+	}
 	s.end += n
 	if i := bytes.LastIndexByte(s.buf[s.safe:s.end], '\n'); i >= 0 {
 		s.safe += i + 1

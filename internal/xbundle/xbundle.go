@@ -15,8 +15,6 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
-	"os"
-	"path/filepath"
 
 	"github.com/pierrec/lz4/v4"
 )
@@ -28,6 +26,8 @@ const (
 	// MaxEntrySize bounds what a reader accepts for one content, so a
 	// damaged size field cannot make it allocate without limit.
 	MaxEntrySize = 1 << 30
+	// MaxEntries bounds the entries of one bundle a reader accepts.
+	MaxEntries = 1 << 20
 )
 
 const (
@@ -173,23 +173,29 @@ type Reader struct {
 // entry (Err then tells why it stopped). err is for a file that is not a
 // bundle at all.
 func NewReader(r io.ReaderAt, size int64) (*Reader, error) {
+	b := &Reader{r: r, size: size}
+	if err := b.checkHeader(); err != nil {
+		return nil, err
+	}
+	b.err = b.walk(func(e Entry) error {
+		b.entries = append(b.entries, e)
+		return nil
+	})
+	return b, nil
+}
+
+func (b *Reader) checkHeader() error {
 	var h [headerLen]byte
-	if _, err := r.ReadAt(h[:], 0); err != nil {
-		return nil, fmt.Errorf("xbundle: read header: %w", err)
+	if _, err := b.r.ReadAt(h[:], 0); err != nil {
+		return fmt.Errorf("xbundle: read header: %w", err)
 	}
 	if !bytes.Equal(h[:4], fileMagic) {
-		return nil, fmt.Errorf("xbundle: not a bundle (magic % x)", h[:4])
+		return fmt.Errorf("xbundle: not a bundle (magic % x)", h[:4])
 	}
 	if h[4] != version {
-		return nil, fmt.Errorf("xbundle: unknown version %d", h[4])
+		return fmt.Errorf("xbundle: unknown version %d", h[4])
 	}
-	b := &Reader{r: r, size: size}
-	if b.readIndex() == nil {
-		return b, nil
-	}
-	b.entries = nil
-	b.scan()
-	return b, nil
+	return nil
 }
 
 // Entries returns the good entries in the order they were written.
@@ -198,59 +204,85 @@ func (b *Reader) Entries() []Entry { return b.entries }
 // Err reports why the entries end before the end of the file, or nil.
 func (b *Reader) Err() error { return b.err }
 
-func (b *Reader) readIndex() error {
-	if b.size < headerLen+trailerLen {
-		return errors.New("no trailer")
+// walk calls fn with each good entry, one at a time, so that a bundle of
+// many entries costs no memory per entry: from the index when it checks
+// out, else by scanning. It returns fn's error, or a *CorruptionError when
+// the scan stopped early.
+func (b *Reader) walk(fn func(Entry) error) error {
+	offs, end, err := b.readIndex()
+	if err == nil {
+		// The index is checked whole first, so fn sees nothing of a bundle
+		// whose index turns out bad half way.
+		for _, off := range offs {
+			if _, _, err = b.readEntry(off, end); err != nil {
+				break
+			}
+		}
 	}
-	var t [trailerLen]byte
-	if _, err := b.r.ReadAt(t[:], b.size-trailerLen); err != nil {
-		return err
+	if err == nil {
+		for _, off := range offs {
+			e, _, _ := b.readEntry(off, end)
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
-	if !bytes.Equal(t[8:], endMagic) {
-		return errors.New("no trailer")
-	}
-	io := int64(binary.LittleEndian.Uint64(t[:8]))
-	n := b.size - trailerLen - io
-	if io < headerLen || n < 12 || (n-12)%8 != 0 {
-		return errors.New("bad index offset")
-	}
-	idx := make([]byte, n)
-	if _, err := b.r.ReadAt(idx, io); err != nil {
-		return err
-	}
-	if !bytes.Equal(idx[:4], indexMagic) || crc32.Checksum(idx[:n-4], castagnoli) != binary.LittleEndian.Uint32(idx[n-4:]) {
-		return errors.New("bad index")
-	}
-	count := int64(binary.LittleEndian.Uint32(idx[4:8]))
-	if count != (n-12)/8 {
-		return errors.New("bad index count")
-	}
-	for i := int64(0); i < count; i++ {
-		off := int64(binary.LittleEndian.Uint64(idx[8+8*i:]))
-		e, _, err := b.readEntry(off, io)
+	off := int64(headerLen)
+	for n := 0; off < b.size; n++ {
+		e, next, err := b.readEntry(off, b.size)
+		if err == nil && n >= MaxEntries {
+			err = fmt.Errorf("more than %d entries", MaxEntries)
+		}
 		if err != nil {
+			// A trailing index is not an entry: a clean end.
+			if isIndexAt(b.r, off) {
+				return nil
+			}
+			return &CorruptionError{Offset: off, Err: err}
+		}
+		if err := fn(e); err != nil {
 			return err
 		}
-		b.entries = append(b.entries, e)
+		off = next
 	}
 	return nil
 }
 
-func (b *Reader) scan() {
-	off := int64(headerLen)
-	for off < b.size {
-		e, next, err := b.readEntry(off, b.size)
-		if err != nil {
-			// A trailing index is not an entry: a clean end.
-			if isIndexAt(b.r, off) {
-				return
-			}
-			b.err = &CorruptionError{Offset: off, Err: err}
-			return
-		}
-		b.entries = append(b.entries, e)
-		off = next
+// readIndex returns the entry offsets the index lists and where the index
+// begins.
+func (b *Reader) readIndex() ([]int64, int64, error) {
+	if b.size < headerLen+trailerLen {
+		return nil, 0, errors.New("no trailer")
 	}
+	var t [trailerLen]byte
+	if _, err := b.r.ReadAt(t[:], b.size-trailerLen); err != nil {
+		return nil, 0, err
+	}
+	if !bytes.Equal(t[8:], endMagic) {
+		return nil, 0, errors.New("no trailer")
+	}
+	io := int64(binary.LittleEndian.Uint64(t[:8]))
+	n := b.size - trailerLen - io
+	if io < headerLen || n < 12 || (n-12)%8 != 0 || (n-12)/8 > MaxEntries {
+		return nil, 0, errors.New("bad index offset")
+	}
+	idx := make([]byte, n)
+	if _, err := b.r.ReadAt(idx, io); err != nil {
+		return nil, 0, err
+	}
+	if !bytes.Equal(idx[:4], indexMagic) || crc32.Checksum(idx[:n-4], castagnoli) != binary.LittleEndian.Uint32(idx[n-4:]) {
+		return nil, 0, errors.New("bad index")
+	}
+	count := int64(binary.LittleEndian.Uint32(idx[4:8]))
+	if count != (n-12)/8 {
+		return nil, 0, errors.New("bad index count")
+	}
+	offs := make([]int64, count)
+	for i := range offs {
+		offs[i] = int64(binary.LittleEndian.Uint64(idx[8+8*i:]))
+	}
+	return offs, io, nil
 }
 
 func isIndexAt(r io.ReaderAt, off int64) bool {
@@ -315,8 +347,8 @@ func (b *Reader) Content(e Entry) ([]byte, error) {
 		return nil, fmt.Errorf("xbundle: %s (%q): data checksum mismatch", e.Hex(), e.Name)
 	}
 	if e.codec == codecLZ4 {
-		out := make([]byte, 0, e.Size)
-		buf := bytes.NewBuffer(out)
+		// Not sized from e.Size: that is a claim, the data may be far less.
+		buf := bytes.NewBuffer(make([]byte, 0, min(e.Size, 4*e.stored+64<<10)))
 		if _, err := io.Copy(buf, io.LimitReader(lz4.NewReader(bytes.NewReader(data)), e.Size+1)); err != nil {
 			return nil, fmt.Errorf("xbundle: %s (%q): lz4: %w", e.Hex(), e.Name, err)
 		}
@@ -326,77 +358,4 @@ func (b *Reader) Content(e Entry) ([]byte, error) {
 		return nil, fmt.Errorf("xbundle: %s (%q): content does not match its sha256", e.Hex(), e.Name)
 	}
 	return data, nil
-}
-
-// Unpack writes each good entry of the bundle at path to dir/<sha256 hex>,
-// each atomically (temporary file, fsync, rename), skipping contents already
-// there. It returns how many entries it wrote; a bundle readable only in
-// part unpacks its good entries and returns its *CorruptionError.
-func Unpack(path, dir string) (int, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return 0, fmt.Errorf("xbundle: %w", err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return 0, fmt.Errorf("xbundle: %w", err)
-	}
-	r, err := NewReader(f, fi.Size())
-	if err != nil {
-		return 0, fmt.Errorf("%s: %w", path, err)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return 0, fmt.Errorf("xbundle: %w", err)
-	}
-	n := 0
-	for _, e := range r.Entries() {
-		dst := filepath.Join(dir, e.Hex())
-		if _, err := os.Stat(dst); err == nil {
-			continue
-		}
-		data, err := r.Content(e)
-		if err != nil {
-			return n, fmt.Errorf("%s: %w", path, err)
-		}
-		if err := writeAtomic(dst, data); err != nil {
-			return n, fmt.Errorf("xbundle: unpack %s: %w", e.Hex(), err)
-		}
-		n++
-	}
-	if r.Err() != nil {
-		return n, fmt.Errorf("%s: %w", path, r.Err())
-	}
-	return n, nil
-}
-
-func writeAtomic(path string, data []byte) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if _, err := f.Write(data); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return err
-	}
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -64,11 +64,11 @@ func TestRoundTrip(t *testing.T) {
 		path := filepath.Join(dir, "20261121_1300_5F86F7A5_X.dat")
 		sums := write(t, path, withIndex)
 		out := filepath.Join(dir, "out")
-		n, err := xbundle.Unpack(path, out)
+		res, err := xbundle.Unpack(path, out, xbundle.Limits{})
 		if err != nil {
 			t.Fatalf("index=%v: %v", withIndex, err)
 		}
-		if n != 4 {
+		if n := res.Entries; n != 4 {
 			t.Errorf("index=%v: unpacked %d contents, want 4 (one duplicate)", withIndex, n)
 		}
 		_, contents := sample()
@@ -92,8 +92,8 @@ func TestRoundTrip(t *testing.T) {
 		}
 		f.Close()
 		// Unpacking again writes nothing new.
-		if n, err := xbundle.Unpack(path, out); n != 0 || err != nil {
-			t.Errorf("second unpack wrote %d, err %v", n, err)
+		if res, err := xbundle.Unpack(path, out, xbundle.Limits{}); res.Entries != 0 || err != nil {
+			t.Errorf("second unpack wrote %d, err %v", res.Entries, err)
 		}
 	}
 }
@@ -127,8 +127,9 @@ func TestTorn(t *testing.T) {
 	}
 }
 
-// TestDamage flips a byte inside compressed data: Unpack refuses that entry
-// and writes no file for it.
+// TestDamage flips a byte inside compressed data: Unpack refuses the
+// bundle with a ContentError and writes no file at all, not even for the
+// good entries.
 func TestDamage(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "b")
@@ -138,12 +139,16 @@ func TestDamage(t *testing.T) {
 	data[i+200] ^= 0xff // inside the first entry's data
 	os.WriteFile(path, data, 0o644)
 	out := filepath.Join(dir, "out")
-	_, err := xbundle.Unpack(path, out)
-	if err == nil {
-		t.Fatal("damaged entry unpacked without error")
+	_, err := xbundle.Unpack(path, out, xbundle.Limits{})
+	var ce *xbundle.ContentError
+	if !errors.As(err, &ce) || ce.Entry != hex.EncodeToString(sums[0][:]) {
+		t.Fatalf("damaged entry: %v, want a ContentError for entry %x", err, sums[0])
 	}
-	if _, serr := os.Stat(filepath.Join(out, hex.EncodeToString(sums[0][:]))); serr == nil {
-		t.Error("a file was written for the damaged entry")
+	if left, _ := os.ReadDir(out); len(left) != 0 {
+		t.Errorf("%d files written for a damaged bundle", len(left))
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 2 { // b and the empty out
+		t.Errorf("left behind in %s: %v", dir, left)
 	}
 	if _, err := xbundle.NewReader(bytes.NewReader([]byte("not a bundle")), 12); err == nil {
 		t.Error("garbage accepted as a bundle")

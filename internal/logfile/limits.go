@@ -1,0 +1,49 @@
+package logfile
+
+import "fmt"
+
+// Limits bound what reading a file may allocate, whatever its headers
+// claim: a sync_file may come from a broken or hostile branch, and every
+// reader of rows (loader, recover, midtable, the datasync server) goes
+// through OpenRows. The zero value means the defaults.
+type Limits struct {
+	// MaxDict is the largest xz dictionary a file may ask for. ulikunitz/xz
+	// allocates what the block header says (up to 4 GiB), so the header is
+	// checked before the library sees it. aclog writes 8 MiB dictionaries.
+	MaxDict int64
+	// MaxRow is the longest row, newline included. A row longer than this
+	// ends the stream as damage instead of growing the buffer. aclog flushes
+	// at most 4 MiB of rows at once, so no real row comes near it.
+	MaxRow int
+}
+
+// Default limits.
+const (
+	DefaultMaxDict = 64 << 20
+	DefaultMaxRow  = 8 << 20
+)
+
+// withDefaults fills in the zero fields.
+func (l Limits) withDefaults() Limits {
+	if l.MaxDict <= 0 {
+		l.MaxDict = DefaultMaxDict
+	}
+	if l.MaxRow <= 0 {
+		l.MaxRow = DefaultMaxRow
+	}
+	return l
+}
+
+// LimitError is a file that asks for more memory than the Limits allow.
+type LimitError struct {
+	What  string // "xz dictionary", "row"
+	Asked int64  // what the file asks for; -1 when it is only known to be more
+	Limit int64
+}
+
+func (e *LimitError) Error() string {
+	if e.Asked < 0 {
+		return fmt.Sprintf("%s longer than the %d byte limit", e.What, e.Limit)
+	}
+	return fmt.Sprintf("%s of %d bytes asked for, more than the %d byte limit", e.What, e.Asked, e.Limit)
+}

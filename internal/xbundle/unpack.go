@@ -1,0 +1,179 @@
+package xbundle
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/pierrec/lz4/v4"
+)
+
+// Limits bound what unpacking a bundle may take, whatever its entries
+// claim. Memory is bounded anyway (contents are streamed to disk); these
+// bound the disk.
+type Limits struct {
+	MaxEntry int64 // largest content; MaxEntrySize when 0
+	MaxTotal int64 // most new bytes one Unpack may write; 0: no limit
+}
+
+// Unpacked says what an Unpack wrote.
+type Unpacked struct {
+	Entries int   // new contents
+	Bytes   int64 // their size
+}
+
+// ContentError is a bundle whose entry fails a check (checksum, size,
+// sha256) or a limit: the bundle is bad, not the disk. Nothing of it was
+// unpacked.
+type ContentError struct {
+	Entry string // sha256 hex the entry claims
+	Err   error
+}
+
+func (e *ContentError) Error() string { return fmt.Sprintf("xbundle: entry %s: %v", e.Entry, e.Err) }
+
+func (e *ContentError) Unwrap() error { return e.Err }
+
+// ErrTooMuch is a bundle that would unpack to more than Limits.MaxTotal.
+var ErrTooMuch = errors.New("unpacks to more than allowed")
+
+// Unpack writes each good entry of the bundle at path to dir/<sha256 hex>,
+// skipping contents already there. Every entry is first extracted into a
+// staging directory beside dir and checked; only when all are good are
+// they renamed into place (each fsynced), so a bad bundle leaves nothing
+// behind. A bundle readable only in part (a writer that died) unpacks its
+// good entries and returns its *CorruptionError; a bad entry gives a
+// *ContentError; over lim.MaxTotal gives an error wrapping ErrTooMuch.
+func Unpack(path, dir string, lim Limits) (Unpacked, error) {
+	if lim.MaxEntry <= 0 || lim.MaxEntry > MaxEntrySize {
+		lim.MaxEntry = MaxEntrySize
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return Unpacked{}, fmt.Errorf("xbundle: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return Unpacked{}, fmt.Errorf("xbundle: %w", err)
+	}
+	b := &Reader{r: f, size: fi.Size()}
+	if err := b.checkHeader(); err != nil {
+		return Unpacked{}, &ContentError{Err: fmt.Errorf("%s: %w", path, err)}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return Unpacked{}, fmt.Errorf("xbundle: %w", err)
+	}
+	stage, err := os.MkdirTemp(filepath.Dir(dir), "."+filepath.Base(dir)+".unpack-*")
+	if err != nil {
+		return Unpacked{}, fmt.Errorf("xbundle: %w", err)
+	}
+	defer os.RemoveAll(stage)
+	var res Unpacked
+	var names []string
+	walkErr := b.walk(func(e Entry) error {
+		name := e.Hex()
+		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+			return nil
+		}
+		if _, err := os.Stat(filepath.Join(stage, name)); err == nil {
+			return nil // listed twice
+		}
+		if e.Size > lim.MaxEntry {
+			return &ContentError{Entry: name, Err: fmt.Errorf("content of %d bytes is over the %d byte limit", e.Size, lim.MaxEntry)}
+		}
+		if lim.MaxTotal > 0 && res.Bytes+e.Size > lim.MaxTotal {
+			return fmt.Errorf("xbundle: %s: %w (%d bytes)", path, ErrTooMuch, lim.MaxTotal)
+		}
+		if err := b.extract(e, filepath.Join(stage, name)); err != nil {
+			return err
+		}
+		names = append(names, name)
+		res.Bytes += e.Size
+		return nil
+	})
+	var ce *CorruptionError
+	if walkErr != nil && !errors.As(walkErr, &ce) {
+		return Unpacked{}, walkErr
+	}
+	for _, name := range names {
+		if err := os.Rename(filepath.Join(stage, name), filepath.Join(dir, name)); err != nil {
+			return res, fmt.Errorf("xbundle: unpack %s: %w", name, err)
+		}
+		res.Entries++
+	}
+	if len(names) > 0 {
+		if err := syncDir(dir); err != nil {
+			return res, fmt.Errorf("xbundle: %w", err)
+		}
+	}
+	if walkErr != nil {
+		return res, fmt.Errorf("%s: %w", path, walkErr)
+	}
+	return res, nil
+}
+
+// extract streams an entry's content to dst (fsynced), checking its data
+// checksum, its size and its sha256 without holding it in memory.
+func (b *Reader) extract(e Entry, dst string) (err error) {
+	bad := func(format string, args ...any) error {
+		return &ContentError{Entry: e.Hex(), Err: fmt.Errorf(format, args...)}
+	}
+	var tail [4]byte
+	if _, err := b.r.ReadAt(tail[:], e.data+e.stored); err != nil {
+		return bad("read: %v", err)
+	}
+	crc := crc32.New(castagnoli)
+	if _, err := io.Copy(crc, io.NewSectionReader(b.r, e.data, e.stored)); err != nil {
+		return bad("read: %v", err)
+	}
+	if crc.Sum32() != binary.LittleEndian.Uint32(tail[:]) {
+		return bad("data checksum mismatch")
+	}
+	var src io.Reader = io.NewSectionReader(b.r, e.data, e.stored)
+	if e.codec == codecLZ4 {
+		src = onlyReader{lz4.NewReader(src)}
+	}
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := out.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	h := sha256.New()
+	// One byte past the size tells a content longer than it claims.
+	n, err := io.Copy(io.MultiWriter(out, h), io.LimitReader(src, e.Size+1))
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			return err // the disk, not the bundle
+		}
+		return bad("lz4: %v", err)
+	}
+	if n != e.Size || [32]byte(h.Sum(nil)) != e.Sum {
+		return bad("content does not match its size and sha256")
+	}
+	return out.Sync()
+}
+
+// onlyReader hides lz4.Reader's WriteTo, which stops after one frame.
+type onlyReader struct{ r io.Reader }
+
+func (o onlyReader) Read(p []byte) (int, error) { return o.r.Read(p) }
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
