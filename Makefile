@@ -1,7 +1,7 @@
 # acstore — see README.md. `make help` lists the targets.
 SHELL := /bin/bash
 GO ?= go
-PROGRAMS := aclog loader recover datasync midtable
+PROGRAMS := aclog loader recover datasync midtable console
 DB := scripts/db.sh
 export ACSTORE_TEST_DSN ?= $(shell $(DB) dsn)
 
@@ -13,7 +13,7 @@ help: ## list the targets
 deps: ## install what a fresh Debian machine lacks (libpcap, tshark, lz4, xz, MariaDB)
 	@scripts/deps.sh
 
-build: ## build the five programs into ./bin
+build: ## build the six programs into ./bin
 	@mkdir -p bin
 	$(GO) build -o bin/ $(addprefix ./,$(PROGRAMS))
 
@@ -46,4 +46,5 @@ demo: deps db-up build ## capture a bundled pcap, load it, print what landed
 	@scripts/demo.sh
 
 clean: ## remove binaries and demo data (keeps the database; see db-down)
+	@if [ -f var/console.pid ]; then kill $$(cat var/console.pid) 2>/dev/null; rm -f var/console.pid; fi
 	rm -rf bin var/demo

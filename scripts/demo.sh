@@ -56,3 +56,26 @@ bin/midtable query -data "$data" -dsn "$dsn" -table F -by A -from "$hour" -to "$
 echo
 echo "== recover -check"
 bin/recover -data "$data" -dsn "$dsn" -check -log-level warn
+
+echo
+echo "== mail: aclog + loader on two SMTP captures with attachments (aclog/testdata/pcaps/smtp)"
+bin/aclog -data "$data" -gateway 5F86F7A5 -r aclog/testdata/pcaps/smtp/smtp-zip.pcap aclog/testdata/pcaps/smtp/smtp.pcap -log-level warn
+bin/loader -data "$data" -dsn "$dsn" -once -log-level warn
+sql -t -e "SELECT ts, mail_subject, file_path FROM M20131217 ORDER BY ts"
+
+echo
+echo "== console: the web console on the demo's data"
+addr=${ACSTORE_CONSOLE_ADDR:-127.0.0.1:$((port + 1000))}
+if [ -f "$data/../console.pid" ]; then kill "$(cat "$data/../console.pid")" 2>/dev/null || true; fi
+login=$(bin/console user add -name demo -role admin -dsn "$dsn")
+bin/console user add -name auditor -role auditor -gateways 5F86F7A5 -password-file <(echo "auditor-demo-pw") -dsn "$dsn" >/dev/null
+setsid bin/console -listen "$addr" -insecure -data "$data" -dsn "$dsn" -log-level warn >var/console.log 2>&1 < /dev/null &
+echo $! > "$data/../console.pid"
+for _ in $(seq 50); do curl -fs -o /dev/null "http://$addr/login" && break; sleep 0.1; done
+curl -fs -o /dev/null "http://$addr/login" || { echo "console did not start; see var/console.log" >&2; cat var/console.log >&2; exit 1; }
+echo "console running in the background (pid $(cat "$data/../console.pid"), log var/console.log; stop: kill \$(cat var/console.pid))"
+echo "  a mail with its attachment: http://$addr/search?t=M&from=2013-12-17T00:00&to=2013-12-18T00:00"
+echo "  a report:                   http://$addr/report/traffic?from=2022-03-17T00:00&to=2022-03-18T00:00"
+echo "  auditor login: auditor / auditor-demo-pw (gateway 5F86F7A5 only)"
+echo "console: http://$addr/"
+echo "login:   ${login#user }" | sed 's/ (admin) password: / \/ /'

@@ -2,13 +2,16 @@
 # deps.sh — install the Debian packages acstore needs, if any is missing:
 # libpcap (aclog's live capture), tshark (parser tests compare with it),
 # lz4 and xz-utils (tests check the standard tools read sync_files) and
-# MariaDB (the private instance).
+# MariaDB (the private instance), chromium and chromium-driver (the
+# console's browser tests drive headless Chromium).
 set -euo pipefail
 need=()
 command -v tshark >/dev/null 2>&1 || need+=(tshark)
 command -v lz4 >/dev/null 2>&1 || need+=(lz4)
 command -v xz >/dev/null 2>&1 || need+=(xz-utils)
 [ -e /usr/include/pcap.h ] || need+=(libpcap-dev)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || need+=(mariadb-server mariadb-client)
 [ ${#need[@]} -eq 0 ] && exit 0
 echo "deps.sh: installing ${need[*]}" >&2

@@ -1,0 +1,218 @@
+package search
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/acstore/acstore/internal/mariadb"
+	"github.com/acstore/acstore/internal/schema"
+)
+
+// Row is one row found: its values by column, as text.
+type Row struct {
+	Day     string // the day table, e.g. U20261202
+	Gateway string
+	ID      uint64
+	Values  []string // in Result.Columns order; "" for NULL
+	Null    []bool
+}
+
+// Result is one page.
+type Result struct {
+	Columns []string
+	Rows    []Row
+	Total   int64
+	// Days is how many day tables the range spans and Read how many had
+	// to be read for the page (the others were skipped by their counts).
+	Days, Read int
+	// Tables lists the day tables counted.
+	Tables []string
+}
+
+// dayPart is the part of the range within one day table.
+type dayPart struct {
+	table    string
+	from, to time.Time
+	count    int64
+}
+
+// days splits [from, to) into day tables, newest first, keeping those that
+// exist.
+func days(letter byte, from, to time.Time, have map[string]bool) []dayPart {
+	var out []dayPart
+	day := time.Date(to.Year(), to.Month(), to.Day(), 0, 0, 0, 0, to.Location())
+	if day.Equal(to) {
+		day = day.AddDate(0, 0, -1)
+	}
+	for ; day.Add(24 * time.Hour).After(from); day = day.AddDate(0, 0, -1) {
+		next := day.AddDate(0, 0, 1)
+		a, b := from, to
+		if a.Before(day) {
+			a = day
+		}
+		if b.After(next) {
+			b = next
+		}
+		name := schema.DayTable(letter, day)
+		if a.Before(b) && have[name] {
+			out = append(out, dayPart{table: name, from: a, to: b})
+		}
+	}
+	return out
+}
+
+const tsLayout = "2006-01-02 15:04:05.000000"
+
+// Run answers f.
+func Run(ctx context.Context, db *sql.DB, f Filter) (*Result, error) {
+	if err := f.Validate(); err != nil {
+		return nil, err
+	}
+	t, _ := schema.ByLetter(f.Table)
+	tables, err := mariadb.Tables(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	have := make(map[string]bool, len(tables))
+	for _, n := range tables {
+		have[n] = true
+	}
+	parts := days(f.Table, f.From, f.To, have)
+	res := &Result{Days: len(parts)}
+	for _, c := range t.Columns {
+		res.Columns = append(res.Columns, c.Name)
+	}
+	cond, args := f.where(t)
+	whereOf := func(p dayPart) (string, []any) {
+		w := append([]string{"`ts` >= ?", "`ts` < ?"}, cond...)
+		a := append([]any{p.from.Format(tsLayout), p.to.Format(tsLayout)}, args...)
+		return " WHERE " + strings.Join(w, " AND "), a
+	}
+	for i := range parts {
+		w, a := whereOf(parts[i])
+		if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+mariadb.Quote(parts[i].table)+w, a...).Scan(&parts[i].count); err != nil {
+			return nil, fmt.Errorf("count %s: %w", parts[i].table, err)
+		}
+		res.Total += parts[i].count
+		res.Tables = append(res.Tables, parts[i].table)
+	}
+	skip := int64(f.Page-1) * int64(f.PageSize)
+	want := int64(f.PageSize)
+	cols := "`" + strings.Join(res.Columns, "`, `") + "`"
+	for _, p := range parts {
+		if want == 0 {
+			break
+		}
+		if skip >= p.count {
+			skip -= p.count
+			continue
+		}
+		w, a := whereOf(p)
+		q := fmt.Sprintf("SELECT %s FROM %s%s ORDER BY `ts` DESC LIMIT %d, %d", cols, mariadb.Quote(p.table), w, skip, want)
+		n, err := readRows(ctx, db, q, a, p.table, res)
+		if err != nil {
+			return nil, err
+		}
+		res.Read++
+		want -= n
+		skip = 0
+	}
+	return res, nil
+}
+
+func readRows(ctx context.Context, db *sql.DB, q string, args []any, table string, res *Result) (int64, error) {
+	rows, err := db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return 0, fmt.Errorf("search %s: %w", table, err)
+	}
+	defer rows.Close()
+	var n int64
+	for rows.Next() {
+		r, err := scanRow(rows, len(res.Columns))
+		if err != nil {
+			return n, fmt.Errorf("search %s: %w", table, err)
+		}
+		r.Day = table
+		res.Rows = append(res.Rows, r)
+		n++
+	}
+	return n, rows.Err()
+}
+
+// scanRow reads a row whose first two columns are id and gw. Times are
+// written in local time as the files have them (2006-01-02 15:04:05.999999).
+func scanRow(rows *sql.Rows, n int) (Row, error) {
+	vals := make([]any, n)
+	ptrs := make([]any, n)
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	if err := rows.Scan(ptrs...); err != nil {
+		return Row{}, err
+	}
+	r := Row{Values: make([]string, n), Null: make([]bool, n)}
+	for i, v := range vals {
+		switch v := v.(type) {
+		case nil:
+			r.Null[i] = true
+		case []byte:
+			r.Values[i] = string(v)
+		case time.Time:
+			r.Values[i] = v.In(time.Local).Format(TimeLayout)
+		default:
+			r.Values[i] = fmt.Sprint(v)
+		}
+	}
+	fmt.Sscan(r.Values[0], &r.ID)
+	r.Gateway = r.Values[1]
+	return r, nil
+}
+
+// TimeLayout is how times of rows are written.
+const TimeLayout = "2006-01-02 15:04:05.999999"
+
+// Get returns one row of a day table by its key, or sql.ErrNoRows.
+func Get(ctx context.Context, db *sql.DB, day, gw string, id uint64) (*schema.Table, []string, Row, error) {
+	t, _, err := schema.ParseDayTable(day, time.Local)
+	if err != nil {
+		return nil, nil, Row{}, err
+	}
+	var cols []string
+	for _, c := range t.Columns {
+		cols = append(cols, c.Name)
+	}
+	q := "SELECT `" + strings.Join(cols, "`, `") + "` FROM " + mariadb.Quote(day) + " WHERE `gw` = ? AND `id` = ?"
+	rows, err := db.QueryContext(ctx, q, gw, id)
+	if err != nil {
+		if mariadb.IsNoSuchTable(err) {
+			return nil, nil, Row{}, sql.ErrNoRows
+		}
+		return nil, nil, Row{}, fmt.Errorf("read %s %s/%d: %w", day, gw, id, err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return nil, nil, Row{}, err
+		}
+		return nil, nil, Row{}, sql.ErrNoRows
+	}
+	r, err := scanRow(rows, len(cols))
+	if err != nil {
+		return nil, nil, Row{}, err
+	}
+	r.Day = day
+	return t, cols, r, nil
+}
+
+// Value returns the value of column col of r, given the columns.
+func Value(cols []string, r Row, col string) string {
+	for i, c := range cols {
+		if c == col {
+			return r.Values[i]
+		}
+	}
+	return ""
+}

@@ -1,0 +1,122 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/acstore/acstore/internal/console/report"
+	"github.com/acstore/acstore/internal/rollup"
+)
+
+func (s *Server) reportHome(w http.ResponseWriter, r *http.Request, c *ctx) int {
+	http.Redirect(w, r, "/report/traffic", http.StatusSeeOther)
+	return http.StatusSeeOther
+}
+
+// chartSpec is what app.js draws.
+type chartSpec struct {
+	Type       string          `json:"type"`
+	Categories []string        `json:"categories"`
+	Series     []report.Series `json:"series"`
+}
+
+func (s *Server) report(w http.ResponseWriter, r *http.Request, c *ctx) int {
+	kind, ok := report.KindByName(r.PathValue("kind"))
+	if !ok {
+		return s.fail(w, r, c, http.StatusNotFound, fmt.Errorf("no report %q", r.PathValue("kind")))
+	}
+	q := r.URL.Query()
+	from, to, form, err := timeRange(r.Context(), s.db, q)
+	form["gw"], form["top"] = q.Get("gw"), q.Get("top")
+	if form["top"] == "" {
+		form["top"] = "10"
+	}
+	req := report.Request{Kind: kind, From: from, To: to, Gateway: q.Get("gw"), Measure: q.Get("m")}
+	req.ScopeGateways, req.ScopeGroups = c.user.Scope()
+	if v := q.Get("by"); len(v) == 1 {
+		req.By = v[0]
+	} else if v != "" {
+		err = errors.Join(err, fmt.Errorf("by %q: want one dimension letter", v))
+	}
+	if req.Top, _ = strconv.Atoi(form["top"]); req.Top <= 0 {
+		req.Top = 10
+	}
+	status := http.StatusOK
+	if err != nil {
+		status = http.StatusBadRequest
+	} else if err = checkScope(c.user, req.Gateway, ""); err != nil {
+		status = http.StatusForbidden
+	}
+	// Keep the time range and gateway when switching reports.
+	keep := template.URL(url.Values{"from": {form["from"]}, "to": {form["to"]}, "gw": {form["gw"]}}.Encode())
+	var kinds []option
+	for _, k := range report.Kinds {
+		kinds = append(kinds, option{Name: k.Name, Label: k.Labels[langIndex(c.lang)], On: k.Name == kind.Name})
+	}
+	data := map[string]any{"Form": form, "Kind": kind.Name, "Kinds": kinds, "Keep": keep, "Scope": scopeText(c.user)}
+	var rep *report.Report
+	if err == nil {
+		rep, err = report.Run(r.Context(), s.db, req)
+		if err != nil {
+			status = http.StatusBadRequest
+		}
+	}
+	if rep != nil {
+		req = rep.Request
+	}
+	var dims []option
+	for i := 0; i < len(kind.By); i++ {
+		l := kind.By[i : i+1]
+		dims = append(dims, option{Letter: l, Label: langs[c.lang]["dim_"+l], On: req.By == kind.By[i]})
+	}
+	var measures []option
+	if src, ok := rollup.SourceByLetter(kind.Table); ok && kind.Table != 0 {
+		for _, m := range src.Measures {
+			measures = append(measures, option{Name: m.Column, On: m.Column == req.Measure})
+		}
+	}
+	data["Dims"], data["Measures"] = dims, measures
+	if err != nil {
+		data["Error"] = err.Error()
+		return s.render(w, c, status, "report", kind.Labels[langIndex(c.lang)], data)
+	}
+	if q.Get("format") == "csv" {
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="acstore-%s-%s.csv"`, kind.Name, from.Format("20060102-1504")))
+		w.WriteHeader(http.StatusOK)
+		if err := rep.WriteCSV(w); err != nil {
+			s.log.Warn("csv", "err", err)
+		}
+		return http.StatusOK
+	}
+	spec, _ := json.Marshal(chartSpec{Type: kind.Chart, Categories: nonNil(rep.Categories), Series: rep.Series})
+	data["Report"] = rep
+	data["ChartJSON"] = string(spec)
+	data["Elapsed"] = rep.Elapsed.Round(100 * time.Microsecond).String()
+	cq := r.URL.Query()
+	cq.Set("format", "csv")
+	data["CSVURL"] = "/report/" + kind.Name + "?" + cq.Encode()
+	w.Header().Set("Server-Timing", fmt.Sprintf("report;dur=%.3f", float64(rep.Elapsed.Microseconds())/1000))
+	return s.render(w, c, http.StatusOK, "report", kind.Labels[langIndex(c.lang)], data)
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func langIndex(lang string) int {
+	if strings.HasPrefix(lang, "zh") {
+		return 1
+	}
+	return 0
+}
