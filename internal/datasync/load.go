@@ -21,7 +21,8 @@ import (
 
 // GatewayState is what the server knows of one gateway.
 type GatewayState struct {
-	LastReceived string            `json:"last_received"` // last window committed, YYYYMMDD_HHMM
+	FirstWindow  string            `json:"first_window,omitempty"` // the first window it sent; see checkWindow
+	LastReceived string            `json:"last_received"`          // last window committed, YYYYMMDD_HHMM
 	ReceivedAt   time.Time         `json:"received_at"`
 	LastLoaded   string            `json:"last_loaded"` // last window whose files are all in the database
 	LoadedAt     time.Time         `json:"loaded_at"`

@@ -22,7 +22,8 @@ import (
 type ServerStats struct {
 	Uploads, Published, Resumed, Duplicates, Bytes atomic.Uint64
 	Rejected, BadFrames, DiskFull, Windows         atomic.Uint64
-	BadContent, QuotaFull                          atomic.Uint64
+	BadContent, QuotaFull, BadWindows, Busy        atomic.Uint64
+	AuthFailed                                     atomic.Uint64
 	Loads, LoadErrors, Rows                        atomic.Uint64
 	Active                                         atomic.Int64
 }
@@ -37,6 +38,7 @@ type Server struct {
 	stats  ServerStats
 	loadCh chan struct{}
 	loadMu sync.Mutex // serialises LoadOnce
+	slots  *slots
 
 	mu      sync.Mutex
 	busy    map[string]bool          // gw/name being uploaded
@@ -56,7 +58,8 @@ func NewServer(cfg ServerConfig, db *sql.DB) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, db: db, log: cfg.Logger, state: st, loadCh: make(chan struct{}, 1),
-		busy: make(map[string]bool), partial: make(map[string]partialHash),
+		slots: newSlots(cfg.MaxUploads, cfg.MaxGatewayUploads),
+		busy:  make(map[string]bool), partial: make(map[string]partialHash),
 		sums: make(map[string]publishedHash), used: make(map[string]int64)}
 	if db != nil {
 		if s.loader, err = loader.New(loader.Config{Root: cfg.Root, Keep: true, Logger: cfg.Logger,
@@ -94,8 +97,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:       2 * s.cfg.IdleTimeout,
 		MaxHeaderBytes:    16 << 10,
 		TLSConfig:         tcfg,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
-		BaseContext:       func(net.Listener) context.Context { return ctx },
+		// Streams on one connection are uploads too: no more than one
+		// gateway may have.
+		HTTP2:       &http.HTTP2Config{MaxConcurrentStreams: s.cfg.MaxGatewayUploads + 2},
+		ErrorLog:    slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		BaseContext: func(net.Listener) context.Context { return ctx },
 	}
 	if tcfg != nil {
 		ln = tls.NewListener(ln, tcfg)

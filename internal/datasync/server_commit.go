@@ -18,6 +18,9 @@ func (s *Server) commit(r *http.Request, gw, win string) (any, error) {
 	if err != nil || w.Minute()%5 != 0 || windowName(w) != win {
 		return nil, fail(http.StatusBadRequest, "bad window %q (want YYYYMMDD_HHMM on a 5-minute boundary)", win)
 	}
+	if err := s.checkWindow(gw, "commit", w); err != nil {
+		return nil, err
+	}
 	var c Commit
 	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&c); err != nil {
 		return nil, fail(http.StatusBadRequest, "commit body: %v", err)

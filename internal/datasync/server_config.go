@@ -22,11 +22,19 @@ type ServerConfig struct {
 	MaxAttachment ByteSize
 	// MaxDict and MaxRow bound the memory the load of one sync_file may
 	// take (logfile.Limits), whatever the file claims.
-	MaxDict      ByteSize
-	MaxRow       ByteSize
-	IdleTimeout  time.Duration // the longest a client may stay silent
-	LoadInterval time.Duration // load also this often, not only after commits
-	Logger       *slog.Logger
+	MaxDict ByteSize
+	MaxRow  ByteSize
+	// WindowPast and WindowFuture bound the windows accepted: see
+	// checkWindow.
+	WindowPast   time.Duration
+	WindowFuture time.Duration
+	// MaxUploads and MaxGatewayUploads cap the uploads in progress, in all
+	// and per gateway; past them a request gets 503 and Retry-After.
+	MaxUploads        int
+	MaxGatewayUploads int
+	IdleTimeout       time.Duration // the longest a client may stay silent
+	LoadInterval      time.Duration // load also this often, not only after commits
+	Logger            *slog.Logger
 }
 
 // RegisterFlags adds serve's flags to fs.
@@ -42,6 +50,10 @@ func (c *ServerConfig) RegisterFlags(fs *flag.FlagSet) {
 	c.MaxDict, c.MaxRow = logfile.DefaultMaxDict, logfile.DefaultMaxRow
 	fs.Var(&c.MaxDict, "max-xz-dict", "largest xz dictionary a sync_file may ask for; a bigger one is refused as damage before anything is allocated")
 	fs.Var(&c.MaxRow, "max-row", "longest row a sync_file may hold; a longer one ends the file as damage")
+	fs.DurationVar(&c.WindowPast, "window-past", 90*24*time.Hour, "oldest window accepted: this long before the gateway's first window (or now, for a new gateway)")
+	fs.DurationVar(&c.WindowFuture, "window-future", 10*time.Minute, "newest window accepted: this long after now (clocks drift)")
+	fs.IntVar(&c.MaxUploads, "max-uploads", 64, "most uploads in progress at once, over all gateways; more get 503 and Retry-After")
+	fs.IntVar(&c.MaxGatewayUploads, "max-gateway-uploads", 4, "most uploads in progress at once for one gateway")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", time.Minute, "drop a client silent for this long (slow or dead links)")
 	fs.DurationVar(&c.LoadInterval, "load-interval", 30*time.Second, "also run the load this often, to retry after a failure")
 }
@@ -66,6 +78,18 @@ func (c *ServerConfig) Validate() error {
 	}
 	if c.MaxAttachment <= 0 {
 		c.MaxAttachment = 256 << 20
+	}
+	if c.WindowPast <= 0 {
+		c.WindowPast = 90 * 24 * time.Hour
+	}
+	if c.WindowFuture <= 0 {
+		c.WindowFuture = 10 * time.Minute
+	}
+	if c.MaxUploads <= 0 {
+		c.MaxUploads = 64
+	}
+	if c.MaxGatewayUploads <= 0 {
+		c.MaxGatewayUploads = 4
 	}
 	if c.IdleTimeout <= 0 {
 		c.IdleTimeout = time.Minute

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // httpError is an error with the status to answer it with.
@@ -14,7 +15,8 @@ type httpError struct {
 	status     int
 	msg        string
 	offset     int64
-	quarantine bool // the content is bad: the client sets the file aside
+	quarantine bool          // the content is bad: the client sets the file aside
+	retryAfter time.Duration // busy: when to come back
 }
 
 func (e *httpError) Error() string { return fmt.Sprintf("%d %s", e.status, e.msg) }
@@ -32,6 +34,9 @@ func (s *Server) reply(w http.ResponseWriter, r *http.Request, gw string, v any,
 		}
 		s.stats.Rejected.Add(1)
 		s.log.Warn("request refused", "gw", gw, "method", r.Method, "path", r.URL.EscapedPath(), "status", he.status, "err", he.msg, "remote", r.RemoteAddr)
+		if he.retryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(int((he.retryAfter+time.Second-1)/time.Second)))
+		}
 		w.WriteHeader(he.status)
 		json.NewEncoder(w).Encode(ErrorBody{Error: he.msg, Offset: he.offset, Quarantine: he.quarantine})
 		return

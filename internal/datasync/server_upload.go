@@ -41,6 +41,11 @@ func (s *Server) fileStatus(r *http.Request, gw, name string) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !t.config {
+		if err := s.checkWindow(gw, name, t.sync.Window); err != nil {
+			return nil, err
+		}
+	}
 	size, sum, err := s.declared(r.URL.Query().Get("size"), r.URL.Query().Get("sha256"))
 	if err != nil {
 		return nil, err
@@ -77,11 +82,17 @@ func (s *Server) lock(key string) (func(), error) {
 
 // upload receives frames from the offset the request names, appends them
 // to the incoming file and publishes the file once it is whole and its
-// sha256 checks out.
+// sha256 checks out. Everything about the request (name, window, sizes,
+// slots, quota) is checked before a byte is stored.
 func (s *Server) upload(w http.ResponseWriter, r *http.Request, gw, name string) (_ any, err error) {
 	t, err := s.parseTarget(gw, name)
 	if err != nil {
 		return nil, err
+	}
+	if !t.config {
+		if err := s.checkWindow(gw, name, t.sync.Window); err != nil {
+			return nil, err
+		}
 	}
 	size, sum, err := s.declared(r.Header.Get(HeaderSize), r.Header.Get(HeaderSha256))
 	if err != nil {
@@ -91,6 +102,12 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, gw, name string)
 	if err != nil || offset < 0 || offset > size {
 		return nil, fail(http.StatusBadRequest, "bad offset %q", r.Header.Get(HeaderOffset))
 	}
+	release, err := s.slots.take(gw)
+	if err != nil {
+		s.stats.Busy.Add(1)
+		return nil, err
+	}
+	defer release()
 	unlock, err := s.lock(gw + "/" + name)
 	if err != nil {
 		return nil, err
@@ -111,16 +128,19 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, gw, name string)
 		return FileStatus{Name: name, Complete: true, Offset: size}, nil
 	}
 	if q := int64(s.cfg.Quota); q > 0 && s.usage(gw)+size-haveSize > q {
+		s.stats.QuotaFull.Add(1)
 		return nil, fail(http.StatusInsufficientStorage, "quota of gateway %s exceeded: %d bytes stored, %d more would pass the %d byte quota", gw, s.usage(gw), size, q)
+	}
+	if !t.config {
+		if err := s.firstWindow(gw, t.sync.Window); err != nil {
+			return nil, err
+		}
 	}
 
 	inc := s.incomingPath(gw, t, size, sum)
-	if err := os.MkdirAll(filepath.Dir(inc), 0o755); err != nil {
-		return nil, s.diskErr(err, 0)
-	}
-	f, err := os.OpenFile(inc, os.O_RDWR|os.O_CREATE, 0o644)
+	f, h, err := s.openIncoming(inc, name, offset)
 	if err != nil {
-		return nil, s.diskErr(err, 0)
+		return nil, err
 	}
 	defer f.Close()
 	defer func() {
@@ -131,97 +151,143 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, gw, name string)
 			}
 		}
 	}()
-	fi, err := f.Stat()
-	if err != nil {
+	if err := s.receive(w, r, gw, name, f, h, offset, size); err != nil {
 		return nil, err
 	}
+	return s.finish(gw, name, t, f, h, size, sum, haveSize)
+}
+
+// openIncoming opens the incoming file of an upload, checks that it holds
+// exactly offset bytes, and returns the sha256 of those.
+func (s *Server) openIncoming(inc, name string, offset int64) (*os.File, hash.Hash, error) {
+	if err := os.MkdirAll(filepath.Dir(inc), 0o755); err != nil {
+		return nil, nil, s.diskErr(err, 0)
+	}
+	f, err := os.OpenFile(inc, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, nil, s.diskErr(err, 0)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
 	if fi.Size() != offset {
+		f.Close()
+		if fi.Size() == 0 {
+			os.Remove(inc)
+		}
 		e := fail(http.StatusRequestedRangeNotSatisfiable, "have %d bytes of %s, not %d: resume from %d", fi.Size(), name, offset, fi.Size())
 		e.offset = fi.Size()
-		return nil, e
+		return nil, nil, e
 	}
 	if offset > 0 {
 		s.stats.Resumed.Add(1)
 	}
 	h, err := s.resumeHash(inc, f, offset)
+	if err == nil {
+		_, err = f.Seek(offset, io.SeekStart)
+	}
 	if err != nil {
-		return nil, err
+		f.Close()
+		return nil, nil, err
 	}
-	if _, err := f.Seek(offset, io.SeekStart); err != nil {
-		return nil, err
-	}
+	return f, h, nil
+}
 
+// receive appends the body's frames to f from offset up to size. A frame
+// goes to the file as it arrives, through one small buffer, so an upload
+// holds the same few KiB however big its frames and however slowly they
+// come; a frame that fails its check is cut off the file again and the
+// hash restored.
+func (s *Server) receive(w http.ResponseWriter, r *http.Request, gw, name string, f *os.File, h hash.Hash, offset, size int64) error {
+	inc := f.Name()
 	rc := http.NewResponseController(w)
-	buf := make([]byte, FrameSize)
+	buf := make([]byte, uploadBuf)
 	for offset < size {
 		// The deadline is renewed per frame: a client may be slow, but not
 		// silent for longer than the idle timeout.
 		rc.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
-		data, err := readFrame(r.Body, buf, size-offset)
+		before, _ := h.(encoding.BinaryMarshaler).MarshalBinary()
+		n, err := copyFrame(r.Body, f, h, buf, size-offset)
 		if err != nil {
-			s.savePartial(inc, offset, h)
-			var fse *frameSizeError
-			switch {
-			case errors.As(err, &fse):
-				e := fail(http.StatusRequestEntityTooLarge, "%s: %v", name, err)
-				e.offset = offset
-				return nil, e
-			case errors.Is(err, errBadFrame):
-				s.stats.BadFrames.Add(1)
-				e := fail(http.StatusUnprocessableEntity, "%s: frame at byte %d: %v; re-send from %d", name, offset, err, offset)
-				e.offset = offset
-				return nil, e
-			default:
-				e := fail(http.StatusRequestTimeout, "%s: body ended at byte %d of %d: %v", name, offset, size, err)
-				e.offset = offset
-				return nil, e
+			if n > 0 || errors.Is(err, errBadFrame) {
+				// Cut what may have been written, so the file holds only
+				// whole frames, and forget them in the hash.
+				f.Truncate(offset)
+				f.Seek(offset, io.SeekStart)
+				h.(encoding.BinaryUnmarshaler).UnmarshalBinary(before)
 			}
-		}
-		if _, err := f.Write(data); err != nil {
-			// Cut what may have been written, so the file holds only
-			// whole frames.
-			f.Truncate(offset)
 			s.savePartial(inc, offset, h)
-			return nil, s.diskErr(err, offset)
+			return s.frameErr(err, name, offset, size)
 		}
-		h.Write(data)
-		offset += int64(len(data))
-		s.stats.Bytes.Add(uint64(len(data)))
-		s.addUsage(gw, int64(len(data)))
-		buf = data[:cap(data)]
+		offset += n
+		s.stats.Bytes.Add(uint64(n))
+		s.addUsage(gw, n)
 	}
 	s.savePartial(inc, offset, h)
 	rc.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
 	if n, _ := io.ReadFull(r.Body, buf[:1]); n > 0 {
-		f.Close()
-		os.Remove(inc)
-		s.forgetPartial(inc)
-		s.addUsage(gw, -size)
-		return nil, fail(http.StatusRequestEntityTooLarge, "%s: the body goes on after the %d bytes declared; nothing is kept", name, size)
+		s.discard(gw, inc, size)
+		return fail(http.StatusRequestEntityTooLarge, "%s: the body goes on after the %d bytes declared; nothing is kept", name, size)
 	}
+	return nil
+}
+
+// uploadBuf is the buffer an upload reads its frames through.
+const uploadBuf = 32 << 10
+
+// frameErr turns a failed frame into the answer that tells the client
+// where to resume.
+func (s *Server) frameErr(err error, name string, offset, size int64) error {
+	var fse *frameSizeError
+	var we *writeError
+	var e *httpError
+	switch {
+	case errors.As(err, &we):
+		return s.diskErr(we.err, offset)
+	case errors.As(err, &fse):
+		e = fail(http.StatusRequestEntityTooLarge, "%s: %v", name, err)
+	case errors.Is(err, errBadFrame):
+		s.stats.BadFrames.Add(1)
+		e = fail(http.StatusUnprocessableEntity, "%s: frame at byte %d: %v; re-send from %d", name, offset, err, offset)
+	default:
+		e = fail(http.StatusRequestTimeout, "%s: body ended at byte %d of %d: %v", name, offset, size, err)
+	}
+	e.offset = offset
+	return e
+}
+
+// discard removes an incoming file and what is known of it.
+func (s *Server) discard(gw, inc string, size int64) {
+	os.Remove(inc)
+	s.forgetPartial(inc)
+	s.addUsage(gw, -size)
+}
+
+// finish checks the whole file's sha256 and publishes it.
+func (s *Server) finish(gw, name string, t target, f *os.File, h hash.Hash, size int64, sum string, haveSize int64) (any, error) {
+	inc := f.Name()
 	if got := hex.EncodeToString(h.Sum(nil)); got != sum {
 		f.Close()
-		os.Remove(inc)
-		s.forgetPartial(inc)
-		s.addUsage(gw, -size)
+		s.discard(gw, inc, size)
 		return nil, fail(http.StatusUnprocessableEntity, "%s: sha256 of the whole file is %s, the client declared %s; the received bytes are discarded, send it again from 0", name, got, sum)
 	}
 	if err := f.Sync(); err != nil {
-		return nil, s.diskErr(err, offset)
+		return nil, s.diskErr(err, size)
 	}
 	if err := f.Close(); err != nil {
-		return nil, s.diskErr(err, offset)
+		return nil, s.diskErr(err, size)
 	}
+	final := s.finalPath(gw, t)
 	if err := s.publish(gw, t, inc, final); err != nil {
 		var he *httpError
 		if errors.As(err, &he) {
 			// Refused for its content or the quota: keep nothing of it.
-			os.Remove(inc)
-			s.forgetPartial(inc)
-			s.addUsage(gw, -size)
+			s.discard(gw, inc, size)
 			return nil, he
 		}
-		return nil, s.diskErr(err, offset)
+		return nil, s.diskErr(err, size)
 	}
 	s.rememberSum(final, sum)
 	s.forgetPartial(inc)

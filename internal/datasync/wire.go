@@ -169,32 +169,51 @@ func framedLen(size, frame int64) int64 {
 // errBadFrame is a frame whose crc32c does not match its data.
 var errBadFrame = errors.New("frame checksum mismatch")
 
-// readFrame reads one frame into buf (grown as needed) and checks it.
-// limit is the most data bytes the frame may hold.
-func readFrame(r io.Reader, buf []byte, limit int64) ([]byte, error) {
-	var h [frameHeader]byte
-	if _, err := io.ReadFull(r, h[:]); err != nil {
-		return nil, err
+// copyFrame reads one frame and writes its data to w and h as it arrives,
+// through buf, checking its crc32c at the end: memory does not grow with
+// the frame. It returns the bytes written; on errBadFrame or any error
+// after the header, w and h hold part or all of a frame that must be cut.
+// A failed write is returned as a *writeError.
+func copyFrame(r io.Reader, w io.Writer, h io.Writer, buf []byte, limit int64) (int64, error) {
+	var hdr [frameHeader]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return 0, err
 	}
-	n := int64(binary.LittleEndian.Uint32(h[:4]))
+	n := int64(binary.LittleEndian.Uint32(hdr[:4]))
 	if n == 0 || n > MaxFrame || n > limit {
-		return nil, &frameSizeError{n, limit}
+		return 0, &frameSizeError{n, limit}
 	}
-	if int64(cap(buf)) < n {
-		buf = make([]byte, n)
-	}
-	buf = buf[:n]
-	if _, err := io.ReadFull(r, buf); err != nil {
-		if errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
+	crc := uint32(0)
+	var done int64
+	for done < n {
+		k, err := io.ReadFull(r, buf[:min(int64(len(buf)), n-done)])
+		if k > 0 {
+			crc = crc32.Update(crc, castagnoli, buf[:k])
+			if _, werr := w.Write(buf[:k]); werr != nil {
+				return done + int64(k), &writeError{werr}
+			}
+			h.Write(buf[:k])
+			done += int64(k)
 		}
-		return nil, err
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return done, err
+		}
 	}
-	if crc32.Checksum(buf, castagnoli) != binary.LittleEndian.Uint32(h[4:]) {
-		return nil, errBadFrame
+	if crc != binary.LittleEndian.Uint32(hdr[4:]) {
+		return n, errBadFrame
 	}
-	return buf, nil
+	return n, nil
 }
+
+// writeError is a frame that could not be written where it goes.
+type writeError struct{ err error }
+
+func (e *writeError) Error() string { return e.err.Error() }
+
+func (e *writeError) Unwrap() error { return e.err }
 
 type frameSizeError struct{ n, limit int64 }
 
