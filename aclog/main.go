@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/acstore/acstore/aclog/internal/pipeline"
+	"github.com/acstore/acstore/aclog/internal/source"
 	"github.com/acstore/acstore/internal/daemon"
 	"github.com/acstore/acstore/internal/retention"
 	"github.com/acstore/acstore/internal/rootlock"
@@ -22,11 +23,14 @@ import (
 const usage = `aclog: turn packets into audit rows.
 
 Usage:
-  aclog -r FILE... -gateway GW [-compress lz4|xz] [-high-performance]
+  aclog -r FILE|DIR [YYYYMMDD]... -gateway GW [-reprocess] [-compress lz4|xz] [-high-performance]
+  aclog -watch DIR [-watch-delete] -gateway GW ...
   aclog -i IFACE [-f BPF] -gateway GW [-compress lz4|xz] [-high-performance]
 
-aclog reads pcap or pcapng files (-r; several, in order) or captures live
-(-i), reassembles TCP and writes rows of the log tables: A sessions, U HTTP
+aclog reads pcap or pcapng files (-r; several, in order; files and flags in
+any order; a directory is every capture in it in time order, DIR YYYYMMDD
+only that day's), follows a directory tcpdump -G/-C rotates into (-watch),
+or captures live (-i). It reassembles TCP and writes rows of the log tables: A sessions, U HTTP
 requests, P POST/PUT bodies (form fields with passwords masked, uploads),
 M mail (SMTP, POP3, IMAP: envelope, decoded headers and body, attachments),
 C plaintext logins (FTP, POP3, IMAP, SMTP AUTH, HTTP Basic and login forms,
@@ -58,6 +62,12 @@ the oldest days datasync has shipped (above -disk-critical, unshipped days
 too, oldest first, logged as errors), so it never has to stop writing
 sync_files; load_files pause while loader is behind. One aclog per data
 root.
+
+Each capture file is processed once: aclog remembers it by content in
+DIR/state/aclog and skips it the next time (-reprocess replaces its rows).
+A capture interrupted part-way (crash, stop, full disk) is completed by
+running the same command again: its rows are replaced with the same ids,
+none doubled.
 `
 
 // files collects -r values; the flag may be repeated.
@@ -82,19 +92,32 @@ func run(args []string) error {
 	common.RegisterFlags(fs)
 	cfg.RegisterFlags(fs)
 	disk.RegisterFlags(fs)
-	fs.Var(&read, "r", "read this pcap/pcapng file (repeatable; files after the flags are read too)")
+	var day string
+	fs.Var(&read, "r", "read these pcap/pcapng files or directories of captures (files and flags in any order)")
+	fs.StringVar(&day, "day", "", "with -r DIR: only the captures whose first packet is on this day (YYYYMMDD)")
 	fs.Usage = daemon.Usage(fs, usage)
-	if err := daemon.Parse(fs, args, &common); err != nil {
+	rest, err := daemon.ParseInterspersed(fs, args, &common)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
 		return err
 	}
-	cfg.Files = append(read, fs.Args()...)
 	log, err := common.Logger("aclog")
 	if err != nil {
 		return err
 	}
+	files, skipped, err := source.Expand(append(read, rest...), day)
+	if err != nil {
+		return err
+	}
+	for _, s := range skipped {
+		log.Warn("not a capture file; left out", "file", s)
+	}
+	if len(files) == 0 && (len(read)+len(rest) > 0) {
+		return errors.New("no capture file found in " + strings.Join(append(read, rest...), " "))
+	}
+	cfg.Files = files
 	cfg.Root, cfg.Logger = common.Data, log
 	if err := disk.Validate(); err != nil {
 		return err
@@ -114,16 +137,16 @@ func run(args []string) error {
 	defer stop()
 	// Live capture runs for months: keep the disk under its watermarks.
 	// Reading files (-r) writes past days, which must not be pruned
-	// under it.
+	// under it; following a directory (-watch) writes today's.
 	pr := retention.New(retention.Config{Root: cfg.Root, Marks: disk, Logger: log})
 	register := func(reg prometheus.Registerer) { p.Register(reg); pr.Register(reg, "aclog") }
 	if err := common.Observe(ctx, log, register, p.StatsLine); err != nil {
 		return err
 	}
-	if cfg.Iface != "" {
+	if cfg.Iface != "" || cfg.Watch != "" {
 		go pr.Run(ctx)
 	}
-	log.Info("aclog started", "data", cfg.Root, "gateway", cfg.Gateway, "files", len(cfg.Files), "iface", cfg.Iface,
+	log.Info("aclog started", "data", cfg.Root, "gateway", cfg.Gateway, "files", len(cfg.Files), "iface", cfg.Iface, "watch", cfg.Watch,
 		"compress", cfg.Codec.String(), "high_performance", cfg.HighPerformance)
 	err = p.Run(ctx)
 	log.Info("aclog stopped", p.StatsLine()...)

@@ -60,6 +60,34 @@ func Parse(fs *flag.FlagSet, args []string, c *Common) error {
 	return ApplyConfigFile(fs, c.ConfigFile)
 }
 
+// ParseInterspersed is Parse for a program that takes arguments (capture
+// files, say) among its flags, in any order: Go's flag package stops at the
+// first argument that is not a flag, so "a.pcap b.pcap -gateway X" would
+// ignore -gateway. Everything after "--" is an argument. It returns the
+// arguments in their order.
+func ParseInterspersed(fs *flag.FlagSet, args []string, c *Common) ([]string, error) {
+	var rest []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		left := fs.Args()
+		if used := len(args) - len(left); used > 0 && args[used-1] == "--" {
+			rest = append(rest, left...)
+			break
+		}
+		if len(left) == 0 {
+			break
+		}
+		rest = append(rest, left[0])
+		args = left[1:]
+	}
+	if c.ConfigFile == "" {
+		return rest, nil
+	}
+	return rest, ApplyConfigFile(fs, c.ConfigFile)
+}
+
 // ApplyConfigFile reads a YAML map of flag names to values and sets each
 // flag that the command line did not set.
 func ApplyConfigFile(fs *flag.FlagSet, path string) error {

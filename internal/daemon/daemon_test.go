@@ -59,3 +59,34 @@ func TestMetrics(t *testing.T) {
 		t.Errorf("missing metrics: %v", want)
 	}
 }
+
+// TestParseInterspersed: arguments and flags in any order; "--" ends the
+// flags.
+func TestParseInterspersed(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		gw   string
+		rest []string
+	}{
+		{[]string{"-r", "monday.pcap", "tuesday.pcapng", "-data", "/var/lib/acstore", "-gateway", "5F86F7A5"}, "5F86F7A5", []string{"tuesday.pcapng"}},
+		{[]string{"a.pcap", "-gateway", "X", "b.pcap"}, "X", []string{"a.pcap", "b.pcap"}},
+		{[]string{"-gateway", "X", "--", "-odd.pcap", "-gateway"}, "X", []string{"-odd.pcap", "-gateway"}},
+		{nil, "", nil},
+	} {
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		var c daemon.Common
+		c.RegisterFlags(fs)
+		gw := fs.String("gateway", "", "")
+		r := fs.String("r", "", "")
+		rest, err := daemon.ParseInterspersed(fs, tc.args, &c)
+		if err != nil {
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		if *gw != tc.gw || strings.Join(rest, " ") != strings.Join(tc.rest, " ") {
+			t.Errorf("%v: gateway %q rest %q; want %q %q", tc.args, *gw, rest, tc.gw, tc.rest)
+		}
+		if tc.gw == "5F86F7A5" && (*r != "monday.pcap" || c.Data != "/var/lib/acstore") {
+			t.Errorf("%v: -r %q -data %q", tc.args, *r, c.Data)
+		}
+	}
+}

@@ -146,3 +146,27 @@ func MakeID(window Name, seq uint64) uint64 { return window.WindowIndex()<<40 | 
 
 // idSeq returns the sequence part of an id.
 func idSeq(id uint64) uint64 { return id & (1<<40 - 1) }
+
+// Rows read from a capture file get ids that depend only on the capture and
+// the row's place in it, so that processing the capture again (after a crash,
+// or with aclog -reprocess) reproduces the same ids and every load stays
+// idempotent. The 40-bit sequence of such an id is split: the capture's slot
+// (1..MaxCaptureSlot, given by aclog's capture ledger) in the high
+// CaptureSlotBits, the row's number among that capture's rows of the window
+// in the low CaptureSeqBits. Slot 0 is live capture, whose sequence simply
+// continues after the highest live id in the file.
+const (
+	CaptureSlotBits = 14
+	CaptureSeqBits  = 40 - CaptureSlotBits
+	MaxCaptureSlot  = 1<<CaptureSlotBits - 1
+	MaxCaptureRows  = 1 << CaptureSeqBits // rows of one capture in one window file
+)
+
+// MakeCaptureID returns the id of the n-th row of the capture in slot slot
+// in a window.
+func MakeCaptureID(window Name, slot, n uint64) uint64 {
+	return MakeID(window, slot<<CaptureSeqBits|n)
+}
+
+// IDSlot returns the capture slot of an id (0: live capture).
+func IDSlot(id uint64) uint64 { return idSeq(id) >> CaptureSeqBits }

@@ -199,7 +199,13 @@ func (r *Rows) Err() error { return r.err }
 type Stat struct {
 	Rows  int
 	MaxID uint64
-	Err   error // a *CorruptionError if the file is torn or damaged
+	// LiveRows and MaxLiveID count the rows of live capture (capture
+	// slot 0) and give the highest of their ids.
+	LiveRows  int
+	MaxLiveID uint64
+	// SlotMax is the highest id of each capture slot (not 0) in the file.
+	SlotMax map[uint64]uint64
+	Err       error // a *CorruptionError if the file is torn or damaged
 }
 
 // StatFile reads a file through and counts its rows. A torn file is not an
@@ -219,6 +225,15 @@ func StatFile(path string, codec Codec) (Stat, error) {
 			return st, fmt.Errorf("%s row %d: %w", path, rows.Count(), err)
 		}
 		st.MaxID = max(st.MaxID, id)
+		if slot := IDSlot(id); slot == 0 {
+			st.LiveRows++
+			st.MaxLiveID = max(st.MaxLiveID, id)
+		} else {
+			if st.SlotMax == nil {
+				st.SlotMax = make(map[uint64]uint64)
+			}
+			st.SlotMax[slot] = max(st.SlotMax[slot], id)
+		}
 	}
 	st.Rows = rows.Count()
 	st.Err = rows.Err()

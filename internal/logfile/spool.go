@@ -65,6 +65,9 @@ type SpoolStats struct {
 	Published   uint64          // sync_files published
 	Recovered   uint64          // .part files found at start and sealed
 	Dropped     uint64          // rows refused because a sync_file could not be written
+	WriteErrors uint64          // appends to a sync_file that failed (rows kept in memory)
+	HeldRows    int             // rows in memory, not yet in a sync_file
+	HeldBytes   int             // their bytes
 	OpenWindows int
 	LoadPaused  bool // load_files are paused because loader is behind
 }
@@ -90,6 +93,7 @@ type Spool struct {
 	table   *schema.Table
 	name    Name
 	stats   SpoolStats
+	tag     *captureTag
 }
 
 type window struct {
@@ -101,6 +105,12 @@ type window struct {
 	rows     int
 	firstID  uint64
 	backfill bool // a backfill marker is owed for this window
+
+	// capture tag (see Tag): the slot whose rows the window last took,
+	// and how many of them it took.
+	tagSlot uint64
+	tagSeq  uint64
+	slotMax map[uint64]uint64 // highest id of each capture slot in the file when opened
 }
 
 // NewSpool returns a Spool after sealing the .part files a previous run
@@ -175,8 +185,11 @@ func (s *Spool) Commit() error {
 		s.stats.Dropped++
 		return fmt.Errorf("%w: %s holds %d MB unwritten", ErrDropped, w.name, len(w.pending)>>20)
 	}
-	id := MakeID(w.name, w.seq)
-	w.seq++
+	id, err := s.nextID(w)
+	if err != nil {
+		s.stats.Dropped++
+		return err
+	}
 	if w.rows == 0 {
 		w.firstID = id
 	}
@@ -216,9 +229,10 @@ func (s *Spool) open(n Name) (*window, error) {
 		if err != nil {
 			return nil, err
 		}
-		if st.Rows > 0 {
-			w.seq = idSeq(st.MaxID) + 1
+		if st.LiveRows > 0 {
+			w.seq = idSeq(st.MaxLiveID) + 1
 		}
+		w.slotMax = st.SlotMax
 		if st.Err != nil {
 			s.cfg.Logger.Warn("cutting the torn tail of a sync_file", "err", st.Err, "rows_kept", st.Rows)
 			if err := s.rewrite(part); err != nil {
@@ -298,6 +312,7 @@ func (s *Spool) flush(w *window) error {
 // undoFrame cuts a half-written frame off the sync_file (a full disk, say),
 // so that the frames appended later stay readable. The rows stay pending.
 func (s *Spool) undoFrame(w *window, cause error) error {
+	s.stats.WriteErrors++
 	if err := w.f.Truncate(w.size); err != nil {
 		return fmt.Errorf("append to %s: %w; and cutting the partial frame failed: %v", w.f.Name(), cause, err)
 	}
@@ -421,6 +436,7 @@ func (s *Spool) Stats() SpoolStats {
 		st.Rows[k] = v
 	}
 	st.OpenWindows = len(s.windows)
+	st.HeldRows, st.HeldBytes = s.Held()
 	return st
 }
 

@@ -20,15 +20,25 @@ import (
 	"github.com/acstore/acstore/aclog/internal/audit"
 	"github.com/acstore/acstore/aclog/internal/capture"
 	"github.com/acstore/acstore/aclog/internal/record"
+	"github.com/acstore/acstore/aclog/internal/source"
 	"github.com/acstore/acstore/internal/configtab"
 	"github.com/acstore/acstore/internal/logfile"
 )
 
 // Config configures aclog.
 type Config struct {
-	Root    string
-	Files   []string // -r: capture files, read in order
-	Iface   string   // -i: live capture
+	Root  string
+	Files []string // -r: capture files, read in order (directories expanded: see source.Expand)
+	Iface string   // -i: live capture
+
+	// Reprocess processes captures the ledger knows as done again,
+	// replacing their rows (same ids).
+	Reprocess bool
+	// Watch follows a directory that tcpdump rotates captures into.
+	Watch       string
+	WatchDelete bool
+	WatchPoll   time.Duration
+
 	Filter  string
 	Snaplen int
 
@@ -49,6 +59,10 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	c.Record = record.DefaultConfig()
 	c.Codec = logfile.LZ4
 	fs.StringVar(&c.Iface, "i", "", "capture live on this interface (needs root or CAP_NET_RAW)")
+	fs.BoolVar(&c.Reprocess, "reprocess", false, "process captures again that were processed before (known by content), replacing their rows with the same ids")
+	fs.StringVar(&c.Watch, "watch", "", "follow this directory that tcpdump -G/-C rotates captures into: each complete capture processed once, in order")
+	fs.BoolVar(&c.WatchDelete, "watch-delete", false, "with -watch: delete each capture once processed")
+	fs.DurationVar(&c.WatchPoll, "watch-poll", time.Second, "with -watch: how often to look for new captures")
 	fs.StringVar(&c.Filter, "f", "", "BPF filter for live capture, e.g. 'tcp or udp port 53'")
 	fs.IntVar(&c.Snaplen, "snaplen", 262144, "bytes kept of each live packet")
 	fs.StringVar(&c.Gateway, "gateway", "", "this appliance's gateway id: 8 hex digits, e.g. 5F86F7A5 (required)")
@@ -63,10 +77,12 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 // Validate checks the settings.
 func (c *Config) Validate() error {
 	switch {
-	case len(c.Files) == 0 && c.Iface == "":
-		return errors.New("nothing to capture: give -r FILE... or -i IFACE")
-	case len(c.Files) > 0 && c.Iface != "":
-		return errors.New("give -r or -i, not both")
+	case len(c.Files) == 0 && c.Iface == "" && c.Watch == "":
+		return errors.New("nothing to capture: give -r FILE|DIR..., -watch DIR or -i IFACE")
+	case btoi(len(c.Files) > 0)+btoi(c.Iface != "")+btoi(c.Watch != "") > 1:
+		return errors.New("give one of -r, -watch and -i")
+	case c.Watch != "" && c.WatchPoll <= 0:
+		return errors.New("-watch-poll must be positive")
 	case !logfile.ValidGateway(c.Gateway):
 		return fmt.Errorf("-gateway %q: want 8 hex digits in upper case, e.g. 5F86F7A5", c.Gateway)
 	case c.LoadInterval <= 0:
@@ -87,6 +103,7 @@ type Snapshot struct {
 	RowErrors  uint64
 	Truncated  int // capture files that ended early
 	BadFiles   int // capture files that could not be read at all
+	Skipped    int // capture files skipped: processed before
 	PacketTime time.Time
 }
 
@@ -115,17 +132,24 @@ func (p *Pipeline) Snapshot() Snapshot {
 
 // run holds the state of one Run.
 type run struct {
-	p         *Pipeline
-	eng       *audit.Engine
-	rec       *record.Recorder
-	sp        *logfile.Spool
-	src       capture.Source
-	srcBase   capture.Stats // counters of the sources already closed
-	lastFlush time.Time
-	pktTime   time.Time // latest packet time (live: or wall time) seen
-	file      string    // capture file being read; "" live
-	newFile   bool      // no packet of file read yet
-	snap      Snapshot
+	p       *Pipeline
+	eng     *audit.Engine
+	rec     *record.Recorder
+	sp      *logfile.Spool
+	src     capture.Source
+	srcBase capture.Stats // counters of the sources already closed
+	conf    *configtab.Tables
+	rc      record.Config
+	ledger  *source.Ledger
+	// counters of the engines and recorders of captures already done
+	engBase    audit.Stats
+	recBase    record.Stats
+	recErrBase uint64
+	lastFlush  time.Time
+	pktTime    time.Time // latest packet time (live: or wall time) seen
+	file       string    // capture file being read; "" live
+	newFile    bool      // no packet of file read yet
+	snap       Snapshot
 }
 
 // Run captures until the files end or ctx is cancelled (SIGTERM), then
@@ -146,16 +170,24 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	}
 	rc := cfg.Record
 	rc.Root, rc.Gateway = cfg.Root, cfg.Gateway
-	r := &run{p: p, sp: sp, rec: record.New(sp, conf, rc), lastFlush: time.Now()}
-	r.eng, err = audit.New(cfg.Audit, r.rec)
-	if err != nil {
+	r := &run{p: p, sp: sp, conf: conf, rc: rc, lastFlush: time.Now()}
+	if err := r.freshEngine(); err != nil {
 		return err
 	}
 	var runErr error
-	if cfg.Iface != "" {
+	switch {
+	case cfg.Iface != "":
 		runErr = r.live(ctx)
-	} else {
-		runErr = r.files(ctx)
+	default:
+		if r.ledger, err = openLedger(cfg); err != nil {
+			return err
+		}
+		defer r.ledger.Close()
+		if cfg.Watch != "" {
+			runErr = r.watch(ctx)
+		} else {
+			runErr = r.files(ctx)
+		}
 	}
 	// Capture end: every open session ends, every sum is written, every
 	// window is published.
@@ -170,29 +202,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 }
 
 func (r *run) files(ctx context.Context) error {
-	log := r.p.cfg.Logger
 	for _, path := range r.p.cfg.Files {
-		src, err := capture.OpenFile(path)
-		if err != nil {
-			r.snap.BadFiles++
-			log.Error("cannot read capture file; skipping it", "file", path, "err", err)
-			continue
-		}
-		r.file, r.newFile = path, true
-		err = r.feed(ctx, src)
-		r.srcBase = addStats(r.srcBase, src.Stats())
-		src.Close()
-		r.src = nil
-		var te *capture.TruncatedError
-		switch {
-		case errors.As(err, &te):
-			r.snap.Truncated++
-			log.Warn("capture file is truncated; every packet before the cut was used", "file", path, "err", err)
-		case errors.Is(err, context.Canceled):
+		if _, err := r.captureFile(ctx, path); err != nil {
 			return err
-		case err != nil:
-			r.snap.BadFiles++
-			log.Error("capture file is damaged; the packets before the damage were used", "file", path, "err", err)
 		}
 	}
 	return nil
@@ -313,14 +325,22 @@ func (r *run) publish() {
 	if r.src != nil {
 		s.Source = addStats(r.srcBase, r.src.Stats())
 	}
-	s.Engine = r.eng.Stats()
+	s.Engine = addEngineStats(r.engBase, r.eng.Stats())
 	s.Spool = r.sp.Stats()
 	s.RowErrors, _ = r.rec.Errors()
-	s.Record = r.rec.Stats()
+	s.RowErrors += r.recErrBase
+	s.Record = addRecordStats(r.recBase, r.rec.Stats())
 	s.PacketTime = r.pktTime
 	r.p.mu.Lock()
 	r.p.snap = s
 	r.p.mu.Unlock()
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func sumValues(m map[string]uint64) uint64 {

@@ -311,7 +311,12 @@ func (r *Recorder) emit(due func(time.Time) bool) {
 		if a.ip != b.ip {
 			return a.ip.Less(b.ip)
 		}
-		return a.app.Name+a.app.Type < b.app.Name+b.app.Type
+		// The whole app (name, type, kind, rule): two rules naming the
+		// same app are two keys, and an order that ties them would differ
+		// from run to run, and with it the rows' ids.
+		x, y := a.app, b.app
+		return x.Name < y.Name || x.Name == y.Name && (x.Type < y.Type || x.Type == y.Type &&
+			(x.Kind < y.Kind || x.Kind == y.Kind && x.Rule < y.Rule))
 	})
 	for _, k := range fks {
 		f := r.flows[k]

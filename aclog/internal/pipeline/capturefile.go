@@ -1,0 +1,251 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"time"
+
+	"github.com/google/gopacket"
+
+	"github.com/acstore/acstore/aclog/internal/audit"
+	"github.com/acstore/acstore/aclog/internal/capture"
+	"github.com/acstore/acstore/aclog/internal/record"
+	"github.com/acstore/acstore/aclog/internal/source"
+	"github.com/acstore/acstore/internal/logfile"
+	"github.com/acstore/acstore/internal/schema"
+)
+
+// errUnwritten says a capture's rows could not all be written.
+var errUnwritten = errors.New("rows not written")
+
+// captureFile processes one capture file as a unit that is done or not:
+//
+//   - a capture the ledger knows as done (by content, whatever its name) is
+//     skipped with a log line, unless -reprocess;
+//   - the rows an earlier attempt left (a crash part-way, a full disk) or,
+//     with -reprocess, the rows it produced are removed from the sync_files
+//     first, and processing it again gives its rows the same ids (capture
+//     slot, row number), so nothing is doubled in the sync_files and the
+//     database keeps loading idempotently;
+//   - it is read with an engine and recorder of its own, which are ended at
+//     its end (every open session, sum and attachment bundle written and
+//     flushed), so that its rows depend on it alone;
+//   - only when all of them are in sync_files is it recorded as done.
+//
+// A session that goes on from one capture file into the next is therefore
+// recorded as two sessions, one in each.
+func (r *run) captureFile(ctx context.Context, path string) (done bool, err error) {
+	log := r.p.cfg.Logger
+	key, err := source.Identify(path)
+	if err != nil {
+		r.snap.BadFiles++
+		log.Error("cannot read capture file; skipping it", "file", path, "err", err)
+		return false, nil
+	}
+	prior, wasDone := r.ledger.Done(key)
+	if wasDone && !r.p.cfg.Reprocess {
+		r.snap.Skipped++
+		log.Info("capture already processed; skipping it (-reprocess replaces its rows)", "file", path,
+			"processed_as", prior.Name, "rows", prior.Rows)
+		return true, nil
+	}
+	src, err := capture.OpenFile(path)
+	if err != nil {
+		r.snap.BadFiles++
+		log.Error("cannot read capture file; skipping it", "file", path, "err", err)
+		return false, nil
+	}
+	defer src.Close()
+	o, err := r.ledger.Begin(key, path)
+	if err != nil {
+		return false, err
+	}
+	if err := r.purge(o, prior, wasDone); err != nil {
+		return false, err
+	}
+	if err := r.sp.Tag(o.Slot, func(n logfile.Name) error { return r.ledger.Touch(o, n) }); err != nil {
+		return false, err
+	}
+	defer r.sp.Untag()
+	if err := r.freshEngine(); err != nil {
+		return false, err
+	}
+	before := r.unwritten()
+	rowsBefore := r.rowsWritten()
+	ts := &timedSource{Source: src}
+	// Packet time starts afresh with each capture: its rows must not
+	// depend on the time of the captures read before it.
+	r.pktTime = time.Time{}
+	r.file, r.newFile = path, true
+	err = r.feed(ctx, ts)
+	r.srcBase = addStats(r.srcBase, src.Stats())
+	r.src = nil
+	var te *capture.TruncatedError
+	switch {
+	case errors.As(err, &te):
+		r.snap.Truncated++
+		log.Warn("capture file is truncated; every packet before the cut was used", "file", path, "err", err)
+	case errors.Is(err, context.Canceled):
+		log.Warn("stopped in the middle of a capture; run the same command again to complete it (its rows are replaced, none doubled)",
+			"file", path)
+		return false, err
+	case err != nil:
+		r.snap.BadFiles++
+		log.Error("capture file is damaged; the packets before the damage were used", "file", path, "err", err)
+	}
+	// The capture's end: everything it left open is written and flushed.
+	r.eng.Close()
+	r.rec.Close()
+	flushErr := r.sp.Flush()
+	r.lastFlush = time.Now()
+	if lost := r.unwritten() - before; lost > 0 || flushErr != nil {
+		rows, bytes := r.sp.Held()
+		r.publish()
+		return false, fmt.Errorf("capture %s: %w: %d rows refused and %d rows (%d bytes) still in memory (%v); "+
+			"it stays unfinished: free space under %s and run the same command again, which replaces its rows (none doubled)",
+			path, errUnwritten, lost, rows, bytes, flushErr, r.p.cfg.Root)
+	}
+	rows := r.rowsWritten() - rowsBefore
+	if err := r.ledger.Finish(o, ts.first, ts.last, rows); err != nil {
+		return false, err
+	}
+	log.Info("capture processed", "file", path, "rows", rows, "packets", src.Stats().Packets)
+	r.publish()
+	return true, nil
+}
+
+// purge removes the rows of capture o from the sync_files: those an
+// unfinished attempt wrote (the windows the ledger recorded) and, when the
+// capture was done before (-reprocess), those of every window between its
+// first and last packet.
+func (r *run) purge(o *source.Open, done source.Done, wasDone bool) error {
+	names := make(map[logfile.Name]bool)
+	for _, s := range o.Windows {
+		n, err := logfile.ParseName(s, time.Local)
+		if err != nil {
+			return fmt.Errorf("capture ledger: %w", err)
+		}
+		names[n] = true
+	}
+	if wasDone {
+		for w := logfile.WindowStart(done.First.Local()); !w.After(done.Last); w = w.Add(logfile.WindowLength) {
+			for _, t := range schema.LogTables() {
+				names[logfile.Name{Window: w, Gateway: r.p.cfg.Gateway, Table: t.Letter}] = true
+			}
+		}
+	}
+	removed := 0
+	for n := range names {
+		k, err := r.sp.Purge(n, o.Slot)
+		if err != nil {
+			return err
+		}
+		removed += k
+	}
+	if removed > 0 {
+		r.p.cfg.Logger.Info("removed the rows an earlier processing of this capture wrote; they are written again with the same ids",
+			"file", o.Name, "rows", removed)
+	}
+	return nil
+}
+
+// freshEngine gives the next capture an engine and recorder of its own,
+// keeping the counters of the previous ones.
+func (r *run) freshEngine() error {
+	if r.eng != nil {
+		r.eng.Close()
+		r.rec.Close()
+		r.engBase = addEngineStats(r.engBase, r.eng.Stats())
+		r.recBase = addRecordStats(r.recBase, r.rec.Stats())
+		n, _ := r.rec.Errors()
+		r.recErrBase += n
+	}
+	r.rec = record.New(r.sp, r.conf, r.rc)
+	eng, err := audit.New(r.p.cfg.Audit, r.rec)
+	if err != nil {
+		return err
+	}
+	r.eng = eng
+	return nil
+}
+
+// unwritten counts the rows that could not be written so far.
+func (r *run) unwritten() uint64 {
+	n, _ := r.rec.Errors()
+	return r.recErrBase + n // rows the spool dropped are among them
+}
+
+// openLedger opens the capture ledger and says which captures an earlier
+// run left unfinished.
+func openLedger(cfg Config) (*source.Ledger, error) {
+	l, err := source.OpenLedger(cfg.Root)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range l.Unfinished() {
+		cfg.Logger.Warn("a capture was begun and not finished (a crash, a stop, or rows that could not be written); "+
+			"process it again to complete it: the rows it has so far are replaced, none doubled",
+			"file", o.Name, "since", o.Begun.Format(time.RFC3339), "sync_files", len(o.Windows))
+	}
+	return l, nil
+}
+
+func (r *run) rowsWritten() uint64 {
+	n := uint64(0)
+	for _, v := range r.sp.Stats().Rows {
+		n += v
+	}
+	return n
+}
+
+// timedSource notes the time of the first and last packet of a capture.
+type timedSource struct {
+	capture.Source
+	first, last time.Time
+}
+
+func (t *timedSource) ReadPacket() ([]byte, gopacket.CaptureInfo, error) {
+	data, ci, err := t.Source.ReadPacket()
+	if err == nil {
+		if t.first.IsZero() || ci.Timestamp.Before(t.first) {
+			t.first = ci.Timestamp
+		}
+		if ci.Timestamp.After(t.last) {
+			t.last = ci.Timestamp
+		}
+	}
+	return data, ci, err
+}
+
+// addEngineStats adds every counter of b to a. audit.Stats is a flat
+// struct of counters; adding them by reflection keeps this in step with
+// it.
+func addEngineStats(a, b audit.Stats) audit.Stats {
+	va, vb := reflect.ValueOf(&a).Elem(), reflect.ValueOf(b)
+	for i := 0; i < va.NumField(); i++ {
+		if f := va.Field(i); f.Kind() == reflect.Uint64 && f.CanSet() {
+			f.SetUint(f.Uint() + vb.Field(i).Uint())
+		}
+	}
+	return a
+}
+
+func addRecordStats(a, b record.Stats) record.Stats {
+	a.XFiles += b.XFiles
+	a.XBytes += b.XBytes
+	a.XBundles += b.XBundles
+	a.XCutFile += b.XCutFile
+	a.XCutWindow += b.XCutWindow
+	a.XErrors += b.XErrors
+	reduced := make(map[string]uint64, len(a.Reduced)+len(b.Reduced))
+	for k, v := range a.Reduced {
+		reduced[k] += v
+	}
+	for k, v := range b.Reduced {
+		reduced[k] += v
+	}
+	a.Reduced = reduced
+	return a
+}
