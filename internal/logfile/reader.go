@@ -205,7 +205,7 @@ type Stat struct {
 	MaxLiveID uint64
 	// SlotMax is the highest id of each capture slot (not 0) in the file.
 	SlotMax map[uint64]uint64
-	Err       error // a *CorruptionError if the file is torn or damaged
+	Err     error // a *CorruptionError if the file is torn or damaged
 }
 
 // StatFile reads a file through and counts its rows. A torn file is not an

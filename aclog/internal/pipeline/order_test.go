@@ -140,8 +140,11 @@ func TestFileOrder(t *testing.T) {
 				return
 			}
 			diffRows(t, tc.name, want, got)
-			if r := p.Snapshot().Engine.Restarts; r == 0 {
-				t.Errorf("no restart counted although time went back")
+			// Each capture file is read by an engine of its own
+			// (capturefile.go), so going back from one file to the next
+			// needs no restart; rows above prove the order does not matter.
+			if n := p.Snapshot().Skipped; n != 0 {
+				t.Errorf("%d captures skipped as processed before, in a fresh data root", n)
 			}
 		})
 	}
