@@ -18,6 +18,7 @@ import (
 // ClientStats are the client's counters.
 type ClientStats struct {
 	Files, Skipped, Windows, Configs, Bytes, WireBytes, Retries, Errors atomic.Uint64
+	Quarantined, Busy                                                   atomic.Uint64
 	Backlog                                                             atomic.Int64
 	LastSuccess                                                         atomic.Int64 // unix seconds
 }

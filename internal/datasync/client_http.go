@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // sendFile asks the server where it is with the file and sends the rest.
@@ -58,8 +59,7 @@ func (c *Client) do(ctx context.Context, method, path string, hdr http.Header, b
 	for k, v := range hdr {
 		req.Header[k] = v
 	}
-	req.Header.Set(HeaderGateway, c.cfg.Gateway)
-	req.Header.Set("Authorization", "Bearer "+c.cfg.Secret)
+	Sign(req, c.cfg.Gateway, c.cfg.Secret)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return nil, err
@@ -73,6 +73,9 @@ func (c *Client) do(ctx context.Context, method, path string, hdr http.Header, b
 		se := &StatusError{Status: resp.StatusCode}
 		if json.Unmarshal(data, &se.Body) != nil {
 			se.Body.Error = strings.TrimSpace(string(data))
+		}
+		if n, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && n > 0 {
+			se.RetryAfter = min(time.Duration(n)*time.Second, c.cfg.MaxBackoff)
 		}
 		return resp, se
 	}

@@ -12,8 +12,13 @@ import (
 
 // retry runs fn until it succeeds, fails for good, or Retries attempts
 // were made, waiting with backoff and jitter in between.
+//
+// A busy server (503 with Retry-After) is waited for as long as it asks,
+// and such answers do not use up the attempts (up to maxBusy of them): a
+// head office capping its uploads is working as meant.
 func (c *Client) retry(ctx context.Context, what string, fn func() error) error {
 	var err error
+	busy := 0
 	for attempt := 0; attempt < c.cfg.Retries; attempt++ {
 		if err = fn(); err == nil {
 			return nil
@@ -25,11 +30,22 @@ func (c *Client) retry(ctx context.Context, what string, fn func() error) error 
 		if errors.As(err, &se) && !se.Retryable() {
 			return err
 		}
-		c.stats.Retries.Add(1)
 		wait := backoff.Wait(attempt, c.cfg.MinBackoff, c.cfg.MaxBackoff)
-		if errors.As(err, &se) && (se.Status == http.StatusUnprocessableEntity || se.Status == http.StatusRequestedRangeNotSatisfiable) {
+		switch {
+		case se != nil && se.RetryAfter > 0 && busy < maxBusy:
+			busy++
+			attempt--
+			c.stats.Busy.Add(1)
+			// Jitter spreads the branches the server turned away at once.
+			wait = se.RetryAfter + backoff.Wait(0, 0, se.RetryAfter/2+time.Millisecond)
+			if err := backoff.Sleep(ctx, wait); err != nil {
+				return err
+			}
+			continue
+		case se != nil && (se.Status == http.StatusUnprocessableEntity || se.Status == http.StatusRequestedRangeNotSatisfiable):
 			wait = 0 // a bad frame or a moved offset: resend at once from where the server is
 		}
+		c.stats.Retries.Add(1)
 		c.log.Warn("transfer failed; retrying", "what", what, "attempt", attempt+1, "err", err, "retry_in", wait.Round(time.Millisecond))
 		if err := backoff.Sleep(ctx, wait); err != nil {
 			return err
@@ -38,10 +54,20 @@ func (c *Client) retry(ctx context.Context, what string, fn func() error) error 
 	return fmt.Errorf("gave up after %d attempts: %w", c.cfg.Retries, err)
 }
 
+// maxBusy is how many busy answers one request waits through.
+const maxBusy = 1000
+
 // StatusError is an error response of the server.
 type StatusError struct {
-	Status int
-	Body   ErrorBody
+	Status     int
+	Body       ErrorBody
+	RetryAfter time.Duration // from a Retry-After header in seconds
+}
+
+// Quarantine reports whether the server refused the file's content: the
+// client sets the file aside instead of sending it again.
+func (e *StatusError) Quarantine() bool {
+	return e.Status == http.StatusUnprocessableEntity && e.Body.Quarantine
 }
 
 func (e *StatusError) Error() string {
@@ -51,6 +77,9 @@ func (e *StatusError) Error() string {
 // Retryable reports whether trying again may succeed: the server is busy,
 // full, or the transfer went wrong on the way; not a request it refuses.
 func (e *StatusError) Retryable() bool {
+	if e.Quarantine() {
+		return false
+	}
 	switch e.Status {
 	case http.StatusRequestTimeout, http.StatusConflict, http.StatusRequestedRangeNotSatisfiable,
 		http.StatusUnprocessableEntity, http.StatusTooManyRequests:

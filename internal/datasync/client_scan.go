@@ -109,7 +109,7 @@ func (c *Client) horizon() string {
 func (c *Client) recheck(ctx context.Context, w *window) error {
 	var changed []localFile
 	for _, f := range w.files {
-		if size, ok := c.st.Shipped[f.name.String()]; !ok || size != f.size {
+		if size, ok := c.st.Shipped[f.name.String()]; (!ok || size != f.size) && !c.quarantined(f) {
 			changed = append(changed, f)
 		}
 	}

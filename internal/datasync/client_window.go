@@ -3,27 +3,38 @@ package datasync
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"sync"
+	"time"
 )
 
 // shipWindow sends a window's files in order, then commits the window.
+// A file the server refuses for its content is set aside (quarantined) and
+// the window is committed without it: one bad file must not stop a branch.
 func (c *Client) shipWindow(ctx context.Context, w *window) error {
 	var commit Commit
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	ready := c.prepareAhead(pctx, w.files)
+	files := make([]localFile, 0, len(w.files))
+	for _, f := range w.files {
+		if !c.quarantined(f) {
+			files = append(files, f)
+		}
+	}
+	ready := c.prepareAhead(pctx, files)
 	// Files start in shipping order; with -parallel above 1, up to that
 	// many are on the wire at once (the window is loaded only after its
 	// commit, so this changes no result, only which bytes a cut loses).
-	commit.Files = make([]WindowFile, len(w.files))
-	errs := make([]error, len(w.files))
+	sent := make([]WindowFile, len(files))
+	errs := make([]error, len(files))
 	slots := make(chan struct{}, c.cfg.Parallel)
 	var wg sync.WaitGroup
-	for i, f := range w.files {
+	for i, f := range files {
 		p := <-ready
 		if p.err != nil {
 			errs[i] = fmt.Errorf("%s: %w", f.name, p.err)
@@ -33,22 +44,45 @@ func (c *Client) shipWindow(ctx context.Context, w *window) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			commit.Files[i], errs[i] = c.shipFile(ctx, f, p.wf)
+			sent[i], errs[i] = c.shipFile(ctx, f, p.wf)
 			<-slots
 		}()
 	}
 	wg.Wait()
+	commit.Files = make([]WindowFile, 0, len(files))
+	for i, err := range errs {
+		var se *StatusError
+		if errors.As(err, &se) && se.Quarantine() {
+			c.quarantine(files[i], se)
+			errs[i] = nil
+		} else if err == nil && sent[i].Name != "" {
+			commit.Files = append(commit.Files, sent[i])
+		}
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("window %s: %w", w.name, err)
 	}
 	body, _ := json.Marshal(commit)
-	if err := c.retry(ctx, "commit "+w.name, func() error {
-		_, err := c.do(ctx, http.MethodPost, "/v1/windows/"+w.name, nil, bytes.NewReader(body), int64(len(body)), nil)
+	sum := sha256.Sum256(body)
+	hdr := http.Header{HeaderSha256: {hex.EncodeToString(sum[:])}} // signed: binds the body
+	err := c.retry(ctx, "commit "+w.name, func() error {
+		_, err := c.do(ctx, http.MethodPost, "/v1/windows/"+w.name, hdr, bytes.NewReader(body), int64(len(body)), nil)
 		return err
-	}); err != nil {
+	})
+	var se *StatusError
+	if errors.As(err, &se) && se.Quarantine() {
+		// The server refuses the window itself (out of its range): the
+		// whole window is set aside.
+		for _, f := range files {
+			c.quarantine(f, se)
+		}
+	} else if err != nil {
 		return fmt.Errorf("window %s: %w", w.name, err)
 	}
 	for _, f := range w.files {
+		if c.quarantined(f) {
+			continue
+		}
 		c.st.Shipped[f.name.String()] = f.size
 		letter := string(f.name.Table)
 		if w.name > c.st.LastShipped[letter] {
@@ -66,6 +100,23 @@ func (c *Client) shipWindow(ctx context.Context, w *window) error {
 	}
 	c.log.Debug("window shipped", "window", w.name, "files", len(w.files))
 	return nil
+}
+
+// quarantined reports whether f is set aside as it is now; a file that
+// changed since (late rows) is tried again.
+func (c *Client) quarantined(f localFile) bool {
+	q, ok := c.st.Quarantined[f.name.String()]
+	return ok && q.Size == f.size
+}
+
+// quarantine sets f aside: recorded in the state (shown by status) and
+// counted. The file stays where it is, for the branch's own loader and
+// recover.
+func (c *Client) quarantine(f localFile, se *StatusError) {
+	c.st.Quarantined[f.name.String()] = Quarantined{Size: f.size, Reason: se.Body.Error, At: time.Now()}
+	c.stats.Quarantined.Add(1)
+	c.log.Error("the server refused this file's content; it is set aside (quarantined) and the rest is shipped",
+		"file", f.name.String(), "err", se.Body.Error)
 }
 
 type prepared struct {

@@ -58,14 +58,17 @@ func (r request) do(t *testing.T, client *http.Client, base string) {
 	}
 	// Keep the path exactly as written: no cleaning of ../ on the way.
 	req.URL.Opaque = "//" + req.URL.Host + r.path
+	for k, v := range r.headers {
+		req.Header.Set(k, v)
+	}
+	if r.method == http.MethodPost && req.Header.Get(datasync.HeaderSha256) == "" {
+		req.Header.Set(datasync.HeaderSha256, shaHex(r.body)) // a commit signs its body's hash
+	}
 	if r.gw != "" {
 		req.Header.Set(datasync.HeaderGateway, r.gw)
 	}
 	if r.secret != "" {
-		req.Header.Set("Authorization", "Bearer "+r.secret)
-	}
-	for k, v := range r.headers {
-		req.Header.Set(k, v)
+		datasync.Sign(req, r.gw, r.secret)
 	}
 	resp, err := client.Do(req)
 	if err != nil {
@@ -78,6 +81,24 @@ func (r request) do(t *testing.T, client *http.Client, base string) {
 	if resp.StatusCode != r.status || !strings.Contains(eb.Error, r.errText) {
 		t.Errorf("%s: %d %q, want %d and an error containing %q", r.name, resp.StatusCode, eb.Error, r.status, r.errText)
 	}
+}
+
+// signedHeaders returns the header lines of a signed request, for raw
+// requests written on a connection.
+func signedHeaders(t testing.TB, method, path, gw, secret string, hdr map[string]string) string {
+	req, err := http.NewRequest(method, "http://x"+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	datasync.Sign(req, gw, secret)
+	var b strings.Builder
+	for k, v := range req.Header {
+		b.WriteString(k + ": " + v[0] + "\r\n")
+	}
+	return b.String()
 }
 
 // noFiles asserts that the server wrote no file except its state.
@@ -114,11 +135,11 @@ func TestHostileInput(t *testing.T) {
 		return request{name: name, method: "PUT", path: path, gw: gwA, secret: secretA, headers: hdr, body: body, status: status, errText: text}
 	}
 	cases := []request{
-		{name: "unknown gateway", method: "GET", path: "/v1/progress", gw: "DEADBEEF", secret: secretA, status: 401, errText: `unknown gateway "DEADBEEF"`},
-		{name: "no gateway", method: "GET", path: "/v1/progress", status: 401, errText: "unknown gateway"},
+		{name: "unknown gateway", method: "GET", path: "/v1/progress", gw: "DEADBEEF", secret: secretA, status: 401, errText: "authentication failed"},
+		{name: "no gateway", method: "GET", path: "/v1/progress", status: 401, errText: "authentication failed"},
 		{name: "wrong secret", method: "PUT", path: "/v1/files/" + good, gw: gwA, secret: secretB, headers: upload(good, len(content), sum, 0),
-			body: frame(content, false), status: 401, errText: "wrong secret for gateway " + gwA},
-		{name: "no secret", method: "GET", path: "/v1/progress", gw: gwA, status: 401, errText: "wrong secret"},
+			body: frame(content, false), status: 401, errText: "authentication failed"},
+		{name: "no secret", method: "GET", path: "/v1/progress", gw: gwA, status: 401, errText: "authentication failed"},
 		put("another gateway's file", "/v1/files/20261121_1300_"+gwB+"_A.dat", upload("", len(content), sum, 0), frame(content, false), 403, "may not write"),
 		put("dot-dot path", "/v1/files/../../../etc/passwd", upload("", len(content), sum, 0), frame(content, false), 400, "not a file name"),
 		put("escaped dot-dot", "/v1/files/..%2F..%2Fsync%2F"+gwA+"%2F20261121%2F"+good, upload("", len(content), sum, 0), frame(content, false), 400, "not a file name"),
@@ -176,9 +197,9 @@ func TestSlowLoris(t *testing.T) {
 		reply string // start of the answer, or "" for a closed connection
 	}{
 		{"headers trickled", "PUT /v1/files/" + name + " HTTP/1.1\r\nHost: x\r\nX-Acstore-Gate", ""},
-		{"body stalls", "PUT /v1/files/" + name + " HTTP/1.1\r\nHost: x\r\n" + datasync.HeaderGateway + ": " + gwA + "\r\nAuthorization: Bearer " + secretA +
-			"\r\n" + datasync.HeaderSize + ": 4000\r\n" + datasync.HeaderSha256 + ": " + shaHex(content) + "\r\n" + datasync.HeaderOffset +
-			": 0\r\nContent-Length: 4008\r\n\r\n" + string(frame(content, false)[:100]), "HTTP/1.1 408"},
+		{"body stalls", "PUT /v1/files/" + name + " HTTP/1.1\r\nHost: x\r\n" +
+			signedHeaders(t, "PUT", "/v1/files/"+name, gwA, secretA, upload(name, 4000, shaHex(content), 0)) +
+			"Content-Length: 4008\r\n\r\n" + string(frame(content, false)[:100]), "HTTP/1.1 408"},
 	}
 	for _, c := range cases {
 		conn, err := net.Dial("tcp", srv.Addr)

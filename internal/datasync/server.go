@@ -39,6 +39,9 @@ type Server struct {
 	loadCh chan struct{}
 	loadMu sync.Mutex // serialises LoadOnce
 	slots  *slots
+	nonces *nonces
+	nobody []byte    // the key an unknown gateway is checked with
+	logLim *logLimit // refusals logged
 
 	mu      sync.Mutex
 	busy    map[string]bool          // gw/name being uploaded
@@ -58,8 +61,9 @@ func NewServer(cfg ServerConfig, db *sql.DB) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, db: db, log: cfg.Logger, state: st, loadCh: make(chan struct{}, 1),
-		slots: newSlots(cfg.MaxUploads, cfg.MaxGatewayUploads),
-		busy:  make(map[string]bool), partial: make(map[string]partialHash),
+		slots: newSlots(cfg.MaxUploads, cfg.MaxGatewayUploads), nonces: newNonces(), nobody: randomKey(),
+		logLim: &logLimit{burst: 20, period: 10 * time.Second},
+		busy:   make(map[string]bool), partial: make(map[string]partialHash),
 		sums: make(map[string]publishedHash), used: make(map[string]int64)}
 	if db != nil {
 		if s.loader, err = loader.New(loader.Config{Root: cfg.Root, Keep: true, Logger: cfg.Logger,

@@ -1,22 +1,45 @@
 package datasync
 
 import (
-	"crypto/subtle"
+	"crypto/hmac"
+	"crypto/rand"
+	"fmt"
 	"net/http"
-	"strings"
+	"strconv"
+	"sync"
+	"time"
 )
 
-// authenticate checks the gateway's secret and, with mutual TLS, that the
-// client certificate names the gateway.
+// errAuth is the one answer to a request whose gateway is unknown or whose
+// signature is wrong: they must not be told apart (gateway ids would be
+// enumerable).
+func errAuth() *httpError { return fail(http.StatusUnauthorized, "authentication failed") }
+
+// authenticate checks the request's signature (see Sign) and, with mutual
+// TLS, that the client certificate names the gateway. An unknown gateway
+// is checked against a random key, so it costs the same time as a wrong
+// secret and gets the same answer. A signature is good for AuthSkew around
+// the server's clock, and once: its nonce is remembered that long.
 func (s *Server) authenticate(r *http.Request) (string, error) {
 	gw := r.Header.Get(HeaderGateway)
 	secret, known := s.cfg.Gateways[gw]
-	if gw == "" || !known {
-		return "", fail(http.StatusUnauthorized, "unknown gateway %q", gw)
+	key := s.nobody
+	if known && gw != "" {
+		key = []byte(secret)
 	}
-	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(secret)) != 1 {
-		return gw, fail(http.StatusUnauthorized, "wrong secret for gateway %s", gw)
+	ok := hmac.Equal(signature(key, r), sigOf(r.Header.Get("Authorization")))
+	if !ok || !known || gw == "" {
+		s.stats.AuthFailed.Add(1)
+		return "", errAuth()
+	}
+	ts, err := strconv.ParseInt(r.Header.Get(HeaderTime), 10, 64)
+	if d := time.Since(time.Unix(ts, 0)); err != nil || d > s.cfg.AuthSkew || d < -s.cfg.AuthSkew {
+		s.stats.AuthFailed.Add(1)
+		return gw, fail(http.StatusUnauthorized, "request time %q is more than %v away from the server's clock (%s): check the branch's clock", r.Header.Get(HeaderTime), s.cfg.AuthSkew, time.Now().UTC().Format(time.RFC3339))
+	}
+	if !s.nonces.fresh(gw+" "+r.Header.Get(HeaderNonce), 2*s.cfg.AuthSkew) {
+		s.stats.AuthFailed.Add(1)
+		return gw, fail(http.StatusUnauthorized, "replayed request (nonce already seen)")
 	}
 	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
 		if cn := r.TLS.PeerCertificates[0].Subject.CommonName; cn != gw {
@@ -25,3 +48,76 @@ func (s *Server) authenticate(r *http.Request) (string, error) {
 	}
 	return gw, nil
 }
+
+func randomKey() []byte {
+	k := make([]byte, 32)
+	rand.Read(k)
+	return k
+}
+
+// nonces remembers the nonces of signed requests for as long as their
+// signature is good. Only a request with a good signature gets in, so its
+// size is bounded by what the gateways send; maxNonces bounds it anyway.
+type nonces struct {
+	mu   sync.Mutex
+	seen map[string]time.Time // nonce -> when to forget it
+	adds int
+}
+
+const maxNonces = 1 << 18
+
+func newNonces() *nonces { return &nonces{seen: make(map[string]time.Time)} }
+
+// fresh reports whether n was not seen, and remembers it for ttl.
+func (ns *nonces) fresh(n string, ttl time.Duration) bool {
+	ns.mu.Lock()
+	defer ns.mu.Unlock()
+	now := time.Now()
+	if until, ok := ns.seen[n]; ok && now.Before(until) {
+		return false
+	}
+	if ns.adds++; ns.adds%1024 == 0 || len(ns.seen) >= maxNonces {
+		for k, until := range ns.seen {
+			if now.After(until) {
+				delete(ns.seen, k)
+			}
+		}
+	}
+	if len(ns.seen) >= maxNonces {
+		return false // flooded with good signatures: refuse rather than forget
+	}
+	ns.seen[n] = now.Add(ttl)
+	return true
+}
+
+// logLimit lets through at most burst refusal log lines per period and
+// counts the rest, so that a flood of bad requests cannot flood the log.
+type logLimit struct {
+	mu      sync.Mutex
+	burst   int
+	period  time.Duration
+	start   time.Time
+	n       int
+	dropped int
+}
+
+// allow reports whether to log now, and how many lines were dropped
+// since the last one logged.
+func (l *logLimit) allow() (bool, int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := time.Now()
+	if now.Sub(l.start) >= l.period {
+		l.start, l.n = now, 0
+	}
+	if l.n >= l.burst {
+		l.dropped++
+		return false, 0
+	}
+	l.n++
+	d := l.dropped
+	l.dropped = 0
+	return true, d
+}
+
+func (l *logLimit) String() string { return fmt.Sprintf("%d lines per %v", l.burst, l.period) }

@@ -2,6 +2,7 @@ package datasync
 
 import (
 	"crypto/md5"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"io"
@@ -21,8 +22,16 @@ func (s *Server) commit(r *http.Request, gw, win string) (any, error) {
 	if err := s.checkWindow(gw, "commit", w); err != nil {
 		return nil, err
 	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		return nil, fail(http.StatusRequestTimeout, "commit body: %v", err)
+	}
+	// The signature covers the header, the header covers the body.
+	if sum := sha256.Sum256(body); hex.EncodeToString(sum[:]) != r.Header.Get(HeaderSha256) {
+		return nil, fail(http.StatusBadRequest, "commit body does not match its signed %s", HeaderSha256)
+	}
 	var c Commit
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&c); err != nil {
+	if err := json.Unmarshal(body, &c); err != nil {
 		return nil, fail(http.StatusBadRequest, "commit body: %v", err)
 	}
 	for _, f := range c.Files {

@@ -32,6 +32,7 @@ type ServerConfig struct {
 	// and per gateway; past them a request gets 503 and Retry-After.
 	MaxUploads        int
 	MaxGatewayUploads int
+	AuthSkew          time.Duration // how far a request's signed time may be from the clock
 	IdleTimeout       time.Duration // the longest a client may stay silent
 	LoadInterval      time.Duration // load also this often, not only after commits
 	Logger            *slog.Logger
@@ -54,6 +55,7 @@ func (c *ServerConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.WindowFuture, "window-future", 10*time.Minute, "newest window accepted: this long after now (clocks drift)")
 	fs.IntVar(&c.MaxUploads, "max-uploads", 64, "most uploads in progress at once, over all gateways; more get 503 and Retry-After")
 	fs.IntVar(&c.MaxGatewayUploads, "max-gateway-uploads", 4, "most uploads in progress at once for one gateway")
+	fs.DurationVar(&c.AuthSkew, "auth-skew", 5*time.Minute, "accept a signed request this far from the server's clock; its nonce is remembered twice as long")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", time.Minute, "drop a client silent for this long (slow or dead links)")
 	fs.DurationVar(&c.LoadInterval, "load-interval", 30*time.Second, "also run the load this often, to retry after a failure")
 }
@@ -90,6 +92,9 @@ func (c *ServerConfig) Validate() error {
 	}
 	if c.MaxGatewayUploads <= 0 {
 		c.MaxGatewayUploads = 4
+	}
+	if c.AuthSkew <= 0 {
+		c.AuthSkew = 5 * time.Minute
 	}
 	if c.IdleTimeout <= 0 {
 		c.IdleTimeout = time.Minute

@@ -33,7 +33,11 @@ func (s *Server) reply(w http.ResponseWriter, r *http.Request, gw string, v any,
 			he = &httpError{status: http.StatusInternalServerError, msg: err.Error()}
 		}
 		s.stats.Rejected.Add(1)
-		s.log.Warn("request refused", "gw", gw, "method", r.Method, "path", r.URL.EscapedPath(), "status", he.status, "err", he.msg, "remote", r.RemoteAddr)
+		// Rate-limited: a flood of bad requests must not flood the log;
+		// the counters in the metrics count them all.
+		if ok, dropped := s.logLim.allow(); ok {
+			s.log.Warn("request refused", "gw", gw, "method", r.Method, "path", r.URL.EscapedPath(), "status", he.status, "err", he.msg, "remote", r.RemoteAddr, "not_logged_before", dropped)
+		}
 		if he.retryAfter > 0 {
 			w.Header().Set("Retry-After", strconv.Itoa(int((he.retryAfter+time.Second-1)/time.Second)))
 		}

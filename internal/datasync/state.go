@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"time"
 
 	"github.com/acstore/acstore/internal/logfile"
@@ -28,6 +29,16 @@ type ClientState struct {
 	LastSuccess time.Time         `json:"last_success"` // end of the last pass that shipped everything ready
 	LastError   string            `json:"last_error,omitempty"`
 	LastErrorAt time.Time         `json:"last_error_at"`
+	// Quarantined are the files the server refused for their content
+	// (file name -> why): they are not sent again unless they change.
+	Quarantined map[string]Quarantined `json:"quarantined,omitempty"`
+}
+
+// Quarantined is a file set aside.
+type Quarantined struct {
+	Size   int64     `json:"size"` // of the file when it was refused
+	Reason string    `json:"reason"`
+	At     time.Time `json:"at"`
 }
 
 func statePath(root string) string {
@@ -36,7 +47,7 @@ func statePath(root string) string {
 
 func newState(gw string) *ClientState {
 	return &ClientState{Version: stateVersion, Gateway: gw, Shipped: make(map[string]int64),
-		ConfigMD5: make(map[string]string), LastShipped: make(map[string]string)}
+		ConfigMD5: make(map[string]string), LastShipped: make(map[string]string), Quarantined: make(map[string]Quarantined)}
 }
 
 // errCorruptState marks a state file that could not be used.
@@ -77,6 +88,9 @@ func ReadClientState(root, gw string) (st *ClientState, fresh bool, err error) {
 	if st.LastShipped == nil {
 		st.LastShipped = make(map[string]string)
 	}
+	if st.Quarantined == nil {
+		st.Quarantined = make(map[string]Quarantined)
+	}
 	return st, false, nil
 }
 
@@ -106,8 +120,23 @@ func (st *ClientState) save(root string) error {
 	return nil
 }
 
-// prune forgets the files of windows older than the recheck horizon.
+// maxQuarantined is how many set-aside files the state remembers (the
+// newest); the counter in the metrics keeps the total.
+const maxQuarantined = 1000
+
+// prune forgets the files of windows older than the recheck horizon, and
+// the oldest quarantined files past maxQuarantined.
 func (st *ClientState) prune(horizon string) {
+	if n := len(st.Quarantined) - maxQuarantined; n > 0 {
+		names := make([]string, 0, len(st.Quarantined))
+		for name := range st.Quarantined {
+			names = append(names, name)
+		}
+		sort.Strings(names) // names start with their window
+		for _, name := range names[:n] {
+			delete(st.Quarantined, name)
+		}
+	}
 	for name := range st.Shipped {
 		if len(name) >= 13 && name[:13] < horizon {
 			delete(st.Shipped, name)

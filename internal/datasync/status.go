@@ -38,6 +38,7 @@ type ClientStatus struct {
 	LastErrorAt time.Time
 	Backlog     int
 	Tables      []TableStatus
+	Quarantined map[string]Quarantined // files the server refused for their content
 }
 
 // ReadClientStatus computes a branch's status from its state file and the
@@ -56,7 +57,8 @@ func ReadClientStatus(root, gw string) (*ClientStatus, error) {
 	if err != nil {
 		return nil, err
 	}
-	cs := &ClientStatus{Gateway: gw, Watermark: st.Watermark, LastSuccess: st.LastSuccess, LastError: st.LastError, LastErrorAt: st.LastErrorAt}
+	cs := &ClientStatus{Gateway: gw, Watermark: st.Watermark, LastSuccess: st.LastSuccess, LastError: st.LastError, LastErrorAt: st.LastErrorAt,
+		Quarantined: st.Quarantined}
 	tables := make(map[byte]*TableStatus)
 	letters := schema.ShipOrder + string(rune(schema.Attachments))
 	for i := 0; i < len(letters); i++ {
@@ -122,6 +124,7 @@ func PrintStatus(w io.Writer, root, gw string) error {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", t.Table, orNone(t.LastShipped), orNone(t.Newest), t.Backlog, lag)
 		}
 		tw.Flush()
+		printQuarantined(w, cs.Quarantined)
 	}
 	gws, err := ReadServerState(root)
 	if err == nil {
@@ -146,6 +149,26 @@ func PrintStatus(w io.Writer, root, gw string) error {
 			filepath.Join(root, "state", "datasync", "server.json"))
 	}
 	return nil
+}
+
+// printQuarantined lists the files set aside, newest first (at most 20).
+func printQuarantined(w io.Writer, q map[string]Quarantined) {
+	if len(q) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "quarantined: %d file(s) the server refused for their content (not sent again unless they change)\n", len(q))
+	names := make([]string, 0, len(q))
+	for name := range q {
+		names = append(names, name)
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(names)))
+	for i, name := range names {
+		if i == 20 {
+			fmt.Fprintf(w, "  ... and %d more\n", len(names)-i)
+			break
+		}
+		fmt.Fprintf(w, "  %s (%d bytes) at %s: %s\n", name, q[name].Size, q[name].At.Format(time.DateTime), q[name].Reason)
+	}
 }
 
 func orNone(s string) string {
@@ -174,6 +197,8 @@ func (c *Client) Register(reg prometheus.Registerer) {
 		daemon.Counter("datasync_push", "wire_bytes_total", "Bytes put on the wire (frames).", &s.WireBytes),
 		daemon.Counter("datasync_push", "retries_total", "Requests retried.", &s.Retries),
 		daemon.Counter("datasync_push", "errors_total", "Passes that failed.", &s.Errors),
+		daemon.Counter("datasync_push", "quarantined_total", "Files set aside: the server refused their content.", &s.Quarantined),
+		daemon.Counter("datasync_push", "busy_total", "Answers of a busy server (503 + Retry-After) waited for.", &s.Busy),
 		daemon.Gauge("datasync_push", "backlog_files", "Published files not shipped yet, at the last scan.", func() float64 { return float64(s.Backlog.Load()) }),
 		daemon.Gauge("datasync_push", "last_success_seconds", "Unix time of the last pass that shipped everything ready.", func() float64 { return float64(s.LastSuccess.Load()) }),
 	)
@@ -202,6 +227,11 @@ func (s *Server) Register(reg prometheus.Registerer) {
 		daemon.Counter("datasync_serve", "bad_frames_total", "Frames whose checksum did not match.", &st.BadFrames),
 		daemon.Counter("datasync_serve", "disk_full_total", "Writes that failed for lack of space.", &st.DiskFull),
 		daemon.Counter("datasync_serve", "windows_total", "Windows committed.", &st.Windows),
+		daemon.Counter("datasync_serve", "bad_content_total", "Files refused for their content (the client quarantines them).", &st.BadContent),
+		daemon.Counter("datasync_serve", "bad_windows_total", "Requests for a window outside the accepted range.", &st.BadWindows),
+		daemon.Counter("datasync_serve", "quota_full_total", "Uploads refused for the gateway's quota.", &st.QuotaFull),
+		daemon.Counter("datasync_serve", "busy_total", "Uploads turned away with 503: too many in progress.", &st.Busy),
+		daemon.Counter("datasync_serve", "auth_failed_total", "Requests whose authentication failed.", &st.AuthFailed),
 		daemon.Counter("datasync_serve", "loads_total", "Loads run.", &st.Loads),
 		daemon.Counter("datasync_serve", "load_errors_total", "Loads that failed.", &st.LoadErrors),
 		daemon.Counter("datasync_serve", "rows_total", "Rows loaded.", &st.Rows),

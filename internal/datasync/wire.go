@@ -11,9 +11,23 @@
 //
 // # Wire protocol (HTTP/1.1 or HTTP/2, over TLS unless -insecure)
 //
-// Every request carries X-Acstore-Gateway: <GW> and Authorization: Bearer
-// <secret>; with mutual TLS the client certificate's common name must also
-// be the gateway. A gateway can only name its own files.
+// Every request is signed: it carries X-Acstore-Gateway: <GW>,
+// X-Acstore-Time: <unix seconds>, X-Acstore-Nonce: <32 random hex digits>
+// and Authorization: ACS1 <hex HMAC-SHA256>, keyed by the gateway's
+// secret, over these lines, each ended by a newline:
+//
+//	ACS1, GW, method, escaped path, raw query, time, nonce,
+//	X-Acstore-Offset, X-Acstore-Size, X-Acstore-Sha256 (empty when absent)
+//
+// The secret never crosses the wire. The server accepts a signature within
+// -auth-skew of its clock, and each nonce once within twice that, so a
+// captured request (with -insecure, or a log) cannot be replayed to roll a
+// published file back. The body is bound too: an upload's bytes must hash
+// to the signed X-Acstore-Sha256, and a commit sends the sha256 of its JSON
+// body there. An unknown gateway and a wrong signature get the same 401
+// "authentication failed", computed in the same time. With mutual TLS the
+// client certificate's common name must also be the gateway. A gateway can
+// only name its own files.
 //
 //	GET  /v1/progress                      last window committed, config md5s
 //	GET  /v1/files/<name>?size=N&sha256=H  {"complete":bool,"offset":N}
@@ -29,8 +43,12 @@
 // client re-sends from there. A cut connection keeps the frames received.
 // When the offset reaches the size, the server checks the sha256 of the
 // whole file and publishes it with an atomic rename. Errors are JSON
-// {"error": "...", "offset": N} with a status that says what to do: 4xx
-// (but 408, 409, 416, 422, 429) will not succeed by retrying.
+// {"error": "...", "offset": N, "quarantine": bool} with a status that
+// says what to do: 4xx (but 408, 409, 416, 422, 429) will not succeed by
+// retrying; 422 with "quarantine": true means the content itself is
+// refused (a bad bundle, a window outside the accepted range) and the
+// client sets the file aside; 503 with Retry-After means the server caps
+// its uploads (-max-uploads, -max-gateway-uploads): come back then.
 package datasync
 
 import (
@@ -52,6 +70,8 @@ const (
 	HeaderOffset  = "X-Acstore-Offset"
 	HeaderSize    = "X-Acstore-Size"
 	HeaderSha256  = "X-Acstore-Sha256"
+	HeaderTime    = "X-Acstore-Time"  // unix seconds, signed
+	HeaderNonce   = "X-Acstore-Nonce" // 32 hex digits, signed, used once
 )
 
 // FrameSize is the most data bytes a client puts in one frame; MaxFrame is
