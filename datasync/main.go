@@ -8,10 +8,12 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"syscall"
 
 	"github.com/acstore/acstore/internal/daemon"
 	"github.com/acstore/acstore/internal/datasync"
 	"github.com/acstore/acstore/internal/mariadb"
+	"github.com/acstore/acstore/internal/rootlock"
 )
 
 const usage = `datasync: ship sync_files from branch appliances to head office.
@@ -34,8 +36,16 @@ name is the gateway; it may write only its own files. Files arrive under
 file's sha256 checked before an atomic rename), attachment bundles are
 unpacked into -data/attachments/<GW>/<YYYYMMDD>/<sha256>, config tables go
 to -data/config/<GW>/. After each complete window the rows are loaded into
-the -dsn database by loader in keep mode (files are never deleted), one load
-at a time. Plaintext HTTP only with -insecure.
+the -dsn database by loader in keep mode, one load at a time. Plaintext
+HTTP only with -insecure.
+
+Housekeeping, every minute: partial uploads idle for longer than
+-incoming-ttl are removed (a branch resuming later sends the file again
+from the start); -keep-days N removes every gateway's days older than N
+(sync_files, attachments, day tables, rollups); above -disk-high the oldest
+days go until the disk is below (see loader -h). SIGHUP reads -gateways and
+the TLS certificate, key and CA again without dropping connections. One
+server per data root.
 `
 
 const pushUsage = `datasync push: the branch client.
@@ -126,11 +136,17 @@ func serve(args []string) error {
 		return err
 	}
 	defer db.Close()
+	lock, err := rootlock.Acquire(cfg.Root, "datasync-serve")
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
 	srv, err := datasync.NewServer(cfg, db)
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
+	srv.ReloadOn(ctx, syscall.SIGHUP)
 	if err := common.Observe(ctx, log, srv.Register, srv.StatsLine); err != nil {
 		return err
 	}
@@ -157,6 +173,12 @@ func push(args []string) error {
 	}
 	ctx, stop := daemon.SignalContext()
 	defer stop()
+	// Two pushes on one root would both write its state.
+	lock, err := rootlock.Acquire(cfg.Root, "datasync-push")
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
 	c, err := datasync.NewClient(cfg)
 	if err != nil {
 		return err

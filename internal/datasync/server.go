@@ -16,6 +16,7 @@ import (
 
 	"github.com/acstore/acstore/internal/loader"
 	"github.com/acstore/acstore/internal/logfile"
+	"github.com/acstore/acstore/internal/retention"
 )
 
 // ServerStats are the server's counters.
@@ -25,6 +26,7 @@ type ServerStats struct {
 	BadContent, QuotaFull, BadWindows, Busy        atomic.Uint64
 	AuthFailed                                     atomic.Uint64
 	Loads, LoadErrors, Rows                        atomic.Uint64
+	IncomingExpired                                atomic.Uint64 // partial uploads removed after -incoming-ttl
 	Active                                         atomic.Int64
 }
 
@@ -40,8 +42,12 @@ type Server struct {
 	loadMu sync.Mutex // serialises LoadOnce
 	slots  *slots
 	nonces *nonces
-	nobody []byte    // the key an unknown gateway is checked with
-	logLim *logLimit // refusals logged
+	nobody []byte            // the key an unknown gateway is checked with
+	logLim *logLimit         // refusals logged
+	prune  *retention.Pruner // without a database; else the loader's
+
+	gateways atomic.Pointer[map[string]string] // GW -> secret; replaced by Reload
+	tlsCfg   atomic.Pointer[tls.Config]        // replaced by Reload
 
 	mu      sync.Mutex
 	busy    map[string]bool          // gw/name being uploaded
@@ -65,11 +71,14 @@ func NewServer(cfg ServerConfig, db *sql.DB) (*Server, error) {
 		logLim: &logLimit{burst: 20, period: 10 * time.Second},
 		busy:   make(map[string]bool), partial: make(map[string]partialHash),
 		sums: make(map[string]publishedHash), used: make(map[string]int64)}
+	s.gateways.Store(&cfg.Gateways)
 	if db != nil {
-		if s.loader, err = loader.New(loader.Config{Root: cfg.Root, Keep: true, Logger: cfg.Logger,
+		if s.loader, err = loader.New(loader.Config{Root: cfg.Root, Keep: true, KeepDays: cfg.KeepDays, Disk: cfg.Disk, Logger: cfg.Logger,
 			Limits: logfile.Limits{MaxDict: int64(cfg.MaxDict), MaxRow: int(cfg.MaxRow)}}, db); err != nil {
 			return nil, err
 		}
+	} else {
+		s.prune = retention.New(retention.Config{Root: cfg.Root, KeepDays: cfg.KeepDays, Marks: cfg.Disk, Logger: cfg.Logger})
 	}
 	return s, nil
 }
@@ -92,6 +101,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if err != nil {
 		return err
 	}
+	if tcfg != nil {
+		// Each handshake takes the certificate and CA of the moment, so
+		// Reload replaces them without touching open connections.
+		s.tlsCfg.Store(tcfg)
+		tcfg = &tls.Config{MinVersion: tcfg.MinVersion, NextProtos: tcfg.NextProtos, ClientAuth: tcfg.ClientAuth, ClientCAs: tcfg.ClientCAs,
+			GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) { return s.tlsCfg.Load(), nil }}
+	}
 	srv := &http.Server{
 		Handler: s.Handler(),
 		// A client that does not finish its headers in time is a slow
@@ -112,13 +128,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	loadDone := make(chan struct{})
 	go func() { defer close(loadDone); s.loadLoop(ctx) }()
+	go s.housekeepLoop(ctx)
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
 		srv.Shutdown(sctx)
 	}()
-	s.log.Info("datasync server listening", "addr", ln.Addr().String(), "tls", tcfg != nil, "mutual_tls", tcfg != nil && tcfg.ClientCAs != nil, "gateways", len(s.cfg.Gateways))
+	s.log.Info("datasync server listening", "addr", ln.Addr().String(), "tls", tcfg != nil, "mutual_tls", tcfg != nil && tcfg.ClientCAs != nil, "gateways", len(*s.gateways.Load()))
 	err = srv.Serve(ln)
 	<-loadDone
 	if errors.Is(err, http.ErrServerClosed) {

@@ -22,7 +22,7 @@ func errAuth() *httpError { return fail(http.StatusUnauthorized, "authentication
 // the server's clock, and once: its nonce is remembered that long.
 func (s *Server) authenticate(r *http.Request) (string, error) {
 	gw := r.Header.Get(HeaderGateway)
-	secret, known := s.cfg.Gateways[gw]
+	secret, known := (*s.gateways.Load())[gw]
 	key := s.nobody
 	if known && gw != "" {
 		key = []byte(secret)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/acstore/acstore/internal/logfile"
+	"github.com/acstore/acstore/internal/retention"
 )
 
 // ServerConfig configures the head-office server.
@@ -35,7 +36,12 @@ type ServerConfig struct {
 	AuthSkew          time.Duration // how far a request's signed time may be from the clock
 	IdleTimeout       time.Duration // the longest a client may stay silent
 	LoadInterval      time.Duration // load also this often, not only after commits
-	Logger            *slog.Logger
+	// Housekeeping: retention by age and disk, abandoned uploads.
+	KeepDays       int // 0: keep every day
+	Disk           retention.Watermarks
+	IncomingTTL    time.Duration // partial uploads idle this long are removed; 0: never
+	HousekeepEvery time.Duration // how often; a minute when 0
+	Logger         *slog.Logger
 }
 
 // RegisterFlags adds serve's flags to fs.
@@ -58,6 +64,9 @@ func (c *ServerConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.AuthSkew, "auth-skew", 5*time.Minute, "accept a signed request this far from the server's clock; its nonce is remembered twice as long")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", time.Minute, "drop a client silent for this long (slow or dead links)")
 	fs.DurationVar(&c.LoadInterval, "load-interval", 30*time.Second, "also run the load this often, to retry after a failure")
+	fs.IntVar(&c.KeepDays, "keep-days", 0, "remove every gateway's days older than this many days (files, attachments, day tables, rollups); 0 keeps everything")
+	c.Disk.RegisterFlags(fs)
+	fs.DurationVar(&c.IncomingTTL, "incoming-ttl", 24*time.Hour, "remove partial uploads no branch has written to for this long (a later resume starts the file over); 0: never")
 }
 
 // Validate checks the settings and reads the gateways file.
@@ -101,6 +110,18 @@ func (c *ServerConfig) Validate() error {
 	}
 	if c.LoadInterval <= 0 {
 		c.LoadInterval = 30 * time.Second
+	}
+	if c.KeepDays < 0 {
+		return errors.New("-keep-days must be 0 or more")
+	}
+	if err := c.Disk.Validate(); err != nil {
+		return err
+	}
+	if c.IncomingTTL < 0 {
+		return errors.New("-incoming-ttl must be 0 (never) or more")
+	}
+	if c.HousekeepEvery <= 0 {
+		c.HousekeepEvery = time.Minute
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

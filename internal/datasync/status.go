@@ -236,9 +236,12 @@ func (s *Server) Register(reg prometheus.Registerer) {
 		daemon.Counter("datasync_serve", "load_errors_total", "Loads that failed.", &st.LoadErrors),
 		daemon.Counter("datasync_serve", "rows_total", "Rows loaded.", &st.Rows),
 		daemon.Gauge("datasync_serve", "active_uploads", "Uploads in progress.", func() float64 { return float64(st.Active.Load()) }),
+		daemon.Counter("datasync_serve", "incoming_expired_total", "Partial uploads removed after -incoming-ttl.", &st.IncomingExpired),
 	)
 	if s.loader != nil {
-		s.loader.Register(reg)
+		s.loader.Register(reg) // with the retention metrics
+	} else {
+		s.prune.Register(reg, "datasync_serve")
 	}
 }
 
@@ -250,5 +253,6 @@ func (s *Server) StatsLine() []any {
 		slog.Uint64("resumed", st.Resumed.Load()), slog.Uint64("duplicates", st.Duplicates.Load()), slog.Uint64("windows", st.Windows.Load()),
 		slog.Uint64("rejected", st.Rejected.Load()), slog.Uint64("bad_frames", st.BadFrames.Load()), slog.Uint64("disk_full", st.DiskFull.Load()),
 		slog.Uint64("loads", st.Loads.Load()), slog.Uint64("rows", st.Rows.Load()), slog.Uint64("load_errors", st.LoadErrors.Load()),
+		slog.Uint64("incoming_expired", st.IncomingExpired.Load()), slog.Float64("disk_used", float64(s.pruner().Stats().UsedPermille.Load())/10),
 	}
 }

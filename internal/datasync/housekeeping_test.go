@@ -1,0 +1,297 @@
+package datasync_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/acstore/acstore/internal/datasync"
+	"github.com/acstore/acstore/internal/logfile"
+	"github.com/acstore/acstore/internal/retention"
+	"github.com/acstore/acstore/internal/testdb"
+	"github.com/acstore/acstore/internal/testenv"
+)
+
+// TestAbandonedUpload: connections cut mid-file leave partial uploads
+// under incoming/; once idle for longer than -incoming-ttl housekeeping
+// removes them, and the branch's next push sends those files again from
+// the start (nothing resumed on bytes that are gone), ending with exactly
+// the branch's rows at head office.
+func TestAbandonedUpload(t *testing.T) {
+	db, _ := testdb.New(t)
+	hoRoot, root := t.TempDir(), t.TempDir()
+	srv := startServer(t, hoRoot, db, nil, func(c *datasync.ServerConfig) { c.IncomingTTL = time.Minute })
+	att := branch(t, root, gwA, 5, 1500, logfile.LZ4)
+	proxy := newCutProxy(t, srv.Addr, 1000, 200<<10)
+	cfg := clientConfig(t, root, gwA, "http://"+proxy.ln.Addr().String(), nil)
+	cfg.Retries, cfg.FrameSize = 1, 16<<10
+	var parts []string
+	for i := 0; i < 20 && len(parts) == 0; i++ {
+		c, err := datasync.NewClient(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.RunOnce(context.Background()); err == nil {
+			t.Fatal("push through a proxy cutting every connection succeeded")
+		}
+		c.Close()
+		parts = partials(t, hoRoot)
+	}
+	if len(parts) == 0 {
+		t.Fatal("no partial upload left under incoming/")
+	}
+	sizes := partSizes(parts)
+	// Housekeeping's clock: a pass now keeps them, one past the TTL
+	// (without waiting a minute) removes them.
+	if err := srv.Housekeep(context.Background(), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if left := partials(t, hoRoot); len(left) != len(parts) {
+		t.Fatalf("fresh partial uploads removed: %d of %d left", len(left), len(parts))
+	}
+	if err := srv.Housekeep(context.Background(), time.Now().Add(time.Minute+time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if left := partials(t, hoRoot); len(left) != 0 {
+		t.Fatalf("abandoned uploads left: %v", left)
+	}
+	if n := srv.Stats().IncomingExpired.Load(); n != uint64(len(parts)) {
+		t.Errorf("incoming_expired = %d, want %d", n, len(parts))
+	}
+	resumed := srv.Stats().Resumed.Load()
+	push(t, clientConfig(t, root, gwA, srv.URL, nil))
+	if n := srv.Stats().Resumed.Load() - resumed; n != 0 {
+		t.Errorf("%d uploads resumed on bytes housekeeping removed", n)
+	}
+	loadAll(t, srv)
+	checkHeadOffice(t, db, hoRoot, root, gwA, att)
+	t.Logf("%d partial upload(s) of %v abandoned, removed after -incoming-ttl, sent again whole", len(parts), sizes)
+}
+
+func partials(t testing.TB, hoRoot string) []string {
+	t.Helper()
+	var out []string
+	paths, _ := filepath.Glob(filepath.Join(hoRoot, "incoming", "*", "*.part"))
+	for _, p := range paths {
+		if fi, err := os.Stat(p); err == nil && fi.Size() > 0 {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func partSizes(paths []string) []int64 {
+	var out []int64
+	for _, p := range paths {
+		if fi, err := os.Stat(p); err == nil {
+			out = append(out, fi.Size())
+		}
+	}
+	return out
+}
+
+// TestReloadOnSIGHUP: while gateway A's push is on the wire (slowed by
+// -bwlimit), the gateways file gains gateway B and the server's
+// certificate is replaced, and the process gets a real SIGHUP. B, unknown
+// and unable to verify the old certificate before, then pushes; A's push
+// finishes on its connection without a retry; head office holds exactly
+// both branches' rows.
+func TestReloadOnSIGHUP(t *testing.T) {
+	db, _ := testdb.New(t)
+	p1, p2 := newPKI(t, gwA), newPKI(t, gwB)
+	dir := t.TempDir()
+	gwFile := filepath.Join(dir, "gateways")
+	writeFile(t, gwFile, gwA+" "+secretA+"\n")
+	cert, key := filepath.Join(dir, "server.pem"), filepath.Join(dir, "server.key")
+	copyFile(t, p1.cert, cert)
+	copyFile(t, p1.key, key)
+	bothCAs := filepath.Join(dir, "cas.pem")
+	writeFile(t, bothCAs, readFile(t, p1.ca)+readFile(t, p2.ca))
+
+	hoRoot, rootA, rootB := t.TempDir(), t.TempDir(), t.TempDir()
+	srv := startServer(t, hoRoot, db, p1, func(c *datasync.ServerConfig) {
+		c.Gateways, c.GatewaysFile = nil, gwFile
+		c.TLS.Cert, c.TLS.Key = cert, key
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv.ReloadOn(ctx, syscall.SIGHUP)
+
+	attA := branch(t, rootA, gwA, 6, 600, logfile.LZ4)
+	attB := branch(t, rootB, gwB, 7, 50, logfile.LZ4)
+	cfgB := clientConfig(t, rootB, gwB, srv.URL, p2)
+	cfgB.Retries = 1
+	if c, err := datasync.NewClient(cfgB); err != nil {
+		t.Fatal(err)
+	} else if err := c.RunOnce(ctx); err == nil {
+		t.Fatal("gateway B pushed before it was added")
+	}
+
+	cfgA := clientConfig(t, rootA, gwA, srv.URL, p1)
+	cfgA.TLS.CA = bothCAs
+	cfgA.BWLimit = 1 << 20
+	cA, err := datasync.NewClient(cfgA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cA.Close()
+	doneA := make(chan error, 1)
+	go func() { doneA <- cA.RunOnce(ctx) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for srv.Stats().Active.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("A's upload never started")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+
+	writeFile(t, gwFile, gwA+" "+secretA+"\n"+gwB+" "+secretB+"\n")
+	copyFile(t, p2.cert, cert)
+	copyFile(t, p2.key, key)
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	var errB error
+	for time.Now().Before(deadline) {
+		c, err := datasync.NewClient(cfgB)
+		if err != nil {
+			t.Fatal(err)
+		}
+		errB = c.RunOnce(ctx)
+		c.Close()
+		if errB == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if errB != nil {
+		t.Fatalf("gateway B after SIGHUP: %v", errB)
+	}
+	select {
+	case err := <-doneA:
+		t.Fatalf("A's push was over before B's (%v): the test did not overlap them; slow A down", err)
+	default:
+	}
+	if err := <-doneA; err != nil {
+		t.Fatalf("A's push across the reload: %v", err)
+	}
+	if n := cA.Stats().Retries.Load(); n != 0 {
+		t.Errorf("A's push retried %d times across the reload: a connection was dropped", n)
+	}
+	loadAll(t, srv)
+	checkHeadOffice(t, db, hoRoot, rootA, gwA, attA)
+	checkHeadOffice(t, db, hoRoot, rootB, gwB, attB)
+	t.Logf("A shipped %d bytes at 1 MB/s across the SIGHUP; B added and shipped %d files meanwhile", cA.Stats().Bytes.Load(), 4*12)
+}
+
+// TestHeadOfficeRetention: two gateways' days on a real 16 MiB tmpfs.
+// Above -disk-high the oldest day goes first, for every gateway (files,
+// attachments, day tables, the ledger's day), and only it; -keep-days
+// then removes the days past it; what stays has exactly its rows.
+func TestHeadOfficeRetention(t *testing.T) {
+	db, _ := testdb.New(t)
+	hoRoot := t.TempDir()
+	testenv.Tmpfs(t, hoRoot, "16m")
+	rootA, rootB := t.TempDir(), t.TempDir()
+	branch(t, rootA, gwA, 8, 300, logfile.LZ4)
+	branch(t, rootB, gwB, 9, 300, logfile.LZ4)
+	srv := startServer(t, hoRoot, db, nil, nil)
+	push(t, clientConfig(t, rootA, gwA, srv.URL, nil))
+	push(t, clientConfig(t, rootB, gwB, srv.URL, nil))
+	loadAll(t, srv)
+	srv.Stop()
+	const day1, day2 = "20261120", "20261121"
+	for _, gw := range []string{gwA, gwB} {
+		for _, d := range []string{day1, day2} {
+			for _, dir := range []string{"sync", "attachments"} {
+				if _, err := os.Stat(filepath.Join(hoRoot, dir, gw, d)); err != nil {
+					t.Fatalf("before: %v", err)
+				}
+			}
+		}
+	}
+	rowsDay2 := testdb.Count(t, db, "A"+day2)
+
+	used, err := retention.Used(hoRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var day1Bytes int64
+	for _, gw := range []string{gwA, gwB} {
+		for _, dir := range []string{"sync", "attachments"} {
+			day1Bytes += dirBytes(t, filepath.Join(hoRoot, dir, gw, day1))
+		}
+	}
+	share := 100 * float64(day1Bytes) / float64(16<<20)
+	now := time.Date(2026, 11, 23, 9, 0, 0, 0, time.Local)
+	srv = startServer(t, hoRoot, db, nil, func(c *datasync.ServerConfig) { c.Disk = retention.Watermarks{High: used - share/2} })
+	if err := srv.Housekeep(context.Background(), now); err != nil {
+		t.Fatal(err)
+	}
+	srv.Stop()
+	gone := func(step, d string, want bool) {
+		t.Helper()
+		for _, gw := range []string{gwA, gwB} {
+			for _, dir := range []string{"sync", "attachments"} {
+				_, err := os.Stat(filepath.Join(hoRoot, dir, gw, d))
+				if os.IsNotExist(err) != want {
+					t.Errorf("%s: %s/%s/%s removed=%v, want %v", step, dir, gw, d, os.IsNotExist(err), want)
+				}
+			}
+		}
+		if _, err := os.Stat(filepath.Join(hoRoot, "state", "loaded", d+".ledger")); os.IsNotExist(err) != want {
+			t.Errorf("%s: ledger of %s removed=%v, want %v", step, d, os.IsNotExist(err), want)
+		}
+		var n int
+		db.QueryRow("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name LIKE ?", "%"+d).Scan(&n)
+		if (n == 0) != want {
+			t.Errorf("%s: %d tables of %s left, want removed=%v", step, n, d, want)
+		}
+	}
+	gone("disk-high", day1, true)
+	gone("disk-high", day2, false)
+	if n := testdb.Count(t, db, "A"+day2); n != rowsDay2 {
+		t.Errorf("A%s has %d rows after the disk pass, want %d", day2, n, rowsDay2)
+	}
+	after, _ := retention.Used(hoRoot)
+	t.Logf("tmpfs 16 MiB: %.1f%% used, -disk-high %.1f: removed day %s (%d bytes of files), %.1f%% used after", used, used-share/2, day1, day1Bytes, after)
+
+	srv = startServer(t, hoRoot, db, nil, func(c *datasync.ServerConfig) { c.KeepDays = 1 })
+	if err := srv.Housekeep(context.Background(), now); err != nil {
+		t.Fatal(err)
+	}
+	gone("keep-days 1", day2, true)
+}
+
+func dirBytes(t testing.TB, dir string) int64 {
+	t.Helper()
+	var n int64
+	filepath.Walk(dir, func(_ string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() {
+			n += fi.Size()
+		}
+		return nil
+	})
+	return n
+}
+
+func writeFile(t testing.TB, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func readFile(t testing.TB, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func copyFile(t testing.TB, from, to string) { writeFile(t, to, readFile(t, from)) }
