@@ -18,11 +18,14 @@ const authScheme = "ACS1"
 // time, a fresh nonce and an HMAC-SHA256, keyed by the gateway's secret,
 // over what the request does (see wire.go). The secret itself never
 // crosses the wire, and a captured request cannot be replayed.
-func Sign(req *http.Request, gw, secret string) {
+func Sign(req *http.Request, gw, secret string) { SignAt(req, gw, secret, time.Now()) }
+
+// SignAt is Sign with the time to sign with (for tests of stale requests).
+func SignAt(req *http.Request, gw, secret string, at time.Time) {
 	var n [16]byte
 	rand.Read(n[:])
 	req.Header.Set(HeaderGateway, gw)
-	req.Header.Set(HeaderTime, strconv.FormatInt(time.Now().Unix(), 10))
+	req.Header.Set(HeaderTime, strconv.FormatInt(at.Unix(), 10))
 	req.Header.Set(HeaderNonce, hex.EncodeToString(n[:]))
 	sig := signature([]byte(secret), req)
 	req.Header.Set("Authorization", authScheme+" "+hex.EncodeToString(sig))

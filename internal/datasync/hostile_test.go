@@ -128,7 +128,7 @@ func TestHostileInput(t *testing.T) {
 		c.MaxFileSize = 1 << 20
 		c.Quota = 1 << 19
 	})
-	content := []byte("1\t2026-11-21 13:00:00.000000\tsome row\n")
+	content := lz4Rows("1\t2026-11-21 13:00:00.000000\tsome row\n")
 	sum := shaHex(content)
 	good := "20261121_1300_" + gwA + "_A.dat"
 	put := func(name, path string, hdr map[string]string, body []byte, status int, text string) request {
@@ -161,7 +161,7 @@ func TestHostileInput(t *testing.T) {
 		put("offset ahead of the server", "/v1/files/"+good, upload("", len(content), sum, 5), frame(content[5:], false), 416, "resume from 0"),
 		put("body cut short", "/v1/files/"+good, upload("", len(content), sum, 0), frame(content, false)[:20], 408, "body ended"),
 		{name: "commit of a file never sent", method: "POST", path: "/v1/windows/20261121_1300", gw: gwA, secret: secretA,
-			body: []byte(`{"files":[{"name":"` + good + `","size":38,"sha256":"` + sum + `"}]}`), status: 409, errText: "send it first"},
+			body: []byte(`{"files":[{"name":"` + good + `","size":` + strconv.Itoa(len(content)) + `,"sha256":"` + sum + `"}]}`), status: 409, errText: "send it first"},
 		{name: "commit of another gateway's file", method: "POST", path: "/v1/windows/20261121_1300", gw: gwA, secret: secretA,
 			body: []byte(`{"files":[{"name":"20261121_1300_` + gwB + `_A.dat","size":38,"sha256":"` + sum + `"}]}`), status: 403, errText: "may not write"},
 		{name: "commit of a bad window", method: "POST", path: "/v1/windows/2026112_1300", gw: gwA, secret: secretA, body: []byte(`{}`), status: 400, errText: "bad window"},

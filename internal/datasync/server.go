@@ -74,13 +74,18 @@ func NewServer(cfg ServerConfig, db *sql.DB) (*Server, error) {
 	s.gateways.Store(&cfg.Gateways)
 	if db != nil {
 		if s.loader, err = loader.New(loader.Config{Root: cfg.Root, Keep: true, KeepDays: cfg.KeepDays, Disk: cfg.Disk, Logger: cfg.Logger,
-			Limits: logfile.Limits{MaxDict: int64(cfg.MaxDict), MaxRow: int(cfg.MaxRow)}}, db); err != nil {
+			Limits: s.limits()}, db); err != nil {
 			return nil, err
 		}
 	} else {
 		s.prune = retention.New(retention.Config{Root: cfg.Root, KeepDays: cfg.KeepDays, Marks: cfg.Disk, Logger: cfg.Logger})
 	}
 	return s, nil
+}
+
+// limits are the bounds on reading one sync_file.
+func (s *Server) limits() logfile.Limits {
+	return logfile.Limits{MaxDict: int64(s.cfg.MaxDict), MaxRow: int(s.cfg.MaxRow)}
 }
 
 // Close releases the loader's ledger.

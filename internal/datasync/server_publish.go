@@ -113,6 +113,20 @@ func (s *Server) unpack(gw string, t target, inc, dir string) error {
 	return nil
 }
 
+// verify refuses a sync_file that is not one or whose xz headers ask for
+// more memory than the server's limits: 422 with quarantine set.
+func (s *Server) verify(t target, inc string) error {
+	err := logfile.Verify(inc, s.limits())
+	var ce *logfile.CorruptionError
+	if errors.As(err, &ce) {
+		s.stats.BadContent.Add(1)
+		e := fail(http.StatusUnprocessableEntity, "%s: refused, nothing of it is kept; set it aside: %v", t.name, ce.Err)
+		e.quarantine = true
+		return e
+	}
+	return err
+}
+
 // publish unpacks an X bundle (before it is published, so that a failed
 // unpack is retried by the client), then renames the file into place.
 func (s *Server) publish(gw string, t target, inc, final string) error {
@@ -126,6 +140,11 @@ func (s *Server) publish(gw string, t target, inc, final string) error {
 			if err := s.unpack(gw, t, inc, dir); err != nil {
 				return err
 			}
+		}
+	}
+	if !t.config && t.sync.Table != schema.Attachments {
+		if err := s.verify(t, inc); err != nil {
+			return err
 		}
 	}
 	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -148,6 +149,7 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, gw, name string)
 		if err != nil {
 			if fi, serr := os.Stat(inc); serr == nil && fi.Size() == 0 {
 				os.Remove(inc)
+				s.removeEmptyDirs(inc)
 			}
 		}
 	}()
@@ -160,10 +162,18 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, gw, name string)
 // openIncoming opens the incoming file of an upload, checks that it holds
 // exactly offset bytes, and returns the sha256 of those.
 func (s *Server) openIncoming(inc, name string, offset int64) (*os.File, hash.Hash, error) {
-	if err := os.MkdirAll(filepath.Dir(inc), 0o755); err != nil {
-		return nil, nil, s.diskErr(err, 0)
+	var f *os.File
+	var err error
+	for try := 0; try < 3; try++ {
+		// Another upload's removeEmptyDirs may take the directory away
+		// between the two: then make it again.
+		if err = os.MkdirAll(filepath.Dir(inc), 0o755); err != nil {
+			return nil, nil, s.diskErr(err, 0)
+		}
+		if f, err = os.OpenFile(inc, os.O_RDWR|os.O_CREATE, 0o644); !errors.Is(err, fs.ErrNotExist) {
+			break
+		}
 	}
-	f, err := os.OpenFile(inc, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, nil, s.diskErr(err, 0)
 	}
@@ -261,8 +271,19 @@ func (s *Server) frameErr(err error, name string, offset, size int64) error {
 // discard removes an incoming file and what is known of it.
 func (s *Server) discard(gw, inc string, size int64) {
 	os.Remove(inc)
+	s.removeEmptyDirs(inc)
 	s.forgetPartial(inc)
 	s.addUsage(gw, -size)
+}
+
+// removeEmptyDirs removes the incoming directories of inc if they are
+// empty, so that a refused upload leaves nothing, not even a directory.
+func (s *Server) removeEmptyDirs(inc string) {
+	for d := filepath.Dir(inc); d != s.cfg.Root && strings.HasPrefix(d, s.cfg.Root); d = filepath.Dir(d) {
+		if os.Remove(d) != nil {
+			return // not empty
+		}
+	}
 }
 
 // finish checks the whole file's sha256 and publishes it.

@@ -1,6 +1,11 @@
 package logfile
 
-import "fmt"
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+)
 
 // Limits bound what reading a file may allocate, whatever its headers
 // claim: a sync_file may come from a broken or hostile branch, and every
@@ -46,4 +51,38 @@ func (e *LimitError) Error() string {
 		return fmt.Sprintf("%s longer than the %d byte limit", e.What, e.Limit)
 	}
 	return fmt.Sprintf("%s of %d bytes asked for, more than the %d byte limit", e.What, e.Asked, e.Limit)
+}
+
+// Verify checks, without decompressing, that a sync_file is one and asks
+// for no more than lim allows: its magic, and for xz its whole structure
+// (every block header's dictionary). It reads the file once, skipping the
+// compressed data, so a receiver can refuse a hostile file before storing
+// it. A file cut short (a writer that died) is not an error: its complete
+// part is what the readers use. LZ4 needs no walk: its blocks are at most
+// 4 MiB by the format, which the decoder enforces. A file that is not
+// acceptable gives a *CorruptionError.
+func Verify(path string, lim Limits) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	br := bufio.NewReaderSize(f, 64<<10)
+	head, _ := br.Peek(len(xzMagic))
+	if len(head) == 0 {
+		return nil // an empty file: a window opened, nothing flushed
+	}
+	c, ok := Sniff(head)
+	if !ok {
+		return &CorruptionError{Path: path, Err: fmt.Errorf("not a sync_file: unknown magic % x", head)}
+	}
+	if c != XZ {
+		return nil
+	}
+	g := newXZGuard(br, lim.withDefaults().MaxDict)
+	_, err = io.Copy(io.Discard, onlyReader{g})
+	if g.err != nil {
+		return &CorruptionError{Path: path, Err: g.err}
+	}
+	return err
 }

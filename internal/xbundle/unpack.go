@@ -44,7 +44,8 @@ var ErrTooMuch = errors.New("unpacks to more than allowed")
 
 // Unpack writes each good entry of the bundle at path to dir/<sha256 hex>,
 // skipping contents already there. Every entry is first extracted into a
-// staging directory beside dir and checked; only when all are good are
+// staging directory beside the bundle (on the same file system as dir)
+// and checked; only when all are good are
 // they renamed into place (each fsynced), so a bad bundle leaves nothing
 // behind. A bundle readable only in part (a writer that died) unpacks its
 // good entries and returns its *CorruptionError; a bad entry gives a
@@ -66,10 +67,9 @@ func Unpack(path, dir string, lim Limits) (Unpacked, error) {
 	if err := b.checkHeader(); err != nil {
 		return Unpacked{}, &ContentError{Err: fmt.Errorf("%s: %w", path, err)}
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return Unpacked{}, fmt.Errorf("xbundle: %w", err)
-	}
-	stage, err := os.MkdirTemp(filepath.Dir(dir), "."+filepath.Base(dir)+".unpack-*")
+	// The staging directory is beside the bundle, so that a refused
+	// bundle leaves not even a directory where contents go.
+	stage, err := os.MkdirTemp(filepath.Dir(path), "."+filepath.Base(path)+".unpack-*")
 	if err != nil {
 		return Unpacked{}, fmt.Errorf("xbundle: %w", err)
 	}
@@ -100,6 +100,11 @@ func Unpack(path, dir string, lim Limits) (Unpacked, error) {
 	var ce *CorruptionError
 	if walkErr != nil && !errors.As(walkErr, &ce) {
 		return Unpacked{}, walkErr
+	}
+	if len(names) > 0 {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return Unpacked{}, fmt.Errorf("xbundle: %w", err)
+		}
 	}
 	for _, name := range names {
 		if err := os.Rename(filepath.Join(stage, name), filepath.Join(dir, name)); err != nil {

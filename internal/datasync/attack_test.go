@@ -1,0 +1,418 @@
+package datasync_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/acstore/acstore/internal/datasync"
+	"github.com/acstore/acstore/internal/hostile"
+	"github.com/acstore/acstore/internal/logfile"
+	"github.com/acstore/acstore/internal/schema"
+	"github.com/acstore/acstore/internal/testdb"
+)
+
+// listing is every file and directory under root but the server's state,
+// with the sizes of files: "nothing written" is the same listing before
+// and after.
+func listing(t testing.TB, root string) []string {
+	t.Helper()
+	var out []string
+	filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		rel, _ := filepath.Rel(root, path)
+		if rel == "state" && d.IsDir() {
+			return filepath.SkipDir
+		}
+		if fi, err := d.Info(); err == nil && !d.IsDir() {
+			rel += " " + strconv.FormatInt(fi.Size(), 10)
+		}
+		out = append(out, rel)
+		return nil
+	})
+	sort.Strings(out)
+	return out
+}
+
+// sameListing fails the test if the tree changed.
+func sameListing(t testing.TB, what string, before, after []string) {
+	t.Helper()
+	if !slices.Equal(before, after) {
+		t.Errorf("%s: the server wrote something:\nbefore %q\nafter  %q", what, before, after)
+	}
+}
+
+// answer is what the server said to one request.
+type answer struct {
+	status int
+	body   datasync.ErrorBody
+	raw    string
+	header http.Header
+}
+
+// send sends one signed request; with content, it is an upload of it as
+// frames of at most 1 MiB.
+func send(t testing.TB, client *http.Client, base, method, path, gw, secret string, hdr map[string]string, body []byte) answer {
+	t.Helper()
+	req, err := http.NewRequest(method, base+path, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	if method == http.MethodPost {
+		req.Header.Set(datasync.HeaderSha256, shaHex(body))
+	}
+	datasync.Sign(req, gw, secret)
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	a := answer{status: resp.StatusCode, raw: string(data), header: resp.Header}
+	json.Unmarshal(data, &a.body)
+	return a
+}
+
+// frames encodes content as frames of at most 1 MiB.
+func frames(content []byte) []byte {
+	var out []byte
+	for len(content) > 0 {
+		n := min(len(content), 1<<20)
+		out = append(out, frame(content[:n], false)...)
+		content = content[n:]
+	}
+	return out
+}
+
+// putFile uploads content as the file name.
+func putFile(t testing.TB, client *http.Client, base, gw, secret, name string, content []byte) answer {
+	t.Helper()
+	return send(t, client, base, http.MethodPut, "/v1/files/"+name, gw, secret, upload(name, len(content), shaHex(content), 0), frames(content))
+}
+
+// lz4Rows is rows as a one-frame lz4 sync_file.
+func lz4Rows(rows string) []byte { return hostile.LZ4Claim([]byte(rows), 0) }
+
+// TestWindowRange: files and commits of windows outside the accepted range
+// (year 0000, year 9999, before the gateway's first window minus
+// -window-past, past now plus -window-future) get 422 with quarantine set;
+// nothing is written and no day table is created.
+func TestWindowRange(t *testing.T) {
+	db, _ := testdb.New(t)
+	hoRoot := t.TempDir()
+	srv := startServer(t, hoRoot, db, nil, func(c *datasync.ServerConfig) {
+		c.WindowPast, c.WindowFuture = 48*time.Hour, 10*time.Minute
+	})
+	client := &http.Client{}
+	now := time.Now().Truncate(5 * time.Minute)
+	win := func(w time.Time) string { return w.Format(datasync.WindowLayout) }
+	content := lz4Rows("1\t2026-11-21 13:00:00.000000\trow\n")
+	// The gateway's first window: a day ago. From then, 48 hours back.
+	first := now.Add(-24 * time.Hour)
+	if a := putFile(t, client, srv.URL, gwA, secretA, win(first)+"_"+gwA+"_A.dat", content); a.status != 200 {
+		t.Fatalf("first window: %d %s", a.status, a.raw)
+	}
+	cases := []struct {
+		name string
+		w    string
+	}{
+		{"year 9999", "99991231_2355"},
+		{"year 0000", "00000101_0000"},
+		{"before the first window minus -window-past", win(first.Add(-48*time.Hour - 5*time.Minute))},
+		{"past now plus -window-future", win(now.Add(15 * time.Minute))},
+	}
+	for _, c := range cases {
+		name := c.w + "_" + gwA + "_A.dat"
+		before := listing(t, hoRoot)
+		for _, a := range []answer{
+			putFile(t, client, srv.URL, gwA, secretA, name, content),
+			send(t, client, srv.URL, "GET", "/v1/files/"+name+"?size="+strconv.Itoa(len(content))+"&sha256="+shaHex(content), gwA, secretA, nil, nil),
+			send(t, client, srv.URL, "POST", "/v1/windows/"+c.w, gwA, secretA, nil, []byte(`{"files":[]}`)),
+		} {
+			if a.status != 422 || !a.body.Quarantine || !strings.Contains(a.body.Error, "outside the range accepted for gateway "+gwA) {
+				t.Errorf("%s: %d %s, want 422, quarantine and the range", c.name, a.status, a.raw)
+			}
+		}
+		sameListing(t, c.name, before, listing(t, hoRoot))
+	}
+	// Within the range: the oldest accepted and the near future.
+	for _, w := range []time.Time{first.Add(-48 * time.Hour), now.Add(5 * time.Minute)} {
+		if a := putFile(t, client, srv.URL, gwA, secretA, win(w)+"_"+gwA+"_A.dat", content); a.status != 200 {
+			t.Errorf("window %s: %d %s, want 200", win(w), a.status, a.raw)
+		}
+	}
+	if err := srv.LoadOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var tables []string
+	rows, err := db.Query("SHOW TABLES LIKE 'A%'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var n string
+		rows.Scan(&n)
+		tables = append(tables, n)
+	}
+	rows.Close()
+	for _, n := range tables {
+		if strings.HasPrefix(n, "A9999") || strings.HasPrefix(n, "A0000") {
+			t.Errorf("day table %s created", n)
+		}
+	}
+	if n := srv.Stats().BadWindows.Load(); n != 3*uint64(len(cases)) {
+		t.Errorf("%d bad windows counted, want %d", n, 3*len(cases))
+	}
+}
+
+// badBundle is an X bundle whose second entry's data is damaged: the file
+// arrives whole (its sha256 is right) but its content is bad.
+func badBundle(t testing.TB) []byte {
+	good := hostile.ZeroEntry(1000)
+	bad := hostile.ZeroEntry(2000)
+	bad.Sum[0] ^= 1 // the content does not hash to what it claims
+	return hostile.Bundle(good, bad)
+}
+
+// TestQuarantine: a branch whose middle window holds a bad bundle ships
+// every other file and window; the bad bundle gets 422 with quarantine,
+// is set aside (counted, in the state and in `datasync status`) and not
+// sent again; head office keeps nothing of it.
+func TestQuarantine(t *testing.T) {
+	hoRoot, root := t.TempDir(), t.TempDir()
+	srv := startServer(t, hoRoot, nil, nil, nil)
+	wins := []time.Time{t0, t0.Add(5 * time.Minute), t0.Add(10 * time.Minute)}
+	for i, w := range wins {
+		writeWindow(t, root, gwA, w, uint64(i+1), 30)
+	}
+	badName := logfile.Name{Window: wins[1], Gateway: gwA, Table: schema.Attachments}
+	if err := os.WriteFile(badName.Path(root), badBundle(t), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := clientConfig(t, root, gwA, srv.URL, nil)
+	c := push(t, cfg) // RunOnce must succeed: the bad file is not the branch's stop
+	if n := c.Stats().Quarantined.Load(); n != 1 {
+		t.Errorf("%d files quarantined, want 1", n)
+	}
+	if got, want := c.Watermark(), wins[2].Format(datasync.WindowLayout); got != want {
+		t.Errorf("watermark %s, want %s: the windows after the bad file were not shipped", got, want)
+	}
+	var files int
+	logfile.WalkSync(hoRoot, func(string, logfile.Name) error { files++; return nil })
+	if want := 3 * 11; files != want {
+		t.Errorf("%d files at head office, want %d (every file but the bad bundle)", files, want)
+	}
+	if _, err := os.Stat(badName.Path(hoRoot)); err == nil {
+		t.Error("the bad bundle was published")
+	}
+	for _, dir := range []string{"incoming", "attachments"} {
+		filepath.WalkDir(filepath.Join(hoRoot, dir), func(path string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				t.Errorf("left at head office: %s", path)
+			}
+			return nil
+		})
+	}
+	if n := srv.Stats().BadContent.Load(); n != 1 {
+		t.Errorf("server counted %d bad files, want 1", n)
+	}
+	// Not sent again on the next pass.
+	c2 := push(t, cfg)
+	if n := c2.Stats().Files.Load() + c2.Stats().Quarantined.Load(); n != 0 {
+		t.Errorf("second pass sent %d files or quarantined again", n)
+	}
+	var out bytes.Buffer
+	if err := datasync.PrintStatus(&out, root, gwA); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "quarantined: 1 file(s)") || !strings.Contains(out.String(), badName.String()) ||
+		!strings.Contains(out.String(), "bad attachment bundle") {
+		t.Errorf("status does not show the quarantined file:\n%s", out.String())
+	}
+}
+
+// TestHostileBundles sends the bundles of the issue: each gets its exact
+// status, head office keeps nothing of it, and the server's memory does
+// not follow what they claim (checked in TestServerRSS for the binary).
+func TestHostileBundles(t *testing.T) {
+	hoRoot := t.TempDir()
+	srv := startServer(t, hoRoot, nil, nil, func(c *datasync.ServerConfig) {
+		c.MaxAttachment = 64 << 20
+		c.Quota = 64 << 20
+	})
+	client := &http.Client{}
+	claim := hostile.ZeroEntry(100)
+	claim.Size = 1 << 30 // 152 bytes claiming a 1 GiB entry
+	cases := []struct {
+		name   string
+		bundle []byte
+		status int
+		text   string
+	}{
+		{"152 bytes claiming a 1 GiB entry", hostile.Bundle(claim), 422, "over the 67108864 byte limit"},
+		{"1.6 MB expanding to 400 MiB", hostile.Bundle(hostile.ZeroEntry(400 << 20)), 422, "over the 67108864 byte limit"},
+		{"damaged content", badBundle(t), 422, "content does not match its size and sha256"},
+		{"over the quota once unpacked", hostile.Bundle(hostile.ZeroEntry(40<<20), hostile.ZeroEntry(40<<20+1)), 507, "would unpack past the 67108864 byte quota"},
+		{"not a bundle", []byte("ACXZ not a bundle at all"), 422, "not a bundle"},
+	}
+	for i, c := range cases {
+		name := t0.Add(time.Duration(i)*5*time.Minute).Format(datasync.WindowLayout) + "_" + gwA + "_X.dat"
+		before := listing(t, hoRoot)
+		a := putFile(t, client, srv.URL, gwA, secretA, name, c.bundle)
+		if a.status != c.status || !strings.Contains(a.body.Error, c.text) || a.body.Quarantine != (c.status == 422) {
+			t.Errorf("%s (%d bytes): %d %s, want %d and %q", c.name, len(c.bundle), a.status, a.raw, c.status, c.text)
+		}
+		sameListing(t, c.name, before, listing(t, hoRoot))
+	}
+}
+
+// TestQuotaCountsAttachments: what a bundle unpacks to counts in the
+// quota, also after a restart: with -quota 64MB, a 410 KB bundle unpacking
+// to 60 MiB is taken, and then the next upload gets 507.
+func TestQuotaCountsAttachments(t *testing.T) {
+	hoRoot := t.TempDir()
+	quota := func(c *datasync.ServerConfig) { c.Quota = 64 << 20 }
+	srv := startServer(t, hoRoot, nil, nil, quota)
+	client := &http.Client{}
+	bundle := hostile.Bundle(hostile.ZeroEntry(60 << 20))
+	x := t0.Format(datasync.WindowLayout) + "_" + gwA + "_X.dat"
+	if a := putFile(t, client, srv.URL, gwA, secretA, x, bundle); a.status != 200 {
+		t.Fatalf("bundle of %d bytes: %d %s", len(bundle), a.status, a.raw)
+	}
+	next := make([]byte, 5<<20)
+	for _, s := range []*testServer{srv, startServer(t, hoRoot, nil, nil, quota)} {
+		if s != srv {
+			srv.Stop()
+		}
+		before := listing(t, hoRoot)
+		a := putFile(t, client, s.URL, gwA, secretA, t0.Format(datasync.WindowLayout)+"_"+gwA+"_A.dat", next)
+		if a.status != 507 || !strings.Contains(a.body.Error, "quota of gateway "+gwA+" exceeded") {
+			t.Errorf("upload past the quota (restarted %v): %d %s, want 507", s != srv, a.status, a.raw)
+		}
+		sameListing(t, "over quota", before, listing(t, hoRoot))
+	}
+}
+
+// TestHostileSyncFile: an xz sync_file claiming a 1.5 GiB dictionary is
+// refused at upload (422, quarantine) without being decompressed, and
+// nothing is kept; a good xz file is taken.
+func TestHostileSyncFile(t *testing.T) {
+	hoRoot := t.TempDir()
+	srv := startServer(t, hoRoot, nil, nil, nil)
+	client := &http.Client{}
+	name := t0.Format(datasync.WindowLayout) + "_" + gwA + "_A.dat"
+	before := listing(t, hoRoot)
+	bomb := hostile.XZDict([]byte("1\tx\n"), 37)
+	a := putFile(t, client, srv.URL, gwA, secretA, name, bomb)
+	if a.status != 422 || !a.body.Quarantine || !strings.Contains(a.body.Error, "xz dictionary of 1610612736 bytes asked for, more than the 67108864 byte limit") {
+		t.Errorf("xz bomb of %d bytes: %d %s", len(bomb), a.status, a.raw)
+	}
+	sameListing(t, "xz bomb", before, listing(t, hoRoot))
+	if a := putFile(t, client, srv.URL, gwA, secretA, name, []byte("garbage, not a sync_file")); a.status != 422 || !strings.Contains(a.body.Error, "unknown magic") {
+		t.Errorf("garbage: %d %s", a.status, a.raw)
+	}
+	if a := putFile(t, client, srv.URL, gwA, secretA, name, hostile.XZDict([]byte("1\tx\n"), 20)); a.status != 200 {
+		t.Errorf("good xz file: %d %s", a.status, a.raw)
+	}
+}
+
+// TestAuthTellsNothing: an unknown gateway and a wrong secret get the same
+// status and bytes in about the same time; a replayed or stale request is
+// refused; refusals are counted and their log lines rate-limited.
+func TestAuthTellsNothing(t *testing.T) {
+	hoRoot := t.TempDir()
+	var logBuf syncBuffer
+	srv := startServer(t, hoRoot, nil, nil, func(c *datasync.ServerConfig) {
+		c.Logger = slogTo(&logBuf)
+	})
+	client := &http.Client{}
+	get := func(gw, secret string) (answer, time.Duration) {
+		start := time.Now()
+		a := send(t, client, srv.URL, "GET", "/v1/progress", gw, secret, nil, nil)
+		return a, time.Since(start)
+	}
+	unknown, _ := get("DEADBEEF", secretA)
+	wrong, _ := get(gwA, secretB)
+	if unknown.status != 401 || unknown.raw != wrong.raw || wrong.status != 401 {
+		t.Errorf("unknown gateway: %d %q; wrong secret: %d %q; want the same 401", unknown.status, unknown.raw, wrong.status, wrong.raw)
+	}
+	// Timing: interleaved, median of many; the two take the same path.
+	var tu, tw []time.Duration
+	for range 300 {
+		_, d := get("DEADBEEF", secretA)
+		tu = append(tu, d)
+		_, d = get(gwA, secretB)
+		tw = append(tw, d)
+	}
+	slices.Sort(tu)
+	slices.Sort(tw)
+	mu, mw := tu[len(tu)/2], tw[len(tw)/2]
+	t.Logf("median answer: unknown gateway %v, wrong secret %v", mu, mw)
+	if r := float64(mu) / float64(mw); r < 0.5 || r > 2 {
+		t.Errorf("unknown gateway takes %v, wrong secret %v: they can be told apart", mu, mw)
+	}
+	// A replayed request: the same signed bytes twice.
+	req, _ := http.NewRequest("GET", srv.URL+"/v1/progress", nil)
+	datasync.Sign(req, gwA, secretA)
+	for i, want := range []int{200, 401} {
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want || (i == 1 && !strings.Contains(string(body), "replayed")) {
+			t.Errorf("send %d of the same request: %d %s, want %d", i+1, resp.StatusCode, body, want)
+		}
+	}
+	// A stale one: signed ten minutes ago.
+	req, _ = http.NewRequest("GET", srv.URL+"/v1/progress", nil)
+	datasync.SignAt(req, gwA, secretA, time.Now().Add(-10*time.Minute))
+	if resp, err := client.Do(req); err != nil || resp.StatusCode != 401 {
+		t.Errorf("stale request: %v %v, want 401", resp.StatusCode, err)
+	}
+	if n := srv.Stats().AuthFailed.Load(); n != 2+600+2 {
+		t.Errorf("%d authentication failures counted, want %d", n, 2+600+2)
+	}
+	if n := strings.Count(logBuf.String(), "request refused"); n > 25 {
+		t.Errorf("%d refusal lines logged for 604 refusals in a few seconds: not rate-limited", n)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger used by many requests.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func slogTo(w io.Writer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
