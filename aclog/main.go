@@ -46,9 +46,11 @@ when the window closes; rows point at them by sha256 (-x-max-file,
 -x-max-window cap them; what a cap leaves out is counted).
 
 Log reduction (-reduce, on by default) drops U rows of static resources
-(images, style sheets, scripts, fonts) and folds U and Q rows repeating the
-same client and request within -reduce-repeat (60 s); the stats line and
-metrics count every row it dropped or folded. -reduce=false keeps them all.
+(-reduce-static-types, -reduce-static-exts) and folds U and Q rows repeating
+the same client and request within -reduce-repeat (60 s) into the row kept,
+whose repeat_count and last_ts count them; -reduce-tables picks the tables.
+Every rule is also a key of the -config file. The stats line and metrics
+count every row dropped or folded. -reduce=false keeps them all.
 
 Rows go to sync_files (DIR/sync/GW/YYYYMMDD/YYYYMMDD_HHMM_GW_T.dat, one per
 table per 5-minute window, compressed, kept) and to load_files (DIR/load,

@@ -544,12 +544,6 @@ func (l *Loader) CheckTables(ctx context.Context, days ...string) error {
 // loadStatement streams the batch's files through one LOAD DATA statement,
 // holding the table's lock so a rebuild cannot swap the table meanwhile.
 func (l *Loader) loadStatement(ctx context.Context, b *batch) (int64, error) {
-	if !l.created[b.name] {
-		if err := mariadb.CreateTable(ctx, l.db, b.table, b.name); err != nil {
-			return 0, err
-		}
-		l.created[b.name] = true
-	}
 	conn, err := l.db.Conn(ctx)
 	if err != nil {
 		return 0, err
@@ -559,9 +553,21 @@ func (l *Loader) loadStatement(ctx context.Context, b *batch) (int64, error) {
 		return 0, err
 	}
 	defer mariadb.Unlock(context.WithoutCancel(ctx), conn, b.name)
+	if !l.created[b.name] {
+		// A table an older loader created gets the current columns
+		// before rows with them arrive (schema.Layout).
+		upgraded, err := mariadb.EnsureTable(ctx, conn, b.table, b.name)
+		if err != nil {
+			return 0, err
+		}
+		if upgraded {
+			l.cfg.Logger.Info("day table upgraded to the current columns", "table", b.name)
+		}
+		l.created[b.name] = true
+	}
 	r := &filesReader{files: b.files, log: l.cfg.Logger, lim: l.cfg.Limits}
 	defer r.Close()
-	n, err := mariadb.Load(ctx, conn, b.name, b.table.FileColumns(), b.gw, r)
+	n, err := mariadb.Load(ctx, conn, b.name, b.table.FileColumns(), b.gw, logfile.Upgrade(b.table, r))
 	if err == nil && r.err != nil {
 		err = r.err
 	}

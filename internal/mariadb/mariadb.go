@@ -117,6 +117,61 @@ func CreateTable(ctx context.Context, db Execer, t *schema.Table, name string) e
 	return nil
 }
 
+// EnsureTable creates the day table name of t if it does not exist, and
+// upgrades it when it was created with an earlier layout of t
+// (schema.Layout): its rows are copied, converted, into a new table that
+// takes the old one's place with one RENAME TABLE, so a crash at any
+// moment leaves the old table or the new one, never a mix, and the next
+// call starts again. It reports whether it upgraded. Hold the table's
+// lock (Lock) around it: a load or rebuild meanwhile would be lost.
+func EnsureTable(ctx context.Context, db Execer, t *schema.Table, name string) (bool, error) {
+	if err := CreateTable(ctx, db, t, name); err != nil {
+		return false, err
+	}
+	have, err := columns(ctx, db, name)
+	if err != nil {
+		return false, err
+	}
+	insert, sel, current, err := t.UpgradeSelect(have)
+	if err != nil || current {
+		return false, err
+	}
+	shadow, old := name+"_upgrade", name+"_pre"
+	steps := []string{
+		"DROP TABLE IF EXISTS " + Quote(shadow) + ", " + Quote(old),
+		t.CreateSQL(shadow),
+		"INSERT INTO " + Quote(shadow) + " (`" + strings.Join(insert, "`, `") + "`) SELECT " +
+			strings.Join(sel, ", ") + " FROM " + Quote(name),
+		"RENAME TABLE " + Quote(name) + " TO " + Quote(old) + ", " + Quote(shadow) + " TO " + Quote(name),
+		"DROP TABLE " + Quote(old),
+	}
+	for _, q := range steps {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			return false, fmt.Errorf("upgrade %s to the current columns: %w", name, err)
+		}
+	}
+	return true, nil
+}
+
+// columns returns the names of the columns of table.
+func columns(ctx context.Context, db Execer, table string) ([]string, error) {
+	rows, err := db.QueryContext(ctx, "SELECT COLUMN_NAME FROM information_schema.COLUMNS "+
+		"WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?", table)
+	if err != nil {
+		return nil, fmt.Errorf("columns of %s: %w", table, err)
+	}
+	defer rows.Close()
+	var cols []string
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			return nil, err
+		}
+		cols = append(cols, c)
+	}
+	return cols, rows.Err()
+}
+
 // Load streams r, rows in the text form of acstore's files, into table with
 // LOAD DATA LOCAL INFILE ... IGNORE, setting the gw column to gw. Rows whose
 // key is already there are skipped, which makes every load idempotent. It

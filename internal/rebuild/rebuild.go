@@ -171,7 +171,7 @@ func (r *Rebuilder) once(ctx context.Context, d *DayFiles) (Result, error) {
 	cols := d.Table.FileColumns()
 	for _, gw := range slices.Sorted(maps.Keys(d.Files)) {
 		for _, path := range d.Files[gw] {
-			n, torn, err := loadSyncFile(ctx, conn, shadow, cols, gw, path)
+			n, torn, err := loadSyncFile(ctx, conn, d.Table, shadow, cols, gw, path)
 			if err != nil {
 				return res, err
 			}
@@ -191,7 +191,7 @@ func (r *Rebuilder) once(ctx context.Context, d *DayFiles) (Result, error) {
 
 // loadSyncFile loads the good rows of one sync_file into table. A torn tail
 // is returned as torn, not as an error: the rows before it are good.
-func loadSyncFile(ctx context.Context, db mariadb.Execer, table string, cols []string, gw, path string) (n int64, torn, err error) {
+func loadSyncFile(ctx context.Context, db mariadb.Execer, t *schema.Table, table string, cols []string, gw, path string) (n int64, torn, err error) {
 	rs, err := logfile.OpenRows(path, logfile.LZ4)
 	if err != nil {
 		var ce *logfile.CorruptionError
@@ -201,7 +201,7 @@ func loadSyncFile(ctx context.Context, db mariadb.Execer, table string, cols []s
 		return 0, nil, err
 	}
 	defer rs.Close()
-	n, err = mariadb.Load(ctx, db, table, cols, gw, rs)
+	n, err = mariadb.Load(ctx, db, table, cols, gw, logfile.Upgrade(t, rs))
 	if err != nil {
 		return n, nil, fmt.Errorf("load %s into %s: %w", path, table, err)
 	}

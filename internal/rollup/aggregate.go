@@ -80,6 +80,7 @@ func (a agg) merge(b agg) {
 // plan says where a source's fields are in a row of its files.
 type plan struct {
 	src      *Source
+	table    *schema.Table
 	nfields  int
 	tsField  int
 	dimField []int // per source dimension, in DimOrder
@@ -100,7 +101,7 @@ func newPlan(src *Source) (*plan, error) {
 		}
 		return 0, fmt.Errorf("table %c has no column %q", src.Letter, name)
 	}
-	p := &plan{src: src, nfields: len(cols)}
+	p := &plan{src: src, table: t, nfields: len(cols)}
 	var err error
 	if p.tsField, err = idx("ts"); err != nil {
 		return nil, err
@@ -144,6 +145,7 @@ type aggregator struct {
 	fields  [][2]int
 	key     []byte
 	scratch []byte
+	up      []byte // a row of an earlier layout, upgraded
 }
 
 func newAggregator(p *plan, b Block) *aggregator {
@@ -205,7 +207,17 @@ func (a *aggregator) row(out agg, row []byte) rowResult {
 	f = append(f, [2]int{start, len(row)})
 	a.fields = f
 	if len(f) != a.p.nfields {
-		return rowBad
+		// A row an older aclog wrote (schema.Layout) counts as it does
+		// once loaded: upgraded (old U rows stand for one request).
+		if len(f) > a.p.nfields || !a.p.table.NeedsUpgrade() {
+			return rowBad
+		}
+		up, err := a.p.table.UpgradeRow(a.up[:0], row)
+		if err != nil {
+			return rowBad
+		}
+		a.up = up
+		return a.row(out, slices.Clip(up))
 	}
 	ts := row[f[a.p.tsField][0]:f[a.p.tsField][1]]
 	// 2026-11-21 13:05:00.000000: the files write wall-clock local time,

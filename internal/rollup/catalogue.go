@@ -51,7 +51,7 @@ func DimByLetter(l byte) (Dim, bool) {
 type Measure struct {
 	Column string // column name in rollup tables
 	// From is the source column summed; empty means the measure counts
-	// rows (sessions of A, requests of U).
+	// rows (sessions of A).
 	From string
 	// Max is the largest value the source column holds (INT UNSIGNED
 	// columns stop at 2^32-1); LOAD DATA clips larger values to it.
@@ -104,12 +104,12 @@ var sources = []*Source{
 		Measures: []Measure{
 			{"online_seconds", "online_seconds", maxU32}, {"active_minutes", "active_minutes", maxU32},
 		}},
-	// U rows have no app_type column, only app: U rollups have no T
-	// dimension (see CATALOGUE.md).
+	// A U row stands for repeat_count requests (log reduction folds
+	// repeats into the row it keeps): requests sums it.
 	{Letter: 'U',
-		DimColumns: map[byte]string{'G': "grp", 'U': "user", 'I': "src_ip", 'A': "app"},
+		DimColumns: map[byte]string{'G': "grp", 'U': "user", 'I': "src_ip", 'T': "app_type", 'A': "app"},
 		Measures: []Measure{
-			{"requests", "", 0}, {"req_body_bytes", "req_body_bytes", maxU64}, {"resp_body_bytes", "resp_body_bytes", maxU64},
+			{"requests", "repeat_count", maxU32}, {"req_body_bytes", "req_body_bytes", maxU64}, {"resp_body_bytes", "resp_body_bytes", maxU64},
 		}},
 }
 
@@ -228,6 +228,7 @@ var catalogue = func() []*Rollup {
 		{u, "G", "web requests per group"},
 		{u, "U", "top users by web requests and bytes"},
 		{u, "I", "web requests per address"},
+		{u, "T", "web requests per application type"},
 		{u, "A", "top web applications"},
 		{u, "GA", "web applications of each group"},
 		{u, "UA", "web applications of each user"},

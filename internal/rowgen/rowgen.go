@@ -36,7 +36,9 @@ func New(seed uint64, nasty bool) *Gen {
 func (g *Gen) Row(sp *logfile.Spool, t *schema.Table, ts time.Time) error {
 	e := sp.Begin(t.Letter, ts)
 	for _, c := range t.Columns[3:] { // after id, gw, ts
-		g.field(e, c, ts)
+		if c.Stored() {
+			g.field(e, c, ts)
+		}
 	}
 	return sp.Commit()
 }
@@ -63,6 +65,8 @@ func (g *Gen) field(e *logfile.Encoder, c schema.Column, ts time.Time) {
 		e.Time(ts.Add(time.Duration(g.rng.IntN(300_000)) * time.Millisecond))
 	case strings.HasPrefix(typ, "DATETIME"):
 		e.Str(ts.Add(-time.Duration(g.rng.IntN(1e6)) * time.Second).Format(time.DateTime))
+	case strings.HasPrefix(typ, "DATE"):
+		e.Str(ts.AddDate(0, 0, g.rng.IntN(3)).Format(time.DateOnly))
 	case strings.HasPrefix(typ, "CHAR(64)"):
 		e.Str(fmt.Sprintf("%064x", g.rng.Uint64()))
 	case strings.HasPrefix(typ, "VARCHAR(45)"):

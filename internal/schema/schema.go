@@ -23,6 +23,24 @@ type Column struct {
 	Name string
 	Type string // SQL type, e.g. "BIGINT UNSIGNED NOT NULL"
 	Doc  string
+	// Default is the field text a row of an older layout gets for this
+	// column (see Layout); empty means `\N`. LOAD DATA gives a missing
+	// field the type's zero, not the DEFAULT clause, so it is spelt out.
+	Default string
+	// Alias, when set, makes this a virtual column equal to the named
+	// stored column: the seed's name for one of ours (sport for
+	// src_port). It is not in the files.
+	Alias string
+}
+
+// Stored reports whether the column holds data (is not an alias).
+func (c Column) Stored() bool { return c.Alias == "" }
+
+func (c Column) ddl() string {
+	if c.Alias != "" {
+		return fmt.Sprintf("`%s` %s AS (`%s`) VIRTUAL", c.Name, c.Type, c.Alias)
+	}
+	return fmt.Sprintf("`%s` %s", c.Name, c.Type)
 }
 
 // Table describes one log or config table.
@@ -35,13 +53,15 @@ type Table struct {
 	Columns []Column
 	// Keys are extra index definitions appended to the DDL.
 	Keys []string
+	// Past are the earlier layouts of the table, oldest first (layout.go).
+	Past []Layout
 }
 
 // Common columns of every log table.
 var (
-	colID = Column{"id", "BIGINT UNSIGNED NOT NULL", "row id, unique per gateway, table and day"}
-	colGW = Column{"gw", "CHAR(8) CHARACTER SET ascii NOT NULL", "gateway id; set by the loader from the file name"}
-	colTS = Column{"ts", "DATETIME(6) NOT NULL", "local time of the event"}
+	colID = Column{Name: "id", Type: "BIGINT UNSIGNED NOT NULL", Doc: "row id, unique per gateway, table and day"}
+	colGW = Column{Name: "gw", Type: "CHAR(8) CHARACTER SET ascii NOT NULL", Doc: "gateway id; set by the loader from the file name"}
+	colTS = Column{Name: "ts", Type: "DATETIME(6) NOT NULL", Doc: "local time of the event"}
 )
 
 // GatewayColumn is the name of the column that is set from the file name
@@ -49,23 +69,25 @@ var (
 const GatewayColumn = "gw"
 
 func str(name string, n int, doc string) Column {
-	return Column{name, fmt.Sprintf("VARBINARY(%d) NULL", n), doc}
+	return Column{Name: name, Type: fmt.Sprintf("VARBINARY(%d) NULL", n), Doc: doc}
 }
 
-func blob(name, doc string) Column { return Column{name, "MEDIUMBLOB NULL", doc} }
+func blob(name, doc string) Column { return Column{Name: name, Type: "MEDIUMBLOB NULL", Doc: doc} }
 
 func u64(name, doc string) Column {
-	return Column{name, "BIGINT UNSIGNED NOT NULL DEFAULT 0", doc}
+	return Column{Name: name, Type: "BIGINT UNSIGNED NOT NULL DEFAULT 0", Doc: doc}
 }
 
-func u32(name, doc string) Column { return Column{name, "INT UNSIGNED NOT NULL DEFAULT 0", doc} }
+func u32(name, doc string) Column {
+	return Column{Name: name, Type: "INT UNSIGNED NOT NULL DEFAULT 0", Doc: doc}
+}
 
 func ip(name, doc string) Column {
-	return Column{name, "VARCHAR(45) CHARACTER SET ascii NULL", doc}
+	return Column{Name: name, Type: "VARCHAR(45) CHARACTER SET ascii NULL", Doc: doc}
 }
 
 func port(name, doc string) Column {
-	return Column{name, "SMALLINT UNSIGNED NOT NULL DEFAULT 0", doc}
+	return Column{Name: name, Type: "SMALLINT UNSIGNED NOT NULL DEFAULT 0", Doc: doc}
 }
 
 // endpoint columns shared by the per-connection tables.
@@ -80,9 +102,25 @@ func endpoint() []Column {
 	}
 }
 
+func alias(name, typ, of string) Column {
+	return Column{Name: name, Type: typ, Doc: "the seed's name for " + of, Alias: of}
+}
+
 func logTable(letter byte, name, doc string, keys []string, cols ...Column) *Table {
 	all := append([]Column{colID, colGW, colTS}, cols...)
 	return &Table{Letter: letter, Name: name, Doc: doc, Columns: all, Keys: keys}
+}
+
+// repeatCount and lastTS are the log reduction's trace in the rows it
+// keeps (seed 001, 日志精简): a row stands for the repeats folded into it.
+func repeatCount(what string) Column {
+	return Column{Name: "repeat_count", Type: "INT UNSIGNED NOT NULL DEFAULT 1",
+		Doc: what + " this row stands for: 1, or more when the log reduction folded repeats into it (SUM it to count " + what + ")", Default: "1"}
+}
+
+func lastTS(what string) Column {
+	return Column{Name: "last_ts", Type: "DATETIME(6) NULL",
+		Doc: "time of the last " + what + " this row stands for (ts when repeat_count is 1); NULL in rows of layout 1"}
 }
 
 // tsKey lets reports select a time range without a full scan.
@@ -93,15 +131,15 @@ var tsKey = []string{"KEY ts (ts)"}
 var logTables = []*Table{
 	logTable('A', "sessions", "one row per finished TCP/UDP session", tsKey,
 		append(endpoint(),
-			Column{"proto", "VARCHAR(8) CHARACTER SET ascii NOT NULL", "tcp or udp"},
+			Column{Name: "proto", Type: "VARCHAR(8) CHARACTER SET ascii NOT NULL", Doc: "tcp or udp"},
 			str("app_type", 64, "application type"),
 			str("app", 64, "application"),
 			u64("bytes_up", "frame bytes client to server"),
 			u64("bytes_down", "frame bytes server to client"),
 			u64("pkts_up", "packets client to server"),
 			u64("pkts_down", "packets server to client"),
-			Column{"end_ts", "DATETIME(6) NOT NULL", "time of the last packet"},
-			Column{"end_reason", "VARCHAR(16) CHARACTER SET ascii NOT NULL", "fin, rst, timeout or capture-end"},
+			Column{Name: "end_ts", Type: "DATETIME(6) NOT NULL", Doc: "time of the last packet"},
+			Column{Name: "end_reason", Type: "VARCHAR(16) CHARACTER SET ascii NOT NULL", Doc: "fin, rst, timeout or capture-end"},
 		)...),
 	logTable('U', "urls", "one row per HTTP request", tsKey,
 		append(endpoint(),
@@ -109,12 +147,16 @@ var logTables = []*Table{
 			str("method", 32, "request method"),
 			str("host", 255, "Host header"),
 			blob("uri", "request target as sent"),
-			Column{"status", "SMALLINT UNSIGNED NULL", "response status; NULL when no response was seen"},
+			Column{Name: "status", Type: "SMALLINT UNSIGNED NULL", Doc: "response status; NULL when no response was seen"},
 			str("content_type", 255, "response Content-Type"),
 			str("user_agent", 1024, "User-Agent"),
 			blob("referer", "Referer"),
 			u64("req_body_bytes", "request body size"),
 			u64("resp_body_bytes", "response body size"),
+			// Appended (layout 2), so rows of layout 1 keep their positions.
+			str("app_type", 64, "application type (seed 001's rollups group U by it)"),
+			repeatCount("requests"),
+			lastTS("request"),
 		)...),
 	logTable('P', "posts", "one row per HTTP POST/PUT body", tsKey,
 		append(endpoint(),
@@ -124,19 +166,22 @@ var logTables = []*Table{
 			blob("form", "form fields, urlencoded, passwords masked as ***"),
 			blob("file_names", "uploaded files, one per line: sha256 in X (- when not kept), size, type, name"),
 			u64("body_bytes", "body size"),
-			Column{"x_ref", "CHAR(64) CHARACTER SET ascii NULL", "sha256 in the window's X bundle of the first uploaded file, or of a body that is not a form"},
+			Column{Name: "x_ref", Type: "CHAR(64) CHARACTER SET ascii NULL", Doc: "sha256 in the window's X bundle of the first uploaded file, or of a body that is not a form"},
 		)...),
 	logTable('M', "mails", "one row per mail message per protocol transfer (fields of seed 000)", tsKey,
-		// Seed 000's columns, with better types; source_ip etc. come from
-		// endpoint(). The SMTP envelope (env_from, env_to) is kept apart
-		// from the header's From and To: they differ for Bcc, lists and
-		// forwarding, and both are what an auditor asks for.
+		// Seed 000's columns keep the seed's meanings (README, "M and
+		// seed 000"); source_ip etc. come from endpoint() and the seed's
+		// names are aliases at the end. The SMTP envelope (env_from,
+		// env_to) is kept apart from the header's From and To: they differ
+		// for Bcc, lists and forwarding, and both are what an auditor asks
+		// for. acstore's own detail has columns of its own, appended
+		// (layout 2) so that rows of layout 1 keep their positions.
 		append(endpoint(),
-			Column{"proto", "VARCHAR(8) CHARACTER SET ascii NOT NULL", "smtp, pop3 or imap"},
-			Column{"command", "VARCHAR(16) CHARACTER SET ascii NOT NULL", "DATA, BDAT, RETR, TOP, FETCH, APPEND, or STARTTLS for a session that went encrypted"},
-			Column{"direction", "VARCHAR(8) CHARACTER SET ascii NOT NULL", "send (SMTP, IMAP APPEND) or receive (POP3, IMAP FETCH)"},
-			u32("len", "message size in bytes as carried"),
-			Column{"ttl", "TINYINT UNSIGNED NOT NULL DEFAULT 0", "IP TTL of the client's packets"},
+			Column{Name: "proto", Type: "VARCHAR(8) CHARACTER SET ascii NOT NULL", Doc: "smtp, pop3 or imap"},
+			Column{Name: "command", Type: "VARCHAR(16) CHARACTER SET ascii NOT NULL", Doc: "DATA, BDAT, RETR, TOP, FETCH, APPEND, or STARTTLS for a session that went encrypted"},
+			Column{Name: "direction", Type: "VARCHAR(8) CHARACTER SET ascii NOT NULL", Doc: "send (SMTP, IMAP APPEND) or receive (POP3, IMAP FETCH)"},
+			Column{Name: "len", Type: "INT UNSIGNED NULL", Doc: "seed 000: total length in bytes (tshark's ip.len) of the IP packet that completed the message; NULL when no packet did (the capture ended first)"},
+			Column{Name: "ttl", Type: "TINYINT UNSIGNED NOT NULL DEFAULT 0", Doc: "IP TTL of the client's packets"},
 			str("host_name", 255, "HELO/EHLO name, else the host name in the server's greeting"),
 			str("login", 255, "account the session logged in with, when seen"),
 			blob("env_from", "SMTP envelope sender (MAIL FROM)"),
@@ -146,37 +191,46 @@ var logTables = []*Table{
 			blob("mail_cc", "Cc header"),
 			str("x_mail", 255, "X-Mailer or User-Agent"),
 			blob("mail_subject", "decoded subject, UTF-8"),
-			Column{"mail_priority", "TINYINT UNSIGNED NULL", "X-Priority 1..5 (Importance high 1, normal 3, low 5)"},
+			Column{Name: "mail_priority", Type: "TINYINT UNSIGNED NULL", Doc: "X-Priority 1..5 (Importance high 1, normal 3, low 5)"},
 			str("message_id", 255, "Message-ID"),
-			Column{"mail_date", "DATETIME NULL", "Date header, local time"},
+			Column{Name: "mail_date", Type: "DATETIME NULL", Doc: "Date header, local time"},
 			blob("mail_content", "decoded text body, capped"),
-			Column{"content_truncated", "BOOL NOT NULL DEFAULT 0", "the body was cut at the cap"},
-			blob("file_path", "attachments, one per line: sha256 in X (- when not kept), size, type, name"),
-			Column{"image_sign", "TINYINT NOT NULL DEFAULT 0", "1 if an attachment is an image"},
-			Column{"parse_sign", "TINYINT NOT NULL DEFAULT 0", "0 parsed, 1 partly (cut, header only, or encrypted), 2 malformed"},
+			Column{Name: "content_truncated", Type: "BOOL NOT NULL DEFAULT 0", Doc: "the body was cut at the cap"},
+			str("file_path", 1024, "seed 000: the capture file the row came from (absolute path), or live:IFACE for a live capture"),
+			Column{Name: "image_sign", Type: "TINYINT NOT NULL DEFAULT 0", Doc: "seed 000: 1 if an attachment is an image, else 0"},
+			Column{Name: "parse_sign", Type: "TINYINT NOT NULL DEFAULT 0", Doc: "seed 000: 1 parsed and stored, 0 processing failed (malformed, or encrypted); the detail is parse_status"},
+			Column{Name: "insert_time", Type: "DATE NULL", Doc: "seed 000: the day aclog parsed and stored the row (its clock, not the packet's: ts is the packet time); NULL in rows of layout 1"},
+			Column{Name: "msg_size", Type: "INT UNSIGNED NOT NULL DEFAULT 0", Doc: "message size in bytes as carried", Default: "0"},
+			blob("attachments", "attachments, one per line: sha256 in X (- when not kept), size, type, name"),
+			Column{Name: "parse_status", Type: "VARCHAR(16) CHARACTER SET ascii NOT NULL DEFAULT ''", Doc: "ok; partial (cut at a cap or by a capture gap, or header only); malformed; encrypted (the session went TLS: nothing to parse)"},
+			alias("timestamp", "DATETIME(6)", "ts"),
+			alias("sport", "SMALLINT UNSIGNED", "src_port"),
+			alias("dport", "SMALLINT UNSIGNED", "dst_port"),
+			alias("source_ip", "VARCHAR(45) CHARACTER SET ascii", "src_ip"),
+			alias("target_ip", "VARCHAR(45) CHARACTER SET ascii", "dst_ip"),
 		)...),
 	logTable('C', "credentials", "one row per plaintext login; the password is never stored", tsKey,
 		append(endpoint(),
-			Column{"proto", "VARCHAR(16) CHARACTER SET ascii NOT NULL", "ftp, pop3, imap, smtp, http, irc, xmpp, telnet"},
-			Column{"mechanism", "VARCHAR(16) CHARACTER SET ascii NOT NULL", "USER/PASS, PLAIN, LOGIN, APOP, CRAM-MD5, Basic, ..."},
+			Column{Name: "proto", Type: "VARCHAR(16) CHARACTER SET ascii NOT NULL", Doc: "ftp, pop3, imap, smtp, http, irc, xmpp, telnet"},
+			Column{Name: "mechanism", Type: "VARCHAR(16) CHARACTER SET ascii NOT NULL", Doc: "USER/PASS, PLAIN, LOGIN, APOP, CRAM-MD5, Basic, ..."},
 			str("server", 255, "server name when known"),
 			str("login", 255, "user name sent"),
 			u32("pass_len", "length of the password, 0 if none"),
-			Column{"success", "TINYINT NULL", "1 accepted, 0 refused, NULL unknown"},
+			Column{Name: "success", Type: "TINYINT NULL", Doc: "1 accepted, 0 refused, NULL unknown"},
 		)...),
 	logTable('O', "files", "one row per file transfer (FTP, TFTP, ...)", tsKey,
 		append(endpoint(),
-			Column{"proto", "VARCHAR(8) CHARACTER SET ascii NOT NULL", "ftp or tftp"},
+			Column{Name: "proto", Type: "VARCHAR(8) CHARACTER SET ascii NOT NULL", Doc: "ftp or tftp"},
 			str("command", 16, "RETR, STOR, STOU, APPE; TFTP RRQ, WRQ"),
 			blob("file_name", "file name"),
 			u64("size", "bytes transferred"),
-			Column{"direction", "VARCHAR(8) CHARACTER SET ascii NOT NULL", "upload or download"},
-			Column{"reply", "SMALLINT UNSIGNED NULL", "final reply code (226 done, 4xx/5xx failed); NULL when none was seen"},
-			Column{"x_ref", "CHAR(64) CHARACTER SET ascii NULL", "sha256 of the content in the window's X bundle"},
+			Column{Name: "direction", Type: "VARCHAR(8) CHARACTER SET ascii NOT NULL", Doc: "upload or download"},
+			Column{Name: "reply", Type: "SMALLINT UNSIGNED NULL", Doc: "final reply code (226 done, 4xx/5xx failed); NULL when none was seen"},
+			Column{Name: "x_ref", Type: "CHAR(64) CHARACTER SET ascii NULL", Doc: "sha256 of the content in the window's X bundle"},
 		)...),
 	logTable('I', "chats", "one row per chat message", tsKey,
 		append(endpoint(),
-			Column{"proto", "VARCHAR(8) CHARACTER SET ascii NOT NULL", "irc or xmpp"},
+			Column{Name: "proto", Type: "VARCHAR(8) CHARACTER SET ascii NOT NULL", Doc: "irc or xmpp"},
 			str("sender", 255, "who"),
 			str("receiver", 255, "to whom (a user or a channel)"),
 			blob("message", "message text, capped"),
@@ -185,7 +239,7 @@ var logTables = []*Table{
 		append(endpoint(),
 			str("app", 64, "application"),
 			str("sni", 255, "server name indication"),
-			Column{"version", "VARCHAR(16) CHARACTER SET ascii NULL", "negotiated version"},
+			Column{Name: "version", Type: "VARCHAR(16) CHARACTER SET ascii NULL", Doc: "negotiated version"},
 			str("cipher", 64, "negotiated cipher suite"),
 			str("alpn", 64, "offered ALPN protocols"),
 			blob("cert_subject", "server certificate subject"),
@@ -204,18 +258,20 @@ var logTables = []*Table{
 	),
 	logTable('Q', "dns", "one row per DNS query", tsKey,
 		append(endpoint(),
-			Column{"proto", "VARCHAR(8) CHARACTER SET ascii NOT NULL", "udp or tcp"},
+			Column{Name: "proto", Type: "VARCHAR(8) CHARACTER SET ascii NOT NULL", Doc: "udp or tcp"},
 			str("query", 255, "query name"),
-			Column{"qtype", "VARCHAR(16) CHARACTER SET ascii NULL", "query type"},
-			Column{"rcode", "VARCHAR(16) CHARACTER SET ascii NULL", "response code; NULL without a response"},
+			Column{Name: "qtype", Type: "VARCHAR(16) CHARACTER SET ascii NULL", Doc: "query type"},
+			Column{Name: "rcode", Type: "VARCHAR(16) CHARACTER SET ascii NULL", Doc: "response code; NULL without a response"},
 			blob("answers", "answers, comma separated"),
+			repeatCount("queries"),
+			lastTS("query"),
 		)...),
 	logTable('T', "online", "online time per user per window", tsKey,
 		str("user", 64, "user"),
 		str("grp", 128, "group"),
 		ip("ip", "address of the user"),
-		Column{"first_seen", "DATETIME(6) NOT NULL", "first packet in the window"},
-		Column{"last_seen", "DATETIME(6) NOT NULL", "last packet in the window"},
+		Column{Name: "first_seen", Type: "DATETIME(6) NOT NULL", Doc: "first packet in the window"},
+		Column{Name: "last_seen", Type: "DATETIME(6) NOT NULL", Doc: "last packet in the window"},
 		u32("active_minutes", "minutes with traffic"),
 		u32("online_seconds", "seconds counted as online"),
 	),
@@ -226,7 +282,7 @@ var logTables = []*Table{
 var configTables = []*Table{
 	{Name: "users", Doc: "address or CIDR to user and group", Columns: []Column{
 		colGW,
-		Column{"cidr", "VARCHAR(49) CHARACTER SET ascii NOT NULL", "address or CIDR"},
+		Column{Name: "cidr", Type: "VARCHAR(49) CHARACTER SET ascii NOT NULL", Doc: "address or CIDR"},
 		str("user", 64, "user name"),
 		str("grp", 128, "group path"),
 	}, Keys: []string{"PRIMARY KEY (gw, cidr)"}},
@@ -239,7 +295,7 @@ var configTables = []*Table{
 		colGW,
 		str("name", 64, "application"),
 		str("type", 64, "application type"),
-		Column{"rule_kind", "VARCHAR(16) CHARACTER SET ascii NOT NULL", "port, host or sni"},
+		Column{Name: "rule_kind", Type: "VARCHAR(16) CHARACTER SET ascii NOT NULL", Doc: "port, host or sni"},
 		str("rule", 255, "tcp/443, udp/53, *.example.com, ..."),
 	}, Keys: []string{"PRIMARY KEY (gw, name, rule_kind, rule)"}},
 }
@@ -271,7 +327,7 @@ func ByLetter(letter byte) (*Table, bool) {
 func (t *Table) FileColumns() []string {
 	cols := make([]string, 0, len(t.Columns))
 	for _, c := range t.Columns {
-		if c.Name != GatewayColumn {
+		if c.Name != GatewayColumn && c.Stored() {
 			cols = append(cols, c.Name)
 		}
 	}
@@ -287,7 +343,7 @@ func (t *Table) CreateSQL(name string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "CREATE TABLE IF NOT EXISTS `%s` (\n", name)
 	for _, c := range t.Columns {
-		fmt.Fprintf(&b, "  `%s` %s,\n", c.Name, c.Type)
+		fmt.Fprintf(&b, "  %s,\n", c.ddl())
 	}
 	keys := t.Keys
 	if t.Letter != 0 {

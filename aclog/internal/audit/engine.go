@@ -73,6 +73,7 @@ type Engine struct {
 	dnsMsg  dns.Message
 
 	pktTTL    uint8     // IP TTL of the packet being processed
+	pktIPLen  uint32    // its IP total length; 0 outside a packet (sweeps, Close)
 	now       time.Time // latest packet time seen
 	nextSweep time.Time
 
@@ -225,6 +226,7 @@ func (e *Engine) Packet(lt layers.LinkType, data []byte, ci gopacket.CaptureInfo
 func (e *Engine) ipv4(transport gopacket.LayerType, frameLen uint64) {
 	ip := &e.ip4
 	e.pktTTL = ip.TTL
+	e.pktIPLen = uint32(ip.Length)
 	src := netip.AddrFrom4([4]byte(ip.SrcIP.To4()))
 	dst := netip.AddrFrom4([4]byte(ip.DstIP.To4()))
 	if ip.Flags&layers.IPv4MoreFragments != 0 || ip.FragOffset != 0 {
@@ -254,6 +256,7 @@ func (e *Engine) ipv4(transport gopacket.LayerType, frameLen uint64) {
 func (e *Engine) ipv6(transport gopacket.LayerType, frameLen uint64) {
 	ip := &e.ip6
 	e.pktTTL = ip.HopLimit
+	e.pktIPLen = 40 + uint32(ip.Length)
 	src := netip.AddrFrom16([16]byte(ip.SrcIP.To16()))
 	dst := netip.AddrFrom16([16]byte(ip.DstIP.To16()))
 	switch transport {
@@ -395,6 +398,7 @@ func (e *Engine) Flush(now time.Time) {
 }
 
 func (e *Engine) sweep(now time.Time) {
+	e.pktIPLen = 0 // what a sweep flushes was not completed by a packet
 	e.asm.FlushWithOptions(reassembly.FlushOptions{
 		T:  now.Add(-e.cfg.GapWait),
 		TC: now.Add(-e.cfg.TCPIdleTimeout),
@@ -453,6 +457,7 @@ func (e *Engine) Restart(at time.Time) {
 
 // endAll ends every stream, transfer, session, query and fragment train.
 func (e *Engine) endAll() {
+	e.pktIPLen = 0 // what this flushes was not completed by a packet
 	e.asm.FlushAll()
 	e.expireTFTP(time.Time{}, true)
 	e.endAllSessions()

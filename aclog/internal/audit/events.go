@@ -177,6 +177,11 @@ type Mail struct {
 	Client netip.AddrPort
 	Server netip.AddrPort
 	TTL    uint8 // IP TTL (hop limit) of the client's packets
+	// IPLen is the total length (IPv4 total length, IPv6 40 + payload
+	// length) of the packet that completed the message, which is where
+	// tshark shows the reassembled message; 0 when no packet did (the
+	// capture ended first). Seed 000's len.
+	IPLen uint32
 
 	Proto   string // "smtp", "pop3" or "imap"
 	Command string // DATA, BDAT, RETR, TOP, FETCH, APPEND, STARTTLS

@@ -119,7 +119,7 @@ func (s *tcpStream) mailEvents(proto string) textconn.Events {
 	return textconn.Events{
 		Message: func(m *textconn.Message) {
 			ev := &Mail{
-				Time: m.Time, Client: s.client, Server: s.server, TTL: s.ttl(),
+				Time: m.Time, Client: s.client, Server: s.server, TTL: s.ttl(), IPLen: e.pktIPLen,
 				Proto: proto, Command: m.Command, Send: m.Send,
 				Helo: m.Helo, ServerName: textconn.ServerName(m.Greeting), User: m.User,
 				EnvFrom: m.EnvFrom, EnvTo: m.EnvTo, Section: m.Section,

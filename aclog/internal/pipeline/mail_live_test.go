@@ -16,6 +16,7 @@ import (
 	"net/smtp"
 	"net/textproto"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -161,6 +162,7 @@ func TestLiveMail(t *testing.T) {
 		binary[i] = byte(rng.Uint32())
 	}
 	gbk, _ := simplifiedchinese.GBK.NewEncoder().Bytes([]byte("季度报告：附件请查收"))
+	png := append([]byte("\x89PNG\r\n\x1a\n"), binary[:2000]...)
 	mails := []struct {
 		rawSubject, subject, body string
 		atts                      []liveAttachment
@@ -171,7 +173,10 @@ func TestLiveMail(t *testing.T) {
 				{"说明.txt", "text/plain; charset=utf-8", "quoted-printable", []byte("纯文本附件 = quoted-printable\r\nsecond line\r\n")},
 			}},
 		{"=?GBK?B?" + base64.StdEncoding.EncodeToString(gbk) + "?=", "季度报告：附件请查收", "Quarterly report attached.\n",
-			[]liveAttachment{{"report.csv", "text/csv", "quoted-printable", []byte("a,b,c\r\n1,2,3\r\n=tricky=\r\n")}}},
+			[]liveAttachment{
+				{"report.csv", "text/csv", "quoted-printable", []byte("a,b,c\r\n1,2,3\r\n=tricky=\r\n")},
+				{"chart.png", "image/png", "base64", png},
+			}},
 	}
 	auth := smtp.PlainAuth("", "alice@test.example", "s3cret-pass", "127.0.0.1")
 	for _, m := range mails {
@@ -182,6 +187,14 @@ func TestLiveMail(t *testing.T) {
 		}
 		<-srv.msgs
 	}
+	// A malformed message: multipart without a boundary (seed 000:
+	// parse_sign 0).
+	bad := []byte("From: Alice <alice@test.example>\r\nTo: bob@test.example\r\nSubject: broken\r\n" +
+		"Message-ID: <broken@live.test>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed\r\n\r\nno parts here\r\n")
+	if err := smtp.SendMail(fmt.Sprintf("127.0.0.1:%d", port), nil, "alice@test.example", []string{"bob@test.example"}, bad); err != nil {
+		t.Fatal(err)
+	}
+	<-srv.msgs
 	time.Sleep(500 * time.Millisecond)
 	cancel()
 	if err := <-done; err != nil {
@@ -190,8 +203,20 @@ func TestLiveMail(t *testing.T) {
 
 	rows := readRows(t, root, 'M')
 	bundles := readBundles(t, root)
-	if len(rows) != len(mails) {
-		t.Fatalf("%d M rows, want %d", len(rows), len(mails))
+	if len(rows) != len(mails)+1 {
+		t.Fatalf("%d M rows, want %d", len(rows), len(mails)+1)
+	}
+	today := time.Now().Format(time.DateOnly)
+	for _, r := range rows {
+		// Seed 000: file_path names the capture (live: the interface),
+		// insert_time the day the row was stored, len the IP length of
+		// the packet that ended the message (over 40: headers and data).
+		if n, _ := strconv.Atoi(r["len"]); r["file_path"] != "live:lo" || r["insert_time"] != today || n <= 40 || n > 65535 {
+			t.Errorf("M row file_path %q insert_time %q len %q", r["file_path"], r["insert_time"], r["len"])
+		}
+		if r["message_id"] == "<broken@live.test>" && (r["parse_sign"] != "0" || r["parse_status"] != "malformed" || r["image_sign"] != "0") {
+			t.Errorf("malformed mail: parse_sign %s parse_status %s image_sign %s", r["parse_sign"], r["parse_status"], r["image_sign"])
+		}
 	}
 	contents := readBundleContents(t, root)
 	for i, m := range mails {
@@ -208,14 +233,15 @@ func TestLiveMail(t *testing.T) {
 		if row["mail_content"] != strings.ReplaceAll(m.body, "\n", "\r\n") || row["env_from"] != "alice@test.example" ||
 			row["env_to"] != "bob@test.example, carol@test.example" || row["mail_from"] != "Alice <alice@test.example>" ||
 			row["login"] != "alice@test.example" || row["x_mail"] != "acstore-live-test" || row["mail_priority"] != "1" ||
-			row["direction"] != "send" || row["parse_sign"] != "0" || row["ttl"] != "64" {
+			row["direction"] != "send" || row["parse_sign"] != "1" || row["parse_status"] != "ok" || row["ttl"] != "64" ||
+			row["image_sign"] != map[bool]string{false: "0", true: "1"}[i == 1] {
 			t.Errorf("mail %d row %v", i, row)
 		}
 		for _, a := range m.atts {
 			sum := sha256.Sum256(a.data)
 			h := hex.EncodeToString(sum[:])
-			if !strings.Contains(row["file_path"], h+" "+fmt.Sprint(len(a.data))) || !strings.Contains(row["file_path"], a.name) {
-				t.Errorf("mail %d: file_path %q lacks %s %s", i, row["file_path"], h, a.name)
+			if !strings.Contains(row["attachments"], h+" "+fmt.Sprint(len(a.data))) || !strings.Contains(row["attachments"], a.name) {
+				t.Errorf("mail %d: attachments %q lacks %s %s", i, row["attachments"], h, a.name)
 			}
 			if _, ok := bundles[h]; !ok || !bytes.Equal(contents[h], a.data) {
 				t.Errorf("mail %d: %s not byte-identical in the X bundle", i, a.name)

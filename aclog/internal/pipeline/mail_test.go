@@ -108,13 +108,13 @@ func TestMailRowsAndBundles(t *testing.T) {
 	subjects := map[string]bool{}
 	for _, r := range rows {
 		subjects[r["mail_subject"]] = true
-		if r["file_path"] == `\N` {
+		if r["attachments"] == `\N` {
 			continue
 		}
-		for _, line := range strings.Split(r["file_path"], "\n") {
+		for _, line := range strings.Split(r["attachments"], "\n") {
 			f := strings.SplitN(line, " ", 4)
 			if len(f) != 4 {
-				t.Fatalf("file_path line %q", line)
+				t.Fatalf("attachments line %q", line)
 			}
 			if f[0] != "-" {
 				if _, ok := bundles[f[0]]; !ok {
@@ -128,7 +128,7 @@ func TestMailRowsAndBundles(t *testing.T) {
 				}
 			}
 		}
-		if r["proto"] == "smtp" && r["command"] == "STARTTLS" && r["parse_sign"] != "1" {
+		if r["proto"] == "smtp" && r["command"] == "STARTTLS" && (r["parse_sign"] != "0" || r["parse_status"] != "encrypted") {
 			t.Errorf("STARTTLS row %v", r)
 		}
 	}
@@ -185,9 +185,9 @@ func TestBundleCaps(t *testing.T) {
 		t.Errorf("nothing cut at a 1000-byte cap: %+v", s)
 	}
 	for _, r := range readRows(t, root, 'M') {
-		if strings.Contains(r["file_path"], "related.patch") && !strings.HasPrefix(r["file_path"], "- ") &&
-			!strings.Contains(r["file_path"], "\n- ") {
-			t.Errorf("related.patch (34224 bytes) stored despite the cap: %q", r["file_path"])
+		if strings.Contains(r["attachments"], "related.patch") && !strings.HasPrefix(r["attachments"], "- ") &&
+			!strings.Contains(r["attachments"], "\n- ") {
+			t.Errorf("related.patch (34224 bytes) stored despite the cap: %q", r["attachments"])
 		}
 	}
 }

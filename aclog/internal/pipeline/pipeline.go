@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -216,10 +217,21 @@ func (r *run) live(ctx context.Context) error {
 		return err
 	}
 	defer src.Close()
+	r.rec.SetSource("live:" + r.p.cfg.Iface)
 	err = r.feed(ctx, src)
 	r.srcBase = addStats(r.srcBase, src.Stats())
 	r.src = nil
 	return err
+}
+
+// sourceName is how M rows name a capture file (seed 000's file_path):
+// its absolute path, so that it says which file whatever directory aclog
+// ran in.
+func sourceName(path string) string {
+	if abs, err := filepath.Abs(path); err == nil {
+		return abs
+	}
+	return path
 }
 
 // feed reads src to its end, doing the periodic work between packets.
@@ -264,6 +276,10 @@ func (r *run) feed(ctx context.Context, src capture.Source) error {
 func (r *run) checkTime(t time.Time) {
 	newFile := r.newFile
 	r.newFile = false
+	if newFile {
+		// After a restart: what it flushes came from the previous file.
+		defer r.rec.SetSource(sourceName(r.file))
+	}
 	if r.pktTime.IsZero() {
 		return
 	}

@@ -7,7 +7,8 @@
 // tables, and writes the rows through a logfile.Spool. Attachments,
 // uploads and transferred files go to the window's attachment bundle (X),
 // written when the window closes; rows point at them by sha256. Log
-// reduction (ReduceConfig) drops or folds redundant U and Q rows.
+// reduction (ReduceConfig) drops redundant U rows and folds repeated U and
+// Q rows into the row it keeps, which counts them.
 package record
 
 import (
@@ -33,6 +34,7 @@ type Recorder struct {
 	xwin   map[time.Time]*xWindow
 	reduce reducer
 	stats  Stats
+	source string // the capture the events come from: M's file_path
 
 	// app of a connection, learnt from its HTTP Host or TLS SNI before the
 	// session ends.
@@ -75,10 +77,13 @@ type onlineSums struct {
 // DefaultConfig).
 func New(sp *logfile.Spool, conf *configtab.Tables, cfg Config) *Recorder {
 	cfg.Validate()
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	return &Recorder{
 		sp: sp, conf: conf, cfg: cfg,
 		xwin:    make(map[time.Time]*xWindow),
-		reduce:  reducer{cfg: cfg.Reduce, last: make(map[reduceKey]time.Time)},
+		reduce:  newReducer(cfg.Reduce),
 		stats:   Stats{Reduced: make(map[string]uint64)},
 		connApp: make(map[connKey]configtab.App),
 		flows:   make(map[flowKey]*flowSums),
@@ -205,15 +210,30 @@ func (r *Recorder) addOnline(s *audit.Session) {
 	}
 }
 
-// HTTP writes a U row.
+// SetSource names the capture the next events come from: a capture file's
+// path, or live:IFACE. M rows carry it (seed 000's file_path).
+func (r *Recorder) SetSource(s string) { r.source = s }
+
+// HTTP writes a U row, unless the log reduction drops it or folds it into
+// a row it holds.
 func (r *Recorder) HTTP(h *audit.HTTPRequest) {
 	app, ok := r.learnHost(h.Client, h.Server, h.Host)
 	if !ok {
 		app = r.appOf(audit.TCP, h.Client, h.Server, "http")
 	}
-	if r.dropU(h) {
+	if r.reduce.staticResource(h) {
+		r.stats.Reduced["static"]++
 		return
 	}
+	if r.foldHTTP(h, app) {
+		return
+	}
+	r.writeU(h, app, 1, h.Time)
+}
+
+// writeU writes the U row of h, standing for count requests, the last at
+// last.
+func (r *Recorder) writeU(h *audit.HTTPRequest, app configtab.App, count uint64, last time.Time) {
 	e := r.sp.Begin('U', h.Time)
 	r.endpoints(e, h.Client, h.Server)
 	e.Str(app.Name).Str(h.Method).StrOrNull(h.Host).Str(h.URI)
@@ -223,7 +243,8 @@ func (r *Recorder) HTTP(h *audit.HTTPRequest) {
 		e.Null()
 	}
 	e.StrOrNull(h.ContentType).StrOrNull(h.UserAgent).StrOrNull(h.Referer).
-		Uint(uint64(max(h.RequestBodyLen, 0))).Uint(uint64(max(h.ResponseBodyLen, 0)))
+		Uint(uint64(max(h.RequestBodyLen, 0))).Uint(uint64(max(h.ResponseBodyLen, 0))).
+		Str(app.Type).Uint(min(count, 1<<32-1)).Time(last)
 	r.commit()
 }
 
@@ -245,11 +266,18 @@ func (r *Recorder) TLS(t *audit.TLSHandshake) {
 	r.commit()
 }
 
-// DNS writes a Q row.
+// DNS writes a Q row, unless the log reduction folds it into a row it
+// holds.
 func (r *Recorder) DNS(q *audit.DNSQuery) {
-	if r.dropQ(q) {
+	if r.foldDNS(q) {
 		return
 	}
+	r.writeQ(q, 1, q.Time)
+}
+
+// writeQ writes the Q row of q, standing for count queries, the last at
+// last.
+func (r *Recorder) writeQ(q *audit.DNSQuery, count uint64, last time.Time) {
 	e := r.sp.Begin('Q', q.Time)
 	r.endpoints(e, q.Client, q.Server)
 	e.Str(q.Transport.String()).Str(q.Name).Str(dns.TypeString(q.QType))
@@ -262,7 +290,7 @@ func (r *Recorder) DNS(q *audit.DNSQuery) {
 	for i, a := range q.Answers {
 		answers[i] = dns.TypeString(a.Type) + " " + a.Data
 	}
-	e.StrOrNull(strings.Join(answers, ","))
+	e.StrOrNull(strings.Join(answers, ",")).Uint(min(count, 1<<32-1)).Time(last)
 	r.commit()
 }
 
@@ -271,27 +299,29 @@ func (r *Recorder) DNS(q *audit.DNSQuery) {
 // of their own, which sum with these.
 // It also writes the attachment bundles of the windows that ended more
 // than XGrace before now.
+// It writes the U and Q rows held for folding whose time is up, which is
+// at the latest when their window ends: call it before the spool's
+// Advance, which publishes the windows that ended.
 func (r *Recorder) Advance(now time.Time) {
+	r.releaseDue(now)
 	r.emit(func(t time.Time) bool { return !logfile.WindowStart(t).Add(logfile.WindowLength).After(now) })
 	r.flushX(now)
-	if r.reduce.cfg.RepeatWindow > 0 && len(r.reduce.last) > 0 {
-		r.expireReduce(now)
-	}
 }
 
-// Close writes every pending F and T row and every attachment bundle.
+// Close writes every held U and Q row, every pending F and T row and every
+// attachment bundle.
 func (r *Recorder) Close() {
+	r.releaseDue(time.Time{})
 	r.emit(func(time.Time) bool { return true })
 	r.flushX(time.Time{})
 }
 
-// Restart is Close for a capture that goes on at an earlier time: every F
-// and T row and every attachment bundle is written, and what the log
-// reduction and app naming remembered is forgotten, since it belongs to a
-// later time.
+// Restart is Close for a capture that goes on at an earlier time: every
+// held U and Q row, every F and T row and every attachment bundle is
+// written (so the log reduction holds nothing), and what app naming
+// remembered is forgotten, since it belongs to a later time.
 func (r *Recorder) Restart() {
 	r.Close()
-	clear(r.reduce.last)
 	clear(r.connApp)
 }
 

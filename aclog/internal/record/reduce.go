@@ -1,6 +1,7 @@
 package record
 
 import (
+	"container/heap"
 	"mime"
 	"net/netip"
 	"path"
@@ -9,12 +10,34 @@ import (
 	"time"
 
 	"github.com/acstore/acstore/aclog/internal/audit"
+	"github.com/acstore/acstore/internal/configtab"
+	"github.com/acstore/acstore/internal/logfile"
 )
 
-// reducer remembers the last row written per key, for folding repeats.
+// reducer is the log reduction's state: the rules, compiled, and the U and
+// Q rows held back while repeats are folded into them.
 type reducer struct {
-	cfg  ReduceConfig
-	last map[reduceKey]time.Time
+	cfg   ReduceConfig
+	exts  map[string]bool
+	types []string // media types; "image/" (from "image/*") matches a prefix
+	held  map[reduceKey]*held
+	due   heldQueue
+}
+
+func newReducer(cfg ReduceConfig) reducer {
+	r := reducer{cfg: cfg, exts: make(map[string]bool), held: make(map[reduceKey]*held)}
+	for _, e := range cfg.StaticExts {
+		r.exts["."+strings.TrimPrefix(strings.ToLower(e), ".")] = true
+	}
+	for _, t := range cfg.StaticTypes {
+		r.types = append(r.types, strings.TrimSuffix(strings.ToLower(t), "*"))
+	}
+	return r
+}
+
+// folds reports whether repeats of table are folded.
+func (r *reducer) folds(table byte) bool {
+	return r.cfg.Enabled && r.cfg.RepeatWindow > 0 && strings.IndexByte(r.cfg.Tables, table) >= 0
 }
 
 type reduceKey struct {
@@ -23,76 +46,131 @@ type reduceKey struct {
 	what  string
 }
 
-// staticTypes and staticExts are what the static rule drops.
-var staticExts = map[string]bool{
-	".js": true, ".css": true, ".png": true, ".jpg": true, ".jpeg": true, ".gif": true, ".ico": true,
-	".svg": true, ".webp": true, ".bmp": true, ".woff": true, ".woff2": true, ".ttf": true, ".otf": true,
-	".eot": true, ".map": true,
+// held is a U or Q row kept back while the repeats that follow are folded
+// into it. It is written, with their count and the last one's time, when
+// its fold window ends, and never later than the end of its 5-minute
+// window, so it lands in its window's sync_file before that is published.
+type held struct {
+	key         reduceKey
+	first, last time.Time
+	due         time.Time
+	count       uint64
+	index       int // in the due queue
+
+	http *audit.HTTPRequest
+	app  configtab.App
+	dns  *audit.DNSQuery
 }
 
-func staticResource(h *audit.HTTPRequest) bool {
+// heldQueue orders the held rows by when they are due (container/heap).
+type heldQueue []*held
+
+func (q heldQueue) Len() int { return len(q) }
+func (q heldQueue) Less(i, j int) bool {
+	if !q[i].due.Equal(q[j].due) {
+		return q[i].due.Before(q[j].due)
+	}
+	return q[i].first.Before(q[j].first) // the same capture gives the same files
+}
+func (q heldQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i]; q[i].index = i; q[j].index = j }
+func (q *heldQueue) Push(x any)   { h := x.(*held); h.index = len(*q); *q = append(*q, h) }
+func (q *heldQueue) Pop() any {
+	old := *q
+	h := old[len(old)-1]
+	old[len(old)-1] = nil
+	*q = old[:len(old)-1]
+	return h
+}
+
+// staticResource reports whether the static rule drops the request: a GET
+// or HEAD whose response type or path extension is a configured one.
+func (r *reducer) staticResource(h *audit.HTTPRequest) bool {
+	if !r.cfg.Enabled || !r.cfg.Static || strings.IndexByte(r.cfg.Tables, 'U') < 0 {
+		return false
+	}
 	if h.Method != "GET" && h.Method != "HEAD" {
 		return false
 	}
-	mt, _, _ := mime.ParseMediaType(h.ContentType)
-	switch {
-	case strings.HasPrefix(mt, "image/"), strings.HasPrefix(mt, "font/"), mt == "text/css",
-		mt == "application/javascript", mt == "text/javascript", mt == "application/x-javascript":
-		return true
+	if h.ContentType != "" {
+		mt, _, _ := mime.ParseMediaType(h.ContentType)
+		for _, t := range r.types {
+			if mt == t || strings.HasSuffix(t, "/") && strings.HasPrefix(mt, t) {
+				return true
+			}
+		}
 	}
 	u := h.URI
 	if i := strings.IndexAny(u, "?#"); i >= 0 {
 		u = u[:i]
 	}
-	return staticExts[strings.ToLower(path.Ext(u))]
+	return r.exts[strings.ToLower(path.Ext(u))]
 }
 
-// drop reports whether the row should not be written, counting why.
-func (r *Recorder) dropU(h *audit.HTTPRequest) bool {
-	c := &r.reduce.cfg
-	if !c.Enabled {
+// foldHTTP holds or folds a U row; false means write it now.
+func (r *Recorder) foldHTTP(h *audit.HTTPRequest, app configtab.App) bool {
+	if !r.reduce.folds('U') {
 		return false
 	}
-	if c.Static && staticResource(h) {
-		r.stats.Reduced["static"]++
-		return true
-	}
-	return r.repeat('U', h.Client.Addr(), h.Method+" "+h.Host+" "+h.URI, h.Time)
+	k := reduceKey{'U', h.Client.Addr(), h.Method + " " + h.Host + " " + h.URI}
+	return r.fold(k, h.Time, func() *held { c := *h; return &held{http: &c, app: app} })
 }
 
-func (r *Recorder) dropQ(q *audit.DNSQuery) bool {
-	if !r.reduce.cfg.Enabled {
+// foldDNS holds or folds a Q row; false means write it now.
+func (r *Recorder) foldDNS(q *audit.DNSQuery) bool {
+	if !r.reduce.folds('Q') {
 		return false
 	}
-	return r.repeat('Q', q.Client.Addr(), q.Name+" "+q.Transport.String()+" "+strconv.Itoa(int(q.QType)), q.Time)
+	k := reduceKey{'Q', q.Client.Addr(), q.Name + " " + q.Transport.String() + " " + strconv.Itoa(int(q.QType))}
+	return r.fold(k, q.Time, func() *held { c := *q; return &held{dns: &c} })
 }
 
-// repeat folds a row equal to one written for the same key less than
-// RepeatWindow ago.
-func (r *Recorder) repeat(table byte, ip netip.Addr, what string, t time.Time) bool {
-	c := &r.reduce.cfg
-	if c.RepeatWindow <= 0 {
-		return false
+// fold counts a row at t into the row held for k when it falls in that
+// row's fold window, or holds it as a new one. It returns false for a row
+// to write at once: one older than the row held for its key (a late
+// event), which is not a repeat of it.
+func (r *Recorder) fold(k reduceKey, t time.Time, hold func() *held) bool {
+	red := &r.reduce
+	if h, ok := red.held[k]; ok {
+		if t.Before(h.first) {
+			return false
+		}
+		if t.Before(h.due) {
+			h.count++
+			h.last = maxTime(h.last, t)
+			r.stats.Reduced["repeat-"+string(k.table)]++
+			return true
+		}
+		r.release(h)
 	}
-	k := reduceKey{table, ip, what}
-	if last, ok := r.reduce.last[k]; ok && t.Sub(last) >= 0 && t.Sub(last) < c.RepeatWindow {
-		r.stats.Reduced["repeat-"+string(table)]++
-		return true
-	}
-	if len(r.reduce.last) >= c.MaxTracked {
-		r.expireReduce(t)
-		if len(r.reduce.last) >= c.MaxTracked {
-			clear(r.reduce.last)
+	if len(red.held) >= r.reduce.cfg.MaxTracked {
+		// Memory stays bounded: the rows due first are written early,
+		// which only ends their folding sooner.
+		for len(red.held) >= r.reduce.cfg.MaxTracked/2 && red.due.Len() > 0 {
+			r.release(red.due[0])
 		}
 	}
-	r.reduce.last[k] = t
-	return false
+	h := hold()
+	h.key, h.first, h.last, h.count = k, t, t, 1
+	h.due = minTime(t.Add(red.cfg.RepeatWindow), logfile.WindowStart(t).Add(logfile.WindowLength))
+	red.held[k] = h
+	heap.Push(&red.due, h)
+	return true
 }
 
-func (r *Recorder) expireReduce(now time.Time) {
-	for k, t := range r.reduce.last {
-		if now.Sub(t) >= r.reduce.cfg.RepeatWindow {
-			delete(r.reduce.last, k)
-		}
+// release writes a held row and forgets it.
+func (r *Recorder) release(h *held) {
+	heap.Remove(&r.reduce.due, h.index)
+	delete(r.reduce.held, h.key)
+	if h.http != nil {
+		r.writeU(h.http, h.app, h.count, h.last)
+	} else {
+		r.writeQ(h.dns, h.count, h.last)
+	}
+}
+
+// releaseDue writes the held rows due by now; with a zero now, all.
+func (r *Recorder) releaseDue(now time.Time) {
+	for r.reduce.due.Len() > 0 && (now.IsZero() || !r.reduce.due[0].due.After(now)) {
+		r.release(r.reduce.due[0])
 	}
 }

@@ -11,7 +11,8 @@ import (
 	"github.com/acstore/acstore/aclog/internal/proto/textconn"
 )
 
-// Mail writes an M row; the attachments go to the window's X bundle.
+// Mail writes an M row with seed 000's meanings (README, "M and seed
+// 000"); the attachments go to the window's X bundle.
 func (r *Recorder) Mail(m *audit.Mail) {
 	dir := "receive"
 	if m.Send {
@@ -23,15 +24,23 @@ func (r *Recorder) Mail(m *audit.Mail) {
 	}
 	e := r.sp.Begin('M', m.Time)
 	r.endpoints(e, m.Client, m.Server)
-	e.Str(m.Proto).Str(m.Command).Str(dir).Uint(uint64(min(max(m.Size, 0), 1<<32-1))).Uint(uint64(m.TTL)).
-		StrOrNull(host).StrOrNull(m.User).StrOrNull(m.EnvFrom).StrOrNull(strings.Join(m.EnvTo, ", "))
+	e.Str(m.Proto).Str(m.Command).Str(dir)
+	if m.IPLen > 0 {
+		e.Uint(uint64(m.IPLen))
+	} else {
+		e.Null()
+	}
+	e.Uint(uint64(m.TTL)).StrOrNull(host).StrOrNull(m.User).StrOrNull(m.EnvFrom).StrOrNull(strings.Join(m.EnvTo, ", "))
+	size := uint64(min(max(m.Size, 0), 1<<32-1))
+	stored := r.cfg.Now().Format(time.DateOnly)
 	msg := m.Message
 	if msg == nil {
-		// A STARTTLS note: nothing of the message can be read.
+		// A STARTTLS note: nothing of the message can be read, so
+		// processing "failed" in the seed's terms.
 		for range 9 {
 			e.Null()
 		}
-		e.Uint(0).Null().Uint(0).Uint(1)
+		e.Uint(0).StrOrNull(r.source).Uint(0).Uint(0).Str(stored).Uint(size).Null().Str("encrypted")
 		r.commit()
 		return
 	}
@@ -58,19 +67,19 @@ func (r *Recorder) Mail(m *audit.Mail) {
 		files = append(files, fileLine(ref, a.Size, a.Type, a.Name))
 		image = image || a.IsImage()
 	}
-	e.StrOrNull(strings.Join(files, "\n")).Uint(b2u(image))
-	sign := uint64(0)
+	sign, status := uint64(1), "ok"
 	switch {
 	case msg.Malformed:
-		sign = 2
+		sign, status = 0, "malformed"
 	case m.Cut || msg.HeaderOnly || msg.BodyCut:
-		sign = 1
+		status = "partial"
 	}
-	e.Uint(sign)
+	e.StrOrNull(r.source).Uint(b2u(image)).Uint(sign).
+		Str(stored).Uint(size).StrOrNull(strings.Join(files, "\n")).Str(status)
 	r.commit()
 }
 
-// fileLine is one line of file_path / file_names: sha256 (or -), size,
+// fileLine is one line of M's attachments / P's file_names: sha256 (or -), size,
 // type, name.
 func fileLine(ref string, size int64, typ, name string) string {
 	return ref + " " + strconv.FormatInt(size, 10) + " " + typ + " " + name

@@ -117,7 +117,10 @@ func Parse(raw []byte, lim Limits) *Message {
 		m.Mailer = DecodeHeader(h.get("User-Agent"))
 	}
 	m.Priority = priority(h)
-	if hasBody {
+	if !m.HeaderOnly {
+		// A header alone (POP3 TOP 0, IMAP BODY[HEADER]) has no MIME
+		// tree to walk: a multipart type without its parts is not a
+		// malformed message.
 		p := &parser{m: m, lim: lim}
 		p.entity(h, body, 0)
 	}

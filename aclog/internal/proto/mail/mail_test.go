@@ -59,6 +59,18 @@ func TestParse(t *testing.T) {
 			}
 			return ""
 		}},
+		{"header only of a multipart message (IMAP BODY[HEADER])", "Subject: x\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n", func(m *Message) string {
+			if !m.HeaderOnly || m.Malformed {
+				return "a header without its body is partial, not malformed"
+			}
+			return ""
+		}},
+		{"malformed: multipart without a boundary", "Subject: x\r\nContent-Type: multipart/mixed\r\n\r\nbody\r\n", func(m *Message) string {
+			if !m.Malformed {
+				return "not malformed"
+			}
+			return ""
+		}},
 		{"garbage", "\x00\xff: ::\r\n\r\n--", func(*Message) string { return "" }},
 	}
 	for _, tt := range tests {
