@@ -60,8 +60,8 @@ func fileColumns(t *schema.Table) ([]string, []colKind) {
 	var names []string
 	var kinds []colKind
 	for _, c := range t.Columns {
-		if c.Name == schema.GatewayColumn {
-			continue
+		if c.Name == schema.GatewayColumn || !c.Stored() {
+			continue // aliases are not in the files
 		}
 		names = append(names, c.Name)
 		kinds = append(kinds, kindOf(c))
@@ -121,8 +121,16 @@ func FileSum(t *schema.Table, gw string, paths []string) Sum {
 		}
 		rows := logfile.NewRows(rs)
 		for rows.Next() {
+			row := rows.Row()
+			if t.NeedsUpgrade() {
+				// A row of an earlier layout is stored converted
+				// (schema.Layout); a row of none is hashed as it is.
+				if up, err := t.UpgradeRow(h.up[:0], row); err == nil {
+					h.up, row = up, up
+				}
+			}
 			s.Rows++
-			s.Hash += h.hash(rows.Row())
+			s.Hash += h.hash(row)
 		}
 		rs.Close()
 	}
@@ -135,6 +143,7 @@ type rowHasher struct {
 	prefix []byte // "len:gw"
 	buf    []byte
 	val    []byte
+	up     []byte // a row of an earlier layout, upgraded
 }
 
 func newRowHasher(t *schema.Table, gw string) *rowHasher {

@@ -72,6 +72,7 @@ func (r *run) captureFile(ctx context.Context, path string) (done bool, err erro
 	if err := r.freshEngine(); err != nil {
 		return false, err
 	}
+	r.rec.SetSource(sourceName(path))
 	before := r.unwritten()
 	rowsBefore := r.rowsWritten()
 	ts := &timedSource{Source: src}

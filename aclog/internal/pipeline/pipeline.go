@@ -276,10 +276,6 @@ func (r *run) feed(ctx context.Context, src capture.Source) error {
 func (r *run) checkTime(t time.Time) {
 	newFile := r.newFile
 	r.newFile = false
-	if newFile {
-		// After a restart: what it flushes came from the previous file.
-		defer r.rec.SetSource(sourceName(r.file))
-	}
 	if r.pktTime.IsZero() {
 		return
 	}

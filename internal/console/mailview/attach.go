@@ -38,7 +38,7 @@ type Attachment struct {
 // Kept reports whether the content is in the X store.
 func (a Attachment) Kept() bool { return a.SHA != "" }
 
-// Parse reads an attachment list (file_path of M, file_names of P).
+// Parse reads an attachment list (attachments of M, file_names of P).
 func Parse(list string) []Attachment {
 	var out []Attachment
 	for _, line := range strings.Split(list, "\n") {

@@ -62,7 +62,7 @@ func runHosts(ctx context.Context, db *sql.DB, r Request) (*Report, error) {
 				}
 			}
 		}
-		subs = append(subs, fmt.Sprintf("SELECT %s AS `k`, COUNT(*) AS `requests`, SUM(`resp_body_bytes`) AS `resp_body_bytes` FROM %s WHERE %s GROUP BY `k`",
+		subs = append(subs, fmt.Sprintf("SELECT %s AS `k`, SUM(`repeat_count`) AS `requests`, SUM(`resp_body_bytes`) AS `resp_body_bytes` FROM %s WHERE %s GROUP BY `k`",
 			key, mariadb.Quote(name), strings.Join(w, " AND ")))
 	}
 	col := strings.TrimSuffix(r.Kind.Name, "s")

@@ -83,7 +83,9 @@ func Run(ctx context.Context, db *sql.DB, f Filter) (*Result, error) {
 	parts := days(f.Table, f.From, f.To, have)
 	res := &Result{Days: len(parts)}
 	for _, c := range t.Columns {
-		res.Columns = append(res.Columns, c.Name)
+		if c.Stored() { // the seed's aliases (M's sport ...) would repeat columns
+			res.Columns = append(res.Columns, c.Name)
+		}
 	}
 	cond, args := f.where(t)
 	whereOf := func(p dayPart) (string, []any) {
@@ -182,7 +184,9 @@ func Get(ctx context.Context, db *sql.DB, day, gw string, id uint64) (*schema.Ta
 	}
 	var cols []string
 	for _, c := range t.Columns {
-		cols = append(cols, c.Name)
+		if c.Stored() {
+			cols = append(cols, c.Name)
+		}
 	}
 	q := "SELECT `" + strings.Join(cols, "`, `") + "` FROM " + mariadb.Quote(day) + " WHERE `gw` = ? AND `id` = ?"
 	rows, err := db.QueryContext(ctx, q, gw, id)

@@ -59,10 +59,10 @@ func (s *Server) rowError(w http.ResponseWriter, r *http.Request, c *ctx, err er
 	return s.fail(w, r, c, http.StatusInternalServerError, err)
 }
 
-// attachmentsOf lists a row's attachments: file_path (M), file_names (P),
-// or the single x_ref of O with its file_name.
+// attachmentsOf lists a row's attachments: attachments (M), file_names
+// (P), or the single x_ref of O with its file_name.
 func attachmentsOf(cols []string, row search.Row) []mailview.Attachment {
-	for _, col := range []string{"file_path", "file_names"} {
+	for _, col := range []string{"attachments", "file_names"} {
 		if v := search.Value(cols, row, col); v != "" {
 			return mailview.Parse(v)
 		}
@@ -117,7 +117,8 @@ func (s *Server) row(w http.ResponseWriter, r *http.Request, c *ctx) int {
 // columns not in the catalogue are left out, so a changed table still
 // shows what it has.
 var mailHeaders = []string{"ts", "gw", "proto", "direction", "src_ip", "dst_ip", "user", "grp", "login", "env_from", "env_to",
-	"mail_from", "mail_to", "mail_cc", "mail_date", "message_id", "x_mail", "mail_priority", "len", "host_name", "parse_sign", "content_truncated"}
+	"mail_from", "mail_to", "mail_cc", "mail_date", "message_id", "x_mail", "mail_priority", "msg_size", "len", "host_name", "parse_sign", "parse_status", "image_sign", "content_truncated",
+	"file_path", "insert_time"}
 
 func (s *Server) mail(w http.ResponseWriter, r *http.Request, c *ctx) int {
 	t, cols, row, err := s.loadRow(r, c)
