@@ -3,11 +3,13 @@
 # libpcap (aclog's live capture), tshark (parser tests compare with it),
 # lz4 and xz-utils (tests check the standard tools read sync_files) and
 # MariaDB (the private instance), chromium and chromium-driver (the
-# console's browser tests drive headless Chromium).
+# console's browser tests drive headless Chromium), tcpdump (aclog -watch is
+# tested on a real tcpdump -G rotation).
 set -euo pipefail
 need=()
 command -v tshark >/dev/null 2>&1 || need+=(tshark)
 command -v lz4 >/dev/null 2>&1 || need+=(lz4)
+command -v tcpdump >/dev/null 2>&1 || [ -x /usr/bin/tcpdump ] || [ -x /usr/sbin/tcpdump ] || need+=(tcpdump)
 command -v xz >/dev/null 2>&1 || need+=(xz-utils)
 [ -e /usr/include/pcap.h ] || need+=(libpcap-dev)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
