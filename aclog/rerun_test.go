@@ -162,7 +162,7 @@ func TestKilledAndRunAgain(t *testing.T) {
 	db, dsn := testdb.New(t)
 	cleanDB, cleanDSN := testdb.New(t)
 	aclog, loader := buildTools(t)
-	files := genCaptures(t, 120000)
+	files := genCaptures(t, 80000)
 	args := func(root string) []string {
 		// Files first, flags after them, as the README shows.
 		return append(append([]string{}, files...), "-data", root, "-gateway", testGW,

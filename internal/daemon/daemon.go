@@ -200,6 +200,7 @@ func StatsLoop(ctx context.Context, every time.Duration, log *slog.Logger, attrs
 	if every <= 0 {
 		return
 	}
+	start := time.Now()
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -207,7 +208,9 @@ func StatsLoop(ctx context.Context, every time.Duration, log *slog.Logger, attrs
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			log.Info("stats", attrs()...)
+			// Counters are totals since the program started: say so, so
+			// nobody reads them as per-interval numbers.
+			log.Info("stats (totals since start)", append(attrs(), slog.Duration("up", time.Since(start).Round(time.Second)))...)
 		}
 	}
 }

@@ -122,6 +122,17 @@ func (s *Spool) Held() (rows int, bytes int) {
 	return rows, bytes
 }
 
+// HeldBy reports, per sync_file, the rows held in memory (Held).
+func (s *Spool) HeldBy() map[Name]int {
+	out := make(map[Name]int)
+	for n, w := range s.windows {
+		if w.rows > 0 {
+			out[n] = w.rows
+		}
+	}
+	return out
+}
+
 // MaxHeldPerWindow is the most bytes of rows one open window holds in
 // memory while its sync_file cannot be written; beyond it rows are dropped
 // and counted.

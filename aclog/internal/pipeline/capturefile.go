@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/google/gopacket"
@@ -102,11 +104,8 @@ func (r *run) captureFile(ctx context.Context, path string) (done bool, err erro
 	flushErr := r.sp.Flush()
 	r.lastFlush = time.Now()
 	if lost := r.unwritten() - before; lost > 0 || flushErr != nil {
-		rows, bytes := r.sp.Held()
 		r.publish()
-		return false, fmt.Errorf("capture %s: %w: %d rows refused and %d rows (%d bytes) still in memory (%v); "+
-			"it stays unfinished: free space under %s and run the same command again, which replaces its rows (none doubled)",
-			path, errUnwritten, lost, rows, bytes, flushErr, r.p.cfg.Root)
+		return false, r.notWritten(path, lost, flushErr)
 	}
 	rows := r.rowsWritten() - rowsBefore
 	if err := r.ledger.Finish(o, ts.first, ts.last, rows); err != nil {
@@ -115,6 +114,34 @@ func (r *run) captureFile(ctx context.Context, path string) (done bool, err erro
 	log.Info("capture processed", "file", path, "rows", rows, "packets", src.Stats().Packets)
 	r.publish()
 	return true, nil
+}
+
+// notWritten says exactly what of capture path could not be written, and
+// how to complete it.
+func (r *run) notWritten(path string, refused uint64, flushErr error) error {
+	held := r.sp.HeldBy()
+	names := make([]logfile.Name, 0, len(held))
+	for n := range held {
+		names = append(names, n)
+	}
+	sort.Slice(names, func(i, j int) bool { return names[i].String() < names[j].String() })
+	var b strings.Builder
+	total := 0
+	for _, n := range names {
+		fmt.Fprintf(&b, " %s (%d rows)", n, held[n])
+		total += held[n]
+	}
+	first := flushErr
+	if j, ok := flushErr.(interface{ Unwrap() []error }); ok && len(j.Unwrap()) > 0 {
+		first = j.Unwrap()[0]
+	}
+	if first == nil {
+		first = errors.New("see the errors logged above")
+	}
+	return fmt.Errorf("capture %s: %w: %d rows could not be added to these sync_files:%s; %d more were refused "+
+		"(first error: %v). The capture stays unfinished and the rows held are dropped at exit: free space under %s "+
+		"and run the same command again; it replaces what this run wrote with the same rows and ids, none doubled",
+		path, errUnwritten, total, b.String(), refused, first, r.p.cfg.Root)
 }
 
 // purge removes the rows of capture o from the sync_files: those an

@@ -199,6 +199,11 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	if errors.Is(runErr, context.Canceled) {
 		runErr = nil
 	}
+	if errors.Is(runErr, errUnwritten) && closeErr != nil {
+		// Already said, once, by runErr.
+		cfg.Logger.Debug("closing sync_files", "err", closeErr)
+		closeErr = nil
+	}
 	return errors.Join(runErr, closeErr)
 }
 
@@ -390,6 +395,9 @@ func (p *Pipeline) StatsLine() []any {
 		slog.Uint64("tcp_gaps", s.Engine.TCPGaps),
 		slog.Group("rows", rows...),
 		slog.Uint64("row_errors", s.RowErrors),
+		slog.Uint64("write_errors", s.Spool.WriteErrors),
+		slog.Int("rows_held", s.Spool.HeldRows),
+		slog.Int("held_bytes", s.Spool.HeldBytes),
 		slog.Uint64("reduced", sumValues(s.Record.Reduced)),
 		slog.Uint64("x_files", s.Record.XFiles),
 		slog.Uint64("x_cut", s.Record.XCutFile+s.Record.XCutWindow),
@@ -414,6 +422,16 @@ func (p *Pipeline) Register(reg prometheus.Registerer) {
 		counter("malformed_total", "Packets that could not be decoded.", func(s Snapshot) float64 { return float64(s.Engine.Malformed) }),
 		counter("tcp_gaps_total", "Holes TCP reassembly skipped.", func(s Snapshot) float64 { return float64(s.Engine.TCPGaps) }),
 		counter("row_errors_total", "Rows that could not be written.", func(s Snapshot) float64 { return float64(s.RowErrors) }),
+		counter("write_errors_total", "Appends to a sync_file that failed (a full disk): the rows stay in memory and are retried.",
+			func(s Snapshot) float64 { return float64(s.Spool.WriteErrors) }),
+		counter("rows_dropped_total", "Rows dropped because their window already held its most in memory while its sync_file could not be written.",
+			func(s Snapshot) float64 { return float64(s.Spool.Dropped) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "acstore", Subsystem: "aclog", Name: "rows_held",
+			Help: "Rows in memory not yet in a sync_file (more while the disk refuses writes)."},
+			func() float64 { return float64(p.Snapshot().Spool.HeldRows) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "acstore", Subsystem: "aclog", Name: "held_bytes",
+			Help: "Bytes of those rows; at most 16 MiB per open window (4 frames of 4 MiB)."},
+			func() float64 { return float64(p.Snapshot().Spool.HeldBytes) }),
 		counter("x_files_total", "Contents stored in attachment bundles.", func(s Snapshot) float64 { return float64(s.Record.XFiles) }),
 		counter("x_bytes_total", "Bytes stored in attachment bundles.", func(s Snapshot) float64 { return float64(s.Record.XBytes) }),
 		counter("x_cut_file_total", "Contents not stored: over the per-file cap, or cut.", func(s Snapshot) float64 { return float64(s.Record.XCutFile) }),

@@ -1,0 +1,60 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/acstore/acstore/internal/testenv"
+)
+
+// TestDiskFullThenRunAgain reads a capture into a data root on a tmpfs
+// that fills up: aclog exits 1 saying which capture was not completely
+// written and how to resume; after space is freed the same command
+// completes it, and the sync_files hold exactly the rows of one clean run.
+func TestDiskFullThenRunAgain(t *testing.T) {
+	dir := t.TempDir()
+	testenv.Tmpfs(t, dir, "6m")
+	aclog, _ := buildTools(t)
+	files := genCaptures(t, 120000)[:1]
+	root := filepath.Join(dir, "data")
+	ballast := filepath.Join(dir, "ballast")
+	if err := os.WriteFile(ballast, make([]byte, 5<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := func(root string) []string {
+		return []string{"-r", files[0], "-data", root, "-gateway", testGW, "-stats-interval", "0", "-load-interval", "100ms"}
+	}
+	out, err := exec.Command(aclog, args(root)...).CombinedOutput()
+	if err == nil {
+		t.Fatalf("aclog succeeded on a full disk:\n%s", out)
+	}
+	msg := string(out)
+	for _, want := range []string{"no space left on device", "rows not written", "stays unfinished", "run the same command again", files[0]} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("the error does not say %q:\n%s", want, lastLines(msg, 5))
+		}
+	}
+	if !strings.Contains(msg, "write_errors=") || strings.Contains(msg, "write_errors=0 ") {
+		t.Errorf("the stats line does not count the failed writes:\n%s", lastLines(msg, 3))
+	}
+	os.Remove(ballast)
+	if out, err := exec.Command(aclog, args(root)...).CombinedOutput(); err != nil {
+		t.Fatalf("the same command after freeing space: %v\n%s", err, out)
+	}
+	clean := t.TempDir()
+	if out, err := exec.Command(aclog, args(clean)...).CombinedOutput(); err != nil {
+		t.Fatalf("clean run: %v\n%s", err, out)
+	}
+	sameRows(t, "sync_files", syncRows(t, root), syncRows(t, clean))
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
