@@ -3,6 +3,7 @@ module github.com/acstore/acstore
 go 1.26.8
 
 require (
+	github.com/coreos/go-systemd/v22 v22.7.0
 	github.com/go-sql-driver/mysql v1.10.1
 	github.com/google/gopacket v1.1.19
 	github.com/pierrec/lz4/v4 v4.1.33

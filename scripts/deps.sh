@@ -4,7 +4,8 @@
 # lz4 and xz-utils (tests check the standard tools read sync_files) and
 # MariaDB (the private instance), chromium and chromium-driver (the
 # console's browser tests drive headless Chromium), tcpdump (aclog -watch is
-# tested on a real tcpdump -G rotation).
+# tested on a real tcpdump -G rotation), systemd (its systemd-analyze
+# verifies the units under packaging/systemd).
 set -euo pipefail
 need=()
 command -v tshark >/dev/null 2>&1 || need+=(tshark)
@@ -12,6 +13,7 @@ command -v lz4 >/dev/null 2>&1 || need+=(lz4)
 command -v tcpdump >/dev/null 2>&1 || [ -x /usr/bin/tcpdump ] || [ -x /usr/sbin/tcpdump ] || need+=(tcpdump)
 command -v xz >/dev/null 2>&1 || need+=(xz-utils)
 [ -e /usr/include/pcap.h ] || need+=(libpcap-dev)
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || need+=(mariadb-server mariadb-client)

@@ -182,7 +182,8 @@ func ServeMetrics(ctx context.Context, addr string, reg *prometheus.Registry, lo
 
 // Observe starts what runs beside every daemon's work until ctx ends: the
 // metrics endpoint (-metrics-addr) serving the collectors register adds,
-// and the stats line (-stats-interval) that line returns.
+// the stats line (-stats-interval) that line returns, and, under systemd,
+// readiness and watchdog notifications.
 func (c *Common) Observe(ctx context.Context, log *slog.Logger, register func(prometheus.Registerer), line func() []any) error {
 	reg := NewRegistry()
 	register(reg)
@@ -190,6 +191,7 @@ func (c *Common) Observe(ctx context.Context, log *slog.Logger, register func(pr
 		return err
 	}
 	go StatsLoop(ctx, c.StatsEvery, log, line)
+	go notifySystemd(ctx, log, line)
 	return nil
 }
 
