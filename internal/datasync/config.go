@@ -30,7 +30,7 @@ func (t *TLSFiles) RegisterFlags(fs *flag.FlagSet, side string) {
 	} else {
 		fs.StringVar(&t.CA, "tls-ca", "", "PEM CA bundle that signed the server's certificate (default: the system roots)")
 	}
-	fs.BoolVar(&t.Insecure, "insecure", false, "plaintext HTTP without TLS (secrets travel in clear: test links only)")
+	fs.BoolVar(&t.Insecure, "insecure", false, "plaintext HTTP without TLS (requests stay signed, but the data travels in clear: test links only)")
 }
 
 func loadPool(path string) (*x509.CertPool, error) {

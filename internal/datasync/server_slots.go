@@ -21,7 +21,7 @@ type slots struct {
 }
 
 func newSlots(max, perGW int) *slots {
-	return &slots{max: max, perGW: perGW, byGW: make(map[string]int), retry: 2 * time.Second}
+	return &slots{max: max, perGW: perGW, byGW: make(map[string]int), retry: time.Second}
 }
 
 // take returns the release of a slot for gw, or a 503 error.
