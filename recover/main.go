@@ -34,8 +34,10 @@ times; then recover exits 1 with the reason.
 -check prints one line per table whose rows differ from its sync_files
 (per gateway: the row count, and a checksum over every column of every
 row, computed by the server in one scan and from the files in one pass)
-or whose CHECK TABLE fails, and exits 1 if there is any;
-with -repair it rebuilds each of them. -all is for a database that was
+or whose CHECK TABLE fails, or that still has the columns of an earlier
+layout (README, "Column changes and older data"), and exits 1 if there is
+any; with -repair it rebuilds each of them (a table of an earlier layout is
+upgraded in place, keeping its rows). -all is for a database that was
 lost entirely: it rebuilds every table and day the sync_files hold.
 `
 

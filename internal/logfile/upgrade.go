@@ -19,20 +19,29 @@ func Upgrade(t *schema.Table, r io.Reader) io.Reader {
 	if !t.NeedsUpgrade() {
 		return r
 	}
-	return &upgrader{t: t, br: bufio.NewReaderSize(r, 64<<10)}
+	return &upgrader{t: t, fields: t.FieldCount(), br: bufio.NewReaderSize(r, 64<<10)}
 }
 
 // upgrader converts whole rows into out, which Read hands out.
 type upgrader struct {
-	t    *schema.Table
-	br   *bufio.Reader
-	out  []byte
-	off  int
-	long []byte // a row longer than br's buffer, being gathered
-	err  error
+	t      *schema.Table
+	fields int // of a current row
+	br     *bufio.Reader
+	out    []byte
+	off    int
+	long   []byte // a row longer than br's buffer, being gathered
+	err    error
 }
 
 func (u *upgrader) Read(p []byte) (int, error) {
+	if u.off < len(u.out) {
+		n := copy(p, u.out[u.off:])
+		u.off += n
+		return n, nil
+	}
+	if n := u.passCurrent(p); n > 0 {
+		return n, nil
+	}
 	for u.off == len(u.out) {
 		if u.err != nil {
 			return 0, u.err
@@ -43,6 +52,34 @@ func (u *upgrader) Read(p []byte) (int, error) {
 	n := copy(p, u.out[u.off:])
 	u.off += n
 	return n, nil
+}
+
+// passCurrent copies into p the complete rows at the head of the buffer
+// when every one of them is current, which is the common case: one copy,
+// as any buffered read, and a scan for field counts. It returns 0 when it
+// cannot (a row to convert, a row longer than what is at hand, the end).
+func (u *upgrader) passCurrent(p []byte) int {
+	if u.br.Buffered() == 0 {
+		if _, err := u.br.Peek(1); err != nil {
+			return 0
+		}
+	}
+	buf, _ := u.br.Peek(min(u.br.Buffered(), len(p)))
+	last := bytes.LastIndexByte(buf, '\n')
+	if last < 0 {
+		return 0
+	}
+	rows := buf[:last+1]
+	for rest := rows; len(rest) > 0; {
+		i := bytes.IndexByte(rest, '\n')
+		if bytes.Count(rest[:i], []byte{'\t'})+1 != u.fields {
+			return 0
+		}
+		rest = rest[i+1:]
+	}
+	n := copy(p, rows)
+	u.br.Discard(n)
+	return n
 }
 
 // fill converts rows until out holds about 64 KiB or the input ends.
@@ -59,13 +96,17 @@ func (u *upgrader) fill() {
 		}
 		if len(line) > 0 {
 			row, nl := bytes.CutSuffix(line, []byte{'\n'})
-			if out, cerr := u.t.UpgradeRow(u.out, row); cerr == nil {
-				u.out = out
+			if bytes.Count(row, []byte{'\t'})+1 == u.fields {
+				u.out = append(u.out, line...) // the common case: nothing to do
 			} else {
-				u.out = append(u.out, row...)
-			}
-			if nl {
-				u.out = append(u.out, '\n')
+				if out, cerr := u.t.UpgradeRow(u.out, row); cerr == nil {
+					u.out = out
+				} else {
+					u.out = append(u.out, row...)
+				}
+				if nl {
+					u.out = append(u.out, '\n')
+				}
 			}
 		}
 		u.long = u.long[:0]

@@ -128,7 +128,7 @@ func EnsureTable(ctx context.Context, db Execer, t *schema.Table, name string) (
 	if err := CreateTable(ctx, db, t, name); err != nil {
 		return false, err
 	}
-	have, err := columns(ctx, db, name)
+	have, err := Columns(ctx, db, name)
 	if err != nil {
 		return false, err
 	}
@@ -153,8 +153,8 @@ func EnsureTable(ctx context.Context, db Execer, t *schema.Table, name string) (
 	return true, nil
 }
 
-// columns returns the names of the columns of table.
-func columns(ctx context.Context, db Execer, table string) ([]string, error) {
+// Columns returns the names of the columns of table.
+func Columns(ctx context.Context, db Execer, table string) ([]string, error) {
 	rows, err := db.QueryContext(ctx, "SELECT COLUMN_NAME FROM information_schema.COLUMNS "+
 		"WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?", table)
 	if err != nil {

@@ -277,6 +277,9 @@ type Mismatch struct {
 	Files   Sum // rows and checksum of the sync_files
 	Rows    Sum // rows and checksum of the table
 	Problem string
+	// Upgrade says the table has the columns of an earlier layout
+	// (schema.Layout): Repair upgrades it in place rather than rebuild.
+	Upgrade bool
 }
 
 func (m Mismatch) String() string {
@@ -322,6 +325,12 @@ func (r *Rebuilder) Repair(ctx context.Context, ms []Mismatch) ([]Result, error)
 			continue
 		}
 		done[m.Table] = true
+		if m.Upgrade {
+			if err := r.upgrade(ctx, m.Table); err != nil {
+				errs = append(errs, err)
+			}
+			continue
+		}
 		res, err := r.Table(ctx, m.Table[0], m.Table[1:])
 		if err != nil {
 			errs = append(errs, err)
@@ -330,6 +339,29 @@ func (r *Rebuilder) Repair(ctx context.Context, ms []Mismatch) ([]Result, error)
 		results = append(results, res)
 	}
 	return results, errors.Join(errs...)
+}
+
+// upgrade gives a day table of an earlier layout the current columns,
+// holding its lock as loader does.
+func (r *Rebuilder) upgrade(ctx context.Context, name string) error {
+	t, _, err := schema.ParseDayTable(name, time.Local)
+	if err != nil {
+		return err
+	}
+	conn, err := r.DB.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if err := mariadb.Lock(ctx, conn, name, 5*time.Minute); err != nil {
+		return err
+	}
+	defer mariadb.Unlock(context.WithoutCancel(ctx), conn, name)
+	if _, err := mariadb.EnsureTable(ctx, conn, t, name); err != nil {
+		return err
+	}
+	r.logger().Info("day table upgraded to the current columns", "table", name)
+	return nil
 }
 
 func (r *Rebuilder) checkTable(ctx context.Context, d *DayFiles) ([]Mismatch, error) {
@@ -356,6 +388,20 @@ func (r *Rebuilder) checkTable(ctx context.Context, d *DayFiles) ([]Mismatch, er
 			return nil, err
 		}
 		return []Mismatch{{Table: name, Problem: fmt.Sprintf("CHECK TABLE: %v", err)}}, nil
+	}
+	have, err := mariadb.Columns(ctx, r.DB, name)
+	if err != nil {
+		return nil, err
+	}
+	if _, _, current, err := d.Table.UpgradeSelect(have); err != nil || !current {
+		// Rows of an earlier layout have other meanings: sums would
+		// differ whatever the rows. The table may hold rows whose files
+		// are gone, so it is upgraded in place, not rebuilt.
+		problem := "has the columns of an earlier layout; -repair upgrades it (loader does when it loads into it)"
+		if err != nil {
+			problem = err.Error()
+		}
+		return []Mismatch{{Table: name, Problem: problem, Upgrade: err == nil}}, nil
 	}
 	inTable, err := TableSums(ctx, r.DB, d.Table, name)
 	if err != nil {

@@ -214,3 +214,46 @@ func restColumns(letter byte) string {
 	}
 	return strings.Join(cols, ", ")
 }
+
+// TestCheckEarlierLayout: -check reports a day table with the columns of
+// an earlier layout as such (not as rows that differ), and -repair
+// upgrades it in place, keeping its rows; what then differs from the files
+// is repaired as any difference is.
+func TestCheckEarlierLayout(t *testing.T) {
+	db, _, root := setup(t, "U", 20)
+	ctx := context.Background()
+	name := schema.DayTable('U', t0)
+	if _, err := db.Exec("ALTER TABLE " + name + " DROP COLUMN app_type, DROP COLUMN repeat_count, DROP COLUMN last_ts"); err != nil {
+		t.Fatal(err)
+	}
+	r := &rebuild.Rebuilder{Root: root, DB: db, Attempts: 3}
+	ms, err := r.Check(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) != 1 || ms[0].Table != name || !ms[0].Upgrade || !strings.Contains(ms[0].String(), "earlier layout") {
+		t.Fatalf("check found %v, want %s reported as an earlier layout", ms, name)
+	}
+	if _, err := r.Repair(ctx, ms); err != nil {
+		t.Fatal(err)
+	}
+	if n := testdb.Count(t, db, name); n != 60 {
+		t.Errorf("%d rows after the upgrade, want 60", n)
+	}
+	var one int
+	if err := db.QueryRow("SELECT COUNT(*) FROM " + name + " WHERE repeat_count = 1 AND last_ts IS NULL").Scan(&one); err != nil || one != 60 {
+		t.Errorf("%d upgraded rows count one request, want 60 (%v)", one, err)
+	}
+	// The files hold repeat counts the old columns lost: a difference in
+	// content, which -repair rebuilds from the files.
+	ms, err = r.Check(ctx)
+	if err != nil || len(ms) != 1 || ms[0].Upgrade || ms[0].Files.Rows != 60 || ms[0].Rows.Rows != 60 {
+		t.Fatalf("check after the upgrade: %v %v", ms, err)
+	}
+	if _, err := r.Repair(ctx, ms); err != nil {
+		t.Fatal(err)
+	}
+	if ms, err := r.Check(ctx); err != nil || len(ms) != 0 {
+		t.Errorf("check after the repair: %v %v", ms, err)
+	}
+}
