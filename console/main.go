@@ -137,7 +137,7 @@ func userCmd(args []string) error {
 	}
 	verb := args[0]
 	fs := flag.NewFlagSet("console user "+verb, flag.ContinueOnError)
-	dsn := fs.String("dsn", "acstore:acstore@tcp(127.0.0.1:3407)/acstore", "database, go-sql-driver/mysql form")
+	dsn := fs.String("dsn", daemon.DefaultDSN(), "database, go-sql-driver/mysql form (default: $"+daemon.DSNEnv+", else the development instance)")
 	name := fs.String("name", "", "user name")
 	role := fs.String("role", "auditor", "admin or auditor")
 	gws := fs.String("gateways", "", "auditor: only these gateways, comma separated (default all)")

@@ -39,8 +39,8 @@ type Common struct {
 // RegisterFlags adds the common flags to fs.
 func (c *Common) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Data, "data", "/var/lib/acstore", "data root: sync/ holds the sync_files, load/ the load_files, state/ the ledgers")
-	fs.StringVar(&c.DSN, "dsn", "acstore:acstore@tcp(127.0.0.1:3407)/acstore",
-		"database, go-sql-driver/mysql form; the database in it is created if missing")
+	fs.StringVar(&c.DSN, "dsn", DefaultDSN(),
+		"database, go-sql-driver/mysql form; the database in it is created if missing (default: $"+DSNEnv+", else the development instance of make db-up)")
 	fs.StringVar(&c.ConfigFile, "config", "", "YAML file of flag values (`flag: value` lines); flags on the command line win")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.BoolVar(&c.LogJSON, "log-json", false, "log JSON lines instead of text")
@@ -48,9 +48,42 @@ func (c *Common) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.StatsEvery, "stats-interval", 10*time.Second, "how often to log the one-line stats report; 0: never")
 }
 
+// DSNEnv is the environment variable that gives every program its -dsn
+// default, so a password need not be on every command line.
+const DSNEnv = "ACSTORE_DSN"
+
+// DevDSN is the private development instance that make db-up starts.
+const DevDSN = "acstore:acstore@tcp(127.0.0.1:3407)/acstore"
+
+// DefaultDSN is $ACSTORE_DSN, else DevDSN.
+func DefaultDSN() string {
+	if v := os.Getenv(DSNEnv); v != "" {
+		return v
+	}
+	return DevDSN
+}
+
+// helpRequested reports whether args ask for -h (before a "--"): the help
+// then goes to standard output, as asked-for output does, and the program
+// exits 0. Usage after a mistake goes to standard error.
+func helpRequested(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-h", "--h", "-help", "--help":
+			return true
+		}
+	}
+	return false
+}
+
 // Parse parses args into fs, then applies the config file named by the
 // -config flag for every flag not given on the command line.
 func Parse(fs *flag.FlagSet, args []string, c *Common) error {
+	if helpRequested(args) {
+		fs.SetOutput(os.Stdout)
+	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -66,6 +99,9 @@ func Parse(fs *flag.FlagSet, args []string, c *Common) error {
 // ignore -gateway. Everything after "--" is an argument. It returns the
 // arguments in their order.
 func ParseInterspersed(fs *flag.FlagSet, args []string, c *Common) ([]string, error) {
+	if helpRequested(args) {
+		fs.SetOutput(os.Stdout)
+	}
 	var rest []string
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -120,6 +156,11 @@ func ApplyConfigFile(fs *flag.FlagSet, path string) error {
 			s = fmt.Sprint(v)
 		}
 		if err := fs.Set(name, s); err != nil {
+			if g, ok := fs.Lookup(name).Value.(flag.Getter); ok {
+				if _, isDuration := g.Get().(time.Duration); isDuration {
+					return fmt.Errorf("config %s: %s: %q is not a duration: write it with its unit, like 5s, 1m or 1h30m", path, name, s)
+				}
+			}
 			return fmt.Errorf("config %s: %s: %w", path, name, err)
 		}
 	}

@@ -90,3 +90,17 @@ func TestParseInterspersed(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigDuration: a duration without its unit in a config file says
+// what it wants.
+func TestConfigDuration(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "aclog.yaml")
+	os.WriteFile(path, []byte("stats-interval: 5\n"), 0o644)
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	var c daemon.Common
+	c.RegisterFlags(fs)
+	err := daemon.Parse(fs, []string{"-config", path}, &c)
+	if err == nil || !strings.Contains(err.Error(), `stats-interval: "5" is not a duration: write it with its unit, like 5s`) {
+		t.Errorf("err = %v", err)
+	}
+}

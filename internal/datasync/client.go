@@ -38,6 +38,25 @@ type Client struct {
 
 	mu   sync.Mutex
 	sums map[string]fileSum // wire file -> sha256
+	// lastErr is the latest failure of a request (under mu), so that the
+	// stats line and the state show the real reason even while retrying,
+	// or when a stop cancels the pass.
+	lastErr   string
+	lastErrAt time.Time
+}
+
+// noteError records the latest failure of a request.
+func (c *Client) noteError(err error) {
+	c.mu.Lock()
+	c.lastErr, c.lastErrAt = err.Error(), time.Now()
+	c.mu.Unlock()
+}
+
+// LastError returns the latest failure since the last successful pass.
+func (c *Client) LastError() (string, time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lastErr, c.lastErrAt
 }
 
 // NewClient returns a client. A corrupt state file is set aside; the state
@@ -85,6 +104,17 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	return c, nil
 }
 
+// backlog counts the files of the windows past the watermark.
+func (c *Client) backlog(wins []*window) int64 {
+	n := int64(0)
+	for _, w := range wins {
+		if w.name > c.st.Watermark {
+			n += int64(len(w.files))
+		}
+	}
+	return n
+}
+
 // Stats returns the client's counters.
 func (c *Client) Stats() *ClientStats { return &c.stats }
 
@@ -107,12 +137,24 @@ func (c *Client) Run(ctx context.Context) error {
 // when nothing ready is left.
 func (c *Client) RunOnce(ctx context.Context) error {
 	err := c.runOnce(ctx)
-	if err != nil {
+	switch {
+	case err != nil && ctx.Err() != nil:
+		// Stopped: the reason worth keeping is the failure before, if any.
+		if last, at := c.LastError(); last != "" {
+			c.st.LastError, c.st.LastErrorAt = last, at
+		}
+	case err != nil:
 		c.stats.Errors.Add(1)
-		c.st.LastError, c.st.LastErrorAt = err.Error(), time.Now()
-	} else {
+		c.noteError(err)
+		c.st.LastError, c.st.LastErrorAt = c.LastError()
+	default:
 		c.st.LastSuccess = time.Now()
 		c.stats.LastSuccess.Store(c.st.LastSuccess.Unix())
+		// A success clears the last error: it is no longer the state.
+		c.st.LastError, c.st.LastErrorAt = "", time.Time{}
+		c.mu.Lock()
+		c.lastErr, c.lastErrAt = "", time.Time{}
+		c.mu.Unlock()
 	}
 	if serr := c.st.save(c.cfg.Root); serr != nil {
 		err = errors.Join(err, serr)
@@ -121,6 +163,13 @@ func (c *Client) RunOnce(ctx context.Context) error {
 }
 
 func (c *Client) runOnce(ctx context.Context) error {
+	// What is pending is known from the disk alone: count it before
+	// asking the server anything, so it shows while the server is away.
+	wins, err := c.scan()
+	if err != nil {
+		return err
+	}
+	c.stats.Backlog.Store(c.backlog(wins))
 	if c.needProgress {
 		p, err := c.progress(ctx)
 		if err != nil {
@@ -129,6 +178,9 @@ func (c *Client) runOnce(ctx context.Context) error {
 		if p.LastWindow > c.st.Watermark {
 			c.log.Info("state rebuilt from the server", "watermark", p.LastWindow)
 			c.st.Watermark = p.LastWindow
+			if wins, err = c.scan(); err != nil { // from the new horizon
+				return err
+			}
 		}
 		c.st.ConfigMD5 = p.ConfigMD5
 		if c.st.ConfigMD5 == nil {
@@ -136,17 +188,7 @@ func (c *Client) runOnce(ctx context.Context) error {
 		}
 		c.needProgress = false
 	}
-	wins, err := c.scan()
-	if err != nil {
-		return err
-	}
-	backlog := int64(0)
-	for _, w := range wins {
-		if w.name > c.st.Watermark {
-			backlog += int64(len(w.files))
-		}
-	}
-	c.stats.Backlog.Store(backlog)
+	c.stats.Backlog.Store(c.backlog(wins))
 	configDone := false
 	for _, w := range wins {
 		if err := ctx.Err(); err != nil {

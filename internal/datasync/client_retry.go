@@ -26,6 +26,10 @@ func (c *Client) retry(ctx context.Context, what string, fn func() error) error 
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		c.noteError(err)
+		if pe := permanent(err); pe != nil {
+			return pe
+		}
 		var se *StatusError
 		if errors.As(err, &se) && !se.Retryable() {
 			return err

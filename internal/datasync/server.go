@@ -125,7 +125,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		// Streams on one connection are uploads too: no more than one
 		// gateway may have.
 		HTTP2:       &http.HTTP2Config{MaxConcurrentStreams: s.cfg.MaxGatewayUploads + 2},
-		ErrorLog:    slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		ErrorLog:    newHandshakeLogger(s.log, 10*time.Second),
 		BaseContext: func(net.Listener) context.Context { return ctx },
 	}
 	if tcfg != nil {

@@ -199,7 +199,7 @@ func (c *Client) Register(reg prometheus.Registerer) {
 		daemon.Counter("datasync_push", "errors_total", "Passes that failed.", &s.Errors),
 		daemon.Counter("datasync_push", "quarantined_total", "Files set aside: the server refused their content.", &s.Quarantined),
 		daemon.Counter("datasync_push", "busy_total", "Answers of a busy server (503 + Retry-After) waited for.", &s.Busy),
-		daemon.Gauge("datasync_push", "backlog_files", "Published files not shipped yet, at the last scan.", func() float64 { return float64(s.Backlog.Load()) }),
+		daemon.Gauge("datasync_push", "backlog_files", "Published files not shipped yet, at the last scan (counted before the server is asked anything).", func() float64 { return float64(s.Backlog.Load()) }),
 		daemon.Gauge("datasync_push", "last_success_seconds", "Unix time of the last pass that shipped everything ready.", func() float64 { return float64(s.LastSuccess.Load()) }),
 	)
 }
@@ -207,11 +207,15 @@ func (c *Client) Register(reg prometheus.Registerer) {
 // StatsLine is the client's part of the 10-second stats line.
 func (c *Client) StatsLine() []any {
 	s := &c.stats
-	return []any{
+	attrs := []any{
 		slog.Uint64("files", s.Files.Load()), slog.Uint64("skipped", s.Skipped.Load()), slog.Uint64("windows", s.Windows.Load()),
 		slog.Uint64("bytes", s.Bytes.Load()), slog.Uint64("wire_bytes", s.WireBytes.Load()), slog.Int64("backlog", s.Backlog.Load()),
 		slog.Uint64("retries", s.Retries.Load()), slog.Uint64("errors", s.Errors.Load()), slog.String("watermark", c.st.Watermark),
 	}
+	if last, at := c.LastError(); last != "" {
+		attrs = append(attrs, slog.String("last_error", last), slog.Time("last_error_at", at))
+	}
+	return attrs
 }
 
 // Register adds the server's metrics to reg.

@@ -1,0 +1,100 @@
+package datasync_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/acstore/acstore/internal/datasync"
+	"github.com/acstore/acstore/internal/logfile"
+	"github.com/acstore/acstore/internal/testdb"
+)
+
+// lockedBuffer is a log destination safe for the server's goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestPermanentErrorsFailFast: a push that cannot succeed by trying again
+// (a server certificate from a CA the branch does not trust, a wrong
+// secret) gives up within seconds with the real reason, although its
+// backoff would wait minutes; the backlog counts the files pending; the
+// state keeps the real error until a push succeeds, which clears it. The
+// server logs the refused handshake.
+func TestPermanentErrorsFailFast(t *testing.T) {
+	db, _ := testdb.New(t)
+	p, stranger := newPKI(t, gwA), newPKI(t)
+	var serverLog lockedBuffer
+	ts := startServer(t, t.TempDir(), db, p, func(c *datasync.ServerConfig) {
+		c.Logger = slog.New(slog.NewTextHandler(&serverLog, nil))
+	})
+	root := t.TempDir()
+	branch(t, root, gwA, 1, 20, logfile.LZ4)
+
+	for _, tc := range []struct {
+		name   string
+		mod    func(*datasync.ClientConfig)
+		reason string
+	}{
+		{"untrusted server certificate", func(c *datasync.ClientConfig) { c.TLS.CA = stranger.ca }, "not signed by a CA this branch trusts"},
+		{"wrong secret", func(c *datasync.ClientConfig) { c.Secret = "not-the-secret-0123456789" }, "the server refused this branch (401"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := clientConfig(t, root, gwA, ts.URL, p)
+			// Backoff that would take minutes if these were retried.
+			cfg.Retries, cfg.MinBackoff, cfg.MaxBackoff = 20, 5*time.Second, time.Minute
+			tc.mod(&cfg)
+			c, err := datasync.NewClient(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			began := time.Now()
+			err = c.RunOnce(context.Background())
+			if took := time.Since(began); took > 5*time.Second {
+				t.Errorf("gave up after %v, want seconds", took)
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.reason) {
+				t.Fatalf("err = %v, want the reason %q", err, tc.reason)
+			}
+			if n := c.Stats().Backlog.Load(); n == 0 {
+				t.Error("backlog 0 with every file pending")
+			}
+			st, err := datasync.ReadClientStatus(root, gwA)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(st.LastError, tc.reason) || st.Backlog == 0 {
+				t.Errorf("status: last error %q, backlog %d", st.LastError, st.Backlog)
+			}
+		})
+	}
+	if log := serverLog.String(); !strings.Contains(log, "refused a TLS handshake") || !strings.Contains(log, "bad certificate") {
+		t.Errorf("the server did not log the refused handshake:\n%s", log)
+	}
+	push(t, clientConfig(t, root, gwA, ts.URL, p))
+	st, err := datasync.ReadClientStatus(root, gwA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.LastError != "" || st.Backlog != 0 {
+		t.Errorf("after a successful push: last error %q, backlog %d", st.LastError, st.Backlog)
+	}
+}
