@@ -38,7 +38,8 @@ func (s *Server) showLogin(w http.ResponseWriter, c *ctx, status int, msg string
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request, c *ctx) int {
 	name := r.PostFormValue("user")
-	c.filter = "user=" + strconv.Quote(name)
+	c.filter = "POST /login user=" + strconv.Quote(name)
+	c.attempt = name
 	pre, err := r.Cookie(preCookie)
 	tok := r.PostFormValue("csrf")
 	if err != nil || tok == "" || subtle.ConstantTimeCompare([]byte(pre.Value), []byte(tok)) != 1 {

@@ -134,6 +134,8 @@ type ctx struct {
 	// filter, when set by the handler, replaces the request's query in
 	// the audit record (the login form: the name, never the password).
 	filter string
+	// attempt is the user name a login tried, recorded as its user.
+	attempt string
 }
 
 func (s *Server) routes() {
@@ -223,10 +225,10 @@ func (s *Server) wrap(rt route) http.Handler {
 		if c.user != nil {
 			name = c.user.Name
 		}
-		filter := r.URL.Path
-		if r.URL.RawQuery != "" {
-			filter += "?" + r.URL.RawQuery
+		if name == "" {
+			name = c.attempt
 		}
+		filter := r.RequestURI
 		if c.filter != "" {
 			filter = c.filter
 		}
