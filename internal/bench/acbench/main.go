@@ -21,14 +21,31 @@ func main() {
 	packets := flag.Int("packets", 1_000_000, "packets of the generated capture for aclog")
 	bin := flag.String("bin", "bin", "directory of the built programs")
 	syncRows := flag.Int("datasync-rows", 200_000, "rows per table shipped by the datasync measurement")
+	consoleA := flag.Int("console-a-rows", 10_000_000, "A rows of the day the console's report reads")
+	consoleU := flag.Int("console-u-rows", 1_000_000, "U rows of the day the console's search reads")
+	only := flag.String("only", "", "run only this group (console)")
 	flag.Parse()
-	if err := run(*dsn, *bin, *rows, *packets, *syncRows); err != nil {
+	if *only == "console" {
+		ctx := context.Background()
+		db, err := mariadb.Open(ctx, *dsn)
+		if err == nil {
+			var rows []bench.Row
+			rows, err = consoleBench(ctx, db, *consoleA, *consoleU)
+			bench.Print(os.Stdout, rows)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "acbench:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := run(*dsn, *bin, *rows, *packets, *syncRows, *consoleA, *consoleU); err != nil {
 		fmt.Fprintln(os.Stderr, "acbench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(dsn, bin string, n, packets, syncRows int) error {
+func run(dsn, bin string, n, packets, syncRows, consoleA, consoleU int) error {
 	ctx := context.Background()
 	db, err := mariadb.Open(ctx, dsn)
 	if err != nil {
@@ -59,6 +76,11 @@ func run(dsn, bin string, n, packets, syncRows int) error {
 	rows, err = datasync.Bench(ctx, syncRows)
 	if err != nil {
 		return fmt.Errorf("datasync: %w", err)
+	}
+	all = append(all, rows...)
+	rows, err = consoleBench(ctx, db, consoleA, consoleU)
+	if err != nil {
+		return fmt.Errorf("console: %w", err)
 	}
 	all = append(all, rows...)
 	bench.Print(os.Stdout, all)

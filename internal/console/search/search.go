@@ -39,6 +39,12 @@ type dayPart struct {
 	count    int64
 }
 
+// whole reports whether the part covers its whole day.
+func (p dayPart) whole() bool {
+	return p.from.Hour() == 0 && p.from.Minute() == 0 && p.from.Second() == 0 && p.from.Nanosecond() == 0 &&
+		p.to.Equal(p.from.AddDate(0, 0, 1))
+}
+
 // days splits [from, to) into day tables, newest first, keeping those that
 // exist.
 func days(letter byte, from, to time.Time, have map[string]bool) []dayPart {
@@ -88,9 +94,18 @@ func Run(ctx context.Context, db *sql.DB, f Filter) (*Result, error) {
 		}
 	}
 	cond, args := f.where(t)
+	// A part that is a whole day needs no time condition: without one,
+	// an unfiltered COUNT(*) is MyISAM's stored row count, and the page
+	// still walks the ts index backwards.
 	whereOf := func(p dayPart) (string, []any) {
-		w := append([]string{"`ts` >= ?", "`ts` < ?"}, cond...)
-		a := append([]any{p.from.Format(tsLayout), p.to.Format(tsLayout)}, args...)
+		w, a := cond, args
+		if !p.whole() {
+			w = append([]string{"`ts` >= ?", "`ts` < ?"}, cond...)
+			a = append([]any{p.from.Format(tsLayout), p.to.Format(tsLayout)}, args...)
+		}
+		if len(w) == 0 {
+			return "", nil
+		}
 		return " WHERE " + strings.Join(w, " AND "), a
 	}
 	for i := range parts {

@@ -125,6 +125,9 @@ func TestBrowser(t *testing.T) {
 			"to":   dayWeb[:4] + "-" + dayWeb[4:6] + "-" + dayWeb[6:] + "T23:59:59"}),
 		chromedp.SendKeys("#q", "ocsp", chromedp.ByID),
 		chromedp.Click("#go", chromedp.ByID),
+		// The page before the click has a #total too (the default
+		// search): wait for the page that echoes the filter.
+		chromedp.WaitVisible(`input#q[value="ocsp"]`, chromedp.ByQuery),
 		chromedp.WaitVisible("#total", chromedp.ByID),
 		chromedp.Text("#total", &total, chromedp.ByID),
 	)

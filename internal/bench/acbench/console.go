@@ -1,0 +1,216 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/acstore/acstore/internal/bench"
+	"github.com/acstore/acstore/internal/console/report"
+	"github.com/acstore/acstore/internal/console/search"
+	"github.com/acstore/acstore/internal/loader"
+	"github.com/acstore/acstore/internal/mariadb"
+	"github.com/acstore/acstore/internal/rollup"
+)
+
+// consoleBench measures the console's two promises, each next to the same
+// answer from raw SQL in the same run:
+//   - a report over one day of aRows A rows (top 10 users by bytes_down,
+//     and the hourly trend) from the rollups, server time (what the
+//     console spends between request and page: planning, listing tables,
+//     the query);
+//   - the first page (50 rows, newest first, with the total) of a search
+//     over a day of uRows U rows, unfiltered and with a text filter.
+//
+// The rows are generated into sync_files, loaded by the loader and rolled
+// up by midtable (the real programs' libraries), into tables of their own
+// day (2000-01-05), dropped at the end.
+func consoleBench(ctx context.Context, db *sql.DB, aRows, uRows int) ([]bench.Row, error) {
+	const gw = "C0DE0C0E"
+	day := time.Date(2000, 1, 5, 0, 0, 0, 0, time.Local)
+	ymd := day.Format("20060102")
+	root, err := os.MkdirTemp("", "acbench-console-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(root)
+	drop := func() {
+		tables, _ := mariadb.Tables(context.WithoutCancel(ctx), db)
+		for _, t := range tables {
+			if len(t) > 8 && t[len(t)-8:] == ymd {
+				db.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+mariadb.Quote(t))
+			}
+		}
+	}
+	drop() // left by an interrupted run
+	defer drop()
+	const windows = 24 * 12
+	for _, g := range []struct {
+		letter string
+		n      int
+		seed   uint64
+	}{{"A", aRows, 11}, {"U", uRows, 12}} {
+		if _, err := rollup.Generate(rollup.GenConfig{Root: root, Gateway: gw, Seed: g.seed, Start: day, Windows: windows,
+			RowsPerWindow: (g.n + windows - 1) / windows, Letters: g.letter, Users: 2000, Apps: 60}); err != nil {
+			return nil, fmt.Errorf("generate %s: %w", g.letter, err)
+		}
+	}
+	l, err := loader.New(loader.Config{Root: root, Keep: true}, db)
+	if err != nil {
+		return nil, err
+	}
+	_, err = l.RunOnce(ctx)
+	l.Close()
+	if err != nil {
+		return nil, fmt.Errorf("load: %w", err)
+	}
+	ro, err := rollup.New(rollup.Config{Root: root}, db)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := ro.RunOnce(ctx); err != nil {
+		return nil, fmt.Errorf("roll up: %w", err)
+	}
+	var nA, nU int64
+	db.QueryRowContext(ctx, "SELECT COUNT(*) FROM A"+ymd).Scan(&nA)
+	db.QueryRowContext(ctx, "SELECT COUNT(*) FROM U"+ymd).Scan(&nU)
+
+	var rows []bench.Row
+	r, err := reportRows(ctx, db, day, nA)
+	if err != nil {
+		return nil, err
+	}
+	rows = append(rows, r...)
+	r, err = searchRows(ctx, db, day, nU)
+	if err != nil {
+		return nil, err
+	}
+	return append(rows, r...), nil
+}
+
+// median runs f runs times after one warm-up and returns the median time.
+func median(runs int, f func() (time.Duration, error)) (time.Duration, error) {
+	var ts []time.Duration
+	for i := range runs + 1 {
+		d, err := f()
+		if err != nil {
+			return 0, err
+		}
+		if i > 0 {
+			ts = append(ts, d)
+		}
+	}
+	slices.Sort(ts)
+	return ts[len(ts)/2], nil
+}
+
+func reportRows(ctx context.Context, db *sql.DB, day time.Time, n int64) ([]bench.Row, error) {
+	var rows []bench.Row
+	for _, kind := range []string{"traffic", "trend"} {
+		k, _ := report.KindByName(kind)
+		req := report.Request{Kind: k, From: day, To: day.AddDate(0, 0, 1), Top: 10, Measure: "bytes_down"}
+		var rep *report.Report
+		took, err := median(11, func() (time.Duration, error) {
+			var err error
+			rep, err = report.Run(ctx, db, req)
+			if err != nil {
+				return 0, err
+			}
+			return rep.Elapsed, nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("report %s: %w", kind, err)
+		}
+		// The same answer from raw SQL: the GROUP BY over the day table.
+		by := "U"
+		if kind == "trend" {
+			by = ""
+		}
+		q := rollup.Query{Table: 'A', By: by, From: req.From, To: req.To, OrderBy: "bytes_down", Top: 10, RawOnly: true}
+		var raw []rollup.Row
+		rawTook, err := median(1, func() (time.Duration, error) {
+			s := time.Now()
+			var err error
+			_, raw, err = rollup.Answer(ctx, db, q)
+			return time.Since(s), err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("raw %s: %w", kind, err)
+		}
+		var sum, rawSum uint64
+		for _, s := range rep.Series {
+			for _, v := range s.Data {
+				if s.Name == "bytes_down" {
+					sum += v
+				}
+			}
+		}
+		for i, r := range raw {
+			if kind == "trend" || i < len(rep.Series[0].Data) {
+				rawSum += r.Sums[1]
+			}
+		}
+		if sum != rawSum {
+			return nil, fmt.Errorf("report %s: rollups sum %d bytes_down, raw rows %d", kind, sum, rawSum)
+		}
+		ref := fmt.Sprintf("%s report, day of A from raw rows (reference)", kind)
+		rows = append(rows,
+			bench.Row{Group: "console", Name: fmt.Sprintf("%s report, day of A from rollups", kind), Amount: 1, Unit: "reports", Took: took, Reference: ref,
+				Note: fmt.Sprintf("server time, median of 11; reads %d table(s)", len(rep.Parts))},
+			bench.Row{Group: "console", Name: ref, Amount: 1, Unit: "reports", Took: rawTook, Note: fmt.Sprintf("GROUP BY over %d rows", n)})
+	}
+	return rows, nil
+}
+
+func searchRows(ctx context.Context, db *sql.DB, day time.Time, n int64) ([]bench.Row, error) {
+	var rows []bench.Row
+	ymd := day.Format("20060102")
+	for _, c := range []struct {
+		name, field, contains, where string
+	}{
+		{"all rows", "", "", ""},
+		{"uri contains /p/42", "uri", "/p/42", " WHERE `uri` LIKE '%/p/42%'"},
+	} {
+		f := search.Filter{Table: 'U', From: day, To: day.AddDate(0, 0, 1), Field: c.field, Contains: c.contains, Page: 1, PageSize: 50}
+		var res *search.Result
+		took, err := median(5, func() (time.Duration, error) {
+			s := time.Now()
+			var err error
+			res, err = search.Run(ctx, db, f)
+			return time.Since(s), err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("search %s: %w", c.name, err)
+		}
+		var total int64
+		rawTook, err := median(5, func() (time.Duration, error) {
+			s := time.Now()
+			if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM U"+ymd+c.where).Scan(&total); err != nil {
+				return 0, err
+			}
+			rs, err := db.QueryContext(ctx, "SELECT * FROM U"+ymd+c.where+" ORDER BY ts DESC LIMIT 50")
+			if err != nil {
+				return 0, err
+			}
+			for rs.Next() {
+			}
+			rs.Close()
+			return time.Since(s), rs.Err()
+		})
+		if err != nil {
+			return nil, fmt.Errorf("raw search %s: %w", c.name, err)
+		}
+		if total != res.Total || len(res.Rows) != int(min(total, 50)) {
+			return nil, fmt.Errorf("search %s: console says %d rows (%d shown), SQL %d", c.name, res.Total, len(res.Rows), total)
+		}
+		ref := "search first page, " + c.name + ", raw SQL (reference)"
+		rows = append(rows,
+			bench.Row{Group: "console", Name: "search first page, " + c.name, Amount: 1, Unit: "pages", Took: took, Reference: ref,
+				Note: fmt.Sprintf("%d of %d rows match; median of 5", res.Total, n)},
+			bench.Row{Group: "console", Name: ref, Amount: 1, Unit: "pages", Took: rawTook, Note: "COUNT(*) + ORDER BY ts DESC LIMIT 50"})
+	}
+	return rows, nil
+}
