@@ -118,10 +118,16 @@ func newFixture(t *testing.T, lockout time.Duration) *fixture {
 	web := filepath.Join(pcaps, "mixed/tls-subjectaltname_input.pcap")
 	run(t, bin+"/aclog", "-data", f.root, "-gateway", gwMain, "-log-level", "warn", "-r", web,
 		filepath.Join(pcaps, "smtp/smtp-zip.pcap"), filepath.Join(pcaps, "smtp/smtp.pcap"))
-	run(t, bin+"/aclog", "-data", f.root, "-gateway", gwOther, "-log-level", "warn", "-r", web,
+	// The other branch in a data root of its own (aclog knows a capture
+	// by its content and would skip it), loaded into the same database.
+	other := t.TempDir()
+	os.CopyFS(filepath.Join(other, "config"), os.DirFS(cfg))
+	run(t, bin+"/aclog", "-data", other, "-gateway", gwOther, "-log-level", "warn", "-r", web,
 		filepath.Join(pcaps, "smtp/smtp-zip.pcap"))
-	run(t, bin+"/loader", "-data", f.root, "-dsn", dsn, "-once", "-log-level", "warn")
-	run(t, bin+"/midtable", "-data", f.root, "-dsn", dsn, "-once", "-log-level", "warn")
+	for _, root := range []string{f.root, other} {
+		run(t, bin+"/loader", "-data", root, "-dsn", dsn, "-once", "-log-level", "warn")
+		run(t, bin+"/midtable", "-data", root, "-dsn", dsn, "-once", "-log-level", "warn")
+	}
 	f.start(t, lockout)
 	return f
 }
