@@ -16,10 +16,12 @@ type Config struct {
 	UDPIdleTimeout time.Duration `yaml:"udp_idle_timeout"`
 	// TCPClosedLinger keeps a TCP session that saw FIN from both sides or
 	// RST this long, so the last ACKs, retransmissions and late resets are
-	// still counted in it, unless a new SYN reuses its ports first. The
-	// default is one MSL (RFC 9293: 2 minutes), the longest a segment of
-	// the old connection can still be on its way. While the session table
-	// is over half full, closed sessions linger only closedLingerUnderLoad.
+	// still counted in it, unless a new SYN reuses its ports first; the
+	// session keeps its end reason (fin, rst). The default is 5 s, Zeek's
+	// tcp_close_delay: the last ACK and a retransmitted FIN come within a
+	// few round trips, and on a gateway most sessions are short, so a
+	// lingering table of closed sessions would cost more than the rare
+	// segment that arrives later (it starts an "idle" session of its own).
 	TCPClosedLinger time.Duration `yaml:"tcp_closed_linger"`
 	// DNSTimeout is how long a query waits for its response.
 	DNSTimeout time.Duration `yaml:"dns_timeout"`
@@ -61,7 +63,7 @@ func DefaultConfig() Config {
 	return Config{
 		TCPIdleTimeout:          5 * time.Minute,
 		UDPIdleTimeout:          60 * time.Second,
-		TCPClosedLinger:         2 * time.Minute,
+		TCPClosedLinger:         5 * time.Second,
 		DNSTimeout:              30 * time.Second,
 		GapWait:                 10 * time.Second,
 		MaxBufferedPagesPerConn: 256,   // ~480 KB
@@ -100,6 +102,14 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 func (c *Config) LongestTimeout() time.Duration {
 	return max(c.TCPIdleTimeout, c.UDPIdleTimeout, c.TCPClosedLinger, c.DNSTimeout, c.GapWait,
 		fragmentTimeout, ftpExpectTimeout, tftpIdleTimeout)
+}
+
+// RowDelay is how long after its packets a row may be written: a session
+// ends (and its A row, stamped with its start, is written) a timeout after
+// its last packet. Windows stay open this long past their end so that
+// short sessions' rows do not reopen published sync_files.
+func (c *Config) RowDelay() time.Duration {
+	return max(c.UDPIdleTimeout, c.TCPClosedLinger, c.DNSTimeout, c.GapWait) + c.SweepInterval + 10*time.Second
 }
 
 // Validate reports a config the engine cannot run with.

@@ -26,6 +26,8 @@ type fragment struct {
 }
 
 type datagram struct {
+	key        fragKey
+	links      links[datagram]
 	first      time.Time
 	frags      []fragment
 	total      int // payload length, known once the last fragment came; -1 before
@@ -40,6 +42,7 @@ type datagram struct {
 // IPv6 counterpart.
 type defragmenter struct {
 	pending map[fragKey]*datagram
+	queue   fifo[datagram, *datagram] // oldest first
 	max     int
 	buf     []byte // the last reassembled payload; valid until the next add
 }
@@ -58,14 +61,15 @@ func (d *defragmenter) add(k fragKey, off int, more bool, proto uint8, payload [
 		if len(d.pending) >= d.max {
 			return nil, 0, 0, 0, false
 		}
-		dg = &datagram{first: now, total: -1}
+		dg = &datagram{key: k, first: now, total: -1}
 		d.pending[k] = dg
+		d.queue.push(dg)
 	}
 	dg.frames++
 	dg.frameBytes += frameLen
 	if off+len(payload) > maxDatagram {
 		// Impossible datagram (or an attack): forget it.
-		delete(d.pending, k)
+		d.drop(dg)
 		return nil, 0, 0, 0, false
 	}
 	if off == 0 {
@@ -100,19 +104,24 @@ func (d *defragmenter) add(k fragKey, off int, more bool, proto uint8, payload [
 			copy(d.buf[f.off:], f.data)
 		}
 	}
-	delete(d.pending, k)
+	d.drop(dg)
 	return d.buf, dg.proto, dg.frames, dg.frameBytes, true
+}
+
+func (dg *datagram) link() *links[datagram] { return &dg.links }
+
+func (d *defragmenter) drop(dg *datagram) {
+	delete(d.pending, dg.key)
+	d.queue.remove(dg)
 }
 
 // expire drops datagrams begun before cutoff and returns how many fragments
 // they held. all drops everything.
 func (d *defragmenter) expire(cutoff time.Time, all bool) uint64 {
 	var n uint64
-	for k, dg := range d.pending {
-		if all || dg.first.Before(cutoff) {
-			n += dg.frames
-			delete(d.pending, k)
-		}
+	for dg := d.queue.front(); dg != nil && (all || dg.first.Before(cutoff)); dg = d.queue.front() {
+		n += dg.frames
+		d.drop(dg)
 	}
 	return n
 }

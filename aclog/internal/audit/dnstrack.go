@@ -1,7 +1,6 @@
 package audit
 
 import (
-	"cmp"
 	"net/netip"
 	"slices"
 	"time"
@@ -19,17 +18,29 @@ type dnsKey struct {
 }
 
 type dnsPending struct {
-	recs []*DNSQuery // one per question
-	at   time.Time
+	key   dnsKey
+	recs  []*DNSQuery // one per question
+	at    time.Time
+	links links[dnsPending]
 }
 
+func (p *dnsPending) link() *links[dnsPending] { return &p.links }
+
 // dnsTracker pairs queries with responses by 5-tuple and transaction id,
-// for DNS over UDP and over TCP alike.
+// for DNS over UDP and over TCP alike. The queries waiting are also in a
+// list, oldest first, so expiry looks only at those that time out.
 type dnsTracker struct {
-	m map[dnsKey]*dnsPending
+	m     map[dnsKey]*dnsPending
+	queue fifo[dnsPending, *dnsPending]
 }
 
 func (t *dnsTracker) init() { t.m = make(map[dnsKey]*dnsPending) }
+
+// take removes a pending query.
+func (t *dnsTracker) take(p *dnsPending) {
+	delete(t.m, p.key)
+	t.queue.remove(p)
+}
 
 // dnsMessage handles one DNS message sent from src to dst. It reports
 // whether payload was DNS.
@@ -46,7 +57,7 @@ func (e *Engine) dnsMessage(transport Proto, src, dst netip.AddrPort, payload []
 			// Same id on the same 5-tuple while one is outstanding: a
 			// retransmission or a reused id. The earlier one went
 			// unanswered; tshark counts both queries, so do we.
-			delete(e.dnsq.m, key)
+			e.dnsq.take(old)
 			e.emitDNS(old.recs)
 		}
 		recs := make([]*DNSQuery, 0, len(m.Questions))
@@ -64,7 +75,9 @@ func (e *Engine) dnsMessage(transport Proto, src, dst netip.AddrPort, payload []
 			e.emitDNS(recs)
 			return true
 		}
-		e.dnsq.m[key] = &dnsPending{recs: recs, at: e.now}
+		p := &dnsPending{key: key, recs: recs, at: e.now}
+		e.dnsq.m[key] = p
+		e.dnsq.queue.push(p)
 		return true
 	}
 	answers := make([]DNSAnswer, 0, len(m.Answers))
@@ -72,7 +85,7 @@ func (e *Engine) dnsMessage(transport Proto, src, dst netip.AddrPort, payload []
 		answers = append(answers, DNSAnswer{Name: a.Name, Type: a.Type, TTL: a.TTL, Data: a.Data})
 	}
 	if p := e.dnsq.m[key]; p != nil {
-		delete(e.dnsq.m, key)
+		e.dnsq.take(p)
 		for i, r := range p.recs {
 			r.HasResponse = true
 			r.RCode = m.RCode
@@ -125,23 +138,8 @@ func (e *Engine) emitDNS(recs []*DNSQuery) {
 // expire emits queries older than cutoff (all of them if all) without a
 // response, oldest first.
 func (t *dnsTracker) expire(e *Engine, cutoff time.Time, all bool) {
-	var done []*dnsPending
-	for k, p := range t.m {
-		if all || p.at.Before(cutoff) {
-			done = append(done, p)
-			delete(t.m, k)
-		}
-	}
-	slices.SortFunc(done, func(x, y *dnsPending) int {
-		if c := x.at.Compare(y.at); c != 0 {
-			return c
-		}
-		if c := x.recs[0].Client.Compare(y.recs[0].Client); c != 0 {
-			return c
-		}
-		return cmp.Compare(x.recs[0].ID, y.recs[0].ID)
-	})
-	for _, p := range done {
+	for p := t.queue.front(); p != nil && (all || p.at.Before(cutoff)); p = t.queue.front() {
+		t.take(p)
 		e.emitDNS(p.recs)
 	}
 }

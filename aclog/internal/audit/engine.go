@@ -8,7 +8,6 @@ import (
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
-	"github.com/google/gopacket/reassembly"
 
 	"github.com/acstore/acstore/aclog/internal/proto/dns"
 	"github.com/acstore/acstore/aclog/internal/proto/http"
@@ -77,17 +76,22 @@ type Engine struct {
 	now       time.Time // latest packet time seen
 	nextSweep time.Time
 
-	sessions map[flowKey]*session
-	cur      *session // session of the packet being processed
-	frags    defragmenter
-	dnsq     dnsTracker
+	sessions   map[flowKey]*session
+	tcpList    fifo[session, *session] // open TCP sessions, least recently active first
+	udpList    fifo[session, *session]
+	closedList fifo[session, *session] // TCP sessions closed by FIN or RST, lingering
+	free       []*session              // ended sessions, for reuse
+	cur        *session                // session of the packet being processed
+	frags      defragmenter
+	dnsq       dnsTracker
+
+	gaps        fifo[tcpStream, *tcpStream] // streams with data waiting behind a hole, oldest first
+	queuedBytes int                         // bytes those hold
 
 	ftpExpect map[netip.AddrPort]*ftpExpectation // data connections announced on FTP control connections
 	tftp      map[netip.AddrPort]*tftpTransfer   // TFTP transfers by client endpoint
-
-	pool *reassembly.StreamPool
-	asm  *reassembly.Assembler
-	actx asmContext
+	ftpCheck  time.Time                          // no FTP expectation expires before
+	tftpCheck time.Time                          // no TFTP transfer goes quiet before
 
 	closed bool
 }
@@ -110,10 +114,6 @@ func New(cfg Config, sink Sink) (*Engine, error) {
 	}
 	e.frags.init(cfg.MaxFragments)
 	e.dnsq.init()
-	e.pool = reassembly.NewStreamPool(&streamFactory{e: e})
-	e.asm = reassembly.NewAssembler(e.pool)
-	e.asm.MaxBufferedPagesPerConnection = cfg.MaxBufferedPagesPerConn
-	e.asm.MaxBufferedPagesTotal = cfg.MaxBufferedPagesTotal
 	return e, nil
 }
 
@@ -238,13 +238,13 @@ func (e *Engine) ipv4(transport gopacket.LayerType, frameLen uint64) {
 			return
 		}
 		e.stats.Reassembled++
-		e.transport(src, dst, proto, payload, frames, bytes, ip.NetworkFlow())
+		e.transport(src, dst, proto, payload, frames, bytes)
 		return
 	}
 	switch transport {
 	case layers.LayerTypeTCP:
 		e.stats.Decoded++
-		e.tcpPacket(src, dst, 1, frameLen, ip.NetworkFlow())
+		e.tcpPacket(src, dst, 1, frameLen)
 	case layers.LayerTypeUDP:
 		e.stats.Decoded++
 		e.udpPacket(src, dst, 1, frameLen)
@@ -262,7 +262,7 @@ func (e *Engine) ipv6(transport gopacket.LayerType, frameLen uint64) {
 	switch transport {
 	case layers.LayerTypeTCP:
 		e.stats.Decoded++
-		e.tcpPacket(src, dst, 1, frameLen, ip.NetworkFlow())
+		e.tcpPacket(src, dst, 1, frameLen)
 		return
 	case layers.LayerTypeUDP:
 		e.stats.Decoded++
@@ -275,7 +275,7 @@ func (e *Engine) ipv6(transport gopacket.LayerType, frameLen uint64) {
 	for range 8 {
 		switch nh {
 		case 6, 17:
-			e.transport(src, dst, nh, b, nframes, frameLen, ip.NetworkFlow())
+			e.transport(src, dst, nh, b, nframes, frameLen)
 			return
 		case 0, 43, 60: // hop-by-hop, routing, destination options
 			if len(b) < 8 || len(b) < (int(b[1])+1)*8 {
@@ -316,7 +316,7 @@ func (e *Engine) ipv6(transport gopacket.LayerType, frameLen uint64) {
 
 // transport decodes a TCP or UDP header from a payload that did not come
 // through the layer parser (reassembled fragments, IPv6 extension headers).
-func (e *Engine) transport(src, dst netip.Addr, proto uint8, payload []byte, frames, frameBytes uint64, netFlow gopacket.Flow) {
+func (e *Engine) transport(src, dst netip.Addr, proto uint8, payload []byte, frames, frameBytes uint64) {
 	switch proto {
 	case 6:
 		if err := e.tcp.DecodeFromBytes(payload, gopacket.NilDecodeFeedback); err != nil {
@@ -324,7 +324,7 @@ func (e *Engine) transport(src, dst netip.Addr, proto uint8, payload []byte, fra
 			return
 		}
 		e.stats.Decoded++
-		e.tcpPacket(src, dst, frames, frameBytes, netFlow)
+		e.tcpPacket(src, dst, frames, frameBytes)
 	case 17:
 		if err := e.udp.DecodeFromBytes(payload, gopacket.NilDecodeFeedback); err != nil {
 			e.stats.Malformed++
@@ -337,17 +337,30 @@ func (e *Engine) transport(src, dst netip.Addr, proto uint8, payload []byte, fra
 	}
 }
 
-func (e *Engine) tcpPacket(src, dst netip.Addr, frames, frameBytes uint64, netFlow gopacket.Flow) {
+func (e *Engine) tcpPacket(src, dst netip.Addr, frames, frameBytes uint64) {
 	t := &e.tcp
 	s, fromClient := e.track(TCP, netip.AddrPortFrom(src, uint16(t.SrcPort)), netip.AddrPortFrom(dst, uint16(t.DstPort)), frames, frameBytes)
-	e.cur = s
-	if s != nil {
-		s.tcpFlags(fromClient, t)
+	if s == nil {
+		return // not tracked (the table is full): not reassembled either
 	}
-	// Checksums are not verified anywhere: offloading makes captured
-	// checksums wrong too often for a bad one to mean a bad packet.
-	e.actx.ci.Timestamp = e.now
-	e.asm.AssembleWithContext(netFlow, t, &e.actx)
+	s.tcpFlags(fromClient, t)
+	if s.closed && s.list != listClosed {
+		e.touch(s)
+	}
+	st := s.stream
+	if st == nil {
+		if !t.SYN && !t.FIN && !t.RST && len(t.Payload) == 0 {
+			return // a bare ACK: nothing to reassemble yet
+		}
+		st = e.newStream(s)
+		s.stream = st
+	}
+	d := 1
+	if fromClient {
+		d = 0
+	}
+	e.cur = s
+	e.segment(st, d, t)
 	e.cur = nil
 }
 
@@ -399,10 +412,7 @@ func (e *Engine) Flush(now time.Time) {
 
 func (e *Engine) sweep(now time.Time) {
 	e.pktIPLen = 0 // what a sweep flushes was not completed by a packet
-	e.asm.FlushWithOptions(reassembly.FlushOptions{
-		T:  now.Add(-e.cfg.GapWait),
-		TC: now.Add(-e.cfg.TCPIdleTimeout),
-	})
+	e.expireGaps(now.Add(-e.cfg.GapWait))
 	e.expireSessions(now)
 	e.expireFTP(now)
 	e.expireTFTP(now, false)
@@ -444,13 +454,8 @@ func (e *Engine) Restart(at time.Time) {
 		return
 	}
 	e.endAll()
-	// gopacket's FlushAll closes the connections but leaves them in the
-	// pool: start with a new one.
-	e.pool = reassembly.NewStreamPool(&streamFactory{e: e})
-	e.asm = reassembly.NewAssembler(e.pool)
-	e.asm.MaxBufferedPagesPerConnection = e.cfg.MaxBufferedPagesPerConn
-	e.asm.MaxBufferedPagesTotal = e.cfg.MaxBufferedPagesTotal
 	clear(e.ftpExpect)
+	e.ftpCheck, e.tftpCheck = time.Time{}, time.Time{}
 	e.now, e.nextSweep = at, time.Time{}
 	e.stats.Restarts++
 }
@@ -458,14 +463,8 @@ func (e *Engine) Restart(at time.Time) {
 // endAll ends every stream, transfer, session, query and fragment train.
 func (e *Engine) endAll() {
 	e.pktIPLen = 0 // what this flushes was not completed by a packet
-	e.asm.FlushAll()
 	e.expireTFTP(time.Time{}, true)
 	e.endAllSessions()
 	e.dnsq.expire(e, time.Time{}, true)
 	e.stats.FragmentsDropped += e.frags.expire(time.Time{}, true)
 }
-
-// asmContext passes packet time to reassembly without allocating.
-type asmContext struct{ ci gopacket.CaptureInfo }
-
-func (c *asmContext) GetCaptureInfo() gopacket.CaptureInfo { return c.ci }

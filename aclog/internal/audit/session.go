@@ -27,9 +27,21 @@ func makeKey(proto Proto, src, dst netip.AddrPort) (k flowKey, srcIsA bool) {
 // is over half full.
 const closedLingerUnderLoad = 5 * time.Second
 
+// Session lists: each holds the sessions of one timeout, least recently
+// active first.
+const (
+	listNone uint8 = iota
+	listTCP
+	listUDP
+	listClosed
+)
+
 type session struct {
-	ev  Session
-	key flowKey
+	ev     Session
+	key    flowKey
+	stream *tcpStream // TCP: reassembly and parsing, from its first useful segment
+	list   uint8      // which of the engine's lists it is in
+	links  links[session]
 	// closed: FIN from both sides, or RST. The session lingers until
 	// TCPClosedLinger passes or a new SYN reuses the ports.
 	closed     bool
@@ -40,6 +52,52 @@ type session struct {
 	nextSeq    [2]uint32 // sequence number after the last segment seen
 	ttl        uint8     // IP TTL (hop limit) of the client's first packet
 }
+
+func (s *session) link() *links[session] { return &s.links }
+
+// sessionList returns the list of a given kind.
+func (e *Engine) sessionList(l uint8) *fifo[session, *session] {
+	switch l {
+	case listTCP:
+		return &e.tcpList
+	case listUDP:
+		return &e.udpList
+	}
+	return &e.closedList
+}
+
+// touch puts s at the back of the list its state belongs in.
+func (e *Engine) touch(s *session) {
+	want := listUDP
+	switch {
+	case s.closed:
+		want = listClosed
+	case s.ev.Proto == TCP:
+		want = listTCP
+	}
+	if s.list == want {
+		e.sessionList(want).toBack(s)
+		return
+	}
+	if s.list != listNone {
+		e.sessionList(s.list).remove(s)
+	}
+	e.sessionList(want).push(s)
+	s.list = want
+}
+
+// newSession takes a session from the free list.
+func (e *Engine) newSession() *session {
+	if n := len(e.free); n > 0 {
+		s := e.free[n-1]
+		e.free = e.free[:n-1]
+		return s
+	}
+	return new(session)
+}
+
+// maxFree bounds the sessions kept for reuse.
+const maxFree = 4096
 
 // track finds or creates the session of a packet and counts it. It returns
 // nil when the table is full.
@@ -57,7 +115,8 @@ func (e *Engine) track(proto Proto, src, dst netip.AddrPort, frames, frameBytes 
 			e.stats.SessionsDropped++
 			return nil, false
 		}
-		s = &session{key: k}
+		s = e.newSession()
+		s.key = k
 		s.ev.Proto = proto
 		s.ev.Client, s.ev.Server = src, dst
 		// A SYN-ACK as the first packet seen means we missed the SYN: the
@@ -80,6 +139,7 @@ func (e *Engine) track(proto Proto, src, dst netip.AddrPort, frames, frameBytes 
 		s.ev.ServerBytes += frameBytes
 	}
 	s.ev.End = e.now
+	e.touch(s)
 	return s, fromClient
 }
 
@@ -159,10 +219,15 @@ func (s *session) endReason() EndReason {
 	return EndIdle
 }
 
-// endSession emits s and, if remove, drops it from the table.
+// endSession flushes s's stream, emits s and, if remove, drops it from
+// the table and recycles it.
 func (e *Engine) endSession(s *session, reason EndReason, remove bool) {
-	if remove {
-		delete(e.sessions, s.key)
+	if s.stream != nil {
+		e.endStream(s.stream)
+		s.stream = nil
+	}
+	if e.cur == s {
+		e.cur = nil
 	}
 	ev := new(Session)
 	*ev = s.ev
@@ -173,24 +238,31 @@ func (e *Engine) endSession(s *session, reason EndReason, remove bool) {
 		e.stats.SessionsUDP++
 	}
 	e.sink.Session(ev)
-}
-
-// expireSessions ends every session that is over at now, oldest first so the
-// output does not depend on map order.
-func (e *Engine) expireSessions(now time.Time) {
-	var done []*session
-	for _, s := range e.sessions {
-		if e.expired(s, now) {
-			done = append(done, s)
+	if remove {
+		delete(e.sessions, s.key)
+		if s.list != listNone {
+			e.sessionList(s.list).remove(s)
+		}
+		*s = session{}
+		if len(e.free) < maxFree {
+			e.free = append(e.free, s)
 		}
 	}
-	sortSessions(done)
-	for _, s := range done {
-		e.endSession(s, s.endReason(), true)
+}
+
+// expireSessions ends the sessions that are over at now: the front of each
+// list, least recently active first.
+func (e *Engine) expireSessions(now time.Time) {
+	for _, l := range []uint8{listClosed, listTCP, listUDP} {
+		q := e.sessionList(l)
+		for s := q.front(); s != nil && e.expired(s, now); s = q.front() {
+			e.endSession(s, s.endReason(), true)
+		}
 	}
 }
 
-// endAllSessions ends every session at the end of the capture.
+// endAllSessions ends every session at the end of the capture, in the
+// order they started so the output does not depend on map order.
 func (e *Engine) endAllSessions() {
 	all := make([]*session, 0, len(e.sessions))
 	for _, s := range e.sessions {

@@ -6,10 +6,6 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/google/gopacket"
-	"github.com/google/gopacket/layers"
-	"github.com/google/gopacket/reassembly"
-
 	"github.com/acstore/acstore/aclog/internal/proto/http"
 	"github.com/acstore/acstore/aclog/internal/proto/tls"
 )
@@ -39,38 +35,29 @@ const maxSniff = 16
 // maxDNSMessage bounds the DNS-over-TCP buffer (length prefix + message).
 const maxDNSMessage = 2 + 65535
 
-type streamFactory struct{ e *Engine }
-
-// New is called by the assembler for the first packet of a connection,
-// synchronously inside Engine.tcpPacket, so e.cur is that packet's session.
-func (f *streamFactory) New(netFlow, tcpFlow gopacket.Flow, t *layers.TCP, _ reassembly.AssemblerContext) reassembly.Stream {
-	e := f.e
-	s := &tcpStream{e: e, sess: e.cur}
-	src, _ := netip.AddrFromSlice(netFlow.Src().Raw())
-	dst, _ := netip.AddrFromSlice(netFlow.Dst().Raw())
-	srcAP := netip.AddrPortFrom(src, binary.BigEndian.Uint16(tcpFlow.Src().Raw()))
-	dstAP := netip.AddrPortFrom(dst, binary.BigEndian.Uint16(tcpFlow.Dst().Raw()))
-	// The assembler calls this packet's direction "client to server"; the
-	// session table knows better (a first packet that is a SYN-ACK came
-	// from the server).
-	s.client, s.server = srcAP, dstAP
-	s.clientDir = reassembly.TCPDirClientToServer
-	if (e.cur != nil && e.cur.ev.Client == dstAP) || (e.cur == nil && t.SYN && t.ACK) {
-		s.client, s.server = dstAP, srcAP
-		s.clientDir = reassembly.TCPDirServerToClient
-	}
-	return s
+// newStream starts the reassembly of session ss's TCP connection.
+func (e *Engine) newStream(ss *session) *tcpStream {
+	return &tcpStream{e: e, sess: ss, client: ss.ev.Client, server: ss.ev.Server}
 }
 
-// tcpStream is one TCP connection as reassembly delivers it.
+// tcpStream is one TCP connection: its reassembly state and what its
+// payload is parsed as.
 type tcpStream struct {
 	e              *Engine
-	sess           *session // may already be emitted; only App is set on it
+	sess           *session // until the session ends; only App is set on it
 	client, server netip.AddrPort
-	clientDir      reassembly.TCPFlowDirection
-	kind           streamKind
-	sniff          [2][]byte
-	start          time.Time
+	// swapped: the protocol showed the session's server is the client
+	// (a greeting, a response seen first, an FTP data connection).
+	swapped bool
+	kind    streamKind
+	sniff   [2][]byte
+	start   time.Time
+
+	h        [2]half // reassembly, by session direction (0: from the session's client)
+	waiting  bool    // in the engine's list of streams waiting behind a hole
+	gapSince time.Time
+	gapLinks links[tcpStream]
+	finished bool
 
 	http *http.Conn
 	tls  *tls.Conn
@@ -84,28 +71,7 @@ type tcpStream struct {
 	done bool // nothing more to learn: ignore further data
 }
 
-func (s *tcpStream) Accept(t *layers.TCP, _ gopacket.CaptureInfo, _ reassembly.TCPFlowDirection, nextSeq reassembly.Sequence, start *bool, _ reassembly.AssemblerContext) bool {
-	// Checksums are not checked (offloading makes them unreliable) and no
-	// TCP state machine rejects segments. Two kinds of segment are kept
-	// away from the assembler, because they would break the connection's
-	// reassembly for good:
-	started := nextSeq >= 0
-	if t.RST && started && !seqNear(uint32(nextSeq), t.Seq) {
-		// A reset far outside the window: the receiver's stack rejects it
-		// too (RFC 5961 3.2), and the connection goes on (typically a
-		// stale ACK, this RST, then a retransmitted SYN). Passing it on
-		// would close this half-connection and lose what follows.
-		return false
-	}
-	if !started && !t.SYN && !t.FIN && !t.RST && len(t.Payload) == 0 {
-		// A bare ACK must not fix where a half-connection starts: the
-		// SYN-ACK or the first data that follows may use another sequence.
-		return false
-	}
-	// Start streams whose SYN we missed at their first useful segment.
-	*start = true
-	return true
-}
+func (s *tcpStream) link() *links[tcpStream] { return &s.gapLinks }
 
 // seqNear reports whether two sequence numbers are within 16 MB, a window
 // no real connection in an audited network exceeds.
@@ -114,26 +80,19 @@ func seqNear(a, b uint32) bool {
 	return d > -(1<<24) && d < 1<<24
 }
 
-func (s *tcpStream) ReassembledSG(sg reassembly.ScatterGather, _ reassembly.AssemblerContext) {
-	dir, _, _, skip := sg.Info()
-	fromClient := dir == s.clientDir
-	avail, _ := sg.Lengths()
-	if skip > 0 {
-		s.e.stats.TCPGaps++
-		s.e.stats.TCPGapBytes += uint64(skip)
-		if !s.done {
-			s.gap(fromClient, skip)
-		}
-	}
-	if s.done || avail == 0 {
+// reassembled takes in-order data of session direction d.
+func (s *tcpStream) reassembled(d int, b []byte) {
+	if s.done {
 		return
 	}
-	s.data(fromClient, sg.Fetch(avail))
+	s.data((d == 0) != s.swapped, b)
 }
 
-func (s *tcpStream) ReassemblyComplete(_ reassembly.AssemblerContext) bool {
-	s.finish()
-	return true // forget the connection
+// skipped notes a hole of n bytes in session direction d.
+func (s *tcpStream) skipped(d int, n int) {
+	if !s.done {
+		s.gap((d == 0) != s.swapped, n)
+	}
 }
 
 func (s *tcpStream) index(fromClient bool) int {
@@ -314,7 +273,7 @@ func httpPort(p uint16) bool {
 func (s *tcpStream) setKind(kind streamKind, swap bool) {
 	if swap {
 		s.client, s.server = s.server, s.client
-		s.clientDir = !s.clientDir
+		s.swapped = !s.swapped
 	}
 	s.kind = kind
 	app := ""
@@ -419,6 +378,10 @@ func (s *tcpStream) dnsData(fromClient bool, b []byte) {
 
 // finish is called once when reassembly is done with the connection.
 func (s *tcpStream) finish() {
+	if s.finished {
+		return
+	}
+	s.finished = true
 	switch s.kind {
 	case kindHTTP:
 		s.http.Close(s.e.now)
@@ -441,4 +404,5 @@ func (s *tcpStream) finish() {
 	}
 	s.done = true
 	s.kind = kindOther
+	s.sess = nil
 }

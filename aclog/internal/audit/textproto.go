@@ -213,6 +213,9 @@ func (s *tcpStream) newFTP() textParser {
 				ap = netip.AddrPortFrom(s.server.Addr(), ap.Port())
 			}
 			e.ftpExpect[ap] = &ftpExpectation{ctl: c, at: e.now}
+			if e.ftpCheck.IsZero() {
+				e.ftpCheck = e.now.Add(ftpExpectTimeout)
+			}
 			if x.Passive && ap.Addr() != s.server.Addr() {
 				// A NATed server announces its private address: the client
 				// connects to the public one.
@@ -300,7 +303,7 @@ func (s *tcpStream) matchFTPData() bool {
 		delete(e.ftpExpect, ap)
 		if ap == s.client {
 			s.client, s.server = s.server, s.client
-			s.clientDir = !s.clientDir
+			s.swapped = !s.swapped
 		}
 		s.ftpData = x.ctl.attach()
 		s.ftpDataCtl = x.ctl
@@ -310,9 +313,16 @@ func (s *tcpStream) matchFTPData() bool {
 }
 
 func (e *Engine) expireFTP(now time.Time) {
+	// At most maxFTPExpect, looked at only once the oldest could expire.
+	if len(e.ftpExpect) == 0 || now.Before(e.ftpCheck) {
+		return
+	}
+	e.ftpCheck = time.Time{}
 	for ap, x := range e.ftpExpect {
 		if now.Sub(x.at) > ftpExpectTimeout {
 			delete(e.ftpExpect, ap)
+		} else if at := x.at.Add(ftpExpectTimeout); e.ftpCheck.IsZero() || at.Before(e.ftpCheck) {
+			e.ftpCheck = at
 		}
 	}
 }

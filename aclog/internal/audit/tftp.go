@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"net/netip"
+	"slices"
 	"time"
 )
 
@@ -49,6 +50,9 @@ func (e *Engine) tftpPacket(src, dst netip.AddrPort, b []byte) bool {
 		cmd := "RRQ"
 		if op == 2 {
 			cmd = "WRQ"
+		}
+		if e.tftpCheck.IsZero() {
+			e.tftpCheck = e.now.Add(tftpIdleTimeout)
 		}
 		e.tftp[src] = &tftpTransfer{
 			ev:   &FileTransfer{Time: e.now, Client: src, Server: dst, Proto: "tftp", Command: cmd, Name: string(f[0]), Upload: op == 2},
@@ -118,18 +122,22 @@ func (e *Engine) endTFTP(client netip.AddrPort, x *tftpTransfer) {
 // expireTFTP reports transfers quiet since before now-tftpIdleTimeout (all
 // when all is set).
 func (e *Engine) expireTFTP(now time.Time, all bool) {
+	// Transfers are few (at most maxTFTP) and their times only move on:
+	// the map is looked at only once the oldest could have gone quiet.
+	if len(e.tftp) == 0 || (!all && now.Before(e.tftpCheck)) {
+		return
+	}
 	var done []netip.AddrPort
+	e.tftpCheck = time.Time{}
 	for k, x := range e.tftp {
 		if all || now.Sub(x.last) > tftpIdleTimeout {
 			done = append(done, k)
+		} else if at := x.last.Add(tftpIdleTimeout); e.tftpCheck.IsZero() || at.Before(e.tftpCheck) {
+			e.tftpCheck = at
 		}
 	}
 	// Deterministic order.
-	for i := 1; i < len(done); i++ {
-		for j := i; j > 0 && done[j].Compare(done[j-1]) < 0; j-- {
-			done[j], done[j-1] = done[j-1], done[j]
-		}
-	}
+	slices.SortFunc(done, func(a, b netip.AddrPort) int { return a.Compare(b) })
 	for _, k := range done {
 		x := e.tftp[k]
 		x.ev.Cut = true

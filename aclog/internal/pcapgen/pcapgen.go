@@ -109,14 +109,8 @@ func Write(w io.Writer, cfg Config) (Stats, error) {
 	for i := range 200 {
 		g.hosts = append(g.hosts, fmt.Sprintf("www.site%d.example.com", i))
 	}
-	hdr := make([]byte, 24)
-	binary.LittleEndian.PutUint32(hdr[0:], 0xa1b2c3d4)
-	binary.LittleEndian.PutUint16(hdr[4:], 2)
-	binary.LittleEndian.PutUint16(hdr[6:], 4)
-	binary.LittleEndian.PutUint32(hdr[16:], 65535)
-	binary.LittleEndian.PutUint32(hdr[20:], 1) // Ethernet
-	if _, err := g.w.Write(hdr); err != nil {
-		return g.stats, fmt.Errorf("pcapgen: %w", err)
+	if err := g.header(); err != nil {
+		return g.stats, err
 	}
 	active := make([]*flow, 0, cfg.Concurrent)
 	for {
@@ -128,6 +122,7 @@ func Write(w io.Writer, cfg Config) (Stats, error) {
 		}
 		i := g.rng.IntN(len(active))
 		f := active[i]
+		g.now = g.now.Add(time.Duration(5+g.rng.IntN(200)) * time.Microsecond)
 		if err := g.emit(f, f.segs[f.next]); err != nil {
 			return g.stats, err
 		}
@@ -412,9 +407,8 @@ func record(typ byte, body []byte) []byte {
 	return append([]byte{typ, 3, 1, byte(len(body) >> 8), byte(len(body))}, body...)
 }
 
-// emit writes one packet of f.
+// emit writes one packet of f at g.now.
 func (g *generator) emit(f *flow, s seg) error {
-	g.now = g.now.Add(time.Duration(5+g.rng.IntN(200)) * time.Microsecond)
 	src, dst, sp, dp := f.client, f.server, f.cport, f.sport
 	seq, ack := &f.cseq, &f.sseq
 	if !s.fromClient {

@@ -165,12 +165,14 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	sp, err := logfile.NewSpool(logfile.SpoolConfig{
 		Root: cfg.Root, Gateway: cfg.Gateway, Codec: cfg.Codec,
 		HighPerformance: cfg.HighPerformance, MaxLoadBacklog: cfg.MaxLoadBacklog, Logger: cfg.Logger,
+		Grace: cfg.Audit.RowDelay(),
 	})
 	if err != nil {
 		return err
 	}
 	rc := cfg.Record
 	rc.Root, rc.Gateway = cfg.Root, cfg.Gateway
+	rc.XGrace = max(rc.XGrace, cfg.Audit.RowDelay())
 	r := &run{p: p, sp: sp, conf: conf, rc: rc, lastFlush: time.Now()}
 	if err := r.freshEngine(); err != nil {
 		return err

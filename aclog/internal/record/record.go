@@ -42,6 +42,9 @@ type Recorder struct {
 
 	flows  map[flowKey]*flowSums
 	online map[onlineKey]*onlineSums
+	// due is the earliest minute or window pending in flows and online
+	// (zero when none): Advance looks at them only once it has ended.
+	due time.Time
 
 	errs   uint64
 	lastEr error
@@ -174,6 +177,7 @@ func (r *Recorder) addFlow(s *audit.Session, app configtab.App) {
 		if f == nil {
 			f = &flowSums{}
 			r.flows[k] = f
+			r.pending(k.minute)
 		}
 		f.up += up / n
 		f.down += down / n
@@ -202,6 +206,7 @@ func (r *Recorder) addOnline(s *audit.Session) {
 		if o == nil {
 			o = &onlineSums{first: from, last: to}
 			r.online[k] = o
+			r.pending(w)
 		}
 		o.first, o.last = minTime(o.first, from), maxTime(o.last, to)
 		for m := from.Truncate(time.Minute); !m.After(to); m = m.Add(time.Minute) {
@@ -304,8 +309,18 @@ func (r *Recorder) writeQ(q *audit.DNSQuery, count uint64, last time.Time) {
 // Advance, which publishes the windows that ended.
 func (r *Recorder) Advance(now time.Time) {
 	r.releaseDue(now)
-	r.emit(func(t time.Time) bool { return !logfile.WindowStart(t).Add(logfile.WindowLength).After(now) })
+	ended := func(t time.Time) bool { return !logfile.WindowStart(t).Add(logfile.WindowLength).After(now) }
+	if !r.due.IsZero() && ended(r.due) {
+		r.emit(ended)
+	}
 	r.flushX(now)
+}
+
+// pending notes that a sum for minute or window t waits to be written.
+func (r *Recorder) pending(t time.Time) {
+	if r.due.IsZero() || t.Before(r.due) {
+		r.due = t
+	}
 }
 
 // Close writes every held U and Q row, every pending F and T row and every
@@ -326,10 +341,13 @@ func (r *Recorder) Restart() {
 }
 
 func (r *Recorder) emit(due func(time.Time) bool) {
+	r.due = time.Time{}
 	fks := make([]flowKey, 0)
 	for k := range r.flows {
 		if due(k.minute) {
 			fks = append(fks, k)
+		} else {
+			r.pending(k.minute)
 		}
 	}
 	// Deterministic order: the same capture gives the same files.
@@ -361,6 +379,8 @@ func (r *Recorder) emit(due func(time.Time) bool) {
 	for k := range r.online {
 		if due(k.window) {
 			oks = append(oks, k)
+		} else {
+			r.pending(k.window)
 		}
 	}
 	sort.Slice(oks, func(i, j int) bool {

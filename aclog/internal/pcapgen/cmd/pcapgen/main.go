@@ -1,8 +1,10 @@
 // Command pcapgen writes a generated capture mixing HTTP, DNS and TLS
 // sessions, for benchmarks: `pcapgen -packets 1000000 -o big.pcap`; with
 // -mail, SMTP sessions carrying MIME messages with attachments (and some
-// DNS): `pcapgen -mail -packets 1000000 -o mail.pcap`. It prints what it
-// wrote as JSON.
+// DNS): `pcapgen -mail -packets 1000000 -o mail.pcap`; with -short N, N
+// short sessions (8-packet HTTP, 2-packet DNS) starting at -rate per second
+// of capture time: `pcapgen -short 200000 -rate 200 -o short.pcap`. It
+// prints what it wrote as JSON.
 package main
 
 import (
@@ -10,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/acstore/acstore/aclog/internal/pcapgen"
 )
@@ -19,14 +22,22 @@ func main() {
 	seed := flag.Uint64("seed", 1, "random seed: the same seed writes the same capture")
 	out := flag.String("o", "", "output file (required)")
 	mail := flag.Bool("mail", false, "mail-heavy traffic: SMTP sessions with MIME attachments")
+	short := flag.Int("short", 0, "write this many short sessions (half 8-packet HTTP, half 2-packet DNS) instead")
+	rate := flag.Float64("rate", 200, "with -short: sessions starting per second of capture time")
+	dur := flag.Duration("duration", 50*time.Millisecond, "with -short: how long each session lasts (rate x duration are open at once)")
 	flag.Parse()
-	if err := run(*out, *packets, *seed, *mail); err != nil {
+	if err := run(*out, func(f *os.File) (pcapgen.Stats, error) {
+		if *short > 0 {
+			return pcapgen.WriteShort(f, pcapgen.ShortConfig{Seed: *seed, Sessions: *short, Rate: *rate, Duration: *dur})
+		}
+		return pcapgen.Write(f, pcapgen.Config{Seed: *seed, Packets: *packets, Mail: *mail})
+	}); err != nil {
 		fmt.Fprintln(os.Stderr, "pcapgen:", err)
 		os.Exit(1)
 	}
 }
 
-func run(path string, packets int, seed uint64, mail bool) error {
+func run(path string, write func(*os.File) (pcapgen.Stats, error)) error {
 	if path == "" {
 		return fmt.Errorf("no -o file")
 	}
@@ -34,7 +45,7 @@ func run(path string, packets int, seed uint64, mail bool) error {
 	if err != nil {
 		return err
 	}
-	st, err := pcapgen.Write(f, pcapgen.Config{Seed: seed, Packets: packets, Mail: mail})
+	st, err := write(f)
 	if err != nil {
 		f.Close()
 		return err
