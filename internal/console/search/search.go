@@ -24,11 +24,14 @@ type Row struct {
 type Result struct {
 	Columns []string
 	Rows    []Row
-	Total   int64
+	// Total is the number of rows that match, -1 when not counted (the
+	// first page).
+	Total int64
 	// Days is how many day tables the range spans and Read how many had
-	// to be read for the page (the others were skipped by their counts).
+	// to be read for the page (the others were skipped by their counts,
+	// or not needed once the page was full).
 	Days, Read int
-	// Tables lists the day tables counted.
+	// Tables lists the day tables of the range.
 	Tables []string
 }
 
@@ -72,8 +75,14 @@ func days(letter byte, from, to time.Time, have map[string]bool) []dayPart {
 
 const tsLayout = "2006-01-02 15:04:05.000000"
 
-// Run answers f.
-func Run(ctx context.Context, db *sql.DB, f Filter) (*Result, error) {
+// query is a validated filter bound to the day tables that exist.
+type query struct {
+	parts   []dayPart
+	columns []string
+	whereOf func(dayPart) (string, []any)
+}
+
+func prepare(ctx context.Context, db *sql.DB, f *Filter) (*query, error) {
 	if err := f.Validate(); err != nil {
 		return nil, err
 	}
@@ -86,18 +95,17 @@ func Run(ctx context.Context, db *sql.DB, f Filter) (*Result, error) {
 	for _, n := range tables {
 		have[n] = true
 	}
-	parts := days(f.Table, f.From, f.To, have)
-	res := &Result{Days: len(parts)}
+	q := &query{parts: days(f.Table, f.From, f.To, have)}
 	for _, c := range t.Columns {
 		if c.Stored() { // the seed's aliases (M's sport ...) would repeat columns
-			res.Columns = append(res.Columns, c.Name)
+			q.columns = append(q.columns, c.Name)
 		}
 	}
 	cond, args := f.where(t)
 	// A part that is a whole day needs no time condition: without one,
 	// an unfiltered COUNT(*) is MyISAM's stored row count, and the page
 	// still walks the ts index backwards.
-	whereOf := func(p dayPart) (string, []any) {
+	q.whereOf = func(p dayPart) (string, []any) {
 		w, a := cond, args
 		if !p.whole() {
 			w = append([]string{"`ts` >= ?", "`ts` < ?"}, cond...)
@@ -108,28 +116,71 @@ func Run(ctx context.Context, db *sql.DB, f Filter) (*Result, error) {
 		}
 		return " WHERE " + strings.Join(w, " AND "), a
 	}
-	for i := range parts {
-		w, a := whereOf(parts[i])
-		if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+mariadb.Quote(parts[i].table)+w, a...).Scan(&parts[i].count); err != nil {
-			return nil, fmt.Errorf("count %s: %w", parts[i].table, err)
+	return q, nil
+}
+
+// count fills the parts' counts.
+func (q *query) count(ctx context.Context, db *sql.DB) (int64, error) {
+	var total int64
+	for i := range q.parts {
+		w, a := q.whereOf(q.parts[i])
+		if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+mariadb.Quote(q.parts[i].table)+w, a...).Scan(&q.parts[i].count); err != nil {
+			return 0, fmt.Errorf("count %s: %w", q.parts[i].table, err)
 		}
-		res.Total += parts[i].count
-		res.Tables = append(res.Tables, parts[i].table)
+		total += q.parts[i].count
+	}
+	return total, nil
+}
+
+// Count returns how many rows match f (the total of the pages), and the
+// day tables counted.
+func Count(ctx context.Context, db *sql.DB, f Filter) (int64, []string, error) {
+	q, err := prepare(ctx, db, &f)
+	if err != nil {
+		return 0, nil, err
+	}
+	total, err := q.count(ctx, db)
+	var tables []string
+	for _, p := range q.parts {
+		tables = append(tables, p.table)
+	}
+	return total, tables, err
+}
+
+// Run answers f: one page of rows. The first page is read without
+// counting (Total is -1; Count gives it): newest day first, each with
+// ORDER BY ts DESC LIMIT, stopping when the page is full, so it costs a
+// walk of the ts index however many rows match in all. A later page
+// counts the rows per day first, to skip whole days before it.
+func Run(ctx context.Context, db *sql.DB, f Filter) (*Result, error) {
+	q, err := prepare(ctx, db, &f)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Days: len(q.parts), Columns: q.columns, Total: -1}
+	for _, p := range q.parts {
+		res.Tables = append(res.Tables, p.table)
+	}
+	counted := f.Page > 1
+	if counted {
+		if res.Total, err = q.count(ctx, db); err != nil {
+			return nil, err
+		}
 	}
 	skip := int64(f.Page-1) * int64(f.PageSize)
 	want := int64(f.PageSize)
 	cols := "`" + strings.Join(res.Columns, "`, `") + "`"
-	for _, p := range parts {
+	for _, p := range q.parts {
 		if want == 0 {
 			break
 		}
-		if skip >= p.count {
+		if counted && skip >= p.count {
 			skip -= p.count
 			continue
 		}
-		w, a := whereOf(p)
-		q := fmt.Sprintf("SELECT %s FROM %s%s ORDER BY `ts` DESC LIMIT %d, %d", cols, mariadb.Quote(p.table), w, skip, want)
-		n, err := readRows(ctx, db, q, a, p.table, res)
+		w, a := q.whereOf(p)
+		stmt := fmt.Sprintf("SELECT %s FROM %s%s ORDER BY `ts` DESC LIMIT %d, %d", cols, mariadb.Quote(p.table), w, skip, want)
+		n, err := readRows(ctx, db, stmt, a, p.table, res)
 		if err != nil {
 			return nil, err
 		}

@@ -73,8 +73,8 @@ func TestPagesAcrossDays(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if res.Total != int64(len(want)) {
-					t.Fatalf("total %d, SQL counts %d", res.Total, len(want))
+				if page > 1 && res.Total != int64(len(want)) {
+					t.Fatalf("page %d: total %d, SQL counts %d", page, res.Total, len(want))
 				}
 				for _, r := range res.Rows {
 					got = append(got, fmt.Sprintf("%s/%d", r.Gateway, r.ID))
@@ -82,6 +82,11 @@ func TestPagesAcrossDays(t *testing.T) {
 				if len(res.Rows) < 7 {
 					break
 				}
+			}
+			total, _, err := search.Count(ctx, db, search.Filter{Table: 'Q', From: from, To: to, Gateway: c.f.Gateway, User: c.f.User, IP: c.f.IP,
+				Field: c.f.Field, Contains: c.f.Contains, ScopeGateways: c.f.ScopeGateways, ScopeGroups: c.f.ScopeGroups})
+			if err != nil || total != int64(len(want)) {
+				t.Errorf("Count: %d, %v; SQL counts %d", total, err, len(want))
 			}
 			if fmt.Sprint(got) != fmt.Sprint(want) {
 				t.Errorf("pages give\n%v\nwant\n%v", got, want)

@@ -128,7 +128,8 @@ func TestBrowser(t *testing.T) {
 		// The page before the click has a #total too (the default
 		// search): wait for the page that echoes the filter.
 		chromedp.WaitVisible(`input#q[value="ocsp"]`, chromedp.ByQuery),
-		chromedp.WaitVisible("#total", chromedp.ByID),
+		// The total arrives after the page (/search/count).
+		chromedp.WaitVisible("#total[data-done]", chromedp.ByQuery),
 		chromedp.Text("#total", &total, chromedp.ByID),
 	)
 	want := f.count(t, "SELECT COUNT(*) FROM U"+dayWeb+" WHERE host LIKE '%ocsp%'")

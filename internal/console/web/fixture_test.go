@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -247,14 +249,16 @@ func (c *client) csrf(t *testing.T) string {
 	return tok
 }
 
-var totalRE = regexp.MustCompile(`<span id="total">(\d+)</span>`)
-
-func totalOf(body string) string {
-	m := totalRE.FindStringSubmatch(body)
-	if m == nil {
-		return ""
+// total asks /search/count for the total of a search path.
+func (c *client) total(t *testing.T, path string) string {
+	t.Helper()
+	_, q, _ := strings.Cut(path, "?")
+	st, body := c.get(t, "/search/count?"+q)
+	var v struct{ Total *int64 }
+	if err := json.Unmarshal([]byte(body), &v); err != nil || st != 200 || v.Total == nil {
+		return fmt.Sprintf("status %d: %s", st, body)
 	}
-	return m[1]
+	return fmt.Sprint(*v.Total)
 }
 
 // auditCount counts the audit trail's entries matching a condition.

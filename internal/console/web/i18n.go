@@ -30,6 +30,7 @@ var labels = map[string][2]string{
 	"contains":    {"Contains", "包含"},
 	"go":          {"Search", "查询"},
 	"total":       {"rows", "条记录"},
+	"count":       {"count", "计数"},
 	"page":        {"Page", "页"},
 	"prev":        {"Newer", "上一页"},
 	"next":        {"Older", "下一页"},

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -158,16 +159,51 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, c *ctx) int {
 		lines = append(lines, l)
 	}
 	data["Lines"] = lines
-	pages := int((res.Total + int64(f.PageSize) - 1) / int64(f.PageSize))
-	data["Page"], data["Pages"] = f.Page, pages
+	data["Page"] = f.Page
+	more := len(res.Rows) == f.PageSize
+	if res.Total >= 0 {
+		pages := int((res.Total + int64(f.PageSize) - 1) / int64(f.PageSize))
+		data["Pages"] = pages
+		more = f.Page < pages
+	} else {
+		// The first page comes without waiting for the count, which the
+		// page asks /search/count for.
+		data["CountURL"] = "/search/count?" + r.URL.RawQuery
+	}
 	q := r.URL.Query()
 	if f.Page > 1 {
 		q.Set("page", strconv.Itoa(f.Page-1))
 		data["PrevURL"] = "/search?" + q.Encode()
 	}
-	if f.Page < pages {
+	if more {
 		q.Set("page", strconv.Itoa(f.Page+1))
 		data["NextURL"] = "/search?" + q.Encode()
 	}
 	return s.render(w, c, http.StatusOK, "search", langs[c.lang]["search"], data)
+}
+
+// searchCount answers the total of a search as JSON: {"total": N}.
+func (s *Server) searchCount(w http.ResponseWriter, r *http.Request, c *ctx) int {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	answer := func(status int, v any) int {
+		w.WriteHeader(status)
+		json.NewEncoder(w).Encode(v)
+		return status
+	}
+	f, _, err := parseFilter(r, c, s)
+	status := http.StatusBadRequest
+	if err == nil {
+		if err = checkScope(c.user, f.Gateway, f.Group); err != nil {
+			status = http.StatusForbidden
+		}
+	}
+	if err != nil {
+		return answer(status, map[string]string{"error": err.Error()})
+	}
+	total, tables, err := search.Count(r.Context(), s.db, f)
+	if err != nil {
+		return answer(http.StatusBadRequest, map[string]string{"error": err.Error()})
+	}
+	return answer(http.StatusOK, map[string]any{"total": total, "tables": tables})
 }

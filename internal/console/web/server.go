@@ -152,6 +152,7 @@ func (s *Server) routes() {
 	handle("POST /login", route{action: "login", public: true, h: s.login})
 	handle("POST /logout", route{action: "logout", h: s.logout})
 	handle("GET /search", route{action: "search", h: s.search})
+	handle("GET /search/count", route{action: "count", h: s.searchCount})
 	handle("GET /row/{day}/{gw}/{id}", route{action: "row", h: s.row})
 	handle("GET /mail/{day}/{gw}/{id}", route{action: "mail", h: s.mail})
 	handle("GET /att/{day}/{gw}/{id}/{n}", route{action: "attachment", h: s.attachment})

@@ -2,6 +2,13 @@
 // data-chart attribute, with Apache ECharts (embedded, see /static/).
 "use strict";
 (function () {
+  // The first page of a search comes before its total: fetch it.
+  document.querySelectorAll("[data-count]").forEach(function (el) {
+    fetch(el.dataset.count, { credentials: "same-origin" })
+      .then(function (r) { return r.json(); })
+      .then(function (j) { el.textContent = j.error ? "?" : String(j.total); el.dataset.done = "1"; })
+      .catch(function () { el.textContent = "?"; el.dataset.done = "1"; });
+  });
   document.querySelectorAll(".chart[data-chart]").forEach(function (el) {
     var spec = JSON.parse(el.dataset.chart);
     var chart = echarts.init(el);
