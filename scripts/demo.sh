@@ -61,7 +61,7 @@ echo
 echo "== mail: aclog + loader on two SMTP captures with attachments (aclog/testdata/pcaps/smtp)"
 bin/aclog -data "$data" -gateway 5F86F7A5 -r aclog/testdata/pcaps/smtp/smtp-zip.pcap aclog/testdata/pcaps/smtp/smtp.pcap -log-level warn
 bin/loader -data "$data" -dsn "$dsn" -once -log-level warn
-sql -t -e "SELECT ts, mail_subject, file_path FROM M20131217 ORDER BY ts"
+sql -t -e "SELECT ts, mail_subject, len, parse_sign, image_sign, attachments, file_path FROM M20131217 ORDER BY ts"
 
 echo
 echo "== console: the web console on the demo's data"

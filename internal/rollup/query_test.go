@@ -50,6 +50,8 @@ func TestPlanQuery(t *testing.T) {
 			[]string{"MidFG4H20261121 [2026-11-21 00:00:00, 2026-11-21 04:00:00) 1 bucket(s)"}, false},
 		{"no rollup has GT: raw", rollup.Query{Table: 'F', By: "TG", From: at(21, 0, 0, 0), To: at(21, 4, 0, 0)},
 			[]string{"F20261121 [2026-11-21 00:00:00, 2026-11-21 04:00:00) raw rows"}, false},
+		{"U by app type: the UT rollup (seed 001)", rollup.Query{Table: 'U', By: "T", From: at(21, 8, 0, 0), To: at(21, 12, 0, 0)},
+			[]string{"MidUT4H20261121 [2026-11-21 08:00:00, 2026-11-21 12:00:00) 1 bucket(s)"}, false},
 		{"T has no app", rollup.Query{Table: 'T', By: "A", From: at(21, 0, 0, 0), To: at(21, 4, 0, 0)}, nil, true},
 		{"empty interval", rollup.Query{Table: 'F', By: "U", From: at(21, 4, 0, 0), To: at(21, 4, 0, 0)}, nil, true},
 		{"unknown measure", rollup.Query{Table: 'F', By: "U", OrderBy: "requests", From: at(21, 4, 0, 0), To: at(21, 5, 0, 0)}, nil, true},
@@ -110,6 +112,7 @@ func checkQueries(t *testing.T, db *sql.DB) {
 		{"apps of addresses no config names", rollup.Query{Table: 'F', By: "A", Where: []rollup.Cond{{Dim: 'U', Null: true}},
 			From: at(21, 6, 0, 0), To: at(21, 23, 0, 0)}, 2 + 3 + 3},
 		{"ragged: per-IP web bytes", rollup.Query{Table: 'U', By: "I", From: at(21, 9, 12, 13), To: at(21, 15, 47, 1), OrderBy: "resp_body_bytes", Top: 7}, -1},
+		{"web requests by app type, ragged (repeat counts summed)", rollup.Query{Table: 'U', By: "T", From: at(21, 7, 5, 0), To: at(21, 19, 0, 0), OrderBy: "requests"}, -1},
 		{"total, no grouping", rollup.Query{Table: 'A', From: at(21, 1, 0, 0), To: at(21, 23, 30, 0)}, 3 + 4 + 3 + 1},
 	}
 	for _, c := range cases {
