@@ -110,7 +110,7 @@ func TextFields(t *schema.Table) []string {
 func ipColumns(t *schema.Table) []string {
 	var out []string
 	for _, c := range t.Columns {
-		if strings.HasPrefix(c.Type, "VARCHAR(45)") {
+		if c.Stored() && strings.HasPrefix(c.Type, "VARCHAR(45)") { // not the seed's aliases
 			out = append(out, c.Name)
 		}
 	}

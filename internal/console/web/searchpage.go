@@ -33,7 +33,7 @@ func shownColumns(t *schema.Table) []string {
 	out := []string{"ts", "gw"}
 	skip := map[string]bool{"id": true, "gw": true, "ts": true, "src_port": true, "dst_port": true}
 	for _, c := range t.Columns {
-		if skip[c.Name] || len(out) >= 10 {
+		if skip[c.Name] || !c.Stored() || len(out) >= 10 {
 			continue
 		}
 		out = append(out, c.Name)

@@ -304,7 +304,7 @@ func TestSecurity(t *testing.T) {
 		var id uint64
 		must(t, f.db.QueryRow("SELECT id FROM M"+dayMail+" WHERE gw = ? AND mail_subject = 'zip test'", gwMain).Scan(&id))
 		// A row whose attachment list names paths instead of hashes.
-		_, err := f.db.Exec("INSERT INTO M"+dayMail+" (id, gw, ts, proto, command, direction, file_path) VALUES (1, ?, '2013-12-17 10:00:00', 'smtp', 'DATA', 'send', ?)",
+		_, err := f.db.Exec("INSERT INTO M"+dayMail+" (id, gw, ts, proto, command, direction, attachments) VALUES (1, ?, '2013-12-17 10:00:00', 'smtp', 'DATA', 'send', ?)",
 			gwMain, "../../../../etc/passwd 100 text/plain passwd\n/etc/passwd 100 text/plain passwd\n"+strings.Repeat("0", 63)+"/ 1 a b")
 		must(t, err)
 		base := fmt.Sprintf("/att/M%s/%s/%d/", dayMail, gwMain, id)
