@@ -189,7 +189,14 @@ func (l *Loader) Run(ctx context.Context) error {
 		if err := l.prune.Tick(ctx, time.Now()); err != nil && ctx.Err() == nil {
 			l.cfg.Logger.Error("retention", "err", err)
 		}
-		_, err := l.RunOnce(ctx)
+		res, err := l.RunOnce(ctx)
+		if err != nil && res.Files > 0 && ctx.Err() == nil {
+			// The pass loaded files before the server went away: the
+			// server is new news, so the backoff starts again from its
+			// shortest wait rather than growing over a long backlog.
+			l.cfg.Logger.Warn("database lost in the middle of a pass; the rest stays pending", "loaded", res.Files, "err", err)
+			return nil
+		}
 		return err
 	}, func(err error, wait time.Duration) {
 		l.cfg.Logger.Warn("database unavailable; files stay and will be loaded later", "err", err, "retry_in", wait.Round(time.Millisecond))
@@ -218,8 +225,17 @@ func (l *Loader) RunOnce(ctx context.Context) (Result, error) {
 		return Result{}, fmt.Errorf("scan: %w", err)
 	}
 	if !l.checked {
+		// At the first pass, and again after the server went away (it may
+		// have crashed, leaving the tables it had open damaged): check the
+		// tables of today, yesterday and every day with files pending.
 		now := time.Now()
-		if err := l.CheckTables(ctx, now.Format(schema.DayLayout), now.AddDate(0, 0, -1).Format(schema.DayLayout)); err != nil {
+		days := []string{now.Format(schema.DayLayout), now.AddDate(0, 0, -1).Format(schema.DayLayout)}
+		for _, b := range batches {
+			if d := b.name[1:]; !slices.Contains(days, d) {
+				days = append(days, d)
+			}
+		}
+		if err := l.CheckTables(ctx, days...); err != nil {
 			return Result{}, fmt.Errorf("check tables: %w", err)
 		}
 		l.checked = true
@@ -234,6 +250,9 @@ func (l *Loader) RunOnce(ctx context.Context) (Result, error) {
 	for _, b := range batches {
 		n, err := l.loadBatch(ctx, b)
 		if err != nil {
+			if mariadb.IsUnavailable(err) {
+				l.checked = false
+			}
 			if mariadb.IsUnavailable(err) || ctx.Err() != nil {
 				return res, err
 			}

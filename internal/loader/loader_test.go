@@ -264,8 +264,9 @@ func TestBackfill(t *testing.T) {
 	}
 }
 
-// TestKillLoader kills loader with SIGKILL at random moments during a large
-// backlog, restarts it each time, and checks each row is in the table once.
+// TestKillLoader kills loader with SIGKILL during a large backlog, each
+// time once it has loaded files and while a LOAD DATA of it is running,
+// restarts it each time, and checks each row is in the table once.
 func TestKillLoader(t *testing.T) {
 	if root := os.Getenv("ACSTORE_LOADER_CHILD"); root != "" {
 		loaderChild(root)
@@ -276,18 +277,45 @@ func TestKillLoader(t *testing.T) {
 	const rows = 60000
 	writeRows(t, root, "AU", rows, 500, t0, 5, true)
 	rng := rand.New(rand.NewPCG(1, 2))
+	var kills []killRecord
 	for i := 0; i < 12; i++ {
+		start := pendingLoads(t, root)
 		cmd := exec.Command(os.Args[0], "-test.run=^TestKillLoader$")
 		cmd.Env = append(os.Environ(), "ACSTORE_LOADER_CHILD="+root, "ACSTORE_LOADER_DSN="+dsn)
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(time.Duration(rng.IntN(400)) * time.Millisecond)
+		// Once this loader has loaded a file, at a random moment of a
+		// statement of its.
+		waitFor(t, time.Minute, "the child loader to load a file", func() bool { return pendingLoads(t, root) < start })
+		time.Sleep(time.Duration(rng.IntN(50)) * time.Millisecond)
+		var k killRecord
+		for deadline := time.Now().Add(2 * time.Second); k.inFlight == 0 && time.Now().Before(deadline); {
+			k.inFlight = loadsRunning(db)
+		}
 		cmd.Process.Kill()
 		cmd.Wait()
+		k.pending = pendingLoads(t, root)
+		k.loaded = uint64(start - k.pending)
+		kills = append(kills, k)
+		if k.pending == 0 {
+			break
+		}
+	}
+	hits := 0
+	for i, k := range kills {
+		t.Logf("kill %2d: %3d files loaded by that loader, %3d pending, %d LOAD DATA running", i+1, k.loaded, k.pending, k.inFlight)
+		if k.hit() {
+			hits++
+		}
+	}
+	if len(kills) < 10 || hits*3 < len(kills)*2 {
+		t.Errorf("%d kills, %d of them mid-work: want at least 10, two thirds mid-work", len(kills), hits)
 	}
 	l := newLoader(t, db, loader.Config{Root: root})
-	runOnce(t, l)
+	if res := runOnce(t, l); res.Files == 0 {
+		t.Errorf("the last pass had no work left: the kills did not interrupt the backlog")
+	}
 	for _, letter := range []byte("AU") {
 		name := string(letter) + t0.Format("20060102")
 		if n := testdb.Count(t, db, name); n != rows {
@@ -382,8 +410,11 @@ func overwrite(path string, off int64, data []byte) {
 	f.Close()
 }
 
-// TestDatabaseGoesAway stops a MariaDB instance of the test's own in the
-// middle of a backlog and starts it again, while loader runs as a daemon.
+// TestDatabaseGoesAway stops a MariaDB instance of the test's own (a clean
+// shutdown; TestDatabaseCrash kills it) in the middle of a backlog and
+// starts it again, while loader runs as a daemon: while it is away nothing
+// is loaded, nothing is given up on, every file stays; once back, every
+// row is loaded once.
 func TestDatabaseGoesAway(t *testing.T) {
 	in := testdb.NewInstance(t)
 	dsn := in.DSN
@@ -397,30 +428,32 @@ func TestDatabaseGoesAway(t *testing.T) {
 	root := t.TempDir()
 	const rows = 30000
 	writeRows(t, root, "A", rows, 300, t0, 8, false)
+	total := pendingLoads(t, root)
 	l := newLoader(t, conn, loader.Config{Root: root, Interval: 100 * time.Millisecond, MaxBatchFiles: 2})
 	done := make(chan error, 1)
 	go func() { done <- l.Run(ctx) }()
-	time.Sleep(150 * time.Millisecond)
+	waitFor(t, time.Minute, "loader to start loading", func() bool { return l.Stats().Files.Load() > 0 })
 	in.Down()
-	time.Sleep(2 * time.Second)
-	in.Up()
-	deadline := time.Now().Add(90 * time.Second)
-	for {
-		left, _ := filepath.Glob(filepath.Join(logfile.LoadDir(root), "*.load"))
-		if len(left) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d load_files still pending 90 s after the database came back", len(left))
-		}
-		time.Sleep(200 * time.Millisecond)
+	st := l.Stats()
+	loaded, pending := st.Files.Load(), pendingLoads(t, root)
+	if loaded == 0 || pending == 0 || int(loaded)+pending != total {
+		t.Fatalf("at shutdown %d files loaded and %d pending of %d: want the server to go away mid-backlog", loaded, pending, total)
 	}
+	time.Sleep(2 * time.Second)
+	if st.Files.Load() != loaded || pendingLoads(t, root) != pending || st.Failures.Load() != 0 || st.Rejected.Load() != 0 {
+		t.Errorf("while the server was down: %d files loaded (was %d), %d pending (was %d), %d failures, %d rejected",
+			st.Files.Load(), loaded, pendingLoads(t, root), pending, st.Failures.Load(), st.Rejected.Load())
+	}
+	in.Up()
+	waitFor(t, 90*time.Second, "the backlog to be loaded after the server came back", func() bool { return pendingLoads(t, root) == 0 })
 	cancel()
 	<-done
 	if n := testdb.Count(t, conn, "A"+t0.Format("20060102")); n != rows {
 		t.Errorf("%d rows, want %d", n, rows)
 	}
-	t.Logf("failures while down: %d", l.Stats().Failures.Load())
+	if st.Files.Load() != uint64(total) || st.Failures.Load() != 0 {
+		t.Errorf("%d files loaded of %d, %d failures", st.Files.Load(), total, st.Failures.Load())
+	}
 }
 
 // TestRetention drops old day tables and sync_files by the same rule.

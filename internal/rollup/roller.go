@@ -173,7 +173,13 @@ func (r *Roller) Register(reg prometheus.Registerer) {
 // waiting with backoff while the database is away.
 func (r *Roller) Run(ctx context.Context) error {
 	backoff.Loop(ctx, r.cfg.Interval, time.Minute, func(ctx context.Context) error {
-		_, err := r.RunOnce(ctx)
+		res, err := r.RunOnce(ctx)
+		if err != nil && res.Blocks > 0 && ctx.Err() == nil {
+			// Blocks were replaced before the server went away: start the
+			// backoff again from its shortest wait.
+			r.cfg.Logger.Warn("database lost in the middle of a pass; the rest stays pending", "blocks", res.Blocks, "err", err)
+			return nil
+		}
 		return err
 	}, func(err error, wait time.Duration) {
 		r.cfg.Logger.Warn("database unavailable; blocks stay pending", "err", err, "retry_in", wait.Round(time.Millisecond))

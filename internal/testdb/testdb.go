@@ -15,8 +15,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/go-sql-driver/mysql"
 
@@ -72,6 +75,7 @@ func Count(t testing.TB, db *sql.DB, table string) int64 {
 type Instance struct {
 	t   testing.TB
 	env []string
+	dir string // ACSTORE_VAR of the instance
 	DSN string
 }
 
@@ -79,8 +83,12 @@ type Instance struct {
 func NewInstance(t testing.TB) *Instance {
 	t.Helper()
 	DSN(t) // the tooling of the private instance must be there
-	in := &Instance{t: t, env: append(os.Environ(), "ACSTORE_VAR="+t.TempDir(),
-		fmt.Sprintf("ACSTORE_DB_PORT=%d", 20000+mrand.IntN(20000)))}
+	dir := t.TempDir()
+	in := &Instance{t: t, dir: dir, env: append(os.Environ(), "ACSTORE_VAR="+dir,
+		// Below the ephemeral ports (32768 and up), which an outgoing
+		// connection could take while the server is down between a Kill
+		// and an Up.
+		fmt.Sprintf("ACSTORE_DB_PORT=%d", 20000+mrand.IntN(12000)))}
 	in.DSN = in.Up()
 	t.Cleanup(in.Down)
 	return in
@@ -91,9 +99,11 @@ func (in *Instance) run(cmd string) string {
 	_, file, _, _ := runtime.Caller(0)
 	c := exec.Command(filepath.Join(filepath.Dir(file), "../../scripts/db.sh"), cmd)
 	c.Env = in.env
+	var stderr strings.Builder
+	c.Stderr = &stderr
 	out, err := c.Output()
 	if err != nil {
-		in.t.Fatalf("db.sh %s: %v", cmd, err)
+		in.t.Fatalf("db.sh %s: %v\n%s", cmd, err, stderr.String())
 	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	return lines[len(lines)-1]
@@ -104,3 +114,39 @@ func (in *Instance) Up() string { return in.run("up") }
 
 // Down stops the server.
 func (in *Instance) Down() { in.run("down") }
+
+// Kill crashes the server: SIGKILL, as a power loss or the OOM killer
+// would end it, leaving open MyISAM tables unclosed. It returns when the
+// process is gone; Up starts it again.
+func (in *Instance) Kill() {
+	in.t.Helper()
+	b, err := os.ReadFile(filepath.Join(in.dir, "mariadb", "mysqld.pid"))
+	if err != nil {
+		in.t.Fatalf("kill mariadbd: %v", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		in.t.Fatalf("kill mariadbd: pid file: %v", err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		in.t.Fatalf("kill -9 mariadbd %d: %v", pid, err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); alive(pid); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			in.t.Fatalf("mariadbd %d still there 30 s after SIGKILL", pid)
+		}
+	}
+}
+
+// alive reports whether pid runs; a zombie (dead, not yet reaped by
+// whoever adopted the daemon) does not.
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return syscall.Kill(pid, 0) == nil
+	}
+	// "pid (comm) S ...": the state follows the last ')'.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
+}
