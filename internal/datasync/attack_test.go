@@ -416,3 +416,66 @@ func (b *syncBuffer) String() string {
 }
 
 func slogTo(w io.Writer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
+
+// TestLoadsPerGateway: a gateway whose load fails (here its users table is
+// unreadable) backs off alone: the other's last_loaded moves on, the pass
+// does not fail, the failing one's last_error says why; once fixed, it is
+// loaded after its backoff.
+func TestLoadsPerGateway(t *testing.T) {
+	db, _ := testdb.New(t)
+	hoRoot := t.TempDir()
+	// Received by a server without a database, loaded by one that does
+	// not listen: the loads happen when the test says.
+	recv := startServer(t, hoRoot, nil, nil, nil)
+	for i, gw := range []string{gwA, gwB} {
+		root := t.TempDir()
+		writeWindow(t, root, gw, t0, uint64(i+1), 20)
+		writeConfig(t, root, gw, 0)
+		push(t, clientConfig(t, root, gw, recv.URL, nil))
+	}
+	recv.Stop()
+	srv, err := datasync.NewServer(datasync.ServerConfig{Root: hoRoot, Gateways: gateways(), Logger: testLogger(t)}, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	users := filepath.Join(hoRoot, "config", gwB, "users.tsv")
+	data, err := os.ReadFile(users)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(users)
+	os.Mkdir(users, 0o755) // unreadable as a file: the load of B's config fails
+	ctx := context.Background()
+	if err := srv.LoadOnce(ctx); err != nil {
+		t.Fatalf("one gateway's failure failed the pass: %v", err)
+	}
+	st, _ := datasync.ReadServerState(hoRoot)
+	win := t0.Format(datasync.WindowLayout)
+	if st[gwA].LastLoaded != win || st[gwA].LastError != "" {
+		t.Errorf("gateway A: last_loaded %q, last_error %q; want %s and none", st[gwA].LastLoaded, st[gwA].LastError, win)
+	}
+	if st[gwB].LastLoaded != "" || !strings.Contains(st[gwB].LastError, "users.tsv") {
+		t.Errorf("gateway B: last_loaded %q, last_error %q; want none and the users.tsv error", st[gwB].LastLoaded, st[gwB].LastError)
+	}
+	errsBefore := srv.Stats().LoadErrors.Load()
+	srv.LoadOnce(ctx) // B is backing off: not tried again at once
+	if n := srv.Stats().LoadErrors.Load(); n != errsBefore {
+		t.Errorf("B was retried at once (%d load errors, was %d)", n, errsBefore)
+	}
+	os.Remove(users)
+	os.WriteFile(users, data, 0o644)
+	time.Sleep(1100 * time.Millisecond) // the first backoff is about a second
+	for i := 0; i < 20; i++ {
+		if err := srv.LoadOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if st, _ = datasync.ReadServerState(hoRoot); st[gwB].LastLoaded == win {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if st[gwB].LastLoaded != win || st[gwB].LastError != "" {
+		t.Errorf("gateway B after the fix: last_loaded %q, last_error %q", st[gwB].LastLoaded, st[gwB].LastError)
+	}
+}

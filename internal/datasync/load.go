@@ -173,9 +173,12 @@ func (s *Server) loadLoop(ctx context.Context) {
 }
 
 // LoadOnce loads the config tables that changed and every received
-// sync_file not loaded yet, then records the windows that are now loaded.
-// The server calls it after each committed window; it is exported for tests
-// and for a server without a listener.
+// sync_file not loaded yet, then records, per gateway, the windows that are
+// now loaded. A gateway whose files or config fail to load backs off alone
+// (its last_error says why; its last_loaded stays) while the others go on;
+// only a database that is away fails the whole pass. The server calls it
+// after each committed window; it is exported for tests and for a server
+// without a listener.
 func (s *Server) LoadOnce(ctx context.Context) error {
 	if s.loader == nil {
 		return errors.New("no database")
@@ -185,33 +188,48 @@ func (s *Server) LoadOnce(ctx context.Context) error {
 	s.loadMu.Lock()
 	defer s.loadMu.Unlock()
 	snap := s.state.snapshot()
-	var errs []error
+	failed := make(map[string]error)
 	gws, _ := os.ReadDir(filepath.Join(s.cfg.Root, "config"))
 	for _, d := range gws {
-		if d.IsDir() && logfile.ValidGateway(d.Name()) {
-			if err := s.loadConfig(ctx, d.Name()); err != nil {
-				errs = append(errs, err)
+		if gw := d.Name(); d.IsDir() && logfile.ValidGateway(gw) && s.loadable(gw) {
+			if err := s.loadConfig(ctx, gw); err != nil {
+				if mariadb.IsUnavailable(err) || ctx.Err() != nil {
+					return err
+				}
+				failed[gw] = err
 			}
 		}
 	}
-	failed := s.loader.Stats().Failures.Load()
 	res, err := s.loader.RunOnce(ctx)
 	if err != nil {
-		return errors.Join(append(errs, err)...)
+		return err
+	}
+	for gw, err := range res.Failed {
+		if failed[gw] == nil {
+			failed[gw] = err
+		}
 	}
 	s.stats.Loads.Add(1)
 	s.stats.Rows.Add(uint64(res.Rows))
-	if s.loader.Stats().Failures.Load() != failed {
-		return errors.Join(append(errs, errors.New("some files failed to load; they are retried"))...)
-	}
 	keys := make([]string, 0, len(snap))
 	for gw := range snap {
 		keys = append(keys, gw)
 	}
 	sort.Strings(keys)
+	var errs []error
 	for _, gw := range keys {
+		if !s.loadable(gw) && failed[gw] == nil {
+			continue // backing off: not loaded this pass
+		}
+		ferr := failed[gw]
+		s.backOff(gw, ferr)
 		win := snap[gw]
 		if err := s.state.update(gw, func(g *GatewayState) {
+			if ferr != nil {
+				g.LastError = ferr.Error()
+				return
+			}
+			g.LastError = ""
 			if win > g.LastLoaded {
 				g.LastLoaded, g.LoadedAt = win, time.Now()
 			}
@@ -223,6 +241,33 @@ func (s *Server) LoadOnce(ctx context.Context) error {
 		s.log.Info("loaded", "files", res.Files, "rows", res.Rows)
 	}
 	return errors.Join(errs...)
+}
+
+// loadHold is a gateway's load backoff.
+type loadHold struct {
+	failures int
+	until    time.Time
+}
+
+// loadable reports whether gw's files are loaded this pass (it is not
+// backing off). Called with loadMu held.
+func (s *Server) loadable(gw string) bool {
+	return !time.Now().Before(s.holds[gw].until)
+}
+
+// backOff records the outcome of gw's load: after a failure its loads wait,
+// longer each time, while the other gateways' go on. Called with loadMu
+// held.
+func (s *Server) backOff(gw string, err error) {
+	if err == nil {
+		delete(s.holds, gw)
+		return
+	}
+	h := s.holds[gw]
+	wait := backoff.Wait(h.failures, time.Second, 5*time.Minute)
+	s.holds[gw] = loadHold{failures: h.failures + 1, until: time.Now().Add(wait)}
+	s.stats.LoadErrors.Add(1)
+	s.log.Warn("load of a gateway failed; its files stay, it is retried alone", "gw", gw, "err", err, "retry_in", wait.Round(time.Millisecond))
 }
 
 // loadConfig replaces a gateway's rows of each config table whose file

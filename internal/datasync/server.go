@@ -39,7 +39,8 @@ type Server struct {
 	state  *serverState
 	stats  ServerStats
 	loadCh chan struct{}
-	loadMu sync.Mutex // serialises LoadOnce
+	loadMu sync.Mutex          // serialises LoadOnce
+	holds  map[string]loadHold // gateway -> load backoff; under loadMu
 	slots  *slots
 	nonces *nonces
 	nobody []byte            // the key an unknown gateway is checked with
@@ -69,12 +70,12 @@ func NewServer(cfg ServerConfig, db *sql.DB) (*Server, error) {
 	s := &Server{cfg: cfg, db: db, log: cfg.Logger, state: st, loadCh: make(chan struct{}, 1),
 		slots: newSlots(cfg.MaxUploads, cfg.MaxGatewayUploads), nonces: newNonces(), nobody: randomKey(),
 		logLim: &logLimit{burst: 20, period: 10 * time.Second},
-		busy:   make(map[string]bool), partial: make(map[string]partialHash),
+		busy:   make(map[string]bool), holds: make(map[string]loadHold), partial: make(map[string]partialHash),
 		sums: make(map[string]publishedHash), used: make(map[string]int64)}
 	s.gateways.Store(&cfg.Gateways)
 	if db != nil {
 		if s.loader, err = loader.New(loader.Config{Root: cfg.Root, Keep: true, KeepDays: cfg.KeepDays, Disk: cfg.Disk, Logger: cfg.Logger,
-			Limits: s.limits()}, db); err != nil {
+			Limits: s.limits(), Gateways: s.loadable}, db); err != nil {
 			return nil, err
 		}
 	} else {

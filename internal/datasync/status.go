@@ -141,6 +141,11 @@ func PrintStatus(w io.Writer, root, gw string) error {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", gw, orNone(g.LastReceived), when(g.ReceivedAt), orNone(g.LastLoaded), when(g.LoadedAt))
 		}
 		tw.Flush()
+		for _, gw := range names {
+			if e := gws[gw].LastError; e != "" {
+				fmt.Fprintf(w, "gateway %s: load failing, retried alone: %s\n", gw, e)
+			}
+		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}

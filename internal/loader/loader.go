@@ -48,7 +48,10 @@ type Config struct {
 	// Limits bound the memory reading one file may take, whatever the
 	// file claims (xz dictionary, row length); zero: logfile's defaults.
 	Limits logfile.Limits
-	Logger *slog.Logger
+	// Gateways picks the gateways a pass loads; nil: all. Head office uses
+	// it to let a failing gateway back off alone.
+	Gateways func(gw string) bool
+	Logger   *slog.Logger
 }
 
 // RegisterFlags adds loader's own flags to fs.
@@ -208,6 +211,9 @@ func (l *Loader) Run(ctx context.Context) error {
 type Result struct {
 	Files, Batches int
 	Rows           int64
+	// Failed holds, per gateway, the first error of a batch that failed
+	// (it is retried at the next pass).
+	Failed map[string]error
 }
 
 // RunOnce loads everything pending now. It returns an error only when the
@@ -240,7 +246,17 @@ func (l *Loader) RunOnce(ctx context.Context) (Result, error) {
 		}
 		l.checked = true
 	}
-	var res Result
+	res := Result{Failed: make(map[string]error)}
+	if l.cfg.Gateways != nil {
+		kept := batches[:0]
+		for _, b := range batches {
+			if l.cfg.Gateways(b.gw) {
+				kept = append(kept, b)
+			}
+		}
+		batches = kept
+	}
+	batches = interleave(batches)
 	var backlog int64
 	for _, b := range batches {
 		backlog += int64(len(b.files))
@@ -257,6 +273,9 @@ func (l *Loader) RunOnce(ctx context.Context) (Result, error) {
 				return res, err
 			}
 			failed = true
+			if res.Failed[b.gw] == nil {
+				res.Failed[b.gw] = fmt.Errorf("%s: %w", b.name, err)
+			}
 			continue
 		}
 		res.Files += len(b.files)
@@ -268,6 +287,32 @@ func (l *Loader) RunOnce(ctx context.Context) (Result, error) {
 		l.stats.LastSuccess.Store(time.Now().Unix())
 	}
 	return res, nil
+}
+
+// interleave orders batches round-robin over their gateways (keeping each
+// gateway's own order), so that a gateway with a big backlog does not make
+// every other one wait for all of it.
+func interleave(batches []*batch) []*batch {
+	var order []string
+	by := make(map[string][]*batch)
+	for _, b := range batches {
+		if by[b.gw] == nil {
+			order = append(order, b.gw)
+		}
+		by[b.gw] = append(by[b.gw], b)
+	}
+	if len(order) < 2 {
+		return batches
+	}
+	out := make([]*batch, 0, len(batches))
+	for i := 0; len(out) < len(batches); i++ {
+		for _, gw := range order {
+			if i < len(by[gw]) {
+				out = append(out, by[gw][i])
+			}
+		}
+	}
+	return out
 }
 
 // scanLoad collects the load_files and backfill markers, in name order.

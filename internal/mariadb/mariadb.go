@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"regexp"
 	"strconv"
@@ -250,6 +251,12 @@ func IsUnavailable(err error) bool {
 	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, mysql.ErrInvalidConn) ||
 		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return true
+	}
+	// A file that cannot be read is not the database: its syscall.Errno
+	// would pass for a net.Error below.
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return false
 	}
 	var ne net.Error
 	if errors.As(err, &ne) {
