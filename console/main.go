@@ -132,7 +132,7 @@ add creates or replaces a user. The password is read from -password-file
 
 func userCmd(args []string) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprint(os.Stderr, userUsage)
+		fmt.Fprint(os.Stdout, userUsage)
 		return nil
 	}
 	verb := args[0]
