@@ -148,7 +148,7 @@ func run(args []string) error {
 	if cfg.Iface != "" || cfg.Watch != "" {
 		go pr.Run(ctx)
 	}
-	log.Info("aclog started", "data", cfg.Root, "gateway", cfg.Gateway, "files", len(cfg.Files), "iface", cfg.Iface, "watch", cfg.Watch,
+	log.Info("aclog started", common.ConfigAttr(), "data", cfg.Root, "gateway", cfg.Gateway, "files", len(cfg.Files), "iface", cfg.Iface, "watch", cfg.Watch,
 		"compress", cfg.Codec.String(), "high_performance", cfg.HighPerformance)
 	err = p.Run(ctx)
 	log.Info("aclog stopped", p.StatsLine()...)

@@ -150,7 +150,9 @@ func serve(args []string) error {
 	if err := common.Observe(ctx, log, srv.Register, srv.StatsLine); err != nil {
 		return err
 	}
-	return srv.Run(ctx)
+	err = srv.Run(ctx)
+	log.Info("datasync server stopped", append([]any{"err", err}, srv.StatsLine()...)...)
+	return err
 }
 
 func push(args []string) error {
@@ -194,7 +196,7 @@ func push(args []string) error {
 	if err := common.Observe(ctx, log, c.Register, c.StatsLine); err != nil {
 		return err
 	}
-	log.Info("datasync push started", "server", cfg.Server, "gateway", cfg.Gateway, "compress", cfg.Codec.String())
+	log.Info("datasync push started", common.ConfigAttr(), "server", cfg.Server, "gateway", cfg.Gateway, "compress", cfg.Codec.String())
 	return c.Run(ctx)
 }
 

@@ -114,7 +114,8 @@ func run(args []string) error {
 	if err := common.Observe(ctx, log, l.Register, func() []any { return statsLine(l.Stats(), l.Pruner().Stats()) }); err != nil {
 		return err
 	}
-	log.Info("loader started", "data", cfg.Root, "keep", cfg.Keep, "interval", cfg.Interval)
+	log.Info("loader started", append([]any{common.ConfigAttr(), "data", cfg.Root, "keep_files", cfg.Keep, "interval", cfg.Interval},
+		cfg.Disk.Attrs(cfg.KeepDays)...)...)
 	err = l.Run(ctx)
 	log.Info("loader stopped", "files", l.Stats().Files.Load(), "rows", l.Stats().Rows.Load())
 	return err

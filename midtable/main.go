@@ -150,7 +150,7 @@ func run(args []string) error {
 		return err
 	}
 	go pr.Run(ctx)
-	log.Info("midtable started", "data", cfg.Root, "interval", cfg.Interval)
+	log.Info("midtable started", append([]any{common.ConfigAttr(), "data", cfg.Root, "interval", cfg.Interval}, disk.Attrs(0)...)...)
 	err = r.Run(ctx)
 	log.Info("midtable stopped", "blocks", r.Stats().Blocks.Load(), "rows", r.Stats().Rows.Load())
 	return err

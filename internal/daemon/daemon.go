@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -165,6 +166,18 @@ func ApplyConfigFile(fs *flag.FlagSet, path string) error {
 		}
 	}
 	return nil
+}
+
+// ConfigAttr names the config file in a start-up line ("none" without
+// -config), so that an operator sees which file the settings came from.
+func (c *Common) ConfigAttr() slog.Attr {
+	if c.ConfigFile == "" {
+		return slog.String("config", "none")
+	}
+	if abs, err := filepath.Abs(c.ConfigFile); err == nil {
+		return slog.String("config", abs)
+	}
+	return slog.String("config", c.ConfigFile)
 }
 
 // Logger returns the program's logger.

@@ -16,13 +16,17 @@ import (
 func configDir(root string) string { return filepath.Join(root, "config") }
 
 // shipConfig sends each config table whose md5 differs from what the
-// server has. A missing file is an empty table.
+// server has. A branch without a config table ships nothing for it; one
+// that had it and removed it ships it empty.
 func (c *Client) shipConfig(ctx context.Context) error {
 	for _, name := range ConfigNames {
 		path := filepath.Join(configDir(c.cfg.Root), name)
 		data, err := os.ReadFile(path)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("config %s: %w", name, err)
+		}
+		if err != nil && c.st.ConfigMD5[name] == "" {
+			continue // never had it: nothing to tell head office
 		}
 		sum := md5.Sum(data)
 		md := hex.EncodeToString(sum[:])

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -96,5 +98,35 @@ func TestPermanentErrorsFailFast(t *testing.T) {
 	}
 	if st.LastError != "" || st.Backlog != 0 {
 		t.Errorf("after a successful push: last error %q, backlog %d", st.LastError, st.Backlog)
+	}
+}
+
+// TestNoConfigTablesShipsNone: a branch that has no config tables does
+// not ship empty ones (they would replace nothing with nothing at head
+// office, and show up as tables the branch never had); removing one it
+// had ships it empty.
+func TestNoConfigTablesShipsNone(t *testing.T) {
+	db, _ := testdb.New(t)
+	p := newPKI(t, gwA)
+	ts := startServer(t, t.TempDir(), db, p, nil)
+	root := t.TempDir()
+	branch(t, root, gwA, 2, 5, logfile.LZ4)
+	if err := os.RemoveAll(filepath.Join(root, "config")); err != nil {
+		t.Fatal(err)
+	}
+	c := push(t, clientConfig(t, root, gwA, ts.URL, p))
+	if n := c.Stats().Configs.Load(); n != 0 {
+		t.Errorf("%d config tables shipped from a branch without any", n)
+	}
+	writeConfig(t, root, gwA, 1)
+	c = push(t, clientConfig(t, root, gwA, ts.URL, p))
+	had := c.Stats().Configs.Load()
+	if had == 0 {
+		t.Fatal("config tables written later were not shipped")
+	}
+	os.Remove(filepath.Join(root, "config", "users.tsv"))
+	c = push(t, clientConfig(t, root, gwA, ts.URL, p))
+	if n := c.Stats().Configs.Load(); n != 1 {
+		t.Errorf("removing users.tsv shipped %d config tables, want 1 (it, empty)", n)
 	}
 }

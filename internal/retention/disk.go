@@ -15,6 +15,16 @@ type Watermarks struct {
 	Critical float64 // also drop unshipped days, oldest first, until below
 }
 
+// Attrs describe the effective retention for a start-up line: the days
+// kept (0: every day) and the disk watermarks.
+func (w Watermarks) Attrs(keepDays int) []any {
+	keep := "all"
+	if keepDays > 0 {
+		keep = fmt.Sprintf("%d days", keepDays)
+	}
+	return []any{"keep", keep, "disk_high_pct", w.High, "disk_critical_pct", w.Critical}
+}
+
 // RegisterFlags adds -disk-high and -disk-critical to fs.
 func (w *Watermarks) RegisterFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&w.High, "disk-high", 90, "percent of the data root's filesystem in use above which the oldest days already shipped to head office are dropped (tables, sync_files, attachments, rollups) until below; 0: off")

@@ -82,12 +82,20 @@ func (f *QueryFlags) Query() (Query, error) {
 
 // PrintAnswer writes the tables a query used and its rows.
 func PrintAnswer(w io.Writer, pl Plan, rows []Row, took time.Duration) {
+	missing := 0
 	for _, p := range pl.Parts {
 		if p.Missing {
+			missing++
 			fmt.Fprintln(w, "# missing", p.String(), "(no such table: this part is not counted)")
 			continue
 		}
 		fmt.Fprintln(w, "# used", p.String())
+	}
+	if missing > 0 {
+		// Usually the rollups were never built: midtable runs as a
+		// daemon, or once by hand.
+		fmt.Fprintln(w, "# rollup or day tables are missing: if the days have rows, build the rollups with `midtable -once`"+
+			" (or run midtable as a daemon); a day without any row has no tables")
 	}
 	fmt.Fprintf(w, "# %d row(s) in %v\n", len(rows), took.Round(time.Microsecond))
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
