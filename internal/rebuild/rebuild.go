@@ -35,6 +35,9 @@ type Rebuilder struct {
 	Attempts int
 	// LockWait is how long to wait for a loader holding the table.
 	LockWait time.Duration
+	// Progress, if set, is told after each sync_file loaded into a shadow
+	// table how many of the table's files are in.
+	Progress func(table string, done, total int)
 }
 
 func (r *Rebuilder) logger() *slog.Logger {
@@ -169,6 +172,10 @@ func (r *Rebuilder) once(ctx context.Context, d *DayFiles) (Result, error) {
 		return res, err
 	}
 	cols := d.Table.FileColumns()
+	total := 0
+	for _, paths := range d.Files {
+		total += len(paths)
+	}
 	for _, gw := range slices.Sorted(maps.Keys(d.Files)) {
 		for _, path := range d.Files[gw] {
 			n, torn, err := loadSyncFile(ctx, conn, d.Table, shadow, cols, gw, path)
@@ -177,6 +184,9 @@ func (r *Rebuilder) once(ctx context.Context, d *DayFiles) (Result, error) {
 			}
 			res.Rows += n
 			res.Files++
+			if r.Progress != nil {
+				r.Progress(d.Name(), res.Files, total)
+			}
 			if torn != nil {
 				res.Torn++
 				r.logger().Warn("sync_file has a torn or damaged tail; its good rows were used", "err", torn)

@@ -78,6 +78,7 @@ type Stats struct {
 	Failures  atomic.Uint64 // blocks that failed and stay pending
 	BadRows   atomic.Uint64 // rows skipped: malformed, or ts outside their file's window
 	Torn      atomic.Uint64 // sync_files with a torn or damaged tail
+	Repairs   atomic.Uint64 // days recomputed because a rollup table was damaged
 	Pending   atomic.Int64  // sync_files waiting at the last scan
 	// LastSuccess is the unix time of the last pass that left nothing pending.
 	LastSuccess atomic.Int64
@@ -108,6 +109,7 @@ type Roller struct {
 	plans   map[byte]*plan
 	created map[string]bool
 	cache   map[fileKey]*cached
+	checked bool // checkDays ran since the server was last seen lost
 	stats   Stats
 }
 
@@ -164,6 +166,7 @@ func (r *Roller) Register(reg prometheus.Registerer) {
 		daemon.Counter(sub, "failures_total", "Blocks that failed and will be retried.", &r.stats.Failures),
 		daemon.Counter(sub, "bad_rows_total", "Rows skipped as malformed or outside their window.", &r.stats.BadRows),
 		daemon.Counter(sub, "torn_files_total", "Sync_files read only up to a torn or damaged tail.", &r.stats.Torn),
+		daemon.Counter(sub, "repairs_total", "Days recomputed because a rollup table was found damaged.", &r.stats.Repairs),
 		daemon.Gauge(sub, "pending_files", "Sync_files not yet rolled up at the last scan.", func() float64 { return float64(r.stats.Pending.Load()) }),
 		daemon.Gauge(sub, "last_success_seconds", "Unix time of the last pass that left nothing pending.", func() float64 { return float64(r.stats.LastSuccess.Load()) }),
 	)
@@ -226,11 +229,33 @@ func (r *Roller) RunOnce(ctx context.Context) (Result, error) {
 		blocks = append(blocks, b)
 	}
 	sortBlocks(blocks)
+	if !r.checked {
+		var days []string
+		for _, b := range blocks {
+			if !slices.Contains(days, b.Day) {
+				days = append(days, b.Day)
+			}
+		}
+		if err := r.checkDays(ctx, days); err != nil {
+			return Result{}, fmt.Errorf("check rollup tables: %w", err)
+		}
+		r.checked = true
+	}
 	var res Result
 	failed := false
 	for _, b := range blocks {
 		br, err := r.Block(ctx, b)
+		if err != nil && mariadb.IsDamaged(err) {
+			// The day is recomputed whole, this block with it.
+			if err = r.repairDay(ctx, b.Day, err); err == nil {
+				r.stats.Pending.Add(-int64(len(pending[b])))
+				continue
+			}
+		}
 		if err != nil {
+			if mariadb.IsUnavailable(err) {
+				r.checked = false
+			}
 			if mariadb.IsUnavailable(err) || ctx.Err() != nil {
 				return res, err
 			}
