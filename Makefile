@@ -5,7 +5,7 @@ PROGRAMS := aclog loader recover datasync midtable console
 DB := scripts/db.sh
 export ACSTORE_TEST_DSN ?= $(shell $(DB) dsn)
 
-.PHONY: help build test lint bench demo db-up db-down clean deps fuzz
+.PHONY: help build test lint bench demo db-up db-down clean deps fuzz deb
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -16,6 +16,14 @@ deps: ## install what a fresh Debian machine lacks (libpcap, tshark, lz4, xz, Ma
 build: ## build the six programs into ./bin
 	@mkdir -p bin
 	$(GO) build -o bin/ $(addprefix ./,$(PROGRAMS))
+
+# The package's version: VERSION=1.2.3 make deb, else 0.0.0+<commit>.
+VERSION ?= 0.0.0+$(shell git rev-parse --short HEAD 2>/dev/null || echo dev)
+NFPM := github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2
+
+deb: build ## build dist/acstore_VERSION_amd64.deb with nfpm (pinned Go tool): binaries, units, configs, setup-mariadb
+	@mkdir -p dist
+	ACSTORE_VERSION=$(VERSION) $(GO) run $(NFPM) package --config packaging/nfpm.yaml --packager deb --target dist/
 
 db-up: ## start the private MariaDB (./var/mariadb, port 3407); prints its DSN last
 	@$(DB) up
@@ -47,4 +55,4 @@ demo: deps db-up build ## capture a bundled pcap, load it, print what landed
 
 clean: ## remove binaries and demo data (keeps the database; see db-down)
 	@if [ -f var/console.pid ]; then kill $$(cat var/console.pid) 2>/dev/null; rm -f var/console.pid; fi
-	rm -rf bin var/demo
+	rm -rf bin dist var/demo

@@ -109,6 +109,9 @@ func (in *Instance) run(cmd string) string {
 	return lines[len(lines)-1]
 }
 
+// Socket is the server's unix socket, where its root user logs in.
+func (in *Instance) Socket() string { return filepath.Join(in.dir, "mariadb", "mysqld.sock") }
+
 // Up starts the server (again) and returns its DSN.
 func (in *Instance) Up() string { return in.run("up") }
 
