@@ -240,30 +240,103 @@ func TestKill9(t *testing.T) {
 		return cmd
 	}
 	rng := rand.New(rand.NewPCG(3, 4))
+	total := len(syncFiles(t, root, gwA))
 	server := child("server")
 	client := child("client")
-	kills := 0
+	type kill struct {
+		role               string
+		published, partial int // files at head office, uploads growing in incoming/
+	}
+	var kills []kill
 	for i := 0; i < 16; i++ {
-		time.Sleep(time.Duration(50+rng.IntN(300)) * time.Millisecond)
-		victim, role := &server, "server"
+		// Once a file was published since the last restart, at a random
+		// moment while an upload is streaming.
+		before := len(syncFiles(t, hoRoot, gwA))
+		if before == total {
+			break
+		}
+		waitUntil(t, time.Minute, "a file to be published", func() bool { return len(syncFiles(t, hoRoot, gwA)) > before })
+		time.Sleep(time.Duration(rng.IntN(100)) * time.Millisecond)
+		k := kill{role: "server"}
+		for deadline := time.Now().Add(2 * time.Second); k.partial == 0 && time.Now().Before(deadline); {
+			k.partial = growingParts(hoRoot, gwA)
+		}
+		k.published = len(syncFiles(t, hoRoot, gwA))
+		victim := &server
 		if rng.IntN(2) == 0 {
-			victim, role = &client, "client"
+			victim, k.role = &client, "client"
 		}
 		(*victim).Process.Kill()
 		(*victim).Wait()
-		kills++
-		*victim = child(role)
+		kills = append(kills, k)
+		*victim = child(k.role)
 	}
 	client.Process.Kill()
 	client.Wait()
 	server.Process.Kill()
 	server.Wait()
-	t.Logf("%d kills", kills)
+	hits := 0
+	for i, k := range kills {
+		t.Logf("kill %2d (%s): %3d of %d files published, %d uploads streaming", i+1, k.role, k.published, total, k.partial)
+		if k.published > 0 && k.published < total && k.partial > 0 {
+			hits++
+		}
+	}
+	if len(kills) < 10 || hits*3 < len(kills)*2 {
+		t.Errorf("%d kills, %d of them mid-upload with files done and pending: want at least 10, two thirds", len(kills), hits)
+	}
+	left := total - len(syncFiles(t, hoRoot, gwA))
 	// Heal: a server in this process and a last push.
 	srv := startServer(t, hoRoot, db, nil, func(c *datasync.ServerConfig) { c.Listen = addr })
-	push(t, clientConfig(t, root, gwA, srv.URL, nil))
+	c := push(t, clientConfig(t, root, gwA, srv.URL, nil))
+	if left == 0 || c.Stats().Files.Load() == 0 {
+		t.Errorf("the last push had no work left (%d files unpublished, %d sent)", left, c.Stats().Files.Load())
+	}
 	loadAll(t, srv)
 	checkHeadOffice(t, db, hoRoot, root, gwA, att)
+}
+
+// syncFiles lists a gateway's published sync_files under root.
+func syncFiles(t *testing.T, root, gw string) []string {
+	paths, err := filepath.Glob(filepath.Join(root, "sync", gw, "*", "*"+logfile.SyncExt))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return paths
+}
+
+// growingParts counts the partial uploads in incoming/ that grow over a
+// few milliseconds: uploads streaming now.
+func growingParts(hoRoot, gw string) int {
+	sizes := func() map[string]int64 {
+		m := map[string]int64{}
+		paths, _ := filepath.Glob(filepath.Join(hoRoot, "incoming", gw, "*.part"))
+		for _, p := range paths {
+			if fi, err := os.Stat(p); err == nil {
+				m[p] = fi.Size()
+			}
+		}
+		return m
+	}
+	a := sizes()
+	time.Sleep(5 * time.Millisecond)
+	n := 0
+	for p, size := range sizes() {
+		if old, ok := a[p]; !ok || size > old {
+			n++
+		}
+	}
+	return n
+}
+
+// waitUntil polls cond until it holds or d passes.
+func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(d); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%v passed waiting for %s", d, what)
+		}
+	}
 }
 
 func killServerChild() {
