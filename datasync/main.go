@@ -75,11 +75,12 @@ func main() {
 }
 
 func run(args []string) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
 		fmt.Fprint(os.Stderr, usage)
-		if len(args) == 0 {
-			return errors.New("give a subcommand: serve, push or status")
-		}
+		return errors.New("give a subcommand: serve, push or status")
+	}
+	if args[0] == "-h" || args[0] == "--help" || args[0] == "-help" || args[0] == "help" {
+		fmt.Fprint(os.Stdout, usage) // asked for: standard output, exit 0
 		return nil
 	}
 	var err error
@@ -150,6 +151,8 @@ func serve(args []string) error {
 	if err := common.Observe(ctx, log, srv.Register, srv.StatsLine); err != nil {
 		return err
 	}
+	log.Info("datasync serve started", append([]any{common.ConfigAttr(), "data", cfg.Root, "listen", cfg.Listen},
+		cfg.Disk.Attrs(cfg.KeepDays)...)...)
 	err = srv.Run(ctx)
 	log.Info("datasync server stopped", append([]any{"err", err}, srv.StatsLine()...)...)
 	return err

@@ -28,8 +28,9 @@ import (
 //     torn last line (a crash while appending) is ignored. About 150 bytes
 //     a capture.
 //   - open.json: the captures begun and not finished, with the windows they
-//     wrote rows into, replaced atomically (temporary file, fsync, rename)
-//     each time a capture begins, touches a new window or ends.
+//     wrote rows into, and the last slot given, replaced atomically
+//     (temporary file, fsync, rename) each time a capture begins, touches a
+//     new window or ends.
 //
 // Each capture has a slot (1..logfile.MaxCaptureSlot, the next one after
 // the last given, wrapping) that its row ids carry, so the rows it
@@ -116,8 +117,10 @@ func (l *Ledger) readDone() error {
 		if err != nil {
 			return fmt.Errorf("capture ledger %s line %d: %w", path, n, err)
 		}
+		if _, again := l.done[d.Key]; !again {
+			l.lastSlot = d.Slot // a reprocessed capture keeps its old slot
+		}
 		l.done[d.Key] = d
-		l.lastSlot = d.Slot
 	}
 	return nil
 }
@@ -151,20 +154,27 @@ func (l *Ledger) readOpen() error {
 	if err != nil {
 		return fmt.Errorf("capture ledger: %w", err)
 	}
-	var list []*Open
-	if err := json.Unmarshal(data, &list); err != nil {
+	var f openState
+	if err := json.Unmarshal(data, &f); err != nil {
 		return fmt.Errorf("capture ledger %s: %w", openFile, err)
 	}
-	for _, o := range list {
+	if f.LastSlot > 0 {
+		l.lastSlot = f.LastSlot
+	}
+	for _, o := range f.Captures {
 		if _, done := l.done[o.Key]; done {
 			continue // finished; the crash came before open.json was rewritten
 		}
 		l.open[o.Key] = o
-		if o.Slot > l.lastSlot {
-			l.lastSlot = o.Slot
-		}
 	}
 	return nil
+}
+
+// openState is the content of open.json.
+type openState struct {
+	// LastSlot is the slot given last, written before any row carries it.
+	LastSlot uint64  `json:"last_slot"`
+	Captures []*Open `json:"captures"`
 }
 
 // Done reports whether the capture with key k was processed to its end.
@@ -236,11 +246,11 @@ func (l *Ledger) Finish(o *Open, first, last time.Time, rows uint64) error {
 }
 
 func (l *Ledger) writeOpen() error {
-	list := make([]*Open, 0, len(l.open))
+	f := openState{LastSlot: l.lastSlot, Captures: make([]*Open, 0, len(l.open))}
 	for _, o := range l.open {
-		list = append(list, o)
+		f.Captures = append(f.Captures, o)
 	}
-	data, err := json.MarshalIndent(list, "", " ")
+	data, err := json.MarshalIndent(f, "", " ")
 	if err != nil {
 		return err
 	}

@@ -132,4 +132,23 @@ func TestLedger(t *testing.T) {
 	if again.Slot != o1.Slot {
 		t.Errorf("reprocessing got slot %d, had %d", again.Slot, o1.Slot)
 	}
+	// Every capture done, the first one reprocessed last: the next new
+	// capture still gets a slot of its own.
+	for _, o := range []*Open{o2, o3, again} {
+		if err := l.Finish(o, first, first, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.Close()
+	l, err = OpenLedger(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	o4, _ := l.Begin(Key{4}, "four.pcap")
+	for _, o := range []*Open{o1, o2, o3} {
+		if o4.Slot == o.Slot {
+			t.Errorf("a new capture after a reprocessed one got slot %d, already %s's", o4.Slot, o.Name)
+		}
+	}
 }
