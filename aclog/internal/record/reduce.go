@@ -5,7 +5,6 @@ import (
 	"mime"
 	"net/netip"
 	"path"
-	"strconv"
 	"strings"
 	"time"
 
@@ -40,10 +39,14 @@ func (r *reducer) folds(table byte) bool {
 	return r.cfg.Enabled && r.cfg.RepeatWindow > 0 && strings.IndexByte(r.cfg.Tables, table) >= 0
 }
 
+// reduceKey is what makes rows repeats: the table, the client, and the
+// request (U: method, host, URI; Q: name, transport, type), kept in fields
+// so that no key is built per row.
 type reduceKey struct {
-	table byte
-	ip    netip.Addr
-	what  string
+	table   byte
+	ip      netip.Addr
+	a, b, c string
+	n       uint16
 }
 
 // held is a U or Q row kept back while the repeats that follow are folded
@@ -53,7 +56,8 @@ type reduceKey struct {
 type held struct {
 	key         reduceKey
 	first, last time.Time
-	due         time.Time
+	due         int64 // Unix nanoseconds: the queue compares integers
+	firstNs     int64
 	count       uint64
 	index       int // in the due queue
 
@@ -67,10 +71,10 @@ type heldQueue []*held
 
 func (q heldQueue) Len() int { return len(q) }
 func (q heldQueue) Less(i, j int) bool {
-	if !q[i].due.Equal(q[j].due) {
-		return q[i].due.Before(q[j].due)
+	if q[i].due != q[j].due {
+		return q[i].due < q[j].due
 	}
-	return q[i].first.Before(q[j].first) // the same capture gives the same files
+	return q[i].firstNs < q[j].firstNs // the same capture gives the same files
 }
 func (q heldQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i]; q[i].index = i; q[j].index = j }
 func (q *heldQueue) Push(x any)   { h := x.(*held); h.index = len(*q); *q = append(*q, h) }
@@ -111,8 +115,10 @@ func (r *Recorder) foldHTTP(h *audit.HTTPRequest, app configtab.App) bool {
 	if !r.reduce.folds('U') {
 		return false
 	}
-	k := reduceKey{'U', h.Client.Addr(), h.Method + " " + h.Host + " " + h.URI}
-	return r.fold(k, h.Time, func() *held { c := *h; return &held{http: &c, app: app} })
+	k := reduceKey{table: 'U', ip: h.Client.Addr(), a: h.Method, b: h.Host, c: h.URI}
+	// The engine never touches an event after the call (audit.Sink): it
+	// is held as it is.
+	return r.fold(k, h.Time, func() *held { return &held{http: h, app: app} })
 }
 
 // foldDNS holds or folds a Q row; false means write it now.
@@ -120,8 +126,8 @@ func (r *Recorder) foldDNS(q *audit.DNSQuery) bool {
 	if !r.reduce.folds('Q') {
 		return false
 	}
-	k := reduceKey{'Q', q.Client.Addr(), q.Name + " " + q.Transport.String() + " " + strconv.Itoa(int(q.QType))}
-	return r.fold(k, q.Time, func() *held { c := *q; return &held{dns: &c} })
+	k := reduceKey{table: 'Q', ip: q.Client.Addr(), a: q.Name, b: q.Transport.String(), n: q.QType}
+	return r.fold(k, q.Time, func() *held { return &held{dns: q} })
 }
 
 // fold counts a row at t into the row held for k when it falls in that
@@ -134,7 +140,7 @@ func (r *Recorder) fold(k reduceKey, t time.Time, hold func() *held) bool {
 		if t.Before(h.first) {
 			return false
 		}
-		if t.Before(h.due) {
+		if t.UnixNano() < h.due {
 			h.count++
 			h.last = maxTime(h.last, t)
 			r.stats.Reduced["repeat-"+string(k.table)]++
@@ -150,8 +156,8 @@ func (r *Recorder) fold(k reduceKey, t time.Time, hold func() *held) bool {
 		}
 	}
 	h := hold()
-	h.key, h.first, h.last, h.count = k, t, t, 1
-	h.due = minTime(t.Add(red.cfg.RepeatWindow), logfile.WindowStart(t).Add(logfile.WindowLength))
+	h.key, h.first, h.last, h.count, h.firstNs = k, t, t, 1, t.UnixNano()
+	h.due = minTime(t.Add(red.cfg.RepeatWindow), logfile.WindowStart(t).Add(logfile.WindowLength)).UnixNano()
 	red.held[k] = h
 	heap.Push(&red.due, h)
 	return true
@@ -170,7 +176,7 @@ func (r *Recorder) release(h *held) {
 
 // releaseDue writes the held rows due by now; with a zero now, all.
 func (r *Recorder) releaseDue(now time.Time) {
-	for r.reduce.due.Len() > 0 && (now.IsZero() || !r.reduce.due[0].due.After(now)) {
+	for r.reduce.due.Len() > 0 && (now.IsZero() || r.reduce.due[0].due <= now.UnixNano()) {
 		r.release(r.reduce.due[0])
 	}
 }
