@@ -5,11 +5,13 @@
 # MariaDB (the private instance), chromium and chromium-driver (the
 # console's browser tests drive headless Chromium), tcpdump (aclog -watch is
 # tested on a real tcpdump -G rotation), systemd (its systemd-analyze
-# verifies the units under packaging/systemd).
+# verifies the units under packaging/systemd), openssl (internal/readme
+# runs the README's certificate recipe).
 set -euo pipefail
 need=()
 command -v tshark >/dev/null 2>&1 || need+=(tshark)
 command -v lz4 >/dev/null 2>&1 || need+=(lz4)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v tcpdump >/dev/null 2>&1 || [ -x /usr/bin/tcpdump ] || [ -x /usr/sbin/tcpdump ] || need+=(tcpdump)
 command -v xz >/dev/null 2>&1 || need+=(xz-utils)
 [ -e /usr/include/pcap.h ] || need+=(libpcap-dev)
