@@ -84,6 +84,13 @@ func (e *Engine) dnsMessage(transport Proto, src, dst netip.AddrPort, payload []
 	for _, a := range m.Answers {
 		answers = append(answers, DNSAnswer{Name: a.Name, Type: a.Type, TTL: a.TTL, Data: a.Data})
 	}
+	if p := e.dnsq.m[key]; p != nil && p.at.Before(e.now.Add(-e.cfg.DNSTimeout)) {
+		// The query timed out before this response, whether or not a
+		// sweep has seen to it yet (the result must not depend on when
+		// sweeps run, nor on how packets are shared among engines).
+		e.dnsq.take(p)
+		e.emitDNS(p.recs)
+	}
 	if p := e.dnsq.m[key]; p != nil {
 		e.dnsq.take(p)
 		for i, r := range p.recs {

@@ -427,6 +427,7 @@ func (e *Engine) Close() {
 	if e.closed {
 		return
 	}
+	e.sweep(e.now) // what has timed out by the last packet ends as such
 	e.endAll()
 	e.closed = true
 }
@@ -453,6 +454,7 @@ func (e *Engine) Restart(at time.Time) {
 	if e.closed {
 		return
 	}
+	e.sweep(e.now) // what has timed out by the last packet ends as such
 	e.endAll()
 	clear(e.ftpExpect)
 	e.ftpCheck, e.tftpCheck = time.Time{}, time.Time{}

@@ -191,7 +191,7 @@ func (r *run) freshEngine() error {
 		r.recErrBase += n
 	}
 	r.rec = record.New(r.sp, r.conf, r.rc)
-	eng, err := audit.New(r.p.cfg.Audit, r.rec)
+	eng, err := newEngine(r.p.cfg.Audit, r.rec, r.p.cfg.Workers)
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"time"
 
@@ -41,6 +42,10 @@ type Config struct {
 	Filter  string
 	Snaplen int
 
+	// Workers is how many engines share the packets (by a hash of their
+	// addresses); 1 runs the engine on the loop's goroutine.
+	Workers int
+
 	Gateway         string
 	Codec           logfile.Codec
 	HighPerformance bool
@@ -64,6 +69,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.WatchPoll, "watch-poll", time.Second, "with -watch: how often to look for new captures")
 	fs.StringVar(&c.Filter, "f", "", "BPF filter for live capture, e.g. 'tcp or udp port 53'")
 	fs.IntVar(&c.Snaplen, "snaplen", 262144, "bytes kept of each live packet")
+	fs.IntVar(&c.Workers, "workers", runtime.NumCPU(), "engines parsing packets in parallel (packets shared by a hash of their addresses); rows are the same for any number")
 	fs.StringVar(&c.Gateway, "gateway", "", "this appliance's gateway id: 8 hex digits, e.g. 5F86F7A5 (required)")
 	fs.Var(&c.Codec, "compress", "sync_file compression: lz4 (fast, default) or xz (about 1.5x smaller, slower)")
 	fs.BoolVar(&c.HighPerformance, "high-performance", false, "write sync_files only, no load_files: the local database stays empty, head office gets everything")
@@ -84,11 +90,16 @@ func (c *Config) Validate() error {
 		return errors.New("-watch-poll must be positive")
 	case !logfile.ValidGateway(c.Gateway):
 		return fmt.Errorf("-gateway %q: want 8 hex digits in upper case, e.g. 5F86F7A5", c.Gateway)
+	case c.Workers < 0 || c.Workers > 256:
+		return fmt.Errorf("-workers %d: want 1 to 256 (0: the number of CPUs)", c.Workers)
 	case c.LoadInterval <= 0:
 		return errors.New("-load-interval must be positive")
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Workers == 0 {
+		c.Workers = runtime.NumCPU()
 	}
 	return errors.Join(c.Audit.Validate(), c.Record.Validate())
 }
@@ -132,7 +143,7 @@ func (p *Pipeline) Snapshot() Snapshot {
 // run holds the state of one Run.
 type run struct {
 	p       *Pipeline
-	eng     *audit.Engine
+	eng     engine
 	rec     *record.Recorder
 	sp      *logfile.Spool
 	src     capture.Source
@@ -320,9 +331,14 @@ func maxTime(a, b time.Time) time.Time {
 // LoadInterval of wall time, flushes rows to the files.
 func (r *run) tick() {
 	log := r.p.cfg.Logger
-	if !r.pktTime.IsZero() {
-		r.rec.Advance(r.pktTime)
-		if err := r.sp.Advance(r.pktTime); err != nil {
+	now := r.pktTime
+	if s, ok := r.eng.(*shards); ok {
+		// The rows written so far are those up to the previous epoch.
+		now = s.Epoch(r.pktTime)
+	}
+	if !now.IsZero() {
+		r.rec.Advance(now)
+		if err := r.sp.Advance(now); err != nil {
 			log.Error("publishing sync_files", "err", err)
 		}
 	}

@@ -1,0 +1,357 @@
+package pipeline
+
+import (
+	"encoding/binary"
+	"time"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
+
+	"github.com/acstore/acstore/aclog/internal/audit"
+)
+
+// engine is what the loop drives: one audit.Engine, or shards of them.
+type engine interface {
+	Packet(lt layers.LinkType, data []byte, ci gopacket.CaptureInfo)
+	Flush(now time.Time)
+	Restart(at time.Time)
+	Close()
+	Stats() audit.Stats
+}
+
+// newEngine returns one engine writing to sink, or, with workers > 1, that
+// many engines on goroutines of their own.
+func newEngine(cfg audit.Config, sink audit.Sink, workers int) (engine, error) {
+	if workers <= 1 {
+		return audit.New(cfg, sink)
+	}
+	return newShards(cfg, sink, workers)
+}
+
+// Sharding: packets are given to workers by a hash of their two IP
+// addresses, the same whichever way a packet goes, so that both directions
+// of a session, every fragment of a datagram, and what ties sessions
+// between two hosts (an FTP data connection to its control connection, a
+// TFTP transfer to its request, a DNS response to its query) meet in one
+// engine. Each worker runs its own engine; their events come back to the
+// loop's goroutine, which alone writes rows, so F and T sums are made in
+// one place and row order (hence ids) depends only on the capture.
+//
+// The loop hands packets over in batches and, every epoch (4096 packets,
+// a flush, a restart, the end), puts a marker in every worker's input. A
+// worker answers each marker with the events of its epoch; the loop
+// applies an epoch's events worker by worker once it has handed over the
+// next epoch, so workers are busy while it writes rows.
+
+const batchPackets = 256
+
+type pktRef struct {
+	off, n int
+	ci     gopacket.CaptureInfo
+}
+
+type batch struct {
+	lt     layers.LinkType
+	buf    []byte
+	pkts   []pktRef
+	marker *marker // after the packets, when not nil
+}
+
+type markerKind uint8
+
+const (
+	markEpoch markerKind = iota
+	markFlush
+	markRestart
+	markClose
+)
+
+type marker struct {
+	kind markerKind
+	at   time.Time
+	// last is the latest packet time the loop has seen: every engine
+	// sweeps at it first, so that what has timed out by then ends the same
+	// way whichever engine holds it (and however many there are).
+	last time.Time
+}
+
+// epoch is what a worker did between two markers.
+type epoch struct {
+	events []any
+	stats  audit.Stats
+}
+
+type worker struct {
+	eng  *audit.Engine
+	sink *collector
+	in   chan *batch
+	out  chan epoch
+	free chan *batch
+	cur  *batch
+}
+
+type shards struct {
+	sink    audit.Sink
+	workers []*worker
+	stats   []audit.Stats
+	pending int         // epochs handed over whose events are not applied yet
+	marks   []time.Time // their markers' times, oldest first
+	applied time.Time   // packet time up to which events are applied
+	last    time.Time   // latest packet time handed over
+	closed  bool
+}
+
+func newShards(cfg audit.Config, sink audit.Sink, n int) (*shards, error) {
+	// The caps are for the whole: each engine gets its share.
+	cfg.MaxSessions = max(1, cfg.MaxSessions/n)
+	cfg.MaxFragments = max(1, cfg.MaxFragments/n)
+	cfg.MaxBufferedPagesTotal = max(cfg.MaxBufferedPagesPerConn, cfg.MaxBufferedPagesTotal/n)
+	s := &shards{sink: sink, stats: make([]audit.Stats, n)}
+	for range n {
+		c := &collector{}
+		eng, err := audit.New(cfg, c)
+		if err != nil {
+			return nil, err
+		}
+		w := &worker{eng: eng, sink: c, in: make(chan *batch, 16), out: make(chan epoch, 2), free: make(chan *batch, 18)}
+		for range 17 {
+			w.free <- &batch{buf: make([]byte, 0, 256<<10), pkts: make([]pktRef, 0, batchPackets)}
+		}
+		s.workers = append(s.workers, w)
+		go w.run()
+	}
+	return s, nil
+}
+
+func (w *worker) run() {
+	for b := range w.in {
+		for _, p := range b.pkts {
+			w.eng.Packet(b.lt, b.buf[p.off:p.off+p.n], p.ci)
+		}
+		if m := b.marker; m != nil {
+			if !m.last.IsZero() {
+				w.eng.Flush(m.last)
+			}
+			switch m.kind {
+			case markFlush:
+				w.eng.Flush(m.at)
+			case markRestart:
+				w.eng.Restart(m.at)
+			case markClose:
+				w.eng.Close()
+			}
+			w.out <- epoch{events: w.sink.take(), stats: w.eng.Stats()}
+		}
+		b.buf, b.pkts, b.marker = b.buf[:0], b.pkts[:0], nil
+		w.free <- b
+	}
+	close(w.out)
+}
+
+// Packet hands the packet to its worker.
+func (s *shards) Packet(lt layers.LinkType, data []byte, ci gopacket.CaptureInfo) {
+	w := s.workers[s.pick(lt, data)]
+	b := w.cur
+	if b == nil || b.lt != lt || len(b.pkts) == batchPackets || len(b.buf)+len(data) > cap(b.buf) && len(b.pkts) > 0 {
+		if b != nil {
+			w.in <- b
+		}
+		b = <-w.free
+		b.lt = lt
+		w.cur = b
+	}
+	if ci.Timestamp.After(s.last) {
+		s.last = ci.Timestamp
+	}
+	b.pkts = append(b.pkts, pktRef{off: len(b.buf), n: len(data), ci: ci})
+	b.buf = append(b.buf, data...)
+}
+
+// pick hashes the IP addresses of a frame, in an order that does not
+// depend on the direction. Frames that are not IP go to worker 0.
+func (s *shards) pick(lt layers.LinkType, data []byte) int {
+	ip := ipHeader(lt, data)
+	var a, b []byte
+	switch {
+	case len(ip) >= 20 && ip[0]>>4 == 4:
+		a, b = ip[12:16], ip[16:20]
+	case len(ip) >= 40 && ip[0]>>4 == 6:
+		a, b = ip[8:24], ip[24:40]
+	default:
+		return 0
+	}
+	if string(a) > string(b) {
+		a, b = b, a
+	}
+	// FNV-1a with a fixed basis: the same capture is shared the same way
+	// in every run, so its rows come in the same order and get the same
+	// ids when it is processed again.
+	h := uint64(14695981039346656037)
+	for _, p := range [2][]byte{a, b} {
+		for _, c := range p {
+			h = (h ^ uint64(c)) * 1099511628211
+		}
+	}
+	return int((h ^ h>>32) % uint64(len(s.workers)))
+}
+
+// ipHeader finds the IP header of a frame (Ethernet with VLAN tags, Linux
+// cooked, BSD loopback, raw IP).
+func ipHeader(lt layers.LinkType, data []byte) []byte {
+	switch lt {
+	case layers.LinkTypeEthernet:
+		if len(data) < 14 {
+			return nil
+		}
+		et, off := binary.BigEndian.Uint16(data[12:]), 14
+		for (et == 0x8100 || et == 0x88a8) && len(data) >= off+4 {
+			et, off = binary.BigEndian.Uint16(data[off+2:]), off+4
+		}
+		if et != 0x0800 && et != 0x86dd {
+			return nil
+		}
+		return data[off:]
+	case layers.LinkTypeLinuxSLL:
+		if len(data) < 16 {
+			return nil
+		}
+		return data[16:]
+	case layers.LinkTypeNull, layers.LinkTypeLoop:
+		if len(data) < 4 {
+			return nil
+		}
+		return data[4:]
+	case layers.LinkTypeRaw, 12, 14, layers.LinkTypeIPv4, layers.LinkTypeIPv6:
+		return data
+	}
+	return nil
+}
+
+// mark ends the current epoch of every worker with m.
+func (s *shards) mark(m marker) {
+	for _, w := range s.workers {
+		b := w.cur
+		if b == nil {
+			b = <-w.free
+		}
+		w.cur = nil
+		mm := m
+		b.marker = &mm
+		w.in <- b
+	}
+	s.pending++
+	s.marks = append(s.marks, m.at)
+}
+
+// apply writes the events of the oldest epoch not applied, worker by
+// worker.
+func (s *shards) apply() {
+	for i, w := range s.workers {
+		ep := <-w.out
+		for _, ev := range ep.events {
+			deliver(s.sink, ev)
+		}
+		s.stats[i] = ep.stats
+	}
+	s.pending--
+	if at := s.marks[0]; !at.IsZero() {
+		s.applied = at
+	}
+	s.marks = s.marks[1:]
+}
+
+// sync ends the epoch and applies every epoch before it; with all, that
+// one too.
+func (s *shards) sync(m marker, all bool) {
+	if s.closed {
+		return
+	}
+	s.mark(m)
+	for s.pending > 1 || (all && s.pending > 0) {
+		s.apply()
+	}
+}
+
+// Epoch is called by the loop before its periodic work: the rows of the
+// previous epoch are written while the workers go on with this one.
+// It returns the packet time up to which rows are written.
+func (s *shards) Epoch(now time.Time) time.Time {
+	s.sync(marker{kind: markEpoch, at: now, last: s.last}, false)
+	return s.applied
+}
+
+func (s *shards) Flush(now time.Time) {
+	if now.After(s.last) {
+		s.last = now
+	}
+	s.sync(marker{kind: markFlush, at: now, last: s.last}, false)
+}
+
+func (s *shards) Restart(at time.Time) {
+	s.sync(marker{kind: markRestart, at: at, last: s.last}, true)
+	s.applied, s.last = at, at
+}
+
+// Close ends every engine, writes what they emitted and stops the workers.
+func (s *shards) Close() {
+	if s.closed {
+		return
+	}
+	s.sync(marker{kind: markClose, last: s.last}, true)
+	for _, w := range s.workers {
+		close(w.in)
+	}
+	s.closed = true
+}
+
+// Stats sums the workers' counters as of the last epoch applied.
+func (s *shards) Stats() audit.Stats {
+	var t audit.Stats
+	for _, st := range s.stats {
+		t = addEngineStats(t, st)
+	}
+	return t
+}
+
+// collector is a worker's sink: events wait for the loop.
+type collector struct{ events []any }
+
+func (c *collector) take() []any {
+	ev := c.events
+	c.events = nil
+	return ev
+}
+
+func (c *collector) Session(v *audit.Session)       { c.events = append(c.events, v) }
+func (c *collector) HTTP(v *audit.HTTPRequest)      { c.events = append(c.events, v) }
+func (c *collector) DNS(v *audit.DNSQuery)          { c.events = append(c.events, v) }
+func (c *collector) TLS(v *audit.TLSHandshake)      { c.events = append(c.events, v) }
+func (c *collector) Mail(v *audit.Mail)             { c.events = append(c.events, v) }
+func (c *collector) Credential(v *audit.Credential) { c.events = append(c.events, v) }
+func (c *collector) File(v *audit.FileTransfer)     { c.events = append(c.events, v) }
+func (c *collector) Post(v *audit.Post)             { c.events = append(c.events, v) }
+func (c *collector) Chat(v *audit.Chat)             { c.events = append(c.events, v) }
+
+// deliver passes a collected event to sink.
+func deliver(sink audit.Sink, ev any) {
+	switch v := ev.(type) {
+	case *audit.Session:
+		sink.Session(v)
+	case *audit.HTTPRequest:
+		sink.HTTP(v)
+	case *audit.DNSQuery:
+		sink.DNS(v)
+	case *audit.TLSHandshake:
+		sink.TLS(v)
+	case *audit.Mail:
+		sink.Mail(v)
+	case *audit.Credential:
+		sink.Credential(v)
+	case *audit.FileTransfer:
+		sink.File(v)
+	case *audit.Post:
+		sink.Post(v)
+	case *audit.Chat:
+		sink.Chat(v)
+	}
+}
