@@ -11,9 +11,11 @@ import (
 	"time"
 
 	"github.com/acstore/acstore/internal/loader"
+	"github.com/acstore/acstore/internal/logfile"
 	"github.com/acstore/acstore/internal/mariadb"
 	"github.com/acstore/acstore/internal/retention"
 	"github.com/acstore/acstore/internal/rollup"
+	"github.com/acstore/acstore/internal/rowgen"
 	"github.com/acstore/acstore/internal/schema"
 	"github.com/acstore/acstore/internal/testdb"
 )
@@ -285,4 +287,57 @@ func dirSize(t testing.TB, dir string) int64 {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestOpenDayKept runs aclog's pruner (files only, no database) on a
+// tmpfs far above -disk-critical while a writer holds a past day's
+// sync_files open (aclog -r on last week's capture): that day and today
+// stay, the closed past day goes, and the writer then closes its files
+// into the directory that is still there.
+func TestOpenDayKept(t *testing.T) {
+	root := tmpfs(t, 8<<20)
+	now := time.Now()
+	past := func(daysAgo int) time.Time {
+		d := now.AddDate(0, 0, -daysAgo)
+		return time.Date(d.Year(), d.Month(), d.Day(), 12, 0, 0, 0, time.Local)
+	}
+	closed, open := past(5), past(4)
+	writeDay(t, root, closed, 10, 1<<20)
+	sp, err := logfile.NewSpool(logfile.SpoolConfig{Root: root, Gateway: gw, HighPerformance: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := rowgen.New(1, false)
+	for i := 0; i < 50; i++ {
+		if err := g.Row(sp, schema.LogTables()[0], open.Add(time.Duration(i)*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := sp.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	// Something that is no day keeps the disk above the watermark
+	// whatever goes.
+	if err := os.WriteFile(filepath.Join(root, "filler"), make([]byte, 2<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := retention.New(retention.Config{Root: root, Marks: retention.Watermarks{Critical: 1}, Logger: testLogger(t)})
+	if err := p.Disk(context.Background(), now); err != nil {
+		t.Fatal(err)
+	}
+	if exists(dayDir(root, closed)) {
+		t.Error("the closed past day was kept above -disk-critical")
+	}
+	if !exists(dayDir(root, open)) {
+		t.Fatal("the day a writer has open was removed")
+	}
+	if n := p.Stats().CriticalDays.Load(); n != 1 {
+		t.Errorf("%d days removed, want 1", n)
+	}
+	if err := sp.Close(); err != nil {
+		t.Fatalf("the writer could not publish its files: %v", err)
+	}
+	if got := countRows(t, root, open); got[string(schema.LogTables()[0].Letter)+open.Format(schema.DayLayout)] != 50 {
+		t.Errorf("rows of the open day after publishing: %v, want 50", got)
+	}
 }
