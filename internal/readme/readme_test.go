@@ -34,10 +34,11 @@ var (
 		regexp.MustCompile(`^bin/datasync serve `),
 		regexp.MustCompile(`^bin/console -listen `),
 	}
-	// Daemons: run for a few seconds, then SIGTERM must stop them cleanly.
+	// Daemons (unless -once): run for a few seconds, then SIGTERM must stop
+	// them cleanly.
 	daemons = []*regexp.Regexp{
 		regexp.MustCompile(`^bin/(loader|midtable) -data \S+ -dsn \S+( -keep)?$`),
-		regexp.MustCompile(`^bin/datasync push `), // without -once: see isDaemon
+		regexp.MustCompile(`^bin/datasync push `), // the -once form runs to its end
 		regexp.MustCompile(`^bin/aclog (-i|-watch) `),
 	}
 )
