@@ -53,7 +53,7 @@ func freePort(t testing.TB) string {
 // branch's rows all arrive, the hostile answers are exact, and the
 // server's peak RSS (VmHWM) stays under serverRSS.
 func TestServerRSS(t *testing.T) {
-	_, dsn := testdb.New(t)
+	db, dsn := testdb.New(t)
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "datasync")
 	if out, err := exec.Command("go", "build", "-o", bin, "../../datasync").CombinedOutput(); err != nil {
@@ -84,6 +84,18 @@ func TestServerRSS(t *testing.T) {
 
 	now := time.Now().Truncate(5 * time.Minute)
 	win := func(i int) string { return now.Add(-time.Duration(i) * 5 * time.Minute).Format(datasync.WindowLayout) }
+
+	// Windows out of range: nothing stored, no day table.
+	for _, w := range []string{"99991231_2355", "00000101_0000"} {
+		before := listing(t, hoRoot)
+		name := w + "_" + gwB + "_A.dat"
+		content := lz4Rows("1\tx\n")
+		a := putFile(t, client, url, gwB, secretB, name, content)
+		if a.status != 422 || !a.body.Quarantine || !strings.Contains(a.body.Error, "outside the range") {
+			t.Errorf("window %s: %d %s, want 422", w, a.status, a.raw)
+		}
+		sameListing(t, "window "+w, before, listing(t, hoRoot))
+	}
 
 	// The hostile files, three times each, from gateway B.
 	claim := hostile.ZeroEntry(100)
@@ -172,6 +184,11 @@ func TestServerRSS(t *testing.T) {
 	t.Logf("server peak RSS %d MiB (bound %d MiB)", peak>>20, serverRSS>>20)
 	if peak > serverRSS {
 		t.Errorf("server peak RSS %d MiB, over the %d MiB bound", peak>>20, serverRSS>>20)
+	}
+	var far int
+	db.QueryRow("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND (TABLE_NAME LIKE '%9999%' OR TABLE_NAME LIKE '%0000%')").Scan(&far)
+	if far != 0 {
+		t.Errorf("%d day tables of year 9999 or 0000 created", far)
 	}
 	m := scrape(t, "http://"+metrics+"/metrics")
 	if got := m["acstore_datasync_serve_busy_total"]; got != 292 {

@@ -26,7 +26,7 @@ import (
 // header's CRC32 fixed so that only the size is wrong.
 func XZDict(rows []byte, code byte) []byte {
 	var buf bytes.Buffer
-	zw, err := xz.WriterConfig{DictCap: 1 << 20, CheckSum: xz.CRC32}.NewWriter(&buf)
+	zw, err := xz.WriterConfig{DictCap: 64 << 10, BufSize: 64 << 10, CheckSum: xz.CRC32}.NewWriter(&buf)
 	if err != nil {
 		panic(err)
 	}

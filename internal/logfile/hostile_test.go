@@ -1,8 +1,10 @@
 package logfile_test
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -161,4 +163,60 @@ func TestXZGuardPassesRealFiles(t *testing.T) {
 			t.Errorf("%s: %d rows, %v; want %d rows", name, n, err, w)
 		}
 	}
+}
+
+// FuzzXZGuard: for any rows, the xz file the writer makes (one stream or
+// two, split anywhere) reads back the same through the guard; and any
+// bytes at all, read as a sync_file, end cleanly or with an error, within
+// the limits.
+func FuzzXZGuard(f *testing.F) {
+	f.Add([]byte("1\tx\n2\ty\n"), uint16(3), []byte{0xfd, '7', 'z', 'X', 'Z', 0})
+	f.Add(bytes.Repeat([]byte("row\n"), 5000), uint16(7000), hostile.XZDict([]byte("1\tx\n"), 37))
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, rows []byte, cut uint16, junk []byte) {
+		if i := bytes.LastIndexByte(rows, '\n'); i >= 0 {
+			rows = rows[:i+1]
+		} else {
+			rows = nil
+		}
+		k := int(cut) % (len(rows) + 1)
+		if i := bytes.LastIndexByte(rows[:k], '\n'); i >= 0 {
+			k = i + 1
+		} else {
+			k = 0
+		}
+		var file []byte
+		for _, part := range [][]byte{rows[:k], rows[k:]} {
+			if len(part) > 0 {
+				file = append(file, hostile.XZDict(part, 20)...)
+			}
+		}
+		path := filepath.Join(dir, "20261121_1300_5F86F7A5_A.dat")
+		if len(file) > 0 {
+			os.WriteFile(path, file, 0o644)
+			got, err := readRows(path)
+			if err != nil || !bytes.Equal(got, rows) {
+				t.Fatalf("rows %q read back as %q, %v", rows, got, err)
+			}
+			if err := logfile.Verify(path, logfile.Limits{}); err != nil {
+				t.Fatalf("Verify refused a good file: %v", err)
+			}
+		}
+		os.WriteFile(path, append([]byte{0xfd, '7', 'z', 'X', 'Z', 0}, junk...), 0o644)
+		readRows(path) // must not panic or allocate past the limits
+		logfile.Verify(path, logfile.Limits{})
+	})
+}
+
+func readRows(path string) ([]byte, error) {
+	s, err := logfile.OpenRows(path, logfile.LZ4)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	data, err := io.ReadAll(s)
+	if err == nil {
+		err = s.Err()
+	}
+	return data, err
 }
