@@ -3,10 +3,12 @@ package rollup
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/acstore/acstore/internal/bench"
@@ -76,56 +78,143 @@ func Bench(ctx context.Context, db *sql.DB, n int, logger *slog.Logger) ([]bench
 		return nil, fmt.Errorf("load raw rows: %w", err)
 	}
 	var rows []bench.Row
-	const refAll = "server INSERT..SELECT GROUP BY, same tables (reference)"
 	var files int
 	logfile.WalkSync(root, func(string, logfile.Name) error { files++; return nil })
-
-	// The server, as midtable did before 3.2: a GROUP BY over the day
-	// table per rollup table. Warm the table into the OS cache first.
+	rawSums, err := measureSums(ctx, db, raw)
+	if err != nil {
+		return nil, err
+	}
+	// Every trial checks its 24 tables: each sums to the raw table.
+	checkTables := func(prefix string) error {
+		for _, r := range RollupsOf('F') {
+			for _, p := range periods {
+				name := prefix + r.Table(p, day)
+				got, err := measureSums(ctx, db, name)
+				if err != nil {
+					return err
+				}
+				if got != rawSums {
+					return fmt.Errorf("%s sums to %s, the raw rows to %s", name, got, rawSums)
+				}
+			}
+		}
+		return nil
+	}
+	var tables int
+	var res Result
+	mid := func() (time.Duration, error) {
+		for _, r := range RollupsOf('F') {
+			for _, p := range periods {
+				if _, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS "+mariadb.Quote(r.Table(p, day))); err != nil {
+					return 0, err
+				}
+			}
+		}
+		state, err := os.MkdirTemp(root, "state-")
+		if err != nil {
+			return 0, err
+		}
+		ro, err := New(Config{Root: root, StateDir: state, Logger: logger}, db)
+		if err != nil {
+			return 0, err
+		}
+		begin := time.Now()
+		res, err = ro.RunOnce(ctx)
+		took := time.Since(begin)
+		if err != nil {
+			return 0, err
+		}
+		if res.Rows != int64(n) {
+			return 0, fmt.Errorf("midtable aggregated %d rows, want %d", res.Rows, n)
+		}
+		return took, checkTables("")
+	}
+	// The server, like for like: one pass over the raw rows summing them
+	// per 30 minutes and every dimension at once, then the same tables
+	// from that, on 2 connections (midtable uses the machine's cores too).
+	fine := "bench_fine_F" + day
+	drop = append(drop, fine)
+	server := func() (time.Duration, error) {
+		tables = 0
+		for _, r := range RollupsOf('F') {
+			for _, p := range periods {
+				name := "bench_" + r.Table(p, day)
+				if _, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS "+mariadb.Quote(name)); err != nil {
+					return 0, err
+				}
+				if _, err := db.ExecContext(ctx, r.CreateSQL(name)); err != nil {
+					return 0, err
+				}
+				tables++
+			}
+		}
+		if _, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS "+mariadb.Quote(fine)); err != nil {
+			return 0, err
+		}
+		begin := time.Now()
+		if _, err := db.ExecContext(ctx, "CREATE TABLE "+mariadb.Quote(fine)+" ENGINE=MyISAM "+finePassSQL(raw)); err != nil {
+			return 0, fmt.Errorf("server 30-minute pass: %w", err)
+		}
+		var jobs []string
+		for _, r := range RollupsOf('F') {
+			for _, p := range periods {
+				jobs = append(jobs, "INSERT INTO "+mariadb.Quote("bench_"+r.Table(p, day))+" "+r.selectFrom(p, fine))
+			}
+		}
+		errs := make(chan error, 2)
+		for c := 0; c < 2; c++ {
+			go func() {
+				for i := c; i < len(jobs); i += 2 {
+					if _, err := db.ExecContext(ctx, jobs[i]); err != nil {
+						errs <- fmt.Errorf("server GROUP BY: %w", err)
+						return
+					}
+				}
+				errs <- nil
+			}()
+		}
+		err := errors.Join(<-errs, <-errs)
+		took := time.Since(begin)
+		if err != nil {
+			return 0, err
+		}
+		return took, checkTables("bench_")
+	}
+	// Warm the raw table into the OS cache first.
 	if _, err := db.ExecContext(ctx, "SELECT SUM(bytes_up) FROM "+mariadb.Quote(raw)); err != nil {
 		return nil, err
 	}
-	var tables int
-	var one time.Duration
-	begin := time.Now()
+	const refAll = "server: one 30-min pass, then the same tables on 2 connections (reference)"
+	pair, err := bench.Pair(bench.Row{Group: "midtable", Name: fmt.Sprintf("midtable, all F rollup tables from %d sync_files", files), Amount: float64(n), Unit: "rows"},
+		bench.Row{Group: "midtable", Name: refAll, Amount: float64(n), Unit: "rows"}, mid, server)
+	if err != nil {
+		return nil, err
+	}
+	pair[0].Note = fmt.Sprintf("%d tables, %d rollup rows", tables, res.TableRows)
+	rows = append(rows, pair...)
+	// One table alone, straight from the raw rows, as a scale.
+	oneTable := "bench_" + RollupsOf('F')[0].Table(periods[1], day)
 	for _, r := range RollupsOf('F') {
-		for _, p := range periods {
-			name := "bench_" + r.Table(p, day)
-			if _, err := db.ExecContext(ctx, r.CreateSQL(name)); err != nil {
+		if r.Dims == "GA" {
+			oneTable = "bench_" + r.Table(periods[1], day)
+			one, err := bench.Repeat(bench.Row{Group: "midtable", Name: "server: one GROUP BY (FGA 1H) from the raw rows", Amount: float64(n), Unit: "rows"},
+				func() (time.Duration, error) {
+					if _, err := db.ExecContext(ctx, "TRUNCATE TABLE "+mariadb.Quote(oneTable)); err != nil {
+						return 0, err
+					}
+					begin := time.Now()
+					if _, err := db.ExecContext(ctx, "INSERT INTO "+mariadb.Quote(oneTable)+" "+r.RawSQL(periods[1], day)); err != nil {
+						return 0, err
+					}
+					return time.Since(begin), nil
+				})
+			if err != nil {
 				return nil, err
 			}
-			s := time.Now()
-			if _, err := db.ExecContext(ctx, "INSERT INTO "+mariadb.Quote(name)+" "+r.RawSQL(p, day)); err != nil {
-				return nil, fmt.Errorf("server GROUP BY: %w", err)
-			}
-			if r.Dims == "GA" && p.Name == "1H" {
-				one = time.Since(s)
-			}
-			tables++
+			one.Note = fmt.Sprintf("midtable builds all %d tables at %.2fx the rate of this one", tables, one.Took.Seconds()/pair[0].Took.Seconds())
+			rows = append(rows, one)
 		}
 	}
-	serverAll := time.Since(begin)
-
-	// midtable: the same tables from the sync_files.
-	ro, err := New(Config{Root: root, Logger: logger}, db)
-	if err != nil {
-		return nil, err
-	}
-	begin = time.Now()
-	res, err := ro.RunOnce(ctx)
-	took := time.Since(begin)
-	if err != nil {
-		return nil, err
-	}
-	if res.Rows != int64(n) {
-		return nil, fmt.Errorf("midtable aggregated %d rows, want %d", res.Rows, n)
-	}
-	rows = append(rows,
-		bench.Row{Group: "midtable", Name: fmt.Sprintf("midtable, %d F rollup tables from %d sync_files", tables, files), Amount: float64(n), Unit: "rows", Took: took,
-			Reference: refAll, Note: fmt.Sprintf("%d rollup rows", res.TableRows)},
-		bench.Row{Group: "midtable", Name: refAll, Amount: float64(n), Unit: "rows", Took: serverAll},
-		bench.Row{Group: "midtable", Name: "server one GROUP BY (FGA 1H) alone", Amount: float64(n), Unit: "rows", Took: one,
-			Note: fmt.Sprintf("midtable builds all %d tables at %.2fx its rate", tables, float64(one)/float64(took))})
 
 	// A 4-hour report, from rollups and from raw rows.
 	q := Query{Table: 'F', By: "U", From: start, To: start.Add(4 * time.Hour), OrderBy: "bytes_down", Top: 10}
@@ -167,4 +256,34 @@ func timeQuery(ctx context.Context, db *sql.DB, q Query, runs int) (time.Duratio
 	}
 	slices.Sort(times)
 	return times[len(times)/2], pl, nil
+}
+
+// finePassSQL sums the raw F rows per gateway, 30 minutes and every
+// dimension: the one pass the server's reference reads the raw rows in.
+// Its columns are the raw table's (ts is the 30-minute bucket), so every
+// rollup's selectFrom reads it as it would the raw table.
+func finePassSQL(raw string) string {
+	src, _ := SourceByLetter('F')
+	sel := []string{"`gw`", bucketSQL(periods[2]) + " AS `ts`"}
+	group := []string{"`gw`", "`ts`"}
+	for i := 0; i < len(DimOrder); i++ {
+		if col, ok := src.DimColumns[DimOrder[i]]; ok {
+			sel = append(sel, "`"+col+"`")
+			group = append(group, "`"+col+"`")
+		}
+	}
+	for _, m := range src.Measures {
+		sel = append(sel, "CAST("+measureSQL(m)+" AS UNSIGNED) AS `"+m.From+"`")
+	}
+	return "SELECT " + strings.Join(sel, ", ") + " FROM " + mariadb.Quote(raw) + " GROUP BY " + strings.Join(group, ", ")
+}
+
+// measureSums returns the sums of the F measures of a table, as text.
+func measureSums(ctx context.Context, db *sql.DB, table string) (string, error) {
+	var b, d, p, s sql.NullString
+	err := db.QueryRowContext(ctx, "SELECT SUM(bytes_up), SUM(bytes_down), SUM(packets), SUM(sessions) FROM "+mariadb.Quote(table)).Scan(&b, &d, &p, &s)
+	if err != nil {
+		return "", fmt.Errorf("sum %s: %w", table, err)
+	}
+	return fmt.Sprintf("bytes_up %s, bytes_down %s, packets %s, sessions %s", b.String, d.String, p.String, s.String), nil
 }

@@ -296,6 +296,13 @@ func measureSQL(m Measure) string {
 // table's column order. It is the reference the tests and the benchmark
 // compare with, and what an INSERT ... SELECT would use.
 func (r *Rollup) RawSQL(p Period, day string) string {
+	return r.selectFrom(p, string(r.Source.Letter)+day)
+}
+
+// selectFrom is RawSQL over any table with the raw table's columns, such
+// as one holding the raw rows already summed per 30 minutes (ts the
+// bucket's start): every measure that is a SUM sums again the same way.
+func (r *Rollup) selectFrom(p Period, table string) string {
 	sel := []string{"`gw`", bucketSQL(p) + " AS `bucket`"}
 	group := []string{"`gw`", "`bucket`"}
 	for i := 0; i < len(r.Dims); i++ {
@@ -307,6 +314,5 @@ func (r *Rollup) RawSQL(p Period, day string) string {
 	for _, m := range r.Source.Measures {
 		sel = append(sel, measureSQL(m)+" AS `"+m.Column+"`")
 	}
-	return "SELECT " + strings.Join(sel, ", ") + " FROM `" + string(r.Source.Letter) + day +
-		"` GROUP BY " + strings.Join(group, ", ")
+	return "SELECT " + strings.Join(sel, ", ") + " FROM `" + table + "` GROUP BY " + strings.Join(group, ", ")
 }

@@ -24,6 +24,7 @@ func main() {
 	consoleA := flag.Int("console-a-rows", 10_000_000, "A rows of the day the console's report reads")
 	consoleU := flag.Int("console-u-rows", 1_000_000, "U rows of the day the console's search reads")
 	only := flag.String("only", "", "run only this group (console)")
+	out := flag.String("out", "BENCH.md", "file the table is written to as well (nothing is edited by hand); empty: stdout only")
 	flag.Parse()
 	if *only == "console" {
 		ctx := context.Background()
@@ -39,13 +40,13 @@ func main() {
 		}
 		return
 	}
-	if err := run(*dsn, *bin, *rows, *packets, *syncRows, *consoleA, *consoleU); err != nil {
+	if err := run(*dsn, *bin, *out, *rows, *packets, *syncRows, *consoleA, *consoleU); err != nil {
 		fmt.Fprintln(os.Stderr, "acbench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(dsn, bin string, n, packets, syncRows, consoleA, consoleU int) error {
+func run(dsn, bin, out string, n, packets, syncRows, consoleA, consoleU int) error {
 	ctx := context.Background()
 	db, err := mariadb.Open(ctx, dsn)
 	if err != nil {
@@ -84,5 +85,10 @@ func run(dsn, bin string, n, packets, syncRows, consoleA, consoleU int) error {
 	}
 	all = append(all, rows...)
 	bench.Print(os.Stdout, all)
-	return nil
+	if out == "" {
+		return nil
+	}
+	var version string
+	db.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version)
+	return bench.WriteMarkdown(out, all, bench.Machine("MariaDB "+version))
 }
