@@ -58,23 +58,42 @@ func TestWatchTcpdumpRotation(t *testing.T) {
 	to := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}
 	defer conn.Close()
 	const queries = 200
-	cmd := watch()
-	for i := range queries {
-		if i == queries*3/4 {
-			// The first aclog has done part of the work: a capture with
-			// packets is in the ledger.
-			done, _ := os.ReadFile(filepath.Join(root, "state", "aclog", "done.log"))
-			if !regexp.MustCompile(` [1-9][0-9]* \S+\n`).Match(done) {
-				t.Fatalf("before the kill: no capture with rows processed:\n%s", done)
+	// Queries go out every 25 ms (5 s in all) while tcpdump rotates.
+	sent := make(chan error, 1)
+	go func() {
+		for i := range queries {
+			if _, err := conn.WriteTo(query(uint16(i), fmt.Sprintf("q%d.watch.example", i)), to); err != nil {
+				sent <- err
+				return
 			}
-			cmd.Process.Signal(syscall.SIGKILL)
-			cmd.Wait()
-			cmd = watch()
+			time.Sleep(25 * time.Millisecond)
 		}
-		if _, err := conn.WriteTo(query(uint16(i), fmt.Sprintf("q%d.watch.example", i)), to); err != nil {
-			t.Fatal(err)
+		sent <- nil
+	}()
+	cmd := watch()
+	time.Sleep(3 * time.Second)
+	// The first aclog has done part of the work: a capture with packets is
+	// in the ledger.
+	done, _ := os.ReadFile(filepath.Join(root, "state", "aclog", "done.log"))
+	if !regexp.MustCompile(` [1-9][0-9]* \S+\n`).Match(done) {
+		t.Fatalf("before the kill: no capture with rows processed:\n%s", done)
+	}
+	// Kill it in the middle of a capture: the moment the ledger shows one
+	// begun and not finished.
+	openPath := filepath.Join(root, "state", "aclog", "open.json")
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+		if open, _ := os.ReadFile(openPath); bytes.Contains(open, []byte(`"slot"`)) {
+			break
 		}
-		time.Sleep(25 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	if open, _ := os.ReadFile(openPath); !bytes.Contains(open, []byte(`"slot"`)) {
+		t.Fatalf("the kill did not land while a capture was being processed (ledger: %s)", open)
+	}
+	cmd = watch()
+	if err := <-sent; err != nil {
+		t.Fatal(err)
 	}
 	time.Sleep(1100 * time.Millisecond) // past the last rotation
 	dump.Process.Signal(syscall.SIGTERM)
@@ -87,7 +106,7 @@ func TestWatchTcpdumpRotation(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("aclog -watch after SIGTERM: %v", err)
 	}
-	done, _ := os.ReadFile(filepath.Join(root, "state", "aclog", "done.log"))
+	done, _ = os.ReadFile(filepath.Join(root, "state", "aclog", "done.log"))
 	if n := bytes.Count(done, []byte("\n")); n < 3 {
 		t.Errorf("only %d captures processed; tcpdump -G 1 should have rotated more", n)
 	}
