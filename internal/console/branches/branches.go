@@ -42,6 +42,10 @@ type Status struct {
 	DiskTotal uint64
 	DiskFree  uint64
 	Root      string
+	// PendingLoad is the load_files waiting for this appliance's loader,
+	// OldestLoad the age of the oldest.
+	PendingLoad int
+	OldestLoad  time.Duration
 }
 
 // Read gathers the status of the data root.
@@ -92,6 +96,17 @@ func Read(root string, now time.Time) (*Status, error) {
 		}
 	}
 	sort.Slice(st.Gateways, func(i, j int) bool { return st.Gateways[i].Gateway < st.Gateways[j].Gateway })
+	if entries, err := os.ReadDir(logfile.LoadDir(root)); err == nil {
+		for _, e := range entries {
+			if filepath.Ext(e.Name()) != logfile.LoadExt {
+				continue
+			}
+			st.PendingLoad++
+			if fi, err := e.Info(); err == nil && now.Sub(fi.ModTime()) > st.OldestLoad {
+				st.OldestLoad = now.Sub(fi.ModTime()).Round(time.Second)
+			}
+		}
+	}
 	if _, err := os.Stat(filepath.Join(root, "state", "datasync", "client.json")); err == nil {
 		cs, err := datasync.ReadClientStatus(root, "")
 		if err != nil {

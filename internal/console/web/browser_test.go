@@ -82,7 +82,7 @@ func newBrowser(t *testing.T, width, height int) context.Context {
 
 func shot(t *testing.T, ctx context.Context, path string) {
 	var buf []byte
-	if err := chromedp.Run(ctx, chromedp.FullScreenshot(&buf, 90)); err != nil {
+	if err := chromedp.Run(ctx, chromedp.FullScreenshot(&buf, 100)); err != nil {
 		t.Logf("screenshot: %v", err)
 		return
 	}
@@ -198,6 +198,10 @@ func TestBrowser(t *testing.T) {
 	}
 	if *screenshots != "" {
 		shot(t, ctx, filepath.Join(*screenshots, "console-report.png"))
+		step(t, ctx, "phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)), chromedp.Reload(),
+			chromedp.WaitVisible("#chart canvas", chromedp.ByQuery))
+		shot(t, ctx, filepath.Join(*screenshots, "console-phone.png"))
+		step(t, ctx, "laptop", chromedp.EmulateViewport(1280, 900))
 	}
 
 	// Log out: the session is gone, a page sends back to the login.

@@ -57,6 +57,8 @@ var labels = map[string][2]string{
 	"errors":      {"Last error", "最后错误"},
 	"disk":        {"Disk", "磁盘"},
 	"files":       {"Sync files", "同步文件"},
+	"pending":     {"load_files waiting for loader", "等待入库的文件"},
+	"oldest":      {"oldest", "最早"},
 	"shipped":     {"This appliance ships", "本机上传"},
 	"role":        {"Role", "角色"},
 	"scopegw":     {"Gateways (empty: all)", "网关（空为全部）"},

@@ -98,6 +98,7 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request, c *ctx) int {
 	}
 	spec, _ := json.Marshal(chartSpec{Type: kind.Chart, Categories: nonNil(rep.Categories), Series: rep.Series})
 	data["Report"] = rep
+	data["Chart"] = true
 	data["ChartJSON"] = string(spec)
 	data["Elapsed"] = rep.Elapsed.Round(100 * time.Microsecond).String()
 	cq := r.URL.Query()

@@ -47,8 +47,9 @@ func leaked(body, payload string) string {
 			return bad
 		}
 	}
-	if n := strings.Count(body, "<script"); n != 2 {
-		return fmt.Sprintf("%d script tags", n)
+	// The only scripts are the console's own files.
+	if n, own := strings.Count(body, "<script"), strings.Count(body, `<script src="/static/`); n != own {
+		return fmt.Sprintf("%d script tags, %d of them the console's", n, own)
 	}
 	return ""
 }

@@ -9,6 +9,7 @@
       .then(function (j) { el.textContent = j.error ? "?" : String(j.total); el.dataset.done = "1"; })
       .catch(function () { el.textContent = "?"; el.dataset.done = "1"; });
   });
+  if (typeof echarts === "undefined") { return; }
   document.querySelectorAll(".chart[data-chart]").forEach(function (el) {
     var spec = JSON.parse(el.dataset.chart);
     var chart = echarts.init(el);
