@@ -37,7 +37,7 @@ func (s *Server) authenticate(r *http.Request) (string, error) {
 		s.stats.AuthFailed.Add(1)
 		return gw, fail(http.StatusUnauthorized, "request time %q is more than %v away from the server's clock (%s): check the branch's clock", r.Header.Get(HeaderTime), s.cfg.AuthSkew, time.Now().UTC().Format(time.RFC3339))
 	}
-	if !s.nonces.fresh(gw+" "+r.Header.Get(HeaderNonce), 2*s.cfg.AuthSkew) {
+	if !s.nonces.fresh(gw, r.Header.Get(HeaderNonce), 2*s.cfg.AuthSkew) {
 		s.stats.AuthFailed.Add(1)
 		return gw, fail(http.StatusUnauthorized, "replayed request (nonce already seen)")
 	}
@@ -55,38 +55,51 @@ func randomKey() []byte {
 	return k
 }
 
-// nonces remembers the nonces of signed requests for as long as their
-// signature is good. Only a request with a good signature gets in, so its
-// size is bounded by what the gateways send; maxNonces bounds it anyway.
+// nonces remembers, per gateway, the nonces of signed requests for as
+// long as their signature is good. Only a request with a good signature
+// gets in, so the size is bounded by what the gateways send; maxNonces
+// bounds each gateway's share anyway, so that one flooding gateway is
+// refused alone.
 type nonces struct {
 	mu   sync.Mutex
-	seen map[string]time.Time // nonce -> when to forget it
+	seen map[string]map[string]time.Time // gateway -> nonce -> when to forget it
 	adds int
 }
 
-const maxNonces = 1 << 18
+const maxNonces = 1 << 14
 
-func newNonces() *nonces { return &nonces{seen: make(map[string]time.Time)} }
+func newNonces() *nonces { return &nonces{seen: make(map[string]map[string]time.Time)} }
 
-// fresh reports whether n was not seen, and remembers it for ttl.
-func (ns *nonces) fresh(n string, ttl time.Duration) bool {
+// fresh reports whether gw's nonce n was not seen, and remembers it for
+// ttl.
+func (ns *nonces) fresh(gw, n string, ttl time.Duration) bool {
 	ns.mu.Lock()
 	defer ns.mu.Unlock()
 	now := time.Now()
-	if until, ok := ns.seen[n]; ok && now.Before(until) {
+	seen := ns.seen[gw]
+	if seen == nil {
+		seen = make(map[string]time.Time)
+		ns.seen[gw] = seen
+	}
+	if until, ok := seen[n]; ok && now.Before(until) {
 		return false
 	}
-	if ns.adds++; ns.adds%1024 == 0 || len(ns.seen) >= maxNonces {
-		for k, until := range ns.seen {
-			if now.After(until) {
-				delete(ns.seen, k)
+	if ns.adds++; ns.adds%1024 == 0 || len(seen) >= maxNonces {
+		for g, m := range ns.seen {
+			if g != gw && ns.adds%1024 != 0 {
+				continue
+			}
+			for k, until := range m {
+				if now.After(until) {
+					delete(m, k)
+				}
 			}
 		}
 	}
-	if len(ns.seen) >= maxNonces {
+	if len(seen) >= maxNonces {
 		return false // flooded with good signatures: refuse rather than forget
 	}
-	ns.seen[n] = now.Add(ttl)
+	seen[n] = now.Add(ttl)
 	return true
 }
 
