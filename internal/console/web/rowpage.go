@@ -113,12 +113,10 @@ func (s *Server) row(w http.ResponseWriter, r *http.Request, c *ctx) int {
 	return s.render(w, c, http.StatusOK, "row", langs[c.lang]["detail"], data)
 }
 
-// mailHeaders are the M columns shown as the mail's headers, in order;
-// columns not in the catalogue are left out, so a changed table still
-// shows what it has.
-var mailHeaders = []string{"ts", "gw", "proto", "direction", "src_ip", "dst_ip", "user", "grp", "login", "env_from", "env_to",
-	"mail_from", "mail_to", "mail_cc", "mail_date", "message_id", "x_mail", "mail_priority", "msg_size", "len", "host_name", "parse_sign", "parse_status", "image_sign", "content_truncated",
-	"file_path", "insert_time"}
+// mailNotHeaders are the M columns the mail page shows otherwise: the
+// subject as its title, the body, the attachment list. Every other column
+// of the catalogue is shown as a header line, in the catalogue's order.
+var mailNotHeaders = map[string]bool{"id": true, "mail_subject": true, "mail_content": true, "file_path": true}
 
 func (s *Server) mail(w http.ResponseWriter, r *http.Request, c *ctx) int {
 	t, cols, row, err := s.loadRow(r, c)
@@ -128,14 +126,7 @@ func (s *Server) mail(w http.ResponseWriter, r *http.Request, c *ctx) int {
 	if err != nil {
 		return s.rowError(w, r, c, err)
 	}
-	var fields []field
-	for _, h := range mailHeaders {
-		for i, col := range cols {
-			if col == h {
-				fields = append(fields, field{Name: col, Value: strings.ToValidUTF8(row.Values[i], "\uFFFD"), Null: row.Null[i]})
-			}
-		}
-	}
+	fields := fieldsOf(cols, row, mailNotHeaders)
 	subject := search.Value(cols, row, "mail_subject")
 	data := map[string]any{"Subject": strings.ToValidUTF8(subject, "\uFFFD"), "Fields": fields,
 		"Body":        strings.ToValidUTF8(search.Value(cols, row, "mail_content"), "\uFFFD"),
