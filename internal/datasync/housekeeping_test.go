@@ -266,6 +266,67 @@ func TestHeadOfficeRetention(t *testing.T) {
 	gone("keep-days 1", day2, true)
 }
 
+// TestGatewayQuota: one gateway above -disk-high percent of its -quota
+// loses its oldest day, whole (files, attachments, its rows in that day's
+// tables), and only that; the other gateway keeps every file and row.
+func TestGatewayQuota(t *testing.T) {
+	db, _ := testdb.New(t)
+	hoRoot, rootA, rootB := t.TempDir(), t.TempDir(), t.TempDir()
+	branch(t, rootA, gwA, 10, 300, logfile.LZ4)
+	attB := branch(t, rootB, gwB, 11, 50, logfile.LZ4)
+	srv := startServer(t, hoRoot, db, nil, nil)
+	push(t, clientConfig(t, rootA, gwA, srv.URL, nil))
+	push(t, clientConfig(t, rootB, gwB, srv.URL, nil))
+	loadAll(t, srv)
+	srv.Stop()
+	const day1, day2 = "20261120", "20261121"
+	gwBytes := func(gw, day string) int64 {
+		return dirBytes(t, filepath.Join(hoRoot, "sync", gw, day)) + dirBytes(t, filepath.Join(hoRoot, "attachments", gw, day))
+	}
+	rows := func(table, gw string) int {
+		var n int
+		if err := db.QueryRow("SELECT COUNT(*) FROM `"+table+"` WHERE gw = ?", gw).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	usedA := gwBytes(gwA, day1) + gwBytes(gwA, day2)
+	a2 := rows("A"+day2, gwA)
+	if rows("A"+day1, gwA) == 0 || a2 == 0 {
+		t.Fatal("gateway A has no rows to lose")
+	}
+	dayA := gwBytes(gwA, day1)
+	quota := usedA - dayA/2 // A over by half its first day; B far below
+	srv = startServer(t, hoRoot, db, nil, func(c *datasync.ServerConfig) {
+		c.Quota = datasync.ByteSize(quota)
+		c.Disk = retention.Watermarks{High: 100}
+	})
+	if err := srv.Housekeep(context.Background(), time.Date(2026, 11, 23, 9, 0, 0, 0, time.Local)); err != nil {
+		t.Fatal(err)
+	}
+	if n := srv.Stats().GatewayDays.Load(); n != 1 {
+		t.Errorf("%d gateway days removed, want 1", n)
+	}
+	for _, dir := range []string{"sync", "attachments"} {
+		if _, err := os.Stat(filepath.Join(hoRoot, dir, gwA, day1)); !os.IsNotExist(err) {
+			t.Errorf("%s/%s/%s kept: %v", dir, gwA, day1, err)
+		}
+		if _, err := os.Stat(filepath.Join(hoRoot, dir, gwA, day2)); err != nil {
+			t.Errorf("%s/%s/%s: %v", dir, gwA, day2, err)
+		}
+	}
+	for _, tb := range []string{"A", "U", "Q", "F"} {
+		if n := rows(tb+day1, gwA); n != 0 {
+			t.Errorf("%s%s keeps %d rows of gateway A", tb, day1, n)
+		}
+	}
+	if n := rows("A"+day2, gwA); n != a2 {
+		t.Errorf("A%s: gateway A has %d rows, had %d", day2, n, a2)
+	}
+	checkHeadOffice(t, db, hoRoot, rootB, gwB, attB)
+	t.Logf("gateway A stored %d bytes, quota %d at -disk-high 100: its day %s went (%d bytes), gateway B untouched", usedA, quota, day1, dayA)
+}
+
 func dirBytes(t testing.TB, dir string) int64 {
 	t.Helper()
 	var n int64

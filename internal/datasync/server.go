@@ -27,6 +27,7 @@ type ServerStats struct {
 	AuthFailed                                     atomic.Uint64
 	Loads, LoadErrors, Rows                        atomic.Uint64
 	IncomingExpired                                atomic.Uint64 // partial uploads removed after -incoming-ttl
+	GatewayDays                                    atomic.Uint64 // days of one gateway removed for its quota
 	Active                                         atomic.Int64
 }
 

@@ -28,12 +28,13 @@ func (s *Server) housekeepLoop(ctx context.Context) {
 }
 
 // Housekeep removes the partial uploads idle for longer than IncomingTTL,
-// then the days past KeepDays and, while the disk is above its
+// the oldest days of each gateway above its share of -quota
+// (pruneGateways), then the days past KeepDays and, while the disk is above its
 // watermarks, the oldest days (every gateway's files, attachments, day
 // tables and rollups of that day; see package retention: at head office
 // every day counts as shipped).
 func (s *Server) Housekeep(ctx context.Context, now time.Time) error {
-	errs := []error{s.sweepIncoming(now)}
+	errs := []error{s.sweepIncoming(now), s.pruneGateways(ctx, now)}
 	if s.loader != nil {
 		// Under loadMu: the loader's ledger is not shared.
 		s.loadMu.Lock()

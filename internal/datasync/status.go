@@ -246,6 +246,7 @@ func (s *Server) Register(reg prometheus.Registerer) {
 		daemon.Counter("datasync_serve", "rows_total", "Rows loaded.", &st.Rows),
 		daemon.Gauge("datasync_serve", "active_uploads", "Uploads in progress.", func() float64 { return float64(st.Active.Load()) }),
 		daemon.Counter("datasync_serve", "incoming_expired_total", "Partial uploads removed after -incoming-ttl.", &st.IncomingExpired),
+		daemon.Counter("datasync_serve", "gateway_days_removed_total", "Days of one gateway removed because it was above -disk-high percent of its -quota.", &st.GatewayDays),
 	)
 	if s.loader != nil {
 		s.loader.Register(reg) // with the retention metrics
