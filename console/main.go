@@ -144,6 +144,7 @@ func userCmd(args []string) error {
 	groups := fs.String("groups", "", "auditor: only these groups, ; separated (default all)")
 	pwFile := fs.String("password-file", "", "file whose first line is the password (default: generate one)")
 	fs.Usage = daemon.Usage(fs, userUsage)
+	daemon.HelpToStdout(fs, args[1:])
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil

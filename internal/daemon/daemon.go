@@ -79,6 +79,14 @@ func helpRequested(args []string) bool {
 	return false
 }
 
+// HelpToStdout sends fs's usage to standard output when args ask for -h,
+// for programs that parse without Parse.
+func HelpToStdout(fs *flag.FlagSet, args []string) {
+	if helpRequested(args) {
+		fs.SetOutput(os.Stdout)
+	}
+}
+
 // Parse parses args into fs, then applies the config file named by the
 // -config flag for every flag not given on the command line.
 func Parse(fs *flag.FlagSet, args []string, c *Common) error {

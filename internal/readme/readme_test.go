@@ -66,6 +66,7 @@ func TestCommands(t *testing.T) {
 		repo+"/aclog", repo+"/loader", repo+"/recover", repo+"/datasync", repo+"/midtable", repo+"/console").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
+	checkHelp(t, filepath.Join(work, "bin"))
 	branch, ho, captures := filepath.Join(work, "branch"), filepath.Join(work, "ho"), filepath.Join(work, "captures")
 	os.MkdirAll(captures, 0o755)
 	mixed := repo + "/aclog/testdata/pcaps/mixed/tls-subjectaltname_input.pcap" // 2022-03-17
@@ -177,6 +178,35 @@ func TestCommands(t *testing.T) {
 			if n == 0 {
 				t.Errorf("README sql block at line %d: no rows: %s", b.Line, q)
 			}
+		}
+	}
+}
+
+// checkHelp: -h of every program and subcommand explains it on standard
+// output, exits 0, and lists -data and -dsn where the program has them.
+func checkHelp(t *testing.T, bin string) {
+	t.Helper()
+	for _, c := range []struct {
+		args    []string
+		dataDSN bool
+	}{
+		{[]string{"aclog"}, false}, {[]string{"loader"}, true}, {[]string{"recover"}, true},
+		{[]string{"datasync"}, false}, {[]string{"datasync", "serve"}, true}, {[]string{"datasync", "push"}, false},
+		{[]string{"datasync", "status"}, false}, {[]string{"midtable"}, true}, {[]string{"midtable", "query"}, true},
+		{[]string{"console"}, true}, {[]string{"console", "user", "add"}, false},
+	} {
+		cmd := exec.Command(filepath.Join(bin, c.args[0]), append(c.args[1:], "-h")...)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		name := strings.Join(c.args, " ")
+		switch {
+		case err != nil:
+			t.Errorf("%s -h: %v\n%s", name, err, stderr.String())
+		case stdout.Len() == 0 || stderr.Len() != 0:
+			t.Errorf("%s -h: %d bytes on stdout, %d on stderr; want the help on stdout only", name, stdout.Len(), stderr.Len())
+		case c.dataDSN && (!strings.Contains(stdout.String(), "-data") || !strings.Contains(stdout.String(), "-dsn")):
+			t.Errorf("%s -h does not list -data and -dsn:\n%s", name, stdout.String())
 		}
 	}
 }
