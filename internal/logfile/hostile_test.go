@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -68,14 +69,15 @@ func TestHostileFiles(t *testing.T) {
 			if err != nil {
 				t.Fatalf("child: %v\n%s", err, out)
 			}
-			m := regexp.MustCompile(`(?m)^hostile: rows=(\d+) peak=(\d+) err=(.*)$`).FindSubmatch(out)
+			m := regexp.MustCompile(`(?m)^hostile: rows=(\d+) peak=(\d+) alloc=(\d+) err=(.*)$`).FindSubmatch(out)
 			if m == nil {
 				t.Fatalf("child said:\n%s", out)
 			}
 			rows, _ := strconv.Atoi(string(m[1]))
 			peak, _ := strconv.ParseInt(string(m[2]), 10, 64)
-			msg := string(m[3])
-			t.Logf("%s: %d rows, peak RSS %d MiB, %s", c.name, rows, peak>>20, msg)
+			alloc, _ := strconv.ParseInt(string(m[3]), 10, 64)
+			msg := string(m[4])
+			t.Logf("%s: %d rows, peak RSS %d MiB, %d MiB allocated in all, %s", c.name, rows, peak>>20, alloc>>20, msg)
 			if !strings.Contains(msg, c.want) {
 				t.Errorf("error %q, want one containing %q", msg, c.want)
 			}
@@ -84,6 +86,12 @@ func TestHostileFiles(t *testing.T) {
 			}
 			if peak > hostileRSS {
 				t.Errorf("peak RSS %d MiB, over the %d MiB bound", peak>>20, hostileRSS>>20)
+			}
+			// RSS alone would not see a claim the reader allocates but
+			// never touches (a tiny xz file's dictionary): count what the
+			// process allocated at all.
+			if alloc > hostileRSS {
+				t.Errorf("%d MiB allocated, over the %d MiB bound", alloc>>20, hostileRSS>>20)
 			}
 		})
 	}
@@ -103,7 +111,9 @@ func hostileChild(spec string) {
 		err = fmt.Errorf("not a LimitError: %w", err)
 	}
 	peak, _ := hostile.PeakRSS(0)
-	fmt.Printf("hostile: rows=%d peak=%d err=%v\n", rows, peak, err)
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	fmt.Printf("hostile: rows=%d peak=%d alloc=%d err=%v\n", rows, peak, ms.TotalAlloc, err)
 }
 
 func countRows(path string) (int, error) {
