@@ -74,10 +74,22 @@ func newBrowser(t *testing.T, width, height int) context.Context {
 	// On failure, a picture of the page into the test's output directory.
 	t.Cleanup(func() {
 		if t.Failed() {
-			shot(t, ctx, filepath.Join(t.ArtifactDir(), "failure.png"))
+			shot(t, ctx, filepath.Join(failureDir(t), t.Name()+"-failure.png"))
 		}
 	})
 	return ctx
+}
+
+// failureDir is the test's output directory with -artifacts (go test
+// -artifacts -outputdir DIR), else a directory under the system's temp
+// that outlives the test, so a failure's picture is there to look at.
+func failureDir(t *testing.T) string {
+	if f := flag.Lookup("test.artifacts"); f != nil && f.Value.String() == "true" {
+		return t.ArtifactDir()
+	}
+	dir := filepath.Join(os.TempDir(), "acstore-console-test")
+	os.MkdirAll(dir, 0o755)
+	return dir
 }
 
 func shot(t *testing.T, ctx context.Context, path string) {

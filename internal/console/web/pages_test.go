@@ -5,12 +5,15 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/csv"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
@@ -26,6 +29,7 @@ import (
 
 	"github.com/acstore/acstore/internal/console/web"
 	"github.com/acstore/acstore/internal/datasync"
+	"github.com/acstore/acstore/internal/xbundle"
 )
 
 // TestPages opens the reports, the branches page and the console over TLS,
@@ -35,6 +39,55 @@ func TestPages(t *testing.T) {
 	t.Run("reports", func(t *testing.T) { testReports(t, f) })
 	t.Run("branches", func(t *testing.T) { testBranches(t, f) })
 	t.Run("tls", func(t *testing.T) { testTLS(t, f) })
+	t.Run("head-office attachments", func(t *testing.T) { testUnpacked(t, f) })
+}
+
+// testUnpacked downloads an attachment from where datasync serve unpacks
+// bundles at head office (<data>/attachments/<GW>/<day>/<sha256>), with
+// the window's X bundle gone.
+func testUnpacked(t *testing.T, f *fixture) {
+	// The "SMTP" mail of smtp.pcap, with NEWS.txt.
+	const day = "20091005"
+	bundles, _ := filepath.Glob(filepath.Join(f.root, "sync", gwMain, day, "*_X.dat"))
+	if len(bundles) == 0 {
+		t.Fatal("no X bundle in the fixture")
+	}
+	dir := filepath.Join(f.root, "attachments", gwMain, day)
+	must(t, os.MkdirAll(dir, 0o755))
+	for _, b := range bundles {
+		fh, err := os.Open(b)
+		must(t, err)
+		fi, _ := fh.Stat()
+		r, err := xbundle.NewReader(fh, fi.Size())
+		must(t, err)
+		for _, e := range r.Entries() {
+			data, err := r.Content(e)
+			must(t, err)
+			must(t, os.WriteFile(filepath.Join(dir, e.Hex()), data, 0o644))
+		}
+		fh.Close()
+		must(t, os.Rename(b, b+".away"))
+		defer os.Rename(b+".away", b)
+	}
+	var id uint64
+	must(t, f.db.QueryRow("SELECT id FROM M"+day+" WHERE gw = ? AND mail_subject = 'SMTP'", gwMain).Scan(&id))
+	c := f.client(t, "")
+	c.login(t, "admin", f.adminPW)
+	resp, err := c.Get(fmt.Sprintf("%s/att/M%s/%s/%d/0", f.url, day, gwMain, id))
+	must(t, err)
+	body := readAll(resp)
+	sum := sha256.Sum256([]byte(body))
+	const newsSHA = "ac04c5d2cd8fa9a2670c959806f5181a56b3e9bb1cc7da150af98ba074c86b55" // NEWS.txt of smtp.pcap
+	if resp.StatusCode != 200 || hex.EncodeToString(sum[:]) != newsSHA ||
+		resp.Header.Get("Content-Disposition") != "attachment; filename=NEWS.txt" || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
+		t.Errorf("head-office attachment: %d, %s, %q, %q", resp.StatusCode, hex.EncodeToString(sum[:]),
+			resp.Header.Get("Content-Disposition"), resp.Header.Get("Content-Type"))
+	}
+	// A content file that does not match its name is not served.
+	must(t, os.WriteFile(filepath.Join(dir, newsSHA), []byte("tampered"), 0o644))
+	if st, _ := c.get(t, fmt.Sprintf("/att/M%s/%s/%d/0", day, gwMain, id)); st != http.StatusNotFound {
+		t.Errorf("tampered content: %d, want 404", st)
+	}
 }
 
 // testReports opens every report and its CSV: each answers 200, the CSV

@@ -116,7 +116,7 @@ func (s *Server) row(w http.ResponseWriter, r *http.Request, c *ctx) int {
 // mailNotHeaders are the M columns the mail page shows otherwise: the
 // subject as its title, the body, the attachment list. Every other column
 // of the catalogue is shown as a header line, in the catalogue's order.
-var mailNotHeaders = map[string]bool{"id": true, "mail_subject": true, "mail_content": true, "file_path": true}
+var mailNotHeaders = map[string]bool{"id": true, "mail_subject": true, "mail_content": true, "attachments": true}
 
 func (s *Server) mail(w http.ResponseWriter, r *http.Request, c *ctx) int {
 	t, cols, row, err := s.loadRow(r, c)
