@@ -10,7 +10,6 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
-	mrand "math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -85,10 +84,7 @@ func NewInstance(t testing.TB) *Instance {
 	DSN(t) // the tooling of the private instance must be there
 	dir := t.TempDir()
 	in := &Instance{t: t, dir: dir, env: append(os.Environ(), "ACSTORE_VAR="+dir,
-		// Below the ephemeral ports (32768 and up), which an outgoing
-		// connection could take while the server is down between a Kill
-		// and an Up.
-		fmt.Sprintf("ACSTORE_DB_PORT=%d", 20000+mrand.IntN(12000)))}
+		fmt.Sprintf("ACSTORE_DB_PORT=%d", reservePort(t)))}
 	in.DSN = in.Up()
 	t.Cleanup(in.Down)
 	return in
