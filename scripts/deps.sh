@@ -6,7 +6,8 @@
 # console's browser tests drive headless Chromium), tcpdump (aclog -watch is
 # tested on a real tcpdump -G rotation), systemd (its systemd-analyze
 # verifies the units under packaging/systemd), openssl (internal/readme
-# runs the README's certificate recipe).
+# runs the README's certificate recipe), tcpreplay and iproute2 (aclog's
+# live test replays captures into a veth pair in a network namespace).
 set -euo pipefail
 need=()
 command -v tshark >/dev/null 2>&1 || need+=(tshark)
@@ -14,6 +15,8 @@ command -v lz4 >/dev/null 2>&1 || need+=(lz4)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v tcpdump >/dev/null 2>&1 || [ -x /usr/bin/tcpdump ] || [ -x /usr/sbin/tcpdump ] || need+=(tcpdump)
 command -v xz >/dev/null 2>&1 || need+=(xz-utils)
+command -v tcpreplay >/dev/null 2>&1 || need+=(tcpreplay)
+command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || need+=(iproute2)
 [ -e /usr/include/pcap.h ] || need+=(libpcap-dev)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)

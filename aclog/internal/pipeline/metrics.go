@@ -25,8 +25,12 @@ func (p *Pipeline) StatsLine() []any {
 	}
 	return []any{
 		slog.Uint64("captured", s.Source.Packets),
+		slog.Int64("captured_per_s", int64(s.PacketRate)),
 		slog.Uint64("decoded", s.Engine.Decoded),
-		slog.Uint64("kernel_dropped", s.Source.KernelDropped+s.Source.InterfaceDropped),
+		slog.Uint64("kernel_dropped", s.Source.KernelDropped),
+		slog.Int64("kernel_dropped_per_s", int64(s.KernelDropRate)),
+		slog.Uint64("if_dropped", s.Source.InterfaceDropped),
+		slog.Int64("if_dropped_per_s", int64(s.IfDropRate)),
 		slog.Uint64("malformed", s.Engine.Malformed),
 		slog.Uint64("untracked", s.Engine.SessionsDropped),
 		slog.Uint64("tcp_gaps", s.Engine.TCPGaps),
@@ -53,9 +57,18 @@ func (p *Pipeline) Register(reg prometheus.Registerer) {
 		counter("packets_total", "Packets captured.", func(s Snapshot) float64 { return float64(s.Source.Packets) }),
 		counter("bytes_total", "Bytes captured.", func(s Snapshot) float64 { return float64(s.Source.Bytes) }),
 		counter("decoded_total", "Packets decoded to TCP or UDP.", func(s Snapshot) float64 { return float64(s.Engine.Decoded) }),
-		counter("kernel_dropped_total", "Packets the kernel or interface dropped.", func(s Snapshot) float64 {
-			return float64(s.Source.KernelDropped + s.Source.InterfaceDropped)
+		counter("kernel_dropped_total", "Packets the kernel dropped: its capture buffer was full (aclog fell behind).", func(s Snapshot) float64 {
+			return float64(s.Source.KernelDropped)
 		}),
+		counter("if_dropped_total", "Packets the interface or its driver dropped before the kernel saw them.", func(s Snapshot) float64 {
+			return float64(s.Source.InterfaceDropped)
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "acstore", Subsystem: "aclog", Name: "packets_per_second",
+			Help: "Packets captured per second over the last stats interval."}, func() float64 { return p.Snapshot().PacketRate }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "acstore", Subsystem: "aclog", Name: "kernel_dropped_per_second",
+			Help: "Kernel drops per second over the last stats interval."}, func() float64 { return p.Snapshot().KernelDropRate }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "acstore", Subsystem: "aclog", Name: "if_dropped_per_second",
+			Help: "Interface drops per second over the last stats interval."}, func() float64 { return p.Snapshot().IfDropRate }),
 		counter("malformed_total", "Packets that could not be decoded.", func(s Snapshot) float64 { return float64(s.Engine.Malformed) }),
 		counter("tcp_gaps_total", "Holes TCP reassembly skipped.", func(s Snapshot) float64 { return float64(s.Engine.TCPGaps) }),
 		counter("row_errors_total", "Rows that could not be written.", func(s Snapshot) float64 { return float64(s.RowErrors) }),

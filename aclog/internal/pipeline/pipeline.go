@@ -45,6 +45,13 @@ type Config struct {
 	// Workers is how many engines share the packets (by a hash of their
 	// addresses); 1 runs the engine on the loop's goroutine.
 	Workers int
+	// Live capture: "afpacket" (Linux AF_PACKET TPACKET_V3 rings, one
+	// socket per worker in a fanout group) or "pcap" (libpcap); the
+	// interface promiscuous (a mirror port's frames are addressed to
+	// others); the kernel ring or buffer in bytes.
+	Capture    string
+	Promisc    bool
+	BufferSize int
 
 	Gateway         string
 	Codec           logfile.Codec
@@ -69,6 +76,9 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.WatchPoll, "watch-poll", time.Second, "with -watch: how often to look for new captures")
 	fs.StringVar(&c.Filter, "f", "", "BPF filter for live capture, e.g. 'tcp or udp port 53'")
 	fs.IntVar(&c.Snaplen, "snaplen", 262144, "bytes kept of each live packet")
+	fs.StringVar(&c.Capture, "capture", "afpacket", "live capture method: afpacket (Linux AF_PACKET rings, one socket per worker) or pcap (libpcap)")
+	fs.BoolVar(&c.Promisc, "promisc", true, "put the interface in promiscuous mode (a mirror/SPAN port carries frames addressed to other hosts)")
+	fs.IntVar(&c.BufferSize, "buffer-size", 64<<20, "kernel capture buffer in bytes (afpacket: all rings together), to absorb bursts")
 	fs.IntVar(&c.Workers, "workers", runtime.NumCPU(), "engines parsing packets in parallel (packets shared by a hash of their addresses); rows are the same for any number")
 	fs.StringVar(&c.Gateway, "gateway", "", "this appliance's gateway id: 8 hex digits, e.g. 5F86F7A5 (required)")
 	fs.Var(&c.Codec, "compress", "sync_file compression: lz4 (fast, default) or xz (about 1.5x smaller, slower)")
@@ -90,6 +100,8 @@ func (c *Config) Validate() error {
 		return errors.New("-watch-poll must be positive")
 	case !logfile.ValidGateway(c.Gateway):
 		return fmt.Errorf("-gateway %q: want 8 hex digits in upper case, e.g. 5F86F7A5", c.Gateway)
+	case c.Capture != "" && c.Capture != "afpacket" && c.Capture != "pcap":
+		return fmt.Errorf("-capture %q: want afpacket or pcap", c.Capture)
 	case c.Workers < 0 || c.Workers > 256:
 		return fmt.Errorf("-workers %d: want 1 to 256 (0: the number of CPUs)", c.Workers)
 	case c.LoadInterval <= 0:
@@ -115,6 +127,11 @@ type Snapshot struct {
 	BadFiles   int // capture files that could not be read at all
 	Skipped    int // capture files skipped: processed before
 	PacketTime time.Time
+	// Per second over the last interval between two snapshots: packets
+	// captured, dropped by the kernel (its capture buffer was full) and
+	// by the interface (its driver).
+	PacketRate, KernelDropRate, IfDropRate float64
+	At                                     time.Time // when the snapshot was taken
 }
 
 // Pipeline runs aclog.
@@ -228,10 +245,20 @@ func (r *run) files(ctx context.Context) error {
 }
 
 func (r *run) live(ctx context.Context) error {
-	src, err := capture.OpenLive(capture.LiveConfig{Interface: r.p.cfg.Iface, Filter: r.p.cfg.Filter, Snaplen: r.p.cfg.Snaplen})
+	c := r.p.cfg
+	lc := capture.LiveConfig{Interface: c.Iface, Filter: c.Filter, Snaplen: c.Snaplen, Promisc: c.Promisc, BufferSize: c.BufferSize}
+	var src capture.Source
+	var err error
+	if c.Capture == "pcap" {
+		src, err = capture.OpenLive(lc)
+	} else {
+		src, err = capture.OpenAFPacket(lc, c.Workers)
+	}
 	if err != nil {
 		return err
 	}
+	c.Logger.Info("capturing", "iface", c.Iface, "capture", c.Capture, "promisc", c.Promisc, "buffer_size", c.BufferSize,
+		"workers", c.Workers)
 	defer src.Close()
 	r.rec.SetSource("live:" + r.p.cfg.Iface)
 	err = r.feed(ctx, src)
@@ -364,7 +391,18 @@ func (r *run) publish() {
 	s.RowErrors += r.recErrBase
 	s.Record = addRecordStats(r.recBase, r.rec.Stats())
 	s.PacketTime = r.pktTime
+	s.At = time.Now()
 	r.p.mu.Lock()
+	prev := r.p.snap
+	if d := s.At.Sub(prev.At).Seconds(); !prev.At.IsZero() && d >= 0.5 {
+		rate := func(a, b uint64) float64 { return float64(a-min(a, b)) / d }
+		s.PacketRate = rate(s.Source.Packets, prev.Source.Packets)
+		s.KernelDropRate = rate(s.Source.KernelDropped, prev.Source.KernelDropped)
+		s.IfDropRate = rate(s.Source.InterfaceDropped, prev.Source.InterfaceDropped)
+	} else if !prev.At.IsZero() {
+		// Too soon to tell: the last rates stand, measured from then.
+		s.PacketRate, s.KernelDropRate, s.IfDropRate, s.At = prev.PacketRate, prev.KernelDropRate, prev.IfDropRate, prev.At
+	}
 	r.p.snap = s
 	r.p.mu.Unlock()
 }

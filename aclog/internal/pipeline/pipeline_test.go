@@ -222,7 +222,7 @@ func TestLive(t *testing.T) {
 		t.Errorf("U rows %d, want %d", got['U'], requests)
 	}
 	if got['A'] != 1 {
-		t.Errorf("A rows %d, want 1 keep-alive session", got['A'])
+		t.Errorf("A rows %d, want 1 keep-alive session: %v", got['A'], rowSet(t, root))
 	}
 }
 
