@@ -479,3 +479,30 @@ func TestLoadsPerGateway(t *testing.T) {
 		t.Errorf("gateway B after the fix: last_loaded %q, last_error %q", st[gwB].LastLoaded, st[gwB].LastError)
 	}
 }
+
+// TestFutureWindowQuarantined: a window far in the future (a branch clock
+// that jumped) is set aside by push without moving its watermark, so the
+// real windows before it and after the clock is fixed still ship.
+func TestFutureWindowQuarantined(t *testing.T) {
+	hoRoot, root := t.TempDir(), t.TempDir()
+	srv := startServer(t, hoRoot, nil, nil, nil)
+	now := time.Now().Truncate(5 * time.Minute)
+	writeWindow(t, root, gwA, now.Add(-20*time.Minute), 1, 20)
+	writeWindow(t, root, gwA, now.Add(24*time.Hour), 2, 20)
+	cfg := clientConfig(t, root, gwA, srv.URL, nil)
+	c := push(t, cfg)
+	if n := c.Stats().Quarantined.Load(); n != 11 {
+		t.Errorf("%d files quarantined, want the 11 of the future window", n)
+	}
+	if got, want := c.Watermark(), now.Add(-20*time.Minute).Format(datasync.WindowLayout); got != want {
+		t.Errorf("watermark %s, want %s (not the future window)", got, want)
+	}
+	writeWindow(t, root, gwA, now.Add(-10*time.Minute), 3, 20)
+	c = push(t, cfg)
+	if got, want := c.Watermark(), now.Add(-10*time.Minute).Format(datasync.WindowLayout); got != want || c.Stats().Files.Load() != 11 {
+		t.Errorf("after the clock is fixed: watermark %s, %d files sent; want %s and 11", got, c.Stats().Files.Load(), want)
+	}
+	if _, err := os.Stat(filepath.Join(hoRoot, "sync", gwA, now.Add(24*time.Hour).Format("20060102"))); err == nil {
+		t.Error("head office stored something of the future window")
+	}
+}

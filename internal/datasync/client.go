@@ -204,6 +204,9 @@ func (c *Client) runOnce(ctx context.Context) error {
 			c.log.Debug("window still open; later windows wait for it", "window", w.name, "open_files", w.parts)
 			return nil
 		}
+		if c.allQuarantined(w) {
+			continue // set aside as a whole: refused by the server
+		}
 		if !configDone {
 			// Config tables go before the window's log rows, so the rows
 			// are read with the users and groups they were named with.

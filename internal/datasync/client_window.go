@@ -71,11 +71,15 @@ func (c *Client) shipWindow(ctx context.Context, w *window) error {
 	})
 	var se *StatusError
 	if errors.As(err, &se) && se.Quarantine() {
-		// The server refuses the window itself (out of its range): the
-		// whole window is set aside.
+		// The server refuses the window itself (out of its range, say a
+		// clock that jumped ahead): the whole window is set aside, and the
+		// watermark stays where it is, or the real windows before it
+		// would pass for shipped.
 		for _, f := range files {
 			c.quarantine(f, se)
 		}
+		c.log.Error("the server refuses this window; its files are set aside", "window", w.name, "err", se.Body.Error)
+		return c.st.save(c.cfg.Root)
 	} else if err != nil {
 		return fmt.Errorf("window %s: %w", w.name, err)
 	}
@@ -109,10 +113,23 @@ func (c *Client) quarantined(f localFile) bool {
 	return ok && q.Size == f.size
 }
 
+// allQuarantined reports whether every file of w is set aside as it is.
+func (c *Client) allQuarantined(w *window) bool {
+	for _, f := range w.files {
+		if !c.quarantined(f) {
+			return false
+		}
+	}
+	return len(w.files) > 0
+}
+
 // quarantine sets f aside: recorded in the state (shown by status) and
 // counted. The file stays where it is, for the branch's own loader and
 // recover.
 func (c *Client) quarantine(f localFile, se *StatusError) {
+	if c.quarantined(f) {
+		return // already, for its file; the window's refusal adds nothing
+	}
 	c.st.Quarantined[f.name.String()] = Quarantined{Size: f.size, Reason: se.Body.Error, At: time.Now()}
 	c.stats.Quarantined.Add(1)
 	c.log.Error("the server refused this file's content; it is set aside (quarantined) and the rest is shipped",
