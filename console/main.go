@@ -136,6 +136,9 @@ func userCmd(args []string) error {
 		return nil
 	}
 	verb := args[0]
+	if verb != "add" && verb != "delete" && verb != "list" {
+		return fmt.Errorf("user %s: want add, delete or list", verb)
+	}
 	fs := flag.NewFlagSet("console user "+verb, flag.ContinueOnError)
 	dsn := fs.String("dsn", daemon.DefaultDSN(), "database, go-sql-driver/mysql form (default: $"+daemon.DSNEnv+", else the development instance)")
 	name := fs.String("name", "", "user name")

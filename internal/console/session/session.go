@@ -74,6 +74,11 @@ func (s *Store) Start(ctx context.Context, w http.ResponseWriter, r *http.Reques
 	}
 	id := Token()
 	now := s.nowFunc()
+	// Sessions that ended by time are deleted here, so the table holds
+	// only live ones without a janitor.
+	if _, err := s.db.ExecContext(ctx, "DELETE FROM `console_sessions` WHERE `seen` < ? OR `created` < ?", now.Add(-s.Idle), now.Add(-s.Max)); err != nil {
+		return nil, fmt.Errorf("expire sessions: %w", err)
+	}
 	sess := &Session{User: user, CSRF: Token(), Created: now}
 	_, err := s.db.ExecContext(ctx, "INSERT INTO `console_sessions` (`id`, `user`, `csrf`, `created`, `seen`) VALUES (?, ?, ?, ?, ?)",
 		hashID(id), user, sess.CSRF, now, now)
