@@ -70,9 +70,11 @@ func TestPermanentErrorsFailFast(t *testing.T) {
 			defer c.Close()
 			began := time.Now()
 			err = c.RunOnce(context.Background())
-			if took := time.Since(began); took > 5*time.Second {
+			took := time.Since(began)
+			if took > 5*time.Second {
 				t.Errorf("gave up after %v, want seconds", took)
 			}
+			t.Logf("gave up after %v: %v", took.Round(time.Millisecond), err)
 			if err == nil || !strings.Contains(err.Error(), tc.reason) {
 				t.Fatalf("err = %v, want the reason %q", err, tc.reason)
 			}
