@@ -113,57 +113,75 @@ func reportRows(ctx context.Context, db *sql.DB, day time.Time, n int64) ([]benc
 	for _, kind := range []string{"traffic", "trend"} {
 		k, _ := report.KindByName(kind)
 		req := report.Request{Kind: k, From: day, To: day.AddDate(0, 0, 1), Top: 10, Measure: "bytes_down"}
-		var rep *report.Report
-		took, err := median(11, func() (time.Duration, error) {
-			var err error
-			rep, err = report.Run(ctx, db, req)
-			if err != nil {
-				return 0, err
-			}
-			return rep.Elapsed, nil
-		})
+		first, err := report.Run(ctx, db, req)
 		if err != nil {
 			return nil, fmt.Errorf("report %s: %w", kind, err)
 		}
-		// The same answer from raw SQL: the GROUP BY over the day table.
+		want := sumDown(first)
+		// The console's server time, median of 11 reports.
+		prog := func() (time.Duration, error) {
+			var rep *report.Report
+			took, err := median(11, func() (time.Duration, error) {
+				var err error
+				rep, err = report.Run(ctx, db, req)
+				if err != nil {
+					return 0, err
+				}
+				return rep.Elapsed, nil
+			})
+			if err == nil && sumDown(rep) != want {
+				err = fmt.Errorf("report %s changed: %d bytes_down, was %d", kind, sumDown(rep), want)
+			}
+			return took, err
+		}
+		// The same answer from raw SQL: the GROUP BY over the day table,
+		// which must equal the rollups'.
 		by := "U"
 		if kind == "trend" {
 			by = ""
 		}
 		q := rollup.Query{Table: 'A', By: by, From: req.From, To: req.To, OrderBy: "bytes_down", Top: 10, RawOnly: true}
-		var raw []rollup.Row
-		rawTook, err := median(1, func() (time.Duration, error) {
+		ref := func() (time.Duration, error) {
 			s := time.Now()
-			var err error
-			_, raw, err = rollup.Answer(ctx, db, q)
-			return time.Since(s), err
-		})
+			_, raw, err := rollup.Answer(ctx, db, q)
+			took := time.Since(s)
+			if err != nil {
+				return 0, err
+			}
+			var got uint64
+			for _, r := range raw {
+				got += r.Sums[1] // bytes_down
+			}
+			if got != want {
+				return 0, fmt.Errorf("report %s: raw rows sum %d bytes_down, rollups %d", kind, got, want)
+			}
+			return took, nil
+		}
+		r, err := bench.Pair(
+			bench.Row{Group: "console", Name: fmt.Sprintf("%s report, day of A, rollups", kind), Amount: 1, Unit: "reports",
+				Note: fmt.Sprintf("server time, median of 11; reads %d table(s)", len(first.Parts))},
+			bench.Row{Group: "console", Name: fmt.Sprintf("%s report, day of A, raw (reference)", kind), Amount: 1, Unit: "reports",
+				Note: fmt.Sprintf("GROUP BY over %d rows", n)},
+			prog, ref)
 		if err != nil {
-			return nil, fmt.Errorf("raw %s: %w", kind, err)
+			return nil, err
 		}
-		var sum, rawSum uint64
-		for _, s := range rep.Series {
-			for _, v := range s.Data {
-				if s.Name == "bytes_down" {
-					sum += v
-				}
-			}
-		}
-		for i, r := range raw {
-			if kind == "trend" || i < len(rep.Series[0].Data) {
-				rawSum += r.Sums[1]
-			}
-		}
-		if sum != rawSum {
-			return nil, fmt.Errorf("report %s: rollups sum %d bytes_down, raw rows %d", kind, sum, rawSum)
-		}
-		ref := fmt.Sprintf("%s report, day of A, raw (reference)", kind)
-		rows = append(rows,
-			bench.Row{Group: "console", Name: fmt.Sprintf("%s report, day of A, rollups", kind), Amount: 1, Unit: "reports", Took: took, Reference: ref,
-				Note: fmt.Sprintf("server time, median of 11; reads %d table(s)", len(rep.Parts))},
-			bench.Row{Group: "console", Name: ref, Amount: 1, Unit: "reports", Took: rawTook, Note: fmt.Sprintf("GROUP BY over %d rows", n)})
+		rows = append(rows, r...)
 	}
 	return rows, nil
+}
+
+// sumDown is the bytes_down a report shows, summed.
+func sumDown(rep *report.Report) uint64 {
+	var sum uint64
+	for _, s := range rep.Series {
+		if s.Name == "bytes_down" {
+			for _, v := range s.Data {
+				sum += v
+			}
+		}
+	}
+	return sum
 }
 
 func searchRows(ctx context.Context, db *sql.DB, day time.Time, n int64) ([]bench.Row, error) {
@@ -176,54 +194,62 @@ func searchRows(ctx context.Context, db *sql.DB, day time.Time, n int64) ([]benc
 		{"uri has /p/42", "uri", "/p/42", " WHERE `uri` LIKE '%/p/42%'"},
 	} {
 		f := search.Filter{Table: 'U', From: day, To: day.AddDate(0, 0, 1), Field: c.field, Contains: c.contains, Page: 1, PageSize: 50}
-		var res *search.Result
-		took, err := median(5, func() (time.Duration, error) {
-			s := time.Now()
-			var err error
-			res, err = search.Run(ctx, db, f)
-			return time.Since(s), err
-		})
-		if err != nil {
-			return nil, fmt.Errorf("search %s: %w", c.name, err)
-		}
-		var counted int64
-		countTook, err := median(5, func() (time.Duration, error) {
-			s := time.Now()
-			var err error
-			counted, _, err = search.Count(ctx, db, f)
-			return time.Since(s), err
-		})
-		if err != nil {
-			return nil, fmt.Errorf("count %s: %w", c.name, err)
-		}
 		var total int64
-		rawTook, err := median(5, func() (time.Duration, error) {
+		if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM U"+ymd+c.where).Scan(&total); err != nil {
+			return nil, err
+		}
+		page := func() (time.Duration, error) {
 			s := time.Now()
-			if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM U"+ymd+c.where).Scan(&total); err != nil {
+			res, err := search.Run(ctx, db, f)
+			took := time.Since(s)
+			if err == nil && len(res.Rows) != int(min(total, 50)) {
+				err = fmt.Errorf("search %s: %d rows on the first page, want %d", c.name, len(res.Rows), min(total, 50))
+			}
+			return took, err
+		}
+		count := func() (time.Duration, error) {
+			s := time.Now()
+			got, _, err := search.Count(ctx, db, f)
+			took := time.Since(s)
+			if err == nil && got != total {
+				err = fmt.Errorf("search %s: console counts %d rows, SQL %d", c.name, got, total)
+			}
+			return took, err
+		}
+		raw := func() (time.Duration, error) {
+			s := time.Now()
+			var got int64
+			if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM U"+ymd+c.where).Scan(&got); err != nil {
 				return 0, err
 			}
 			rs, err := db.QueryContext(ctx, "SELECT * FROM U"+ymd+c.where+" ORDER BY ts DESC LIMIT 50")
 			if err != nil {
 				return 0, err
 			}
+			k := 0
 			for rs.Next() {
+				k++
 			}
 			rs.Close()
-			return time.Since(s), rs.Err()
-		})
+			took := time.Since(s)
+			if got != total || k != int(min(total, 50)) {
+				return 0, fmt.Errorf("raw search %s: %d rows, %d shown", c.name, got, k)
+			}
+			return took, rs.Err()
+		}
+		ref := bench.Row{Group: "console", Name: "search " + c.name + ", raw SQL (reference)", Amount: 1, Unit: "pages",
+			Note: "COUNT(*) + ORDER BY ts DESC LIMIT 50, one statement each"}
+		r, err := bench.Pair(bench.Row{Group: "console", Name: "search page 1, " + c.name, Amount: 1, Unit: "pages",
+			Note: fmt.Sprintf("50 newest of %d matching rows (of %d)", total, n)}, ref, page, raw)
 		if err != nil {
-			return nil, fmt.Errorf("raw search %s: %w", c.name, err)
+			return nil, err
 		}
-		if total != counted || len(res.Rows) != int(min(total, 50)) {
-			return nil, fmt.Errorf("search %s: console counts %d rows (%d shown), SQL %d", c.name, counted, len(res.Rows), total)
+		cr, err := bench.Repeat(bench.Row{Group: "console", Name: "search total, " + c.name, Amount: 1, Unit: "counts",
+			Reference: ref.Name, Note: "/search/count, fetched by the page after it shows"}, count)
+		if err != nil {
+			return nil, err
 		}
-		ref := "search " + c.name + ", raw SQL (reference)"
-		rows = append(rows,
-			bench.Row{Group: "console", Name: "search page 1, " + c.name, Amount: 1, Unit: "pages", Took: took, Reference: ref,
-				Note: fmt.Sprintf("50 newest of %d matching rows (of %d); median of 5", total, n)},
-			bench.Row{Group: "console", Name: "search total, " + c.name, Amount: 1, Unit: "counts", Took: countTook, Reference: ref,
-				Note: "/search/count, fetched by the page after it shows"},
-			bench.Row{Group: "console", Name: ref, Amount: 1, Unit: "pages", Took: rawTook, Note: "COUNT(*) + ORDER BY ts DESC LIMIT 50, one statement each"})
+		rows = append(rows, r[0], cr, r[1])
 	}
 	return rows, nil
 }
