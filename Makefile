@@ -25,11 +25,13 @@ deb: build ## build dist/acstore_VERSION_amd64.deb with nfpm (pinned Go tool): b
 	@mkdir -p dist
 	ACSTORE_VERSION=$(VERSION) $(GO) run $(NFPM) package --config packaging/nfpm.yaml --packager deb --target dist/
 
-db-up: ## start the private MariaDB (./var/mariadb, port 3407); prints its DSN last
+db-up: ## start the private MariaDB (./var/mariadb, port 3407); prints its DSN last. SHARDS=N: also N shards and a Spider front (ports 3430...), printing the shard map's path last
 	@$(DB) up
+	@if [ -n "$(SHARDS)" ]; then scripts/shards.sh up $(SHARDS); fi
 
-db-down: ## stop the private MariaDB
+db-down: ## stop the private MariaDB (and the shards and front, if started)
 	@$(DB) down
+	@if [ -d var/shards ]; then scripts/shards.sh down; fi
 
 test: deps db-up ## run every test against the private MariaDB and real pcaps
 	$(GO) test -count=1 -timeout 20m ./...

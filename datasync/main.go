@@ -12,8 +12,8 @@ import (
 
 	"github.com/acstore/acstore/internal/daemon"
 	"github.com/acstore/acstore/internal/datasync"
-	"github.com/acstore/acstore/internal/mariadb"
 	"github.com/acstore/acstore/internal/rootlock"
+	"github.com/acstore/acstore/internal/shard"
 )
 
 const usage = `datasync: ship sync_files from branch appliances to head office.
@@ -118,7 +118,8 @@ func parse(name, text string, args []string, register func(fs *flag.FlagSet)) (*
 
 func serve(args []string) error {
 	var cfg datasync.ServerConfig
-	common, err := parse("serve", serveUsage, args, cfg.RegisterFlags)
+	var shards shard.Flag
+	common, err := parse("serve", serveUsage, args, func(fs *flag.FlagSet) { cfg.RegisterFlags(fs); shards.Register(fs) })
 	if err != nil {
 		return err
 	}
@@ -132,11 +133,14 @@ func serve(args []string) error {
 	}
 	ctx, stop := daemon.SignalContext()
 	defer stop()
-	db, err := mariadb.Open(ctx, common.DSN)
+	set, db, err := shards.Open(ctx, common.DSN)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer set.Close()
+	if shards.Path != "" {
+		cfg.Shards = set
+	}
 	lock, err := rootlock.Acquire(cfg.Root, "datasync-serve")
 	if err != nil {
 		return err

@@ -15,9 +15,9 @@ import (
 
 	"github.com/acstore/acstore/internal/daemon"
 	"github.com/acstore/acstore/internal/loader"
-	"github.com/acstore/acstore/internal/mariadb"
 	"github.com/acstore/acstore/internal/retention"
 	"github.com/acstore/acstore/internal/rootlock"
+	"github.com/acstore/acstore/internal/shard"
 )
 
 const usage = `loader: load audit rows from files into MariaDB day tables.
@@ -33,6 +33,12 @@ paused its load_files.
 
 Head office (-keep): loads the sync_files under DIR/sync and never deletes
 them; DIR/state/loaded remembers what was loaded.
+
+Head office past one server (-shards FILE): each gateway's rows go to its
+shard, as the shard map says for that day; the shards load in parallel,
+and one that is down holds back only its own gateways (their files stay
+pending and are retried). When the map names a Spider front, loader keeps
+its per-day tables (spanning the shards) in step with the shards'.
 
 Retention: -keep-days N removes whole days (day tables, rollups,
 sync_files, attachment bundles) older than N days, but never a day that
@@ -64,6 +70,8 @@ func run(args []string) error {
 	var cfg loader.Config
 	common.RegisterFlags(fs)
 	cfg.RegisterFlags(fs)
+	var shards shard.Flag
+	shards.Register(fs)
 	once := fs.Bool("once", false, "load everything pending, then exit (0 if all loaded)")
 	fs.Usage = daemon.Usage(fs, usage)
 	if err := daemon.Parse(fs, args, &common); err != nil {
@@ -88,11 +96,12 @@ func run(args []string) error {
 	ctx, stop := daemon.SignalContext()
 	defer stop()
 
-	db, err := mariadb.Open(ctx, common.DSN)
+	set, db, err := shards.Open(ctx, common.DSN)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer set.Close()
+	cfg.Shards = set
 	l, err := loader.New(cfg, db)
 	if err != nil {
 		return err

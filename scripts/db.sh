@@ -43,6 +43,13 @@ up() {
 		exit 1
 	fi
 	mkdir -p "$var"
+	# ACSTORE_DB_SPIDER=1: a Spider front (scripts/shards.sh); its tables
+	# span the shards, and the shards' own timeouts keep a dead one short.
+	spider=()
+	if [ "${ACSTORE_DB_SPIDER:-}" = 1 ]; then
+		spider=(--plugin-load-add=ha_spider --spider-bgs-mode=1 --spider-connect-timeout=2
+			--spider-net-read-timeout=30 --spider-net-write-timeout=30)
+	fi
 	if [ ! -d "$datadir/mysql" ]; then
 		echo "db.sh: initialising $datadir" >&2
 		mariadb-install-db --no-defaults --datadir="$datadir" --user="$(id -un)" \
@@ -58,7 +65,7 @@ up() {
 		--user="$(id -un)" --local-infile=1 --skip-name-resolve --skip-log-bin \
 		--myisam-recover-options=OFF --secure-file-priv= \
 		--key-buffer-size=256M --bulk-insert-buffer-size=64M --max-allowed-packet=64M \
-		--innodb-buffer-pool-size=32M --max-connections=500 >/dev/null 2>&1 &
+		--innodb-buffer-pool-size=32M --max-connections=500 ${spider[@]+"${spider[@]}"} >/dev/null 2>&1 &
 	for _ in $(seq 1 60); do
 		if running; then break; fi
 		sleep 0.5

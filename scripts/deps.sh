@@ -7,7 +7,9 @@
 # tested on a real tcpdump -G rotation), systemd (its systemd-analyze
 # verifies the units under packaging/systemd), openssl (internal/readme
 # runs the README's certificate recipe), tcpreplay and iproute2 (aclog's
-# live test replays captures into a veth pair in a network namespace).
+# live test replays captures into a veth pair in a network namespace),
+# mariadb-plugin-spider (the Spider front that spans head office's
+# shards: scripts/shards.sh).
 set -euo pipefail
 need=()
 command -v tshark >/dev/null 2>&1 || need+=(tshark)
@@ -22,6 +24,7 @@ command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || need+=(mariadb-server mariadb-client)
+[ -e /usr/lib/mysql/plugin/ha_spider.so ] || need+=(mariadb-plugin-spider)
 [ ${#need[@]} -eq 0 ] && exit 0
 echo "deps.sh: installing ${need[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive

@@ -17,6 +17,7 @@ import (
 	"github.com/acstore/acstore/internal/logfile"
 	"github.com/acstore/acstore/internal/mariadb"
 	"github.com/acstore/acstore/internal/schema"
+	"github.com/acstore/acstore/internal/shard"
 )
 
 // GatewayState is what the server knows of one gateway.
@@ -201,7 +202,12 @@ func (s *Server) LoadOnce(ctx context.Context) error {
 		}
 	}
 	res, err := s.loader.RunOnce(ctx)
-	if err != nil {
+	var down *shard.DownError
+	if errors.As(err, &down) && down.Partial() {
+		// Past one server: the gateways of the shards that are down are
+		// in res.Failed and back off; the others were loaded.
+		s.log.Warn("shard(s) unavailable; their gateways' files stay pending", "shards", down.Shards, "err", down.Err)
+	} else if err != nil {
 		return err
 	}
 	for gw, err := range res.Failed {
@@ -301,10 +307,18 @@ func (s *Server) loadConfig(ctx context.Context, gw string) error {
 }
 
 func (s *Server) replaceConfig(ctx context.Context, t *schema.Table, gw, path string) error {
-	if err := mariadb.CreateTable(ctx, s.db, t, t.Name); err != nil {
+	db := s.db
+	if s.cfg.Shards != nil {
+		// Config tables live on the default shard (the front reads them there).
+		var err error
+		if db, err = s.cfg.Shards.Default(ctx); err != nil {
+			return err
+		}
+	}
+	if err := mariadb.CreateTable(ctx, db, t, t.Name); err != nil {
 		return err
 	}
-	conn, err := s.db.Conn(ctx)
+	conn, err := db.Conn(ctx)
 	if err != nil {
 		return err
 	}

@@ -74,9 +74,9 @@ func NewServer(cfg ServerConfig, db *sql.DB) (*Server, error) {
 		busy:   make(map[string]bool), holds: make(map[string]loadHold), partial: make(map[string]partialHash),
 		sums: make(map[string]publishedHash), used: make(map[string]int64)}
 	s.gateways.Store(&cfg.Gateways)
-	if db != nil {
+	if db != nil || cfg.Shards != nil {
 		if s.loader, err = loader.New(loader.Config{Root: cfg.Root, Keep: true, KeepDays: cfg.KeepDays, Disk: cfg.Disk, Logger: cfg.Logger,
-			Limits: s.limits(), Gateways: s.loadable}, db); err != nil {
+			Limits: s.limits(), Gateways: s.loadable, Shards: cfg.Shards, Front: cfg.Front}, db); err != nil {
 			return nil, err
 		}
 	} else {

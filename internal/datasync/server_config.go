@@ -1,6 +1,9 @@
 package datasync
 
 import (
+	"github.com/acstore/acstore/internal/loader"
+	"github.com/acstore/acstore/internal/shard"
+
 	"errors"
 	"flag"
 	"log/slog"
@@ -12,6 +15,12 @@ import (
 
 // ServerConfig configures the head-office server.
 type ServerConfig struct {
+	// Shards, at a head office past one server, routes each gateway's
+	// rows to its shard (config tables go to the default shard); nil:
+	// everything goes to the db given to NewServer.
+	Shards *shard.Set
+	// Front, when set, keeps the Spider front's tables in step.
+	Front        loader.Front
 	Root         string
 	Listen       string
 	GatewaysFile string

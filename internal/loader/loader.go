@@ -13,7 +13,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -21,6 +20,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -31,9 +31,9 @@ import (
 	"github.com/acstore/acstore/internal/ledger"
 	"github.com/acstore/acstore/internal/logfile"
 	"github.com/acstore/acstore/internal/mariadb"
-	"github.com/acstore/acstore/internal/rebuild"
 	"github.com/acstore/acstore/internal/retention"
 	"github.com/acstore/acstore/internal/schema"
+	"github.com/acstore/acstore/internal/shard"
 )
 
 // Config configures a Loader.
@@ -52,6 +52,19 @@ type Config struct {
 	// it to let a failing gateway back off alone.
 	Gateways func(gw string) bool
 	Logger   *slog.Logger
+	// Shards, at a head office past one server, routes each gateway's
+	// rows to its shard (package shard); nil: everything goes to the db
+	// given to New.
+	Shards *shard.Set
+	// Front, when set, is told after each pass that made new tables, and
+	// when retention drops a day, so the Spider front's tables follow.
+	Front Front
+}
+
+// Front is what loader needs of the Spider front (package spider).
+type Front interface {
+	Sync(ctx context.Context) error
+	DropDay(ctx context.Context, day string) error
 }
 
 // RegisterFlags adds loader's own flags to fs.
@@ -100,11 +113,13 @@ type Stats struct {
 // Loader loads files into day tables.
 type Loader struct {
 	cfg     Config
-	db      *sql.DB
-	rebuild *rebuild.Rebuilder
+	set     *shard.Set
 	ledger  *ledger.Ledger
-	created map[string]bool
-	checked bool // CheckTables ran at the first pass
+	mu      sync.Mutex      // guards created, checked and the ledger: shards load in parallel
+	created map[string]bool // shard/table
+	checked map[string]bool // shards whose tables CheckTables saw at their first pass
+	// frontDue: tables were made since the Spider front last caught up.
+	frontDue atomic.Bool
 	// quietDirs are day directories (head office) in which the last scan
 	// found nothing to load, with their modification time then.
 	quietDirs map[string]time.Time
@@ -118,11 +133,15 @@ func New(cfg Config, db *sql.DB) (*Loader, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	set := cfg.Shards
+	if set == nil {
+		set = shard.Of(db)
+	}
 	l := &Loader{
 		cfg:       cfg,
-		db:        db,
-		rebuild:   &rebuild.Rebuilder{Root: cfg.Root, DB: db, Logger: cfg.Logger, Attempts: 3},
+		set:       set,
 		created:   make(map[string]bool),
+		checked:   make(map[string]bool),
 		quietDirs: make(map[string]time.Time),
 	}
 	l.prune = retention.New(retention.Config{Root: cfg.Root, KeepDays: cfg.KeepDays, Marks: cfg.Disk,
@@ -193,6 +212,12 @@ func (l *Loader) Run(ctx context.Context) error {
 			l.cfg.Logger.Error("retention", "err", err)
 		}
 		res, err := l.RunOnce(ctx)
+		var de *shard.DownError
+		if errors.As(err, &de) && de.Partial() {
+			// The other shards loaded: keep their pace, retry these next pass.
+			l.cfg.Logger.Warn("shard(s) unavailable; their gateways' files stay pending", "shards", de.Shards, "err", de.Err)
+			return nil
+		}
 		if err != nil && res.Files > 0 && ctx.Err() == nil {
 			// The pass loaded files before the server went away: the
 			// server is new news, so the backoff starts again from its
@@ -214,79 +239,6 @@ type Result struct {
 	// Failed holds, per gateway, the first error of a batch that failed
 	// (it is retried at the next pass).
 	Failed map[string]error
-}
-
-// RunOnce loads everything pending now. It returns an error only when the
-// database is unavailable (or ctx ended); a file or table that fails is
-// logged, counted and retried at the next pass.
-func (l *Loader) RunOnce(ctx context.Context) (Result, error) {
-	var batches []*batch
-	var err error
-	if l.cfg.Keep {
-		batches, err = l.scanSync()
-	} else {
-		batches, err = l.scanLoad()
-	}
-	if err != nil {
-		return Result{}, fmt.Errorf("scan: %w", err)
-	}
-	if !l.checked {
-		// At the first pass, and again after the server went away (it may
-		// have crashed, leaving the tables it had open damaged): check the
-		// tables of today, yesterday and every day with files pending.
-		now := time.Now()
-		days := []string{now.Format(schema.DayLayout), now.AddDate(0, 0, -1).Format(schema.DayLayout)}
-		for _, b := range batches {
-			if d := b.name[1:]; !slices.Contains(days, d) {
-				days = append(days, d)
-			}
-		}
-		if err := l.CheckTables(ctx, days...); err != nil {
-			return Result{}, fmt.Errorf("check tables: %w", err)
-		}
-		l.checked = true
-	}
-	res := Result{Failed: make(map[string]error)}
-	if l.cfg.Gateways != nil {
-		kept := batches[:0]
-		for _, b := range batches {
-			if l.cfg.Gateways(b.gw) {
-				kept = append(kept, b)
-			}
-		}
-		batches = kept
-	}
-	batches = interleave(batches)
-	var backlog int64
-	for _, b := range batches {
-		backlog += int64(len(b.files))
-	}
-	l.stats.Backlog.Store(backlog)
-	failed := false
-	for _, b := range batches {
-		n, err := l.loadBatch(ctx, b)
-		if err != nil {
-			if mariadb.IsUnavailable(err) {
-				l.checked = false
-			}
-			if mariadb.IsUnavailable(err) || ctx.Err() != nil {
-				return res, err
-			}
-			failed = true
-			if res.Failed[b.gw] == nil {
-				res.Failed[b.gw] = fmt.Errorf("%s: %w", b.name, err)
-			}
-			continue
-		}
-		res.Files += len(b.files)
-		res.Batches++
-		res.Rows += n
-		l.stats.Backlog.Add(-int64(len(b.files)))
-	}
-	if !failed {
-		l.stats.LastSuccess.Store(time.Now().Unix())
-	}
-	return res, nil
 }
 
 // interleave orders batches round-robin over their gateways (keeping each
@@ -482,6 +434,8 @@ func (l *Loader) setAside(p pending, cause error) {
 	}
 	l.stats.Rejected.Add(1)
 	l.cfg.Logger.Error("sync_file is unreadable; skipping it", "file", p.path, "err", cause)
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	err := p.done()
 	if err == nil && l.ledger != nil {
 		err = l.ledger.Sync()
@@ -493,10 +447,10 @@ func (l *Loader) setAside(p pending, cause error) {
 
 // loadBatch loads one batch, repairing or rebuilding a damaged table, then
 // marks its files done.
-func (l *Loader) loadBatch(ctx context.Context, b *batch) (int64, error) {
-	n, err := l.loadStatement(ctx, b)
+func (l *Loader) loadBatch(ctx context.Context, tg *target, b *batch) (int64, error) {
+	n, err := l.loadStatement(ctx, tg, b)
 	if err != nil && mariadb.IsDamaged(err) {
-		n, err = l.recoverTable(ctx, b, err)
+		n, err = l.recoverTable(ctx, tg, b, err)
 	}
 	if err != nil {
 		if mariadb.IsUnavailable(err) || ctx.Err() != nil {
@@ -505,7 +459,7 @@ func (l *Loader) loadBatch(ctx context.Context, b *batch) (int64, error) {
 		l.stats.Failures.Add(1)
 		if len(b.files) > 1 {
 			// One bad file must not hold back the others: load one by one.
-			return l.loadOneByOne(ctx, b, err)
+			return l.loadOneByOne(ctx, tg, b, err)
 		}
 		var ce *logfile.CorruptionError
 		if errors.As(err, &ce) {
@@ -515,6 +469,8 @@ func (l *Loader) loadBatch(ctx context.Context, b *batch) (int64, error) {
 		l.cfg.Logger.Error("load failed; will retry", "table", b.name, "gw", b.gw, "file", b.files[0].path, "err", err)
 		return 0, err
 	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	for _, p := range b.files {
 		if err := p.done(); err != nil {
 			// Loading again is harmless (IGNORE), so this only costs time.
@@ -536,13 +492,13 @@ func (l *Loader) loadBatch(ctx context.Context, b *batch) (int64, error) {
 	return n, nil
 }
 
-func (l *Loader) loadOneByOne(ctx context.Context, b *batch, cause error) (int64, error) {
+func (l *Loader) loadOneByOne(ctx context.Context, tg *target, b *batch, cause error) (int64, error) {
 	l.cfg.Logger.Warn("batch failed; loading its files one by one", "table", b.name, "files", len(b.files), "err", cause)
 	var total int64
 	var errs []error
 	for _, p := range b.files {
 		one := &batch{table: b.table, name: b.name, gw: b.gw, files: []pending{p}, bytes: p.size}
-		n, err := l.loadBatch(ctx, one)
+		n, err := l.loadBatch(ctx, tg, one)
 		if err != nil {
 			if mariadb.IsUnavailable(err) || ctx.Err() != nil {
 				return total, err
@@ -555,25 +511,25 @@ func (l *Loader) loadOneByOne(ctx context.Context, b *batch, cause error) (int64
 }
 
 // recoverTable repairs a damaged table and loads the batch again.
-func (l *Loader) recoverTable(ctx context.Context, b *batch, cause error) (int64, error) {
-	if err := l.repairAndRebuild(ctx, b.table, b.name, cause); err != nil {
+func (l *Loader) recoverTable(ctx context.Context, tg *target, b *batch, cause error) (int64, error) {
+	if err := l.repairAndRebuild(ctx, tg, b.table, b.name, cause); err != nil {
 		return 0, err
 	}
-	return l.loadStatement(ctx, b)
+	return l.loadStatement(ctx, tg, b)
 }
 
 // repairAndRebuild follows seed 001: REPAIR TABLE, then recover. REPAIR
 // makes the table usable at once, but MyISAM's repair drops the rows it
 // cannot read, so the table is then always rebuilt from the sync_files,
 // which hold every row: nothing is lost.
-func (l *Loader) repairAndRebuild(ctx context.Context, t *schema.Table, name string, cause error) error {
-	l.cfg.Logger.Warn("table is damaged; repairing, then rebuilding from sync_files", "table", name, "err", cause)
+func (l *Loader) repairAndRebuild(ctx context.Context, tg *target, t *schema.Table, name string, cause error) error {
+	l.cfg.Logger.Warn("table is damaged; repairing, then rebuilding from sync_files", "table", name, "shard", tg.name, "err", cause)
 	l.stats.Repairs.Add(1)
-	if err := mariadb.Repair(ctx, l.db, name); err != nil {
+	if err := mariadb.Repair(ctx, tg.db, name); err != nil {
 		l.cfg.Logger.Warn("REPAIR TABLE failed; the rebuild replaces the table", "table", name, "err", err)
 	}
 	l.stats.Rebuilds.Add(1)
-	_, err := l.rebuild.Table(ctx, t.Letter, name[1:])
+	_, err := tg.rebuild.Table(ctx, t.Letter, name[1:])
 	return err
 }
 
@@ -582,7 +538,19 @@ func (l *Loader) repairAndRebuild(ctx context.Context, t *schema.Table, name str
 // at its first pass: damage comes with crashes, and a damaged table that
 // is only appended to would not show it.
 func (l *Loader) CheckTables(ctx context.Context, days ...string) error {
-	tables, err := mariadb.Tables(ctx, l.db)
+	var errs []error
+	for _, name := range l.set.Map.Names() {
+		tg, err := l.target(ctx, name)
+		if err == nil {
+			err = l.checkTables(ctx, tg, days...)
+		}
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func (l *Loader) checkTables(ctx context.Context, tg *target, days ...string) error {
+	tables, err := mariadb.Tables(ctx, tg.db)
 	if err != nil {
 		return err
 	}
@@ -591,14 +559,14 @@ func (l *Loader) CheckTables(ctx context.Context, days ...string) error {
 		if err != nil || !slices.Contains(days, day.Format(schema.DayLayout)) {
 			continue
 		}
-		cerr := mariadb.Check(ctx, l.db, name)
+		cerr := mariadb.Check(ctx, tg.db, name)
 		if cerr == nil {
 			continue
 		}
 		if mariadb.IsUnavailable(cerr) {
 			return cerr
 		}
-		if err := l.repairAndRebuild(ctx, t, name, cerr); err != nil {
+		if err := l.repairAndRebuild(ctx, tg, t, name, cerr); err != nil {
 			l.cfg.Logger.Error("damaged table could not be rebuilt", "table", name, "err", err)
 		}
 	}
@@ -607,8 +575,8 @@ func (l *Loader) CheckTables(ctx context.Context, days ...string) error {
 
 // loadStatement streams the batch's files through one LOAD DATA statement,
 // holding the table's lock so a rebuild cannot swap the table meanwhile.
-func (l *Loader) loadStatement(ctx context.Context, b *batch) (int64, error) {
-	conn, err := l.db.Conn(ctx)
+func (l *Loader) loadStatement(ctx context.Context, tg *target, b *batch) (int64, error) {
+	conn, err := tg.db.Conn(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -617,7 +585,8 @@ func (l *Loader) loadStatement(ctx context.Context, b *batch) (int64, error) {
 		return 0, err
 	}
 	defer mariadb.Unlock(context.WithoutCancel(ctx), conn, b.name)
-	if !l.created[b.name] {
+	key := tg.name + "/" + b.name
+	if !l.isCreated(key) {
 		// A table an older loader created gets the current columns
 		// before rows with them arrive (schema.Layout).
 		upgraded, err := mariadb.EnsureTable(ctx, conn, b.table, b.name)
@@ -627,7 +596,7 @@ func (l *Loader) loadStatement(ctx context.Context, b *batch) (int64, error) {
 		if upgraded {
 			l.cfg.Logger.Info("day table upgraded to the current columns", "table", b.name)
 		}
-		l.created[b.name] = true
+		l.setCreated(key, true)
 	}
 	r := &filesReader{files: b.files, log: l.cfg.Logger, lim: l.cfg.Limits}
 	defer r.Close()
@@ -637,61 +606,11 @@ func (l *Loader) loadStatement(ctx context.Context, b *batch) (int64, error) {
 	}
 	if err != nil {
 		if mariadb.IsNoSuchTable(err) {
-			delete(l.created, b.name) // dropped behind our back: create it again next time
+			l.setCreated(key, false) // dropped behind our back: create it again next time
 		}
 		return n, fmt.Errorf("load %d file(s) into %s: %w", len(b.files), b.name, err)
 	}
 	return n, nil
-}
-
-// filesReader reads the rows of several files one after the other, opening
-// each only when the previous one is done.
-type filesReader struct {
-	files []pending
-	cur   *logfile.RowStream
-	i     int
-	err   error
-	log   *slog.Logger
-	lim   logfile.Limits
-}
-
-func (r *filesReader) Read(p []byte) (int, error) {
-	for {
-		if r.cur == nil {
-			if r.i == len(r.files) || r.err != nil {
-				return 0, io.EOF
-			}
-			f := r.files[r.i]
-			s, err := logfile.OpenRowsLimits(f.path, f.codec, r.lim)
-			if err != nil {
-				// Ending the stream here loads the files before it; the
-				// error makes the batch fail and be retried file by file.
-				r.err = fmt.Errorf("open %s: %w", f.path, err)
-				return 0, io.EOF
-			}
-			r.cur = s
-		}
-		n, err := r.cur.Read(p)
-		if n > 0 {
-			return n, nil
-		}
-		if err == io.EOF {
-			if terr := r.cur.Err(); terr != nil {
-				r.log.Warn("file has a torn or damaged tail; its complete rows were loaded", "err", terr)
-			}
-			r.cur.Close()
-			r.cur = nil
-			r.i++
-			continue
-		}
-		return n, err
-	}
-}
-
-func (r *filesReader) Close() {
-	if r.cur != nil {
-		r.cur.Close()
-	}
 }
 
 // Retention removes, once, the days older than KeepDays that datasync has
@@ -699,20 +618,4 @@ func (r *filesReader) Close() {
 // the disk under its watermarks; see package retention.
 func (l *Loader) Retention(ctx context.Context, now time.Time) error {
 	return errors.Join(l.prune.Age(ctx, now), l.prune.Disk(ctx, now))
-}
-
-// store is the loader's view of a day besides its files: the tables, and
-// the ledger entries of head office.
-type store struct{ l *Loader }
-
-func (s store) Days(ctx context.Context) ([]string, error) {
-	return retention.DBStore{DB: s.l.db}.Days(ctx)
-}
-
-func (s store) DropDay(ctx context.Context, day string) error {
-	err := retention.DBStore{DB: s.l.db, Dropped: func(t string) { delete(s.l.created, t) }}.DropDay(ctx, day)
-	if err == nil && s.l.ledger != nil {
-		err = s.l.ledger.DropDay(day)
-	}
-	return err
 }

@@ -38,6 +38,30 @@ type Rebuilder struct {
 	// Progress, if set, is told after each sync_file loaded into a shadow
 	// table how many of the table's files are in.
 	Progress func(table string, done, total int)
+	// Keep, when set, tells which gateways' rows of a day (YYYYMMDD) DB
+	// holds: at a head office past one server, each shard's rebuild and
+	// check see only the sync_files of its own gateways.
+	Keep func(gw, day string) bool
+}
+
+// scan is Scan narrowed to the gateways Keep keeps; days left without a
+// gateway are dropped.
+func (r *Rebuilder) scan() (map[string]*DayFiles, error) {
+	days, err := Scan(r.Root)
+	if err != nil || r.Keep == nil {
+		return days, err
+	}
+	for name, d := range days {
+		for gw := range d.Files {
+			if !r.Keep(gw, d.Day) {
+				delete(d.Files, gw)
+			}
+		}
+		if len(d.Files) == 0 {
+			delete(days, name)
+		}
+	}
+	return days, nil
 }
 
 func (r *Rebuilder) logger() *slog.Logger {
@@ -109,7 +133,7 @@ func (r *Rebuilder) Table(ctx context.Context, letter byte, day string) (Result,
 	if !ok {
 		return Result{}, fmt.Errorf("unknown table letter %q (want one of %s)", letter, schema.ShipOrder)
 	}
-	days, err := Scan(r.Root)
+	days, err := r.scan()
 	if err != nil {
 		return Result{}, fmt.Errorf("scan sync_files: %w", err)
 	}
@@ -257,7 +281,7 @@ func tableExists(ctx context.Context, db mariadb.Execer, table string) (bool, er
 // All rebuilds every day table that has sync_files, after the database was
 // lost. progress, if not nil, is called after each table.
 func (r *Rebuilder) All(ctx context.Context, progress func(done, total int, res Result)) ([]Result, error) {
-	days, err := Scan(r.Root)
+	days, err := r.scan()
 	if err != nil {
 		return nil, fmt.Errorf("scan sync_files: %w", err)
 	}
@@ -308,7 +332,7 @@ func (m Mismatch) String() string {
 // order-independent checksum of their contents (see Sum), and runs CHECK
 // TABLE. The returned mismatches are sorted by table.
 func (r *Rebuilder) Check(ctx context.Context) ([]Mismatch, error) {
-	days, err := Scan(r.Root)
+	days, err := r.scan()
 	if err != nil {
 		return nil, fmt.Errorf("scan sync_files: %w", err)
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/acstore/acstore/internal/mariadb"
+	"github.com/acstore/acstore/internal/shard"
 	"github.com/acstore/acstore/internal/testenv"
 )
 
@@ -148,4 +149,62 @@ func alive(pid int) bool {
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
+}
+
+// Shards are private instances for a head office past one server: N shards
+// and, when asked, a Spider front, started one by one, stopped when the
+// test ends. Map assigns gateways to the shards evenly by id (in force
+// from 20000101), as scripts/shards.sh does.
+type Shards struct {
+	Shards []*Instance
+	Front  *Instance // nil unless asked for
+	Map    *shard.Map
+}
+
+// NewShards starts n shards, and a front with the Spider engine if front.
+func NewShards(t testing.TB, n int, front bool) *Shards {
+	t.Helper()
+	DSN(t)
+	s := &Shards{Shards: make([]*Instance, n)}
+	all := n
+	if front {
+		all++
+	}
+	ins := make([]*Instance, all)
+	for i := range ins {
+		dir := t.TempDir()
+		ins[i] = &Instance{t: t, dir: dir, env: append(os.Environ(), "ACSTORE_VAR="+dir,
+			fmt.Sprintf("ACSTORE_DB_PORT=%d", reservePort(t)))}
+		if front && i == n {
+			ins[i].env = append(ins[i].env, "ACSTORE_DB_SPIDER=1")
+		}
+	}
+	// One after the other: mariadb-install-db runs started together have
+	// been seen to trip over each other's temporary tables.
+	for _, in := range ins {
+		in.DSN = in.Up()
+		t.Cleanup(in.Down)
+	}
+	m := &shard.Map{Shards: map[string]string{}, Default: "s0"}
+	v := shard.Version{From: "20000101"}
+	for i := 0; i < n; i++ {
+		name := fmt.Sprintf("s%d", i)
+		m.Shards[name] = ins[i].DSN
+		r := shard.Range{Shard: name}
+		if i < n-1 {
+			r.Below = fmt.Sprintf("%08X", uint64(i+1)*0x100000000/uint64(n))
+		}
+		v.Ranges = append(v.Ranges, r)
+		s.Shards[i] = ins[i]
+	}
+	m.Versions = []shard.Version{v}
+	if front {
+		s.Front = ins[n]
+		m.Front = s.Front.DSN
+	}
+	if err := m.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	s.Map = m
+	return s
 }
