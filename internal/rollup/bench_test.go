@@ -17,7 +17,7 @@ import (
 // tables itself): the 4-hour report read from one 4H bucket.
 func TestBench(t *testing.T) {
 	db, _ := testdb.New(t)
-	n := 60_000
+	n := 20_000
 	if s := os.Getenv("ACSTORE_BENCH_ROWS"); s != "" {
 		n, _ = strconv.Atoi(s)
 	}

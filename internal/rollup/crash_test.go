@@ -39,7 +39,11 @@ func TestDatabaseCrashMidtable(t *testing.T) {
 	}
 	defer db.Close()
 	root := t.TempDir()
-	writeDay(t, root, 4)
+	// Half a day of one gateway: 3 blocks of each source to replace.
+	if _, err := rollup.Generate(rollup.GenConfig{Root: root, Gateway: gw1, Seed: 9, Start: day0, Windows: 144,
+		RowsPerWindow: 4, Nasty: true}); err != nil {
+		t.Fatal(err)
+	}
 	r := newRoller(t, db, rollup.Config{Root: root, Interval: 20 * time.Millisecond, Workers: 1})
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
