@@ -98,6 +98,10 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, c *ctx) int {
 	if err != nil {
 		return s.fail(w, r, c, http.StatusInternalServerError, err)
 	}
-	return s.render(w, c, http.StatusOK, "audit", langs[c.lang]["audit"], map[string]any{"Entries": entries,
-		"Form": map[string]string{"user": q.Get("user"), "action": q.Get("action")}})
+	data := map[string]any{"Entries": entries, "Form": map[string]string{"user": q.Get("user"), "action": q.Get("action")}}
+	if len(entries) == 200 {
+		q.Set("before", strconv.FormatUint(entries[len(entries)-1].Seq, 10))
+		data["NextURL"] = "/admin/audit?" + q.Encode()
+	}
+	return s.render(w, c, http.StatusOK, "audit", langs[c.lang]["audit"], data)
 }

@@ -133,6 +133,10 @@ func testReports(t *testing.T, f *fixture) {
 	if body != want.String() {
 		t.Errorf("top hosts CSV:\n%s\nwant:\n%s", body, want.String())
 	}
+	// The admin reads the reports just run in the audit trail.
+	if st, page := c.get(t, "/admin/audit?action=report&user=admin"); st != 200 || !strings.Contains(page, "/report/hosts?"+strings.ReplaceAll(span, "&", "&amp;")+"&amp;format=csv&amp;top=3") {
+		t.Errorf("audit page: %d, the CSV download of top hosts is not listed", st)
+	}
 	// Chinese labels.
 	if _, page := c.get(t, "/report/traffic?"+span+"&lang=zh"); !strings.Contains(page, "使用的表") || !strings.Contains(page, `lang="zh-CN"`) {
 		t.Error("?lang=zh does not give Chinese labels")
