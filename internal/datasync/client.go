@@ -35,6 +35,9 @@ type Client struct {
 	// needProgress: the state is new or was rebuilt, so ask the server how
 	// far it got before shipping.
 	needProgress bool
+	// scannedDays: the day directories of the last scan and their
+	// modification times, recorded in the state when the pass succeeds.
+	scannedDays map[string]int64
 
 	mu   sync.Mutex
 	sums map[string]fileSum // wire file -> sha256
@@ -150,6 +153,7 @@ func (c *Client) RunOnce(ctx context.Context) error {
 	default:
 		c.st.LastSuccess = time.Now()
 		c.stats.LastSuccess.Store(c.st.LastSuccess.Unix())
+		c.st.Days = c.scannedDays
 		// A success clears the last error: it is no longer the state.
 		c.st.LastError, c.st.LastErrorAt = "", time.Time{}
 		c.mu.Lock()

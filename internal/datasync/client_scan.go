@@ -42,9 +42,22 @@ func (c *Client) scan() ([]*window, error) {
 		return nil, fmt.Errorf("scan: %w", err)
 	}
 	byName := make(map[string]*window)
+	c.scannedDays = make(map[string]int64, len(days))
 	for _, d := range days {
-		if !d.IsDir() || len(d.Name()) != 8 || (horizon != "" && d.Name() < horizon[:8]) {
+		if !d.IsDir() || len(d.Name()) != 8 {
 			continue
+		}
+		var mtime int64
+		if fi, err := d.Info(); err == nil {
+			mtime = fi.ModTime().UnixNano()
+		}
+		c.scannedDays[d.Name()] = mtime
+		old := horizon != "" && d.Name() < horizon[:8]
+		if old {
+			if prev, ok := c.st.Days[d.Name()]; c.st.Days == nil || ok && prev == mtime {
+				continue // shipped, and unchanged since
+			}
+			c.log.Info("a day before the recheck horizon changed (an old capture replayed?); checking its files", "day", d.Name())
 		}
 		entries, err := os.ReadDir(filepath.Join(dir, d.Name()))
 		if err != nil {
@@ -61,7 +74,7 @@ func (c *Client) scan() ([]*window, error) {
 				continue
 			}
 			wn := windowName(n.Window)
-			if wn < horizon {
+			if wn < horizon && !old {
 				continue
 			}
 			w := byName[wn]

@@ -27,8 +27,14 @@ type ClientState struct {
 	ConfigMD5   map[string]string `json:"config_md5"`   // users.tsv -> md5 the server has
 	LastShipped map[string]string `json:"last_shipped"` // table letter -> last window shipped
 	LastSuccess time.Time         `json:"last_success"` // end of the last pass that shipped everything ready
-	LastError   string            `json:"last_error,omitempty"`
-	LastErrorAt time.Time         `json:"last_error_at"`
+	// Days holds each day directory's modification time (unix ns) when
+	// the last pass that shipped everything began. A day older than the
+	// recheck horizon is looked at again only when it changed: aclog -r
+	// replaying an old capture writes windows there after newer ones were
+	// shipped. nil (an older state file): such days count as shipped.
+	Days        map[string]int64 `json:"days"`
+	LastError   string           `json:"last_error,omitempty"`
+	LastErrorAt time.Time        `json:"last_error_at"`
 	// Quarantined are the files the server refused for their content
 	// (file name -> why): they are not sent again unless they change.
 	Quarantined map[string]Quarantined `json:"quarantined,omitempty"`
