@@ -59,6 +59,11 @@ func run(dsn, bin, out string, n, packets, syncRows, consoleA, consoleU int) err
 		return fmt.Errorf("aclog: %w", err)
 	}
 	all = append(all, rows...)
+	rows, err = bench.AclogShort(bin, packets/5, []int{1000, 10000, 100000, 1000000})
+	if err != nil {
+		return fmt.Errorf("aclog short sessions: %w", err)
+	}
+	all = append(all, rows...)
 	rows, err = bench.Loader(ctx, db, n)
 	if err != nil {
 		return fmt.Errorf("loader: %w", err)

@@ -1,0 +1,131 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+// shortCapture writes a pcapgen -short capture and returns its stats.
+func shortCapture(bin, path string, sessions int, rate float64, dur time.Duration) (packets int, err error) {
+	out, err := exec.Command(filepath.Join(bin, "pcapgen"), "-short", fmt.Sprint(sessions), "-rate", fmt.Sprint(rate),
+		"-duration", dur.String(), "-o", path).Output()
+	if err != nil {
+		return 0, fmt.Errorf("pcapgen -short: %w", err)
+	}
+	var st struct{ Packets int }
+	if err := json.Unmarshal(out, &st); err != nil {
+		return 0, fmt.Errorf("pcapgen output: %w", err)
+	}
+	return st.Packets, nil
+}
+
+// aclogRun runs aclog -r on capture with workers engines in a fresh data
+// root and returns its time and peak RSS in bytes.
+func aclogRun(bin, dir, capture string, workers int) (time.Duration, int64, error) {
+	root := filepath.Join(dir, "data")
+	if err := os.RemoveAll(root); err != nil {
+		return 0, 0, err
+	}
+	cmd := exec.Command(filepath.Join(bin, "aclog"), "-r", capture, "-data", root, "-gateway", "BE0C4A11",
+		"-log-level", "warn", "-stats-interval", "0", "-workers", fmt.Sprint(workers))
+	cmd.Env = append(os.Environ(), fmt.Sprintf("GOMAXPROCS=%d", workers+1))
+	took, err := timed(cmd)
+	if err != nil {
+		return 0, 0, fmt.Errorf("aclog -workers %d: %w", workers, err)
+	}
+	var rss int64
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		rss = ru.Maxrss << 10
+	}
+	return took, rss, nil
+}
+
+// AclogShort times aclog on short sessions shaped like web and DNS
+// browsing (pcapgen -short: 8-packet HTTP sessions and 2-packet DNS
+// exchanges, clients over a /14), at 100 and at 10,000 sessions per second
+// of capture time, with one and two workers, next to tshark on the same
+// file; then the cost per packet and the peak RSS with more and more
+// sessions open at once (open is sessions per second x how long each
+// lasts; DNS sessions also wait out the 60 s UDP idle timeout).
+func AclogShort(bin string, sessions int, open []int) ([]Row, error) {
+	dir, err := os.MkdirTemp("", "acbench-short-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	var rows []Row
+	for _, rate := range []float64{100, 10000} {
+		capture := filepath.Join(dir, "short.pcap")
+		pkts, err := shortCapture(bin, capture, sessions, rate, 50*time.Millisecond)
+		if err != nil {
+			return nil, err
+		}
+		note := fmt.Sprintf("%d sessions, %d packets", sessions, pkts)
+		name := func(w int) string { return fmt.Sprintf("aclog -r short sessions, %.0f/s, -workers %d", rate, w) }
+		ref := fmt.Sprintf("tshark -T fields on short sessions, %.0f/s (reference)", rate)
+		var rss int64
+		trial := func(w int) Trial {
+			return func() (time.Duration, error) {
+				d, r, err := aclogRun(bin, dir, capture, w)
+				rss = max(rss, r)
+				return d, err
+			}
+		}
+		tshark := func() (time.Duration, error) {
+			cmd := exec.Command("tshark", "-r", capture, "-T", "fields", "-e", "frame.len", "-e", "ip.src", "-e", "ip.dst",
+				"-e", "tcp.srcport", "-e", "tcp.dstport", "-e", "http.request.method", "-e", "http.host", "-e", "http.request.uri",
+				"-e", "dns.qry.name")
+			cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+			return timed(cmd)
+		}
+		pair, err := Pair(Row{Group: "aclog short", Name: name(1), Amount: float64(pkts), Unit: "pkts", Note: note},
+			Row{Group: "aclog short", Name: ref, Amount: float64(pkts), Unit: "pkts"}, trial(1), tshark)
+		if err != nil {
+			return nil, err
+		}
+		two, err := Repeat(Row{Group: "aclog short", Name: name(2), Amount: float64(pkts), Unit: "pkts", Reference: name(1),
+			Note: "2 workers vs 1"}, trial(2))
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, pair...)
+		rows = append(rows, two,
+			Row{Group: "aclog short", Name: name(1) + ", sessions", Amount: float64(sessions), Unit: "sessions", Took: pair[0].Took,
+				Note: fmt.Sprintf("peak RSS %d MB", rss>>20)},
+			Row{Group: "aclog short", Name: name(2) + ", sessions", Amount: float64(sessions), Unit: "sessions", Took: two.Took})
+	}
+	for _, n := range open {
+		// n sessions open at once: 10,000 start per second and each lasts
+		// n/10,000 s; twice n sessions in all.
+		capture := filepath.Join(dir, "open.pcap")
+		dur := time.Duration(float64(n) / 10000 * float64(time.Second))
+		pkts, err := shortCapture(bin, capture, 2*n, 10000, dur)
+		if err != nil {
+			return nil, err
+		}
+		var rss int64
+		row, err := Repeat(Row{Group: "aclog open sessions", Name: fmt.Sprintf("aclog -r, %d sessions open, -workers 1", n),
+			Amount: float64(pkts), Unit: "pkts"}, func() (time.Duration, error) {
+			d, r, err := aclogRun(bin, dir, capture, 1)
+			rss = max(rss, r)
+			return d, err
+		})
+		if err != nil {
+			return nil, err
+		}
+		row.Note = fmt.Sprintf("%.0f ns/packet, peak RSS %d MB (%d bytes per open session)",
+			float64(row.Took.Nanoseconds())/float64(pkts), rss>>20, rss/int64(n))
+		if len(rows) > 0 && n != open[0] {
+			row.Reference = fmt.Sprintf("aclog -r, %d sessions open, -workers 1", open[0])
+		}
+		rows = append(rows, row)
+		os.Remove(capture)
+	}
+	return rows, nil
+}
