@@ -42,7 +42,7 @@ up() {
 			"stop it or choose another port with ACSTORE_DB_PORT=N" >&2
 		exit 1
 	fi
-	mkdir -p "$var"
+	mkdir -p "$var" "$var/tmp"
 	# ACSTORE_DB_SPIDER=1: a Spider front (scripts/shards.sh); its tables
 	# span the shards, and the shards' own timeouts keep a dead one short.
 	spider=()
@@ -59,11 +59,13 @@ up() {
 	# myisam-recover-options=OFF: damaged tables must reach loader, which
 	# repairs and rebuilds them itself, instead of being patched silently.
 	# secure-file-priv is empty so the benchmark can time the server's own
-	# LOAD DATA INFILE next to loader's.
+	# LOAD DATA INFILE next to loader's. tmpdir is the instance's own: the
+	# internal temp tables of big GROUP BYs must not share /tmp with other
+	# instances and whatever cleans it.
 	nohup "$bin" --no-defaults --datadir="$datadir" --socket="$sock" --port="$port" \
 		--bind-address=127.0.0.1 --pid-file="$pidfile" --log-error="$errlog" \
 		--user="$(id -un)" --local-infile=1 --skip-name-resolve --skip-log-bin \
-		--myisam-recover-options=OFF --secure-file-priv= \
+		--myisam-recover-options=OFF --secure-file-priv= --tmpdir="$var/tmp" \
 		--key-buffer-size=256M --bulk-insert-buffer-size=64M --max-allowed-packet=64M \
 		--innodb-buffer-pool-size=32M --max-connections=500 ${spider[@]+"${spider[@]}"} >/dev/null 2>&1 &
 	for _ in $(seq 1 60); do

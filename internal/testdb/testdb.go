@@ -138,17 +138,26 @@ func (in *Instance) Kill() {
 	}
 }
 
-// alive reports whether pid runs; a zombie (dead, not yet reaped by
-// whoever adopted the daemon) does not.
+// alive reports whether any thread of pid runs. The main thread of a
+// killed mariadbd turns zombie before its other threads are gone, and its
+// sockets close only with the last of them.
 func alive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
 	if err != nil {
 		return syscall.Kill(pid, 0) == nil
 	}
-	// "pid (comm) S ...": the state follows the last ')'.
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
+	for _, task := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", pid, task.Name()))
+		if err != nil {
+			continue // gone meanwhile
+		}
+		// "tid (comm) S ...": the state follows the last ')'.
+		s := string(b)
+		if i := strings.LastIndexByte(s, ')'); i < 0 || i+2 >= len(s) || s[i+2] != 'Z' {
+			return true
+		}
+	}
+	return false
 }
 
 // Shards are private instances for a head office past one server: N shards
