@@ -14,6 +14,7 @@ import (
 	"github.com/acstore/acstore/internal/datasync"
 	"github.com/acstore/acstore/internal/rootlock"
 	"github.com/acstore/acstore/internal/shard"
+	"github.com/acstore/acstore/internal/spider"
 )
 
 const usage = `datasync: ship sync_files from branch appliances to head office.
@@ -140,6 +141,14 @@ func serve(args []string) error {
 	defer set.Close()
 	if shards.Path != "" {
 		cfg.Shards = set
+	}
+	if set.Map.Front != "" {
+		front, err := spider.New(set, log)
+		if err != nil {
+			return err
+		}
+		defer front.Close()
+		cfg.Front = front
 	}
 	lock, err := rootlock.Acquire(cfg.Root, "datasync-serve")
 	if err != nil {

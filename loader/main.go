@@ -18,6 +18,7 @@ import (
 	"github.com/acstore/acstore/internal/retention"
 	"github.com/acstore/acstore/internal/rootlock"
 	"github.com/acstore/acstore/internal/shard"
+	"github.com/acstore/acstore/internal/spider"
 )
 
 const usage = `loader: load audit rows from files into MariaDB day tables.
@@ -102,6 +103,14 @@ func run(args []string) error {
 	}
 	defer set.Close()
 	cfg.Shards = set
+	if set.Map.Front != "" {
+		front, err := spider.New(set, log)
+		if err != nil {
+			return err
+		}
+		defer front.Close()
+		cfg.Front = front
+	}
 	l, err := loader.New(cfg, db)
 	if err != nil {
 		return err

@@ -34,6 +34,9 @@ type Query struct {
 	// RawOnly answers from the raw day tables alone: the reference the
 	// rollups are measured against.
 	RawOnly bool
+	// FromSQL, when set, gives the FROM of each table: a Spider front
+	// names the partitions of the shards that are up (package spider).
+	FromSQL func(table string) string `json:"-"`
 }
 
 // Part is one table a query reads, over [From, To).
@@ -217,6 +220,10 @@ func minTime(a, b time.Time) time.Time {
 func (pl Plan) SQL(q Query, exist func(string) bool) (string, []any) {
 	var parts []string
 	var args []any
+	from := q.FromSQL
+	if from == nil {
+		from = mariadb.Quote
+	}
 	for _, p := range pl.Parts {
 		if !exist(p.Table) {
 			continue
@@ -259,7 +266,7 @@ func (pl Plan) SQL(q Query, exist func(string) bool) (string, []any) {
 				sel = append(sel, "SUM(`"+m.Column+"`) AS `"+m.Column+"`")
 			}
 		}
-		s := "SELECT " + strings.Join(sel, ", ") + " FROM " + mariadb.Quote(p.Table) + " WHERE " + strings.Join(where, " AND ")
+		s := "SELECT " + strings.Join(sel, ", ") + " FROM " + from(p.Table) + " WHERE " + strings.Join(where, " AND ")
 		if len(group) > 0 {
 			s += " GROUP BY " + strings.Join(group, ", ")
 		}
