@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/acstore/acstore/internal/fileutil"
 	"github.com/pierrec/lz4/v4"
 )
 
@@ -113,7 +114,7 @@ func Unpack(path, dir string, lim Limits) (Unpacked, error) {
 		res.Entries++
 	}
 	if len(names) > 0 {
-		if err := syncDir(dir); err != nil {
+		if err := fileutil.SyncDir(dir); err != nil {
 			return res, fmt.Errorf("xbundle: %w", err)
 		}
 	}
@@ -173,12 +174,3 @@ func (b *Reader) extract(e Entry, dst string) (err error) {
 type onlyReader struct{ r io.Reader }
 
 func (o onlyReader) Read(p []byte) (int, error) { return o.r.Read(p) }
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}

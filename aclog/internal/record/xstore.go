@@ -8,6 +8,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/acstore/acstore/internal/fileutil"
 	"github.com/acstore/acstore/internal/logfile"
 	"github.com/acstore/acstore/internal/xbundle"
 )
@@ -86,14 +87,13 @@ func (r *Recorder) writeBundle(w0 time.Time, w *xWindow) (err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(dir, filepath.Base(path)+".*.tmp")
+	f, err := fileutil.Create(path, dir)
 	if err != nil {
 		return err
 	}
 	defer func() {
 		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
+			f.Abort()
 		}
 	}()
 	bw, err := xbundle.NewWriter(f)
@@ -122,16 +122,7 @@ func (r *Recorder) writeBundle(w0 time.Time, w *xWindow) (err error) {
 	if err := bw.Close(); err != nil {
 		return err
 	}
-	if err := f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := logfile.RenameSync(f.Name(), path); err != nil {
+	if err := f.Commit(); err != nil {
 		return err
 	}
 	r.stats.XBundles++
