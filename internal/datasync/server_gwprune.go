@@ -3,14 +3,11 @@ package datasync
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"time"
 
-	"github.com/acstore/acstore/internal/mariadb"
-	"github.com/acstore/acstore/internal/retention"
 	"github.com/acstore/acstore/internal/schema"
 )
 
@@ -83,30 +80,22 @@ func (s *Server) gatewayDays(gw, today string) []string {
 	return days
 }
 
-// dropGatewayDay removes one gateway's day: files first, then its rows,
-// under the load lock so no load puts them back meanwhile. A crash in
-// between leaves rows without files, which the next pass removes.
+// dropGatewayDay removes one gateway's day: its rows first (on its
+// shard), then its files, under the load lock so no load puts rows back
+// meanwhile. A failure or crash in between leaves files whose rows are
+// gone: the day is still listed and the next pass finishes it (the ledger
+// keeps the files from being loaded again).
 func (s *Server) dropGatewayDay(ctx context.Context, gw, day string) error {
 	s.loadMu.Lock()
 	defer s.loadMu.Unlock()
-	for _, dir := range []string{"sync", "attachments"} {
-		if err := os.RemoveAll(filepath.Join(s.cfg.Root, dir, gw, day)); err != nil {
+	if s.loader != nil {
+		if err := s.loader.DeleteGatewayDay(ctx, gw, day); err != nil {
 			return err
 		}
 	}
-	if s.db == nil {
-		return nil
-	}
-	tables, err := mariadb.Tables(ctx, s.db)
-	if err != nil {
-		return err
-	}
-	for _, t := range tables {
-		if d, ok := retention.TableDay(t); !ok || d != day {
-			continue
-		}
-		if _, err := s.db.ExecContext(ctx, "DELETE FROM "+mariadb.Quote(t)+" WHERE gw = ?", gw); err != nil {
-			return fmt.Errorf("remove gateway %s's rows of %s: %w", gw, t, err)
+	for _, dir := range []string{"sync", "attachments"} {
+		if err := os.RemoveAll(filepath.Join(s.cfg.Root, dir, gw, day)); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -4,10 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"sort"
 
+	"github.com/acstore/acstore/internal/mariadb"
 	"github.com/acstore/acstore/internal/retention"
 )
 
@@ -69,4 +71,26 @@ func joinErrs(m map[string]error) error {
 		errs = append(errs, m[name])
 	}
 	return errors.Join(errs...)
+}
+
+// DeleteGatewayDay removes one gateway's rows from every day and rollup
+// table of day, on every shard (the gateway's rows are on one; the others
+// delete nothing), for head office's per-gateway quota. A shard that is
+// down makes it fail, to be tried again.
+func (l *Loader) DeleteGatewayDay(ctx context.Context, gw, day string) error {
+	return joinErrs(l.set.Each(ctx, func(ctx context.Context, name string, db *sql.DB) error {
+		tables, err := mariadb.Tables(ctx, db)
+		if err != nil {
+			return err
+		}
+		for _, t := range tables {
+			if d, ok := retention.TableDay(t); !ok || d != day {
+				continue
+			}
+			if _, err := db.ExecContext(ctx, "DELETE FROM "+mariadb.Quote(t)+" WHERE gw = ?", gw); err != nil {
+				return fmt.Errorf("shard %s: remove gateway %s's rows of %s: %w", name, gw, t, err)
+			}
+		}
+		return nil
+	}))
 }
