@@ -25,6 +25,12 @@ type Shipped struct {
 	Watermark  string // YYYYMMDD_HHMM; "" before the first window
 	sizes      map[string]int64
 	oldest     string // oldest window in sizes
+	// days: each day directory's modification time when push last
+	// finished a pass. Push skips a day before its recheck horizon only
+	// when it is unchanged since; one that changed (an old capture
+	// replayed) waits to be shipped, whatever the watermark says. Nil in
+	// a state written before push kept it.
+	days map[string]int64
 }
 
 // ClientStatePath is where datasync push keeps its state on a data root.
@@ -48,11 +54,12 @@ func ReadShipped(root string) (*Shipped, error) {
 		Gateway   string           `json:"gateway"`
 		Watermark string           `json:"watermark"`
 		Shipped   map[string]int64 `json:"shipped"`
+		Days      map[string]int64 `json:"days"`
 	}
 	if err := json.Unmarshal(data, &st); err != nil {
 		return s, fmt.Errorf("datasync state %s: %w (every day is kept as unshipped)", ClientStatePath(root), err)
 	}
-	s.Gateway, s.Watermark, s.sizes = st.Gateway, st.Watermark, st.Shipped
+	s.Gateway, s.Watermark, s.sizes, s.days = st.Gateway, st.Watermark, st.Shipped, st.Days
 	for name := range s.sizes {
 		if w := window(name); s.oldest == "" || w < s.oldest {
 			s.oldest = w
@@ -97,12 +104,22 @@ func (s *Shipped) Day(root, gw, day string) (bool, error) {
 	if gw != s.Gateway {
 		return false, nil
 	}
-	entries, err := os.ReadDir(filepath.Join(root, "sync", gw, day))
+	dir := filepath.Join(root, "sync", gw, day)
+	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return true, nil
 	}
 	if err != nil {
 		return false, err
+	}
+	if s.days != nil && (s.oldest == "" || day < s.oldest[:8]) {
+		info, err := os.Stat(dir)
+		if err != nil {
+			return false, err
+		}
+		if m, ok := s.days[day]; !ok || m != info.ModTime().UnixNano() {
+			return false, nil // changed since push last looked
+		}
 	}
 	for _, e := range entries {
 		name := e.Name()
