@@ -325,6 +325,9 @@ func benchPush(ctx context.Context, branch, ho, gw string, codec logfile.Codec, 
 	if c.Stats().Files.Load() == 0 {
 		return 0, 0, errors.New("nothing was sent")
 	}
+	if err := checkShipped(branch, ho); err != nil {
+		return 0, 0, err
+	}
 	os.RemoveAll(filepath.Join(branch, "state"))
 	return int64(c.Stats().WireBytes.Load()), took, nil
 }
@@ -359,4 +362,43 @@ func benchCerts(dir string) (TLSFiles, error) {
 		return TLSFiles{}, err
 	}
 	return t, nil
+}
+
+// checkShipped checks the bench's own output: every sync_file of the
+// branch is at head office with the same rows (its bytes may differ: xz
+// recompresses), and every attachment bundle is there.
+func checkShipped(branch, ho string) error {
+	rows := func(root string) (map[string]int, error) {
+		out := map[string]int{}
+		err := logfile.WalkSync(root, func(path string, n logfile.Name) error {
+			if n.Table == schema.Attachments {
+				out[n.String()] = -1
+				return nil
+			}
+			st, err := logfile.StatFile(path, logfile.LZ4)
+			if err != nil {
+				return err
+			}
+			if st.Err != nil {
+				return fmt.Errorf("%s: %w", path, st.Err)
+			}
+			out[n.String()] = st.Rows
+			return nil
+		})
+		return out, err
+	}
+	want, err := rows(branch)
+	if err != nil {
+		return err
+	}
+	got, err := rows(ho)
+	if err != nil {
+		return fmt.Errorf("head office: %w", err)
+	}
+	for name, n := range want {
+		if g, ok := got[name]; !ok || g != n {
+			return fmt.Errorf("%s: %d rows at the branch, %d at head office (present: %v)", name, n, g, ok)
+		}
+	}
+	return nil
 }
