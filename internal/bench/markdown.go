@@ -34,10 +34,10 @@ func Machine(extra string) string {
 // WriteMarkdown writes the table as `make bench` printed it into path
 // (BENCH.md), with when and where it ran. The file is the bench's output,
 // never edited by hand: the README links it.
-func WriteMarkdown(path string, rows []Row, machine string) error {
+func WriteMarkdown(path string, rows []Row, machine, command string) error {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "# make bench\n\nWritten by `make bench` (internal/bench/acbench) on %s; do not edit by hand.\n\n",
-		time.Now().UTC().Format("2006-01-02 15:04 UTC"))
+	fmt.Fprintf(&b, "# make bench\n\nWritten by `make bench` (internal/bench/acbench) on %s; do not edit by hand.\n\nCommand: `%s`.\n\n",
+		time.Now().UTC().Format("2006-01-02 15:04 UTC"), command)
 	fmt.Fprintf(&b, "Machine: %s.\n\n", machine)
 	fmt.Fprintf(&b, "Each ratio marked \"median of %d alternating runs\" is the median of the rate ratios of %d runs, "+
 		"program and reference alternating which goes first, with their min and max; its seconds are the medians. "+

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/acstore/acstore/internal/bench"
 	"github.com/acstore/acstore/internal/datasync"
@@ -95,5 +96,5 @@ func run(dsn, bin, out string, n, packets, syncRows, consoleA, consoleU int) err
 	}
 	var version string
 	db.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version)
-	return bench.WriteMarkdown(out, all, bench.Machine("MariaDB "+version))
+	return bench.WriteMarkdown(out, all, bench.Machine("MariaDB "+version), "acbench "+strings.Join(os.Args[1:], " "))
 }
