@@ -102,10 +102,11 @@ func AclogShort(bin string, sessions int, open []int) ([]Row, error) {
 	}
 	for _, n := range open {
 		// n sessions open at once: 10,000 start per second and each lasts
-		// n/10,000 s; twice n sessions in all.
+		// n/10,000 s; twice n sessions in all, at least 200,000 so that
+		// start-up does not count in the cost per packet.
 		capture := filepath.Join(dir, "open.pcap")
 		dur := time.Duration(float64(n) / 10000 * float64(time.Second))
-		pkts, err := shortCapture(bin, capture, 2*n, 10000, dur)
+		pkts, err := shortCapture(bin, capture, max(2*n, 200000), 10000, dur)
 		if err != nil {
 			return nil, err
 		}
