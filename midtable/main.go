@@ -8,11 +8,13 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,6 +24,8 @@ import (
 	"github.com/acstore/acstore/internal/retention"
 	"github.com/acstore/acstore/internal/rollup"
 	"github.com/acstore/acstore/internal/rootlock"
+	"github.com/acstore/acstore/internal/shard"
+	"github.com/acstore/acstore/internal/spider"
 )
 
 const usage = `midtable: rollup tables of traffic, sessions, requests and online time.
@@ -46,6 +50,12 @@ does (see loader -h). One rolling midtable per data root.
 query picks the rollup with the dimensions asked for and covers the
 interval with 4H, 1H and 30M buckets, reading raw day-table rows only for
 ends not on a 30-minute boundary; it prints the tables it used.
+
+Head office past one server (-shards FILE, instead of -dsn): each
+gateway's rollups are written on its shard, -check compares each shard's
+rollups with its own raw tables, and query reads through the shard map's
+Spider front. A shard that does not answer is left out: query prints
+which, counts the others, and exits 1.
 `
 
 func main() {
@@ -69,6 +79,8 @@ func run(args []string) error {
 	common.RegisterFlags(fs)
 	cfg.RegisterFlags(fs)
 	disk.RegisterFlags(fs)
+	var shards shard.Flag
+	shards.Register(fs)
 	once := fs.Bool("once", false, "roll up everything pending, then exit")
 	rebuild := fs.Bool("rebuild", false, "recompute every rollup of -day")
 	check := fs.Bool("check", false, "compare every rollup of -day with the GROUP BY over the raw day tables")
@@ -96,15 +108,25 @@ func run(args []string) error {
 	}
 	ctx, stop := daemon.SignalContext()
 	defer stop()
-	db, err := mariadb.Open(ctx, common.DSN)
+	set, db, err := shards.Open(ctx, common.DSN)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer set.Close()
+	cfg.Shards = set
 	if *check {
-		ms, err := rollup.Verify(ctx, db, *day)
-		if err != nil {
-			return err
+		// Each shard's rollups against its own raw tables.
+		var ms []rollup.Mismatch
+		for _, name := range set.Map.Names() {
+			sdb, err := set.DB(ctx, name)
+			if err != nil {
+				return err
+			}
+			m, err := rollup.Verify(ctx, sdb, *day)
+			if err != nil {
+				return fmt.Errorf("shard %s: %w", name, err)
+			}
+			ms = append(ms, m...)
 		}
 		for _, m := range ms {
 			fmt.Println(m)
@@ -144,7 +166,11 @@ func run(args []string) error {
 		return nil
 	}
 
-	pr := retention.New(retention.Config{Root: cfg.Root, Marks: disk, Store: retention.DBStore{DB: db}, Logger: log})
+	var store retention.Store
+	if db != nil {
+		store = retention.DBStore{DB: db}
+	} // past one server, loader -keep drops the days on every shard
+	pr := retention.New(retention.Config{Root: cfg.Root, Marks: disk, Store: store, Logger: log})
 	register := func(reg prometheus.Registerer) { r.Register(reg); pr.Register(reg, "midtable") }
 	if err := common.Observe(ctx, log, register, func() []any { return statsLine(r.Stats()) }); err != nil {
 		return err
@@ -171,6 +197,8 @@ func query(args []string) error {
 	var qf rollup.QueryFlags
 	common.RegisterFlags(fs)
 	qf.RegisterFlags(fs)
+	var shards shard.Flag
+	shards.Register(fs)
 	fs.Usage = daemon.Usage(fs, usage)
 	if err := daemon.Parse(fs, args, &common); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -184,6 +212,9 @@ func query(args []string) error {
 	}
 	ctx, stop := daemon.SignalContext()
 	defer stop()
+	if shards.Path != "" {
+		return queryFront(ctx, &shards, q)
+	}
 	db, err := mariadb.Open(ctx, common.DSN)
 	if err != nil {
 		return err
@@ -195,5 +226,33 @@ func query(args []string) error {
 		return err
 	}
 	rollup.PrintAnswer(os.Stdout, pl, rows, time.Since(start))
+	return nil
+}
+
+// queryFront answers through the shard map's Spider front; a shard that
+// is down leaves its gateways out, and the answer says so.
+func queryFront(ctx context.Context, shards *shard.Flag, q rollup.Query) error {
+	set, _, err := shards.Open(ctx, "")
+	if err != nil {
+		return err
+	}
+	defer set.Close()
+	front, err := spider.New(set, nil)
+	if err != nil {
+		return err
+	}
+	defer front.Close()
+	start := time.Now()
+	pl, rows, missing, err := front.Answer(ctx, q)
+	if err != nil {
+		return err
+	}
+	if len(missing) > 0 {
+		fmt.Printf("# shard(s) %s did not answer: their gateways are NOT counted below\n", strings.Join(missing, ", "))
+	}
+	rollup.PrintAnswer(os.Stdout, pl, rows, time.Since(start))
+	if len(missing) > 0 {
+		return fmt.Errorf("partial answer: shard(s) %s missing", strings.Join(missing, ", "))
+	}
 	return nil
 }

@@ -2,6 +2,7 @@ package rollup
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"maps"
 	"slices"
@@ -16,11 +17,31 @@ import (
 // power) leaves the MyISAM tables it was writing damaged, and a table that
 // is only written by DELETE and LOAD DATA may not show it by an error.
 func (r *Roller) checkDays(ctx context.Context, days []string) error {
-	tables, err := mariadb.Tables(ctx, r.db)
+	damaged := map[string]error{}
+	for _, shardName := range r.set.Map.Names() {
+		db, err := r.set.DB(ctx, shardName)
+		if err != nil {
+			return err
+		}
+		if err := checkShardDays(ctx, db, days, damaged); err != nil {
+			return err
+		}
+	}
+	for _, day := range slices.Sorted(maps.Keys(damaged)) {
+		if err := r.repairDay(ctx, day, damaged[day]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkShardDays adds to damaged the days of one server with a damaged
+// rollup table.
+func checkShardDays(ctx context.Context, db *sql.DB, days []string, damaged map[string]error) error {
+	tables, err := mariadb.Tables(ctx, db)
 	if err != nil {
 		return err
 	}
-	damaged := map[string]error{}
 	for _, name := range tables {
 		if !strings.HasPrefix(name, "Mid") || len(name) < 8 {
 			continue
@@ -29,16 +50,11 @@ func (r *Roller) checkDays(ctx context.Context, days []string) error {
 		if !slices.Contains(days, day) || damaged[day] != nil {
 			continue
 		}
-		if err := mariadb.Check(ctx, r.db, name); err != nil {
+		if err := mariadb.Check(ctx, db, name); err != nil {
 			if mariadb.IsUnavailable(err) {
 				return err
 			}
 			damaged[day] = fmt.Errorf("%s: %w", name, err)
-		}
-	}
-	for _, day := range slices.Sorted(maps.Keys(damaged)) {
-		if err := r.repairDay(ctx, day, damaged[day]); err != nil {
-			return err
 		}
 	}
 	return nil
@@ -52,7 +68,25 @@ func (r *Roller) checkDays(ctx context.Context, days []string) error {
 func (r *Roller) repairDay(ctx context.Context, day string, cause error) error {
 	r.cfg.Logger.Warn("rollup table damaged; repairing and recomputing the day", "day", day, "err", cause)
 	r.stats.Repairs.Add(1)
-	tables, err := mariadb.Tables(ctx, r.db)
+	for _, shardName := range r.set.Map.Names() {
+		db, err := r.set.DB(ctx, shardName)
+		if err != nil {
+			return err
+		}
+		if err := r.repairShardDay(ctx, shardName, db, day); err != nil {
+			return err
+		}
+	}
+	if _, err := r.Rebuild(ctx, day); err != nil {
+		return fmt.Errorf("recompute %s after damage: %w", day, err)
+	}
+	return nil
+}
+
+// repairShardDay repairs, or drops, the damaged rollup tables of day on
+// one server.
+func (r *Roller) repairShardDay(ctx context.Context, shardName string, db *sql.DB, day string) error {
+	tables, err := mariadb.Tables(ctx, db)
 	if err != nil {
 		return err
 	}
@@ -60,22 +94,19 @@ func (r *Roller) repairDay(ctx context.Context, day string, cause error) error {
 		if !strings.HasPrefix(name, "Mid") || !strings.HasSuffix(name, day) {
 			continue
 		}
-		if mariadb.Check(ctx, r.db, name) == nil {
+		if mariadb.Check(ctx, db, name) == nil {
 			continue
 		}
-		if err := mariadb.Repair(ctx, r.db, name); err != nil {
+		if err := mariadb.Repair(ctx, db, name); err != nil {
 			if mariadb.IsUnavailable(err) {
 				return err
 			}
 			r.cfg.Logger.Warn("REPAIR TABLE failed; dropping the table, the day is recomputed", "table", name, "err", err)
-			if _, err := r.db.ExecContext(ctx, "DROP TABLE IF EXISTS "+mariadb.Quote(name)); err != nil {
+			if _, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS "+mariadb.Quote(name)); err != nil {
 				return fmt.Errorf("drop %s: %w", name, err)
 			}
-			delete(r.created, name)
+			delete(r.created, shardName+"/"+name)
 		}
-	}
-	if _, err := r.Rebuild(ctx, day); err != nil {
-		return fmt.Errorf("recompute %s after damage: %w", day, err)
 	}
 	return nil
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/acstore/acstore/internal/logfile"
 	"github.com/acstore/acstore/internal/mariadb"
 	"github.com/acstore/acstore/internal/schema"
+	"github.com/acstore/acstore/internal/shard"
 )
 
 // Config configures a Roller.
@@ -38,6 +39,9 @@ type Config struct {
 	Workers  int           // sync_files read in parallel
 	LockWait time.Duration // how long to wait for another midtable holding a table
 	Logger   *slog.Logger
+	// Shards, at a head office past one server, puts each gateway's
+	// rollups on its shard (package shard); nil: on the db given to New.
+	Shards *shard.Set
 }
 
 // RegisterFlags adds midtable's own daemon flags to fs.
@@ -104,7 +108,7 @@ func (r *Result) add(o Result) {
 // database serialise on each table's advisory lock.
 type Roller struct {
 	cfg     Config
-	db      *sql.DB
+	set     *shard.Set
 	state   *state
 	plans   map[byte]*plan
 	created map[string]bool
@@ -133,7 +137,11 @@ func New(cfg Config, db *sql.DB) (*Roller, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	r := &Roller{cfg: cfg, db: db, plans: make(map[byte]*plan), created: make(map[string]bool), cache: make(map[fileKey]*cached)}
+	set := cfg.Shards
+	if set == nil {
+		set = shard.Of(db)
+	}
+	r := &Roller{cfg: cfg, set: set, plans: make(map[byte]*plan), created: make(map[string]bool), cache: make(map[fileKey]*cached)}
 	for _, s := range sources {
 		p, err := newPlan(s)
 		if err != nil {
@@ -506,16 +514,22 @@ func (r *Roller) trimCache(blocks []Block) {
 // replaced, but its files are not in the state yet, so the next pass
 // replaces it again.
 func (r *Roller) replace(ctx context.Context, b Block, tables []tableRows) error {
+	// The block's gateway's shard holds its rollups.
+	shardName := r.set.Map.For(b.Gateway, b.Day)
+	db, err := r.set.DB(ctx, shardName)
+	if err != nil {
+		return err
+	}
 	for _, t := range tables {
-		if r.created[t.name] {
+		if r.created[shardName+"/"+t.name] {
 			continue
 		}
-		if _, err := r.db.ExecContext(ctx, t.rollup.CreateSQL(t.name)); err != nil {
+		if _, err := db.ExecContext(ctx, t.rollup.CreateSQL(t.name)); err != nil {
 			return fmt.Errorf("create table %s: %w", t.name, err)
 		}
-		r.created[t.name] = true
+		r.created[shardName+"/"+t.name] = true
 	}
-	conn, err := r.db.Conn(ctx)
+	conn, err := db.Conn(ctx)
 	if err != nil {
 		return err
 	}

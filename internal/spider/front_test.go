@@ -73,6 +73,22 @@ func TestFront(t *testing.T) {
 	if _, err := (&rebuild.Rebuilder{Root: root, DB: one}).All(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
+	// Rollups: each gateway's on its shard, and the same on the one server.
+	for _, c := range []struct {
+		set   *shard.Set
+		state string
+	}{{set, t.TempDir()}, {shard.Of(one), t.TempDir()}} {
+		r, err := rollup.New(rollup.Config{Root: root, StateDir: c.state, Shards: c.set}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.RunOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := front.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
 	fdb, err := front.DB(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -98,13 +114,20 @@ func TestFront(t *testing.T) {
 		{Table: 'A', By: "T", From: t0, To: t0.Add(time.Hour), RawOnly: true},
 		{Table: 'U', By: "G", From: t0, To: t0.Add(time.Hour), RawOnly: true},
 		{Table: 'A', From: t0, To: t0.Add(time.Hour), RawOnly: true},
+		{Table: 'A', By: "U", From: t0, To: t0.Add(time.Hour), Top: 20},
+		{Table: 'U', By: "T", From: t0.Add(-3 * time.Hour), To: t0.Add(5 * time.Hour)},
 	}
 	for _, q := range queries {
 		_, want, err := rollup.Answer(ctx, one, q)
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, got, missing, err := front.Answer(ctx, q)
+		pl, got, missing, err := front.Answer(ctx, q)
+		for _, p := range pl.Parts {
+			if p.Missing && !p.Raw {
+				t.Errorf("%c by %q: rollup %s missing on the front", q.Table, q.By, p.Table)
+			}
+		}
 		if err != nil || missing != nil {
 			t.Fatalf("front %c by %q: %v (missing %v)", q.Table, q.By, err, missing)
 		}
