@@ -28,7 +28,7 @@ type Client struct {
 	cfg   ClientConfig
 	http  *http.Client
 	base  string
-	lim   *limiter
+	lim   *Limiter
 	log   *slog.Logger
 	stats ClientStats
 	st    *ClientState
@@ -91,7 +91,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		ReadBufferSize:        64 << 10,
 	}
 	c := &Client{cfg: cfg, http: &http.Client{Transport: tr}, base: strings.TrimSuffix(cfg.Server, "/"),
-		lim: newLimiter(int64(cfg.BWLimit)), log: cfg.Logger, sums: make(map[string]fileSum)}
+		lim: NewLimiter(int64(cfg.BWLimit)), log: cfg.Logger, sums: make(map[string]fileSum)}
 	st, fresh, err := ReadClientState(cfg.Root, cfg.Gateway)
 	if errors.Is(err, errCorruptState) {
 		aside, aerr := setAsideState(cfg.Root)

@@ -13,7 +13,7 @@ type frameReader struct {
 	r         io.ReaderAt
 	off, size int64
 	frame     int64
-	lim       *limiter
+	lim       *Limiter
 	wire      *atomic.Uint64
 	buf       []byte
 	pending   []byte
@@ -35,7 +35,7 @@ func (b *frameReader) Read(p []byte) (int, error) {
 		}
 		b.pending = frameAround(b.buf[:frameHeader+n])
 		b.off += n
-		if err := b.lim.wait(b.ctx, len(b.pending)); err != nil {
+		if err := b.lim.Wait(b.ctx, len(b.pending)); err != nil {
 			return 0, err
 		}
 	}

@@ -7,9 +7,9 @@ import (
 	"time"
 )
 
-// limiter is a token bucket of bytes per second, shared by a client's
+// Limiter is a token bucket of bytes per second, shared by a client's
 // uploads; nil means unlimited.
-type limiter struct {
+type Limiter struct {
 	rate   float64
 	burst  float64
 	mu     sync.Mutex
@@ -17,18 +17,19 @@ type limiter struct {
 	last   time.Time
 }
 
-func newLimiter(bytesPerSec int64) *limiter {
+// NewLimiter returns a limiter of bytesPerSec; 0 or less is unlimited (nil).
+func NewLimiter(bytesPerSec int64) *Limiter {
 	if bytesPerSec <= 0 {
 		return nil
 	}
 	// A burst of one frame, or a tenth of a second at the rate: small
 	// enough that a thin link is not flooded, big enough not to stall.
 	burst := max(float64(bytesPerSec)/10, FrameSize+frameHeader)
-	return &limiter{rate: float64(bytesPerSec), burst: burst, tokens: burst, last: time.Now()}
+	return &Limiter{rate: float64(bytesPerSec), burst: burst, tokens: burst, last: time.Now()}
 }
 
-// wait blocks until n bytes may be sent.
-func (l *limiter) wait(ctx context.Context, n int) error {
+// Wait blocks until n bytes may be sent.
+func (l *Limiter) Wait(ctx context.Context, n int) error {
 	if l == nil {
 		return nil
 	}

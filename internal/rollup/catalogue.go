@@ -277,14 +277,14 @@ func ParseTable(name string) (*Rollup, Period, string, bool) {
 	return nil, Period{}, "", false
 }
 
-// bucketSQL is the SQL expression of the bucket of a raw row: its ts
+// BucketSQL is the SQL expression of the bucket of a raw row: its ts
 // floored to the period, in local wall-clock time as the files name it.
-func bucketSQL(p Period) string {
+func BucketSQL(p Period) string {
 	return fmt.Sprintf("(TIMESTAMP(DATE(`ts`)) + INTERVAL ((HOUR(`ts`)*60 + MINUTE(`ts`)) DIV %d * %d) MINUTE)", p.Minutes, p.Minutes)
 }
 
-// measureSQL is the SQL aggregate of a measure over raw rows.
-func measureSQL(m Measure) string {
+// MeasureSQL is the SQL aggregate of a measure over raw rows.
+func MeasureSQL(m Measure) string {
 	if m.From == "" {
 		return "COUNT(*)"
 	}
@@ -296,14 +296,14 @@ func measureSQL(m Measure) string {
 // table's column order. It is the reference the tests and the benchmark
 // compare with, and what an INSERT ... SELECT would use.
 func (r *Rollup) RawSQL(p Period, day string) string {
-	return r.selectFrom(p, string(r.Source.Letter)+day)
+	return r.SelectFrom(p, string(r.Source.Letter)+day)
 }
 
-// selectFrom is RawSQL over any table with the raw table's columns, such
+// SelectFrom is RawSQL over any table with the raw table's columns, such
 // as one holding the raw rows already summed per 30 minutes (ts the
 // bucket's start): every measure that is a SUM sums again the same way.
-func (r *Rollup) selectFrom(p Period, table string) string {
-	sel := []string{"`gw`", bucketSQL(p) + " AS `bucket`"}
+func (r *Rollup) SelectFrom(p Period, table string) string {
+	sel := []string{"`gw`", BucketSQL(p) + " AS `bucket`"}
 	group := []string{"`gw`", "`bucket`"}
 	for i := 0; i < len(r.Dims); i++ {
 		d, _ := DimByLetter(r.Dims[i])
@@ -312,7 +312,7 @@ func (r *Rollup) selectFrom(p Period, table string) string {
 		group = append(group, "`"+col+"`")
 	}
 	for _, m := range r.Source.Measures {
-		sel = append(sel, measureSQL(m)+" AS `"+m.Column+"`")
+		sel = append(sel, MeasureSQL(m)+" AS `"+m.Column+"`")
 	}
 	return "SELECT " + strings.Join(sel, ", ") + " FROM `" + table + "` GROUP BY " + strings.Join(group, ", ")
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/acstore/acstore/internal/mariadb"
 	"github.com/acstore/acstore/internal/rollup"
+	"github.com/acstore/acstore/internal/rowgen"
 	"github.com/acstore/acstore/internal/testdb"
 )
 
@@ -40,7 +41,7 @@ func TestDatabaseCrashMidtable(t *testing.T) {
 	defer db.Close()
 	root := t.TempDir()
 	// Half a day of one gateway: 3 blocks of each source to replace.
-	if _, err := rollup.Generate(rollup.GenConfig{Root: root, Gateway: gw1, Seed: 9, Start: day0, Windows: 144,
+	if _, err := rowgen.Grouped(rowgen.GroupedConfig{Root: root, Gateway: gw1, Seed: 9, Start: day0, Windows: 144,
 		RowsPerWindow: 4, Nasty: true}); err != nil {
 		t.Fatal(err)
 	}

@@ -261,7 +261,7 @@ func (pl Plan) SQL(q Query, exist func(string) bool) (string, []any) {
 		}
 		for _, m := range pl.Source.Measures {
 			if p.Raw {
-				sel = append(sel, measureSQL(m)+" AS `"+m.Column+"`")
+				sel = append(sel, MeasureSQL(m)+" AS `"+m.Column+"`")
 			} else {
 				sel = append(sel, "SUM(`"+m.Column+"`) AS `"+m.Column+"`")
 			}

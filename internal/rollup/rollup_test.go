@@ -15,6 +15,7 @@ import (
 	"github.com/acstore/acstore/internal/logfile"
 	"github.com/acstore/acstore/internal/mariadb"
 	"github.com/acstore/acstore/internal/rollup"
+	"github.com/acstore/acstore/internal/rowgen"
 	"github.com/acstore/acstore/internal/testdb"
 )
 
@@ -40,7 +41,7 @@ func writeDay(t testing.TB, root string, rowsPerWindow int) map[byte]int {
 	t.Helper()
 	total := make(map[byte]int)
 	for i, gw := range []string{gw1, gw2} {
-		n, err := rollup.Generate(rollup.GenConfig{Root: root, Gateway: gw, Seed: uint64(i + 1), Start: day0,
+		n, err := rowgen.Grouped(rowgen.GroupedConfig{Root: root, Gateway: gw, Seed: uint64(i + 1), Start: day0,
 			Windows: 288, RowsPerWindow: rowsPerWindow, Nasty: true, Codec: []logfile.Codec{logfile.LZ4, logfile.XZ}[i]})
 		if err != nil {
 			t.Fatal(err)
@@ -197,7 +198,7 @@ func TestIncremental(t *testing.T) {
 	r := newRoller(t, db, rollup.Config{Root: root})
 	start := day0.Add(15*time.Hour + 30*time.Minute) // 15:30, across the 16:00 block edge
 	for i := range 12 {
-		_, err := rollup.Generate(rollup.GenConfig{Root: root, Gateway: gw1, Seed: uint64(100 + i),
+		_, err := rowgen.Grouped(rowgen.GroupedConfig{Root: root, Gateway: gw1, Seed: uint64(100 + i),
 			Start: start.Add(time.Duration(i) * logfile.WindowLength), Windows: 1, RowsPerWindow: 20, Letters: "FU"})
 		if err != nil {
 			t.Fatal(err)
@@ -229,7 +230,7 @@ func TestLateRows(t *testing.T) {
 	root := t.TempDir()
 	r := newRoller(t, db, rollup.Config{Root: root})
 	gen := func(seed uint64) {
-		if _, err := rollup.Generate(rollup.GenConfig{Root: root, Gateway: gw1, Seed: seed, Start: day0.Add(9 * time.Hour),
+		if _, err := rowgen.Grouped(rowgen.GroupedConfig{Root: root, Gateway: gw1, Seed: seed, Start: day0.Add(9 * time.Hour),
 			Windows: 2, RowsPerWindow: 30, Letters: "F"}); err != nil {
 			t.Fatal(err)
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/acstore/acstore/internal/loader"
 	"github.com/acstore/acstore/internal/mariadb"
 	"github.com/acstore/acstore/internal/rollup"
+	"github.com/acstore/acstore/internal/rowgen"
 )
 
 // consoleBench measures the console's two promises, each next to the same
@@ -54,7 +55,7 @@ func consoleBench(ctx context.Context, db *sql.DB, aRows, uRows int) ([]bench.Ro
 		n      int
 		seed   uint64
 	}{{"A", aRows, 11}, {"U", uRows, 12}} {
-		if _, err := rollup.Generate(rollup.GenConfig{Root: root, Gateway: gw, Seed: g.seed, Start: day, Windows: windows,
+		if _, err := rowgen.Grouped(rowgen.GroupedConfig{Root: root, Gateway: gw, Seed: g.seed, Start: day, Windows: windows,
 			RowsPerWindow: (g.n + windows - 1) / windows, Letters: g.letter, Users: 2000, Apps: 60}); err != nil {
 			return nil, fmt.Errorf("generate %s: %w", g.letter, err)
 		}

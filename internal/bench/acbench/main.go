@@ -11,9 +11,7 @@ import (
 	"strings"
 
 	"github.com/acstore/acstore/internal/bench"
-	"github.com/acstore/acstore/internal/datasync"
 	"github.com/acstore/acstore/internal/mariadb"
-	"github.com/acstore/acstore/internal/rollup"
 )
 
 func main() {
@@ -75,12 +73,12 @@ func run(dsn, bin, out string, n, packets, syncRows, consoleA, consoleU int) err
 		return fmt.Errorf("codecs: %w", err)
 	}
 	all = append(all, rows...)
-	rows, err = rollup.Bench(ctx, db, 0, nil)
+	rows, err = bench.Midtable(ctx, db, 0, nil)
 	if err != nil {
 		return fmt.Errorf("midtable: %w", err)
 	}
 	all = append(all, rows...)
-	rows, err = datasync.Bench(ctx, syncRows)
+	rows, err = bench.Datasync(ctx, syncRows)
 	if err != nil {
 		return fmt.Errorf("datasync: %w", err)
 	}

@@ -1,4 +1,4 @@
-package rollup
+package bench
 
 import (
 	"context"
@@ -11,17 +11,18 @@ import (
 	"strings"
 	"time"
 
-	"github.com/acstore/acstore/internal/bench"
 	"github.com/acstore/acstore/internal/loader"
 	"github.com/acstore/acstore/internal/logfile"
 	"github.com/acstore/acstore/internal/mariadb"
+	"github.com/acstore/acstore/internal/rollup"
+	"github.com/acstore/acstore/internal/rowgen"
 )
 
-// BenchRows is how many F rows Bench writes by default: four hours of a
+// MidtableRows is how many F rows Midtable writes by default: four hours of a
 // busy link.
-const BenchRows = 1_000_000
+const MidtableRows = 1_000_000
 
-// Bench measures, for `make bench`, in the same run on the same server:
+// Midtable measures, for `make bench`, in the same run on the same server:
 //   - midtable building every F rollup (all dimension sets, all three
 //     periods) of a 4-hour block from its sync_files, loaded through LOAD
 //     DATA, against the server computing the same tables with INSERT ...
@@ -30,11 +31,11 @@ const BenchRows = 1_000_000
 //   - a 4-hour report (top 10 users by bytes_down) answered from the
 //     rollups against the same report from the raw rows.
 //
-// It writes n rows (BenchRows if n <= 0) into a temporary data root and
+// It writes n rows (MidtableRows if n <= 0) into a temporary data root and
 // tables of its own day (2000-01-03), dropped at the end.
-func Bench(ctx context.Context, db *sql.DB, n int, logger *slog.Logger) ([]bench.Row, error) {
+func Midtable(ctx context.Context, db *sql.DB, n int, logger *slog.Logger) ([]Row, error) {
 	if n <= 0 {
-		n = BenchRows
+		n = MidtableRows
 	}
 	const gw = "BE0C4A12"
 	start := time.Date(2000, 1, 3, 12, 0, 0, 0, time.Local)
@@ -44,8 +45,8 @@ func Bench(ctx context.Context, db *sql.DB, n int, logger *slog.Logger) ([]bench
 		return nil, err
 	}
 	defer os.RemoveAll(root)
-	windows := BlockMinutes / 5
-	if _, err := Generate(GenConfig{Root: root, Gateway: gw, Seed: 7, Start: start, Windows: windows,
+	windows := rollup.BlockMinutes / 5
+	if _, err := rowgen.Grouped(rowgen.GroupedConfig{Root: root, Gateway: gw, Seed: 7, Start: start, Windows: windows,
 		RowsPerWindow: (n + windows - 1) / windows, Letters: "F", Users: 2000, Apps: 60}); err != nil {
 		return nil, fmt.Errorf("write rows: %w", err)
 	}
@@ -58,8 +59,8 @@ func Bench(ctx context.Context, db *sql.DB, n int, logger *slog.Logger) ([]bench
 	}()
 	raw := "F" + day
 	drop = append(drop, raw)
-	for _, r := range RollupsOf('F') {
-		for _, p := range periods {
+	for _, r := range rollup.RollupsOf('F') {
+		for _, p := range rollup.Periods() {
 			drop = append(drop, r.Table(p, day), "bench_"+r.Table(p, day))
 		}
 	}
@@ -77,7 +78,7 @@ func Bench(ctx context.Context, db *sql.DB, n int, logger *slog.Logger) ([]bench
 	if err != nil {
 		return nil, fmt.Errorf("load raw rows: %w", err)
 	}
-	var rows []bench.Row
+	var rows []Row
 	var files int
 	logfile.WalkSync(root, func(string, logfile.Name) error { files++; return nil })
 	rawSums, err := measureSums(ctx, db, raw)
@@ -86,8 +87,8 @@ func Bench(ctx context.Context, db *sql.DB, n int, logger *slog.Logger) ([]bench
 	}
 	// Every trial checks its 24 tables: each sums to the raw table.
 	checkTables := func(prefix string) error {
-		for _, r := range RollupsOf('F') {
-			for _, p := range periods {
+		for _, r := range rollup.RollupsOf('F') {
+			for _, p := range rollup.Periods() {
 				name := prefix + r.Table(p, day)
 				got, err := measureSums(ctx, db, name)
 				if err != nil {
@@ -101,10 +102,10 @@ func Bench(ctx context.Context, db *sql.DB, n int, logger *slog.Logger) ([]bench
 		return nil
 	}
 	var tables int
-	var res Result
+	var res rollup.Result
 	mid := func() (time.Duration, error) {
-		for _, r := range RollupsOf('F') {
-			for _, p := range periods {
+		for _, r := range rollup.RollupsOf('F') {
+			for _, p := range rollup.Periods() {
 				if _, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS "+mariadb.Quote(r.Table(p, day))); err != nil {
 					return 0, err
 				}
@@ -114,7 +115,7 @@ func Bench(ctx context.Context, db *sql.DB, n int, logger *slog.Logger) ([]bench
 		if err != nil {
 			return 0, err
 		}
-		ro, err := New(Config{Root: root, StateDir: state, Logger: logger}, db)
+		ro, err := rollup.New(rollup.Config{Root: root, StateDir: state, Logger: logger}, db)
 		if err != nil {
 			return 0, err
 		}
@@ -136,8 +137,8 @@ func Bench(ctx context.Context, db *sql.DB, n int, logger *slog.Logger) ([]bench
 	drop = append(drop, fine)
 	server := func() (time.Duration, error) {
 		tables = 0
-		for _, r := range RollupsOf('F') {
-			for _, p := range periods {
+		for _, r := range rollup.RollupsOf('F') {
+			for _, p := range rollup.Periods() {
 				name := "bench_" + r.Table(p, day)
 				if _, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS "+mariadb.Quote(name)); err != nil {
 					return 0, err
@@ -156,9 +157,9 @@ func Bench(ctx context.Context, db *sql.DB, n int, logger *slog.Logger) ([]bench
 			return 0, fmt.Errorf("server 30-minute pass: %w", err)
 		}
 		var jobs []string
-		for _, r := range RollupsOf('F') {
-			for _, p := range periods {
-				jobs = append(jobs, "INSERT INTO "+mariadb.Quote("bench_"+r.Table(p, day))+" "+r.selectFrom(p, fine))
+		for _, r := range rollup.RollupsOf('F') {
+			for _, p := range rollup.Periods() {
+				jobs = append(jobs, "INSERT INTO "+mariadb.Quote("bench_"+r.Table(p, day))+" "+r.SelectFrom(p, fine))
 			}
 		}
 		errs := make(chan error, 2)
@@ -185,25 +186,25 @@ func Bench(ctx context.Context, db *sql.DB, n int, logger *slog.Logger) ([]bench
 		return nil, err
 	}
 	const refAll = "server: one 30-min pass, then the same tables on 2 connections (reference)"
-	pair, err := bench.Pair(bench.Row{Group: "midtable", Name: fmt.Sprintf("midtable, all F rollup tables from %d sync_files", files), Amount: float64(n), Unit: "rows"},
-		bench.Row{Group: "midtable", Name: refAll, Amount: float64(n), Unit: "rows"}, mid, server)
+	pair, err := Pair(Row{Group: "midtable", Name: fmt.Sprintf("midtable, all F rollup tables from %d sync_files", files), Amount: float64(n), Unit: "rows"},
+		Row{Group: "midtable", Name: refAll, Amount: float64(n), Unit: "rows"}, mid, server)
 	if err != nil {
 		return nil, err
 	}
 	pair[0].Note = fmt.Sprintf("%d tables, %d rollup rows", tables, res.TableRows)
 	rows = append(rows, pair...)
 	// One table alone, straight from the raw rows, as a scale.
-	oneTable := "bench_" + RollupsOf('F')[0].Table(periods[1], day)
-	for _, r := range RollupsOf('F') {
+	oneTable := "bench_" + rollup.RollupsOf('F')[0].Table(rollup.Periods()[1], day)
+	for _, r := range rollup.RollupsOf('F') {
 		if r.Dims == "GA" {
-			oneTable = "bench_" + r.Table(periods[1], day)
-			one, err := bench.Repeat(bench.Row{Group: "midtable", Name: "server: one GROUP BY (FGA 1H) from the raw rows", Amount: float64(n), Unit: "rows"},
+			oneTable = "bench_" + r.Table(rollup.Periods()[1], day)
+			one, err := Repeat(Row{Group: "midtable", Name: "server: one GROUP BY (FGA 1H) from the raw rows", Amount: float64(n), Unit: "rows"},
 				func() (time.Duration, error) {
 					if _, err := db.ExecContext(ctx, "TRUNCATE TABLE "+mariadb.Quote(oneTable)); err != nil {
 						return 0, err
 					}
 					begin := time.Now()
-					if _, err := db.ExecContext(ctx, "INSERT INTO "+mariadb.Quote(oneTable)+" "+r.RawSQL(periods[1], day)); err != nil {
+					if _, err := db.ExecContext(ctx, "INSERT INTO "+mariadb.Quote(oneTable)+" "+r.RawSQL(rollup.Periods()[1], day)); err != nil {
 						return 0, err
 					}
 					return time.Since(begin), nil
@@ -217,7 +218,7 @@ func Bench(ctx context.Context, db *sql.DB, n int, logger *slog.Logger) ([]bench
 	}
 
 	// A 4-hour report, from rollups and from raw rows.
-	q := Query{Table: 'F', By: "U", From: start, To: start.Add(4 * time.Hour), OrderBy: "bytes_down", Top: 10}
+	q := rollup.Query{Table: 'F', By: "U", From: start, To: start.Add(4 * time.Hour), OrderBy: "bytes_down", Top: 10}
 	fromRollup, prl, err := timeQuery(ctx, db, q, 21)
 	if err != nil {
 		return nil, err
@@ -229,20 +230,20 @@ func Bench(ctx context.Context, db *sql.DB, n int, logger *slog.Logger) ([]bench
 	}
 	const refRaw = "4-hour report from raw rows (reference)"
 	rows = append(rows,
-		bench.Row{Group: "midtable", Name: "4-hour report from rollups", Amount: 1, Unit: "queries", Took: fromRollup, Reference: refRaw,
+		Row{Group: "midtable", Name: "4-hour report from rollups", Amount: 1, Unit: "queries", Took: fromRollup, Reference: refRaw,
 			Note: fmt.Sprintf("top 10 users by bytes_down; reads %v", prl.Parts)},
-		bench.Row{Group: "midtable", Name: refRaw, Amount: 1, Unit: "queries", Took: fromRaw, Note: fmt.Sprintf("GROUP BY over %d raw rows", n)})
+		Row{Group: "midtable", Name: refRaw, Amount: 1, Unit: "queries", Took: fromRaw, Note: fmt.Sprintf("GROUP BY over %d raw rows", n)})
 	return rows, nil
 }
 
 // timeQuery runs q runs times (plus one to warm up) and returns the median
 // time.
-func timeQuery(ctx context.Context, db *sql.DB, q Query, runs int) (time.Duration, Plan, error) {
+func timeQuery(ctx context.Context, db *sql.DB, q rollup.Query, runs int) (time.Duration, rollup.Plan, error) {
 	var times []time.Duration
-	var pl Plan
+	var pl rollup.Plan
 	for i := range runs + 1 {
 		s := time.Now()
-		p, rows, err := Answer(ctx, db, q)
+		p, rows, err := rollup.Answer(ctx, db, q)
 		if err != nil {
 			return 0, pl, err
 		}
@@ -263,17 +264,17 @@ func timeQuery(ctx context.Context, db *sql.DB, q Query, runs int) (time.Duratio
 // Its columns are the raw table's (ts is the 30-minute bucket), so every
 // rollup's selectFrom reads it as it would the raw table.
 func finePassSQL(raw string) string {
-	src, _ := SourceByLetter('F')
-	sel := []string{"`gw`", bucketSQL(periods[2]) + " AS `ts`"}
+	src, _ := rollup.SourceByLetter('F')
+	sel := []string{"`gw`", rollup.BucketSQL(rollup.Periods()[2]) + " AS `ts`"}
 	group := []string{"`gw`", "`ts`"}
-	for i := 0; i < len(DimOrder); i++ {
-		if col, ok := src.DimColumns[DimOrder[i]]; ok {
+	for i := 0; i < len(rollup.DimOrder); i++ {
+		if col, ok := src.DimColumns[rollup.DimOrder[i]]; ok {
 			sel = append(sel, "`"+col+"`")
 			group = append(group, "`"+col+"`")
 		}
 	}
 	for _, m := range src.Measures {
-		sel = append(sel, "CAST("+measureSQL(m)+" AS UNSIGNED) AS `"+m.From+"`")
+		sel = append(sel, "CAST("+rollup.MeasureSQL(m)+" AS UNSIGNED) AS `"+m.From+"`")
 	}
 	return "SELECT " + strings.Join(sel, ", ") + " FROM " + mariadb.Quote(raw) + " GROUP BY " + strings.Join(group, ", ")
 }

@@ -1,4 +1,4 @@
-package rollup
+package rowgen
 
 import (
 	"fmt"
@@ -10,8 +10,8 @@ import (
 	"github.com/acstore/acstore/internal/logfile"
 )
 
-// GenConfig configures Generate.
-type GenConfig struct {
+// GroupedConfig configures Grouped.
+type GroupedConfig struct {
 	Root    string
 	Gateway string
 	Codec   logfile.Codec
@@ -38,12 +38,12 @@ type person struct {
 
 type app struct{ name, typ *string }
 
-// Generate writes rows of the A, F, T and U tables through the real Spool
+// Grouped writes rows of the A, F, T and U tables through the real Spool
 // (high-performance mode: sync_files only), drawing users, groups,
 // addresses and apps from small sets so that rollups really group, unlike
-// internal/rowgen which draws every field at random. It returns the rows
-// written per table.
-func Generate(cfg GenConfig) (map[byte]int, error) {
+// Gen which draws every field at random. It returns the rows written per
+// table.
+func Grouped(cfg GroupedConfig) (map[byte]int, error) {
 	if cfg.Letters == "" {
 		cfg.Letters = "AFTU"
 	}

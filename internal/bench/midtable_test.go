@@ -1,27 +1,27 @@
-package rollup_test
+package bench_test
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/acstore/acstore/internal/bench"
-	"github.com/acstore/acstore/internal/rollup"
 	"github.com/acstore/acstore/internal/testdb"
 )
 
-// TestBench runs the benchmark small (ACSTORE_BENCH_ROWS sets the size) and
+// TestMidtableBench runs the benchmark small (ACSTORE_BENCH_ROWS sets the size) and
 // checks it measures what it says (each trial checks the sums of its
 // tables itself): the 4-hour report read from one 4H bucket.
-func TestBench(t *testing.T) {
+func TestMidtableBench(t *testing.T) {
 	db, _ := testdb.New(t)
 	n := 20_000
 	if s := os.Getenv("ACSTORE_BENCH_ROWS"); s != "" {
 		n, _ = strconv.Atoi(s)
 	}
-	rows, err := rollup.Bench(context.Background(), db, n, testLogger(t))
+	rows, err := bench.Midtable(context.Background(), db, n, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

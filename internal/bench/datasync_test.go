@@ -1,4 +1,4 @@
-package datasync_test
+package bench_test
 
 import (
 	"context"
@@ -6,12 +6,11 @@ import (
 	"testing"
 
 	"github.com/acstore/acstore/internal/bench"
-	"github.com/acstore/acstore/internal/datasync"
 )
 
-// TestBench runs the benchmark small, so it keeps working; set
+// TestDatasyncBench runs the benchmark small, so it keeps working; set
 // DATASYNC_BENCH_ROWS to measure for real and print the table.
-func TestBench(t *testing.T) {
+func TestDatasyncBench(t *testing.T) {
 	rows := 5000
 	if os.Getenv("DATASYNC_BENCH_ROWS") != "" {
 		var n int
@@ -20,7 +19,7 @@ func TestBench(t *testing.T) {
 		}
 		rows = n
 	}
-	out, err := datasync.Bench(context.Background(), rows)
+	out, err := bench.Datasync(context.Background(), rows)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package datasync
+package bench
 
 import (
 	"context"
@@ -18,18 +18,18 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/acstore/acstore/internal/bench"
+	"github.com/acstore/acstore/internal/datasync"
 	"github.com/acstore/acstore/internal/logfile"
 	"github.com/acstore/acstore/internal/rowgen"
 	"github.com/acstore/acstore/internal/schema"
 )
 
-// Bench measures datasync on loopback next to a plain TCP copy of the same
+// Datasync measures datasync on loopback next to a plain TCP copy of the same
 // bytes into files, in the same run: push over TLS with LZ4 (the files as
 // stored) and with xz (recompressed for the wire), and LZ4 over plaintext.
 // rows is the number of rows per log table written into the branch's
 // sync_files first (100000 rows give about 30 MB of LZ4 files).
-func Bench(ctx context.Context, rows int) ([]bench.Row, error) {
+func Datasync(ctx context.Context, rows int) ([]Row, error) {
 	const gw = "BE0C4A11"
 	tmp, err := os.MkdirTemp("", "acbench-datasync-")
 	if err != nil {
@@ -68,7 +68,7 @@ func Bench(ctx context.Context, rows int) ([]bench.Row, error) {
 	if err != nil {
 		return nil, fmt.Errorf("plain copy: %w", err)
 	}
-	out := []bench.Row{{Group: group, Name: ref, Amount: mb, Unit: "MB", Took: took,
+	out := []Row{{Group: group, Name: ref, Amount: mb, Unit: "MB", Took: took,
 		Note: fmt.Sprintf("%d files, LZ4 size ratio %.2f (%.0f MB of rows)", len(files), float64(raw)/float64(stored), float64(raw)/1e6)}}
 	// datasync fsyncs each file before it publishes it; this reference
 	// does the same, to show what durability alone costs.
@@ -76,7 +76,7 @@ func Bench(ctx context.Context, rows int) ([]bench.Row, error) {
 	if err != nil {
 		return nil, fmt.Errorf("plain copy: %w", err)
 	}
-	out = append(out, bench.Row{Group: group, Name: "plain TCP copy, fsync per file", Amount: mb, Unit: "MB", Took: took, Reference: ref})
+	out = append(out, Row{Group: group, Name: "plain TCP copy, fsync per file", Amount: mb, Unit: "MB", Took: took, Reference: ref})
 
 	certs, err := benchCerts(filepath.Join(tmp, "pki"))
 	if err != nil {
@@ -100,7 +100,7 @@ func Bench(ctx context.Context, rows int) ([]bench.Row, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", c.name, err)
 		}
-		out = append(out, bench.Row{Group: group, Name: c.name, Amount: mb, Unit: "MB", Took: took, Reference: ref,
+		out = append(out, Row{Group: group, Name: c.name, Amount: mb, Unit: "MB", Took: took, Reference: ref,
 			Note: fmt.Sprintf("%.1f MB on the wire, size ratio %.2f", float64(wire)/1e6, float64(raw)/float64(wire))})
 	}
 
@@ -113,7 +113,7 @@ func Bench(ctx context.Context, rows int) ([]bench.Row, error) {
 	if err != nil {
 		return nil, fmt.Errorf("plain copy over the link: %w", err)
 	}
-	out = append(out, bench.Row{Group: group, Name: linkRef, Amount: mb, Unit: "MB", Took: took})
+	out = append(out, Row{Group: group, Name: linkRef, Amount: mb, Unit: "MB", Took: took})
 	for _, c := range []struct {
 		name  string
 		codec logfile.Codec
@@ -127,7 +127,7 @@ func Bench(ctx context.Context, rows int) ([]bench.Row, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", c.name, err)
 		}
-		out = append(out, bench.Row{Group: group, Name: c.name, Amount: mb, Unit: "MB", Took: took, Reference: linkRef,
+		out = append(out, Row{Group: group, Name: c.name, Amount: mb, Unit: "MB", Took: took, Reference: linkRef,
 			Note: fmt.Sprintf("%.1f MB on the wire", float64(wire)/1e6)})
 	}
 	return out, nil
@@ -157,8 +157,8 @@ func thinLink(target string, rate int64) (string, func(), error) {
 				}
 				defer d.Close()
 				done := make(chan struct{})
-				go func() { shapedCopy(d, c, newLimiter(rate)); close(done) }()
-				shapedCopy(c, d, newLimiter(rate))
+				go func() { shapedCopy(d, c, datasync.NewLimiter(rate)); close(done) }()
+				shapedCopy(c, d, datasync.NewLimiter(rate))
 				<-done
 			}()
 		}
@@ -167,12 +167,12 @@ func thinLink(target string, rate int64) (string, func(), error) {
 }
 
 // shapedCopy copies src to dst, waiting on l before each write.
-func shapedCopy(dst, src net.Conn, l *limiter) {
+func shapedCopy(dst, src net.Conn, l *datasync.Limiter) {
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := src.Read(buf)
 		if n > 0 {
-			l.wait(context.Background(), n)
+			l.Wait(context.Background(), n)
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				return
 			}
@@ -283,15 +283,15 @@ func plainCopy(files []string, dst string, fsync bool, link int64) (time.Duratio
 	return time.Since(start), err
 }
 
-func benchPush(ctx context.Context, branch, ho, gw string, codec logfile.Codec, useTLS bool, parallel int, link int64, certs TLSFiles) (int64, time.Duration, error) {
+func benchPush(ctx context.Context, branch, ho, gw string, codec logfile.Codec, useTLS bool, parallel int, link int64, certs datasync.TLSFiles) (int64, time.Duration, error) {
 	secret := "bench-secret-0123456789abcdef"
-	scfg := ServerConfig{Root: ho, Gateways: map[string]string{gw: secret}, TLS: TLSFiles{Insecure: true}}
-	ccfg := ClientConfig{Root: branch, Gateway: gw, Secret: secret, Codec: codec, TLS: TLSFiles{Insecure: true}, Retries: 3, Parallel: parallel}
+	scfg := datasync.ServerConfig{Root: ho, Gateways: map[string]string{gw: secret}, TLS: datasync.TLSFiles{Insecure: true}}
+	ccfg := datasync.ClientConfig{Root: branch, Gateway: gw, Secret: secret, Codec: codec, TLS: datasync.TLSFiles{Insecure: true}, Retries: 3, Parallel: parallel}
 	if useTLS {
-		scfg.TLS = TLSFiles{Cert: certs.Cert, Key: certs.Key}
-		ccfg.TLS = TLSFiles{CA: certs.CA}
+		scfg.TLS = datasync.TLSFiles{Cert: certs.Cert, Key: certs.Key}
+		ccfg.TLS = datasync.TLSFiles{CA: certs.CA}
 	}
-	srv, err := NewServer(scfg, nil)
+	srv, err := datasync.NewServer(scfg, nil)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -312,7 +312,7 @@ func benchPush(ctx context.Context, branch, ho, gw string, codec logfile.Codec, 
 	if useTLS {
 		ccfg.Server = "https://" + addr
 	}
-	c, err := NewClient(ccfg)
+	c, err := datasync.NewClient(ccfg)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -333,13 +333,13 @@ func benchPush(ctx context.Context, branch, ho, gw string, codec logfile.Codec, 
 }
 
 // benchCerts writes a CA and a server certificate for 127.0.0.1.
-func benchCerts(dir string) (TLSFiles, error) {
+func benchCerts(dir string) (datasync.TLSFiles, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return TLSFiles{}, err
+		return datasync.TLSFiles{}, err
 	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return TLSFiles{}, err
+		return datasync.TLSFiles{}, err
 	}
 	ca := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "acbench CA"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
@@ -347,19 +347,19 @@ func benchCerts(dir string) (TLSFiles, error) {
 		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}}
 	der, err := x509.CreateCertificate(rand.Reader, ca, ca, &key.PublicKey, key)
 	if err != nil {
-		return TLSFiles{}, err
+		return datasync.TLSFiles{}, err
 	}
 	kder, err := x509.MarshalECPrivateKey(key)
 	if err != nil {
-		return TLSFiles{}, err
+		return datasync.TLSFiles{}, err
 	}
 	// One self-signed certificate serves as both CA and server certificate.
-	t := TLSFiles{CA: filepath.Join(dir, "ca.pem"), Cert: filepath.Join(dir, "ca.pem"), Key: filepath.Join(dir, "key.pem")}
+	t := datasync.TLSFiles{CA: filepath.Join(dir, "ca.pem"), Cert: filepath.Join(dir, "ca.pem"), Key: filepath.Join(dir, "key.pem")}
 	if err := os.WriteFile(t.CA, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		return TLSFiles{}, err
+		return datasync.TLSFiles{}, err
 	}
 	if err := os.WriteFile(t.Key, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
-		return TLSFiles{}, err
+		return datasync.TLSFiles{}, err
 	}
 	return t, nil
 }
