@@ -5,9 +5,11 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"regexp"
 
@@ -15,8 +17,8 @@ import (
 	"golang.org/x/term"
 
 	"github.com/acstore/acstore/internal/daemon"
-	"github.com/acstore/acstore/internal/mariadb"
 	"github.com/acstore/acstore/internal/rebuild"
+	"github.com/acstore/acstore/internal/shard"
 )
 
 const usage = `recover: rebuild MariaDB day tables from the sync_files.
@@ -25,6 +27,7 @@ Usage:
   recover -data DIR -dsn DSN -table T -day YYYYMMDD   rebuild one day table
   recover -data DIR -dsn DSN -check [-repair]         compare files and tables
   recover -data DIR -dsn DSN -all                     rebuild every day table
+  recover -data DIR -shards FILE ...                  the same on every shard of a head office
 
 A table is rebuilt into a shadow table (A20261121_rebuild) from every
 sync_file of that table and day, then swapped in with one RENAME TABLE, so
@@ -54,6 +57,8 @@ func run(args []string) error {
 	fs := flag.NewFlagSet("recover", flag.ContinueOnError)
 	var common daemon.Common
 	common.RegisterFlags(fs)
+	var shards shard.Flag
+	shards.Register(fs)
 	table := fs.String("table", "", "table letter to rebuild (A U P M C O I S F Q T)")
 	day := fs.String("day", "", "day to rebuild, YYYYMMDD")
 	check := fs.Bool("check", false, "compare the rows of every sync_file with its day table and run CHECK TABLE")
@@ -86,15 +91,44 @@ func run(args []string) error {
 	}
 	ctx, stop := daemon.SignalContext()
 	defer stop()
-	db, err := mariadb.Open(ctx, common.DSN)
+	set, _, err := shards.Open(ctx, common.DSN)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	r := &rebuild.Rebuilder{Root: common.Data, DB: db, Logger: log, Attempts: 3}
+	defer set.Close()
+	m := mode{table: *table, day: *day, check: *check, repair: *repair, all: *all}
+	// Past one server, each shard against the sync_files of its own
+	// gateways; a shard that is down is reported and the others go on.
+	var errs []error
+	for _, name := range set.Map.Names() {
+		db, err := set.DB(ctx, name)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		r := &rebuild.Rebuilder{Root: common.Data, DB: db, Logger: log, Attempts: 3}
+		if set.Map.Sharded() {
+			fmt.Printf("== shard %s\n", name)
+			r.Keep = func(gw, day string) bool { return set.Map.For(gw, day) == name }
+		}
+		if err := m.run(ctx, r, log); err != nil {
+			errs = append(errs, fmt.Errorf("shard %s: %w", name, err))
+			if !set.Map.Sharded() {
+				return err
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
 
+type mode struct {
+	table, day         string
+	check, repair, all bool
+}
+
+func (md mode) run(ctx context.Context, r *rebuild.Rebuilder, log *slog.Logger) error {
 	switch {
-	case *check:
+	case md.check:
 		ms, err := r.Check(ctx)
 		if err != nil {
 			return err
@@ -106,7 +140,7 @@ func run(args []string) error {
 			fmt.Println("all tables match their sync_files")
 			return nil
 		}
-		if !*repair {
+		if !md.repair {
 			return fmt.Errorf("%d mismatch(es); run with -check -repair to rebuild them", len(ms))
 		}
 		results, err := r.Repair(ctx, ms)
@@ -114,7 +148,7 @@ func run(args []string) error {
 			fmt.Printf("rebuilt %s: %d rows from %d files\n", res.Table, res.Rows, res.Files)
 		}
 		return err
-	case *all:
+	case md.all:
 		var bar *progressbar.ProgressBar
 		progress := func(done, total int, res rebuild.Result) {
 			if bar == nil {
@@ -135,7 +169,7 @@ func run(args []string) error {
 		fmt.Printf("rebuilt %d tables, %d rows\n", len(results), rows)
 		return err
 	default:
-		res, err := r.Table(ctx, (*table)[0], *day)
+		res, err := r.Table(ctx, md.table[0], md.day)
 		if err != nil {
 			return err
 		}
