@@ -11,13 +11,13 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"regexp"
 
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
 	"github.com/acstore/acstore/internal/daemon"
 	"github.com/acstore/acstore/internal/rebuild"
+	"github.com/acstore/acstore/internal/schema"
 	"github.com/acstore/acstore/internal/shard"
 )
 
@@ -43,8 +43,6 @@ any; with -repair it rebuilds each of them (a table of an earlier layout is
 upgraded in place, keeping its rows). -all is for a database that was
 lost entirely: it rebuilds every table and day the sync_files hold.
 `
-
-var dayRE = regexp.MustCompile(`^\d{8}$`)
 
 func main() {
 	if err := run(os.Args[1:]); err != nil {
@@ -82,7 +80,7 @@ func run(args []string) error {
 		return errors.New("give exactly one of -table/-day, -check or -all (see -h)")
 	case *repair && !*check:
 		return errors.New("-repair goes with -check")
-	case (*table != "" || *day != "") && (len(*table) != 1 || !dayRE.MatchString(*day)):
+	case (*table != "" || *day != "") && (len(*table) != 1 || !isDay(*day)):
 		return errors.New("-table wants one letter and -day a date YYYYMMDD, e.g. -table A -day 20261121")
 	}
 	log, err := common.Logger("recover")
@@ -129,25 +127,7 @@ type mode struct {
 func (md mode) run(ctx context.Context, r *rebuild.Rebuilder, log *slog.Logger) error {
 	switch {
 	case md.check:
-		ms, err := r.Check(ctx)
-		if err != nil {
-			return err
-		}
-		for _, m := range ms {
-			fmt.Println(m)
-		}
-		if len(ms) == 0 {
-			fmt.Println("all tables match their sync_files")
-			return nil
-		}
-		if !md.repair {
-			return fmt.Errorf("%d mismatch(es); run with -check -repair to rebuild them", len(ms))
-		}
-		results, err := r.Repair(ctx, ms)
-		for _, res := range results {
-			fmt.Printf("rebuilt %s: %d rows from %d files\n", res.Table, res.Rows, res.Files)
-		}
-		return err
+		return r.CheckAndRepair(ctx, md.repair, os.Stdout)
 	case md.all:
 		var bar *progressbar.ProgressBar
 		progress := func(done, total int, res rebuild.Result) {
@@ -176,4 +156,9 @@ func (md mode) run(ctx context.Context, r *rebuild.Rebuilder, log *slog.Logger) 
 		fmt.Printf("rebuilt %s: %d rows from %d files (%d torn), attempt %d\n", res.Table, res.Rows, res.Files, res.Torn, res.Attempts)
 		return nil
 	}
+}
+
+func isDay(s string) bool {
+	_, err := schema.ParseDay(s)
+	return err == nil
 }

@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -292,17 +291,12 @@ func sortBlocks(bs []Block) {
 	})
 }
 
-var dayRE = regexp.MustCompile(`^\d{8}$`)
-
 // Rebuild recomputes every block of a day (YYYYMMDD) of every gateway that
 // has sync_files for it, including blocks that now have none (their rows
 // are deleted), and records the day's files in the state.
 func (r *Roller) Rebuild(ctx context.Context, day string) (Result, error) {
-	if !dayRE.MatchString(day) {
-		return Result{}, fmt.Errorf("day %q: want YYYYMMDD", day)
-	}
-	if _, err := time.Parse(schema.DayLayout, day); err != nil {
-		return Result{}, fmt.Errorf("day %q: %w", day, err)
+	if _, err := schema.ParseDay(day); err != nil {
+		return Result{}, err
 	}
 	dirs, err := filepath.Glob(filepath.Join(r.cfg.Root, "sync", "*", day))
 	if err != nil {

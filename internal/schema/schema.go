@@ -357,6 +357,19 @@ func (t *Table) CreateSQL(name string) string {
 // DayLayout is the layout of the day in table and file names.
 const DayLayout = "20060102"
 
+// ParseDay parses a day as flags, table and file names give it
+// (YYYYMMDD: eight digits, a real date), at midnight local time.
+func ParseDay(day string) (time.Time, error) {
+	if len(day) != len(DayLayout) || strings.Trim(day, "0123456789") != "" {
+		return time.Time{}, fmt.Errorf("day %q: want YYYYMMDD", day)
+	}
+	t, err := time.ParseInLocation(DayLayout, day, time.Local)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("day %q: %w", day, err)
+	}
+	return t, nil
+}
+
 // DayTable returns the name of the day table of letter for day, e.g. A20261121.
 func DayTable(letter byte, day time.Time) string {
 	return string(letter) + day.Format(DayLayout)
