@@ -64,7 +64,7 @@ func (s *Server) Handler() http.Handler {
 			v, err = s.progress(gw)
 		case strings.HasPrefix(path, "/v1/files/"):
 			var name string
-			if name, err = url1(path, "/v1/files/"); err != nil {
+			if name, err = pathSegment(path, "/v1/files/"); err != nil {
 				break
 			}
 			switch r.Method {
@@ -77,7 +77,7 @@ func (s *Server) Handler() http.Handler {
 			}
 		case r.Method == http.MethodPost && strings.HasPrefix(path, "/v1/windows/"):
 			var win string
-			if win, err = url1(path, "/v1/windows/"); err == nil {
+			if win, err = pathSegment(path, "/v1/windows/"); err == nil {
 				v, err = s.commit(r, gw, win)
 			}
 		default:
@@ -87,8 +87,8 @@ func (s *Server) Handler() http.Handler {
 	})
 }
 
-// url1 returns the one path segment after prefix, unescaped.
-func url1(path, prefix string) (string, error) {
+// pathSegment returns the one path segment after prefix, unescaped.
+func pathSegment(path, prefix string) (string, error) {
 	raw := strings.TrimPrefix(path, prefix)
 	name, err := urlUnescape(raw)
 	if err != nil || name == "" {

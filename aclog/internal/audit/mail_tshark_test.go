@@ -27,7 +27,6 @@ package audit
 import (
 	"bytes"
 	"encoding/hex"
-	"encoding/json"
 	"encoding/xml"
 	"io"
 	"mime"
@@ -177,8 +176,8 @@ func TestMailTsharkComparison(t *testing.T) {
 			if haveTshark {
 				want = runTsharkText(t, filepath.Join(pcapRoot, rel))
 				if *update {
-					writeGoldenAny(t, golden, want)
-				} else if stored, err := readGoldenAny[textResult](golden); err != nil {
+					writeGolden(t, golden, want)
+				} else if stored, err := readGolden[textResult](golden); err != nil {
 					t.Errorf("golden %s: %v (run go test -update)", golden, err)
 				} else if !sameText(stored, want) {
 					t.Logf("golden %s (tshark %s) differs from tshark %s; run -update if the new output is right",
@@ -186,7 +185,7 @@ func TestMailTsharkComparison(t *testing.T) {
 				}
 			} else {
 				var err error
-				if want, err = readGoldenAny[textResult](golden); err != nil {
+				if want, err = readGolden[textResult](golden); err != nil {
 					t.Fatalf("golden %s: %v", golden, err)
 				}
 			}
@@ -473,29 +472,3 @@ func runTsharkText(t *testing.T, file string) textResult {
 	sortText(&r)
 	return r
 }
-
-func readGoldenAny[T any](path string) (T, error) {
-	var r T
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return r, err
-	}
-	err = jsonUnmarshal(b, &r)
-	return r, err
-}
-
-func writeGoldenAny(t *testing.T, path string, v any) {
-	b, err := jsonMarshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func jsonMarshal(v any) ([]byte, error)   { return json.MarshalIndent(v, "", "  ") }
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

@@ -156,7 +156,7 @@ func TestTsharkComparison(t *testing.T) {
 				want = runTshark(t, filepath.Join(pcapRoot, rel))
 				if *update {
 					writeGolden(t, golden, want)
-				} else if stored, err := readGolden(golden); err != nil {
+				} else if stored, err := readGolden[tsharkResult](golden); err != nil {
 					t.Errorf("golden %s: %v (run go test -update)", golden, err)
 				} else if !sameResults(stored, want) {
 					// A different tshark version may dissect differently; the
@@ -166,7 +166,7 @@ func TestTsharkComparison(t *testing.T) {
 				}
 			} else {
 				var err error
-				if want, err = readGolden(golden); err != nil {
+				if want, err = readGolden[tsharkResult](golden); err != nil {
 					t.Fatalf("golden %s: %v", golden, err)
 				}
 			}
@@ -268,8 +268,9 @@ func multisetDiff(a, b []string) (onlyA, onlyB []string) {
 	return onlyA, onlyB
 }
 
-func readGolden(path string) (tsharkResult, error) {
-	var r tsharkResult
+// readGolden reads a golden file of JSON into a T.
+func readGolden[T any](path string) (T, error) {
+	var r T
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return r, err
@@ -280,8 +281,9 @@ func readGolden(path string) (tsharkResult, error) {
 	return r, nil
 }
 
-func writeGolden(t *testing.T, path string, r tsharkResult) {
-	b, err := json.MarshalIndent(r, "", "  ")
+// writeGolden writes v as indented JSON into a golden file (go test -update).
+func writeGolden(t *testing.T, path string, v any) {
+	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		t.Fatal(err)
 	}

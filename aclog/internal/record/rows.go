@@ -58,7 +58,7 @@ func (r *Recorder) Mail(m *audit.Mail) {
 		e.Time(msg.Date.In(m.Time.Location()).Truncate(time.Second))
 	}
 	e.StrOrNull(msg.Body)
-	e.Uint(b2u(msg.BodyCut))
+	e.Uint(flagValue(msg.BodyCut))
 	var files []string
 	image := false
 	for i := range msg.Attachments {
@@ -74,7 +74,7 @@ func (r *Recorder) Mail(m *audit.Mail) {
 	case m.Cut || msg.HeaderOnly || msg.BodyCut:
 		status = "partial"
 	}
-	e.StrOrNull(r.source).Uint(b2u(image)).Uint(sign).
+	e.StrOrNull(r.source).Uint(flagValue(image)).Uint(sign).
 		Str(stored).Uint(size).StrOrNull(strings.Join(files, "\n")).Str(status)
 	r.commit()
 }
@@ -85,7 +85,7 @@ func fileLine(ref string, size int64, typ, name string) string {
 	return ref + " " + strconv.FormatInt(size, 10) + " " + typ + " " + name
 }
 
-func b2u(b bool) uint64 {
+func flagValue(b bool) uint64 {
 	if b {
 		return 1
 	}
