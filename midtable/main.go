@@ -122,7 +122,7 @@ func run(args []string) error {
 			if err != nil {
 				return err
 			}
-			m, err := rollup.Verify(ctx, sdb, *day)
+			m, err := rollup.Check(ctx, sdb, *day)
 			if err != nil {
 				return fmt.Errorf("shard %s: %w", name, err)
 			}

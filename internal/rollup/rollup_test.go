@@ -89,7 +89,7 @@ func runOnce(t testing.TB, r *rollup.Roller) rollup.Result {
 
 func verify(t testing.TB, db *sql.DB) {
 	t.Helper()
-	ms, err := rollup.Verify(context.Background(), db, day0s)
+	ms, err := rollup.Check(context.Background(), db, day0s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +149,7 @@ func TestRollupsEqualGroupBy(t *testing.T) {
 		t.Errorf("%d rollup tables, want %d (catalogue x periods)", mids, want)
 	}
 
-	// Real values, independent of Verify's SQL.
+	// Real values, independent of Check's SQL.
 	cases := []struct {
 		name      string
 		rollupSQL string

@@ -24,12 +24,12 @@ func (m Mismatch) String() string {
 	return fmt.Sprintf("%s: %d row(s) missing, %d extra; e.g. %s", m.Table, m.Missing, m.Extra, m.Example)
 }
 
-// Verify compares every rollup table of a day with the same GROUP BY run
+// Check compares every rollup table of a day with the same GROUP BY run
 // by the server over the raw day tables, exactly: every byte of every
 // dimension, NULLs, and every sum. A raw day table that does not exist
 // (high-performance mode keeps none) is skipped. It is for tests and for
 // an operator's `midtable -check`.
-func Verify(ctx context.Context, db *sql.DB, day string) ([]Mismatch, error) {
+func Check(ctx context.Context, db *sql.DB, day string) ([]Mismatch, error) {
 	tables, err := mariadb.Tables(ctx, db)
 	if err != nil {
 		return nil, err
