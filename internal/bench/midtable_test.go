@@ -39,7 +39,7 @@ func TestMidtableBench(t *testing.T) {
 	if r := rows[0].Ratio; r.Median == 0 || r.Min > r.Median || r.Median > r.Max {
 		t.Errorf("midtable's ratio to the server %+v: want a median of runs with its min and max", r)
 	}
-	if r := rows[3].Rate() / rows[4].Rate(); r < 5 {
-		t.Errorf("the 4-hour report is only %.1fx faster from rollups", r)
-	}
+	// That the report is faster from the rollups is for `make bench` to
+	// show (at 20000 rows the raw GROUP BY takes milliseconds too); here,
+	// that it reads one 4H bucket instead of the raw rows (above).
 }
