@@ -44,7 +44,8 @@ lint: ## gofmt, go vet, staticcheck
 
 bench: deps db-up build ## print throughputs next to their references, measured in the same run
 	$(GO) build -o bin/ ./aclog/internal/pcapgen/cmd/pcapgen
-	$(GO) run ./internal/bench/acbench -bin bin -out BENCH.md
+	scripts/shards.sh up 3 >/dev/null
+	$(GO) run ./internal/bench/acbench -bin bin -shards var/shards/shards.yaml -out BENCH.md
 
 fuzz: ## run each fuzz target for FUZZTIME (default 60s)
 	@for t in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \

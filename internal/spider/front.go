@@ -61,14 +61,16 @@ func (f *Front) DB(ctx context.Context) (*sql.DB, error) {
 	return f.db, nil
 }
 
-// Close closes the front's pool.
+// Close closes the front's pool; a later DB connects again.
 func (f *Front) Close() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.db != nil {
-		return f.db.Close()
+	if f.db == nil {
+		return nil
 	}
-	return nil
+	err := f.db.Close()
+	f.db, f.servers = nil, false
+	return err
 }
 
 // setup loads Spider if the server lacks it, and (re)defines a server per

@@ -22,7 +22,9 @@ func main() {
 	syncRows := flag.Int("datasync-rows", 200_000, "rows per table shipped by the datasync measurement")
 	consoleA := flag.Int("console-a-rows", 10_000_000, "A rows of the day the console's report reads")
 	consoleU := flag.Int("console-u-rows", 1_000_000, "U rows of the day the console's search reads")
-	only := flag.String("only", "", "run only this group (console)")
+	only := flag.String("only", "", "run only this group (console, shards)")
+	shardsMap := flag.String("shards", "", "shard map with a Spider front (scripts/shards.sh writes var/shards/shards.yaml): loads into the shards vs one server, reports through the front; empty: not measured")
+	shardRows := flag.Int("shard-a-rows", 1_200_000, "A rows of the day the shards measurement loads and reports on")
 	out := flag.String("out", "BENCH.md", "file the table is written to as well (nothing is edited by hand); empty: stdout only")
 	flag.Parse()
 	if *only == "console" {
@@ -39,13 +41,24 @@ func main() {
 		}
 		return
 	}
-	if err := run(*dsn, *bin, *out, *rows, *packets, *syncRows, *consoleA, *consoleU); err != nil {
+	if *only == "shards" {
+		rows, err := shardsBench(context.Background(), *dsn, *shardsMap, *shardRows)
+		if err == nil {
+			bench.Print(os.Stdout, rows)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "acbench:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := run(*dsn, *bin, *out, *rows, *packets, *syncRows, *consoleA, *consoleU, *shardsMap, *shardRows); err != nil {
 		fmt.Fprintln(os.Stderr, "acbench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(dsn, bin, out string, n, packets, syncRows, consoleA, consoleU int) error {
+func run(dsn, bin, out string, n, packets, syncRows, consoleA, consoleU int, shardsMap string, shardRows int) error {
 	ctx := context.Background()
 	db, err := mariadb.Open(ctx, dsn)
 	if err != nil {
@@ -88,6 +101,13 @@ func run(dsn, bin, out string, n, packets, syncRows, consoleA, consoleU int) err
 		return fmt.Errorf("console: %w", err)
 	}
 	all = append(all, rows...)
+	if shardsMap != "" {
+		rows, err = shardsBench(ctx, dsn, shardsMap, shardRows)
+		if err != nil {
+			return fmt.Errorf("shards: %w", err)
+		}
+		all = append(all, rows...)
+	}
 	bench.Print(os.Stdout, all)
 	if out == "" {
 		return nil
