@@ -18,7 +18,7 @@ func (l *Loader) recoverTable(ctx context.Context, tg *target, b *batch, cause e
 	return l.loadStatement(ctx, tg, b)
 }
 
-// repairAndRebuild follows seed 001: REPAIR TABLE, then recover. REPAIR
+// repairAndRebuild runs REPAIR TABLE, then a rebuild, always both. REPAIR
 // makes the table usable at once, but MyISAM's repair drops the rows it
 // cannot read, so the table is then always rebuilt from the sync_files,
 // which hold every row: nothing is lost.

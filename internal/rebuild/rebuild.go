@@ -31,7 +31,7 @@ type Rebuilder struct {
 	DB     *sql.DB
 	Logger *slog.Logger
 	// Attempts is how many times a rebuild is tried before giving up
-	// (seed 001: three).
+	// (recover and loader try three times).
 	Attempts int
 	// LockWait is how long to wait for a loader holding the table.
 	LockWait time.Duration

@@ -44,7 +44,7 @@ func withoutLast(t *Table, n int) []string {
 // The layouts before issue 15 (keep meanings of the seeds): U and Q gained
 // repeat_count and last_ts (and U app_type) at their end; M gained
 // insert_time, msg_size, attachments and parse_status, and len, file_path
-// and parse_sign took the meanings seed 000 gives them.
+// and parse_sign took the meanings of the mail tables M replaces.
 func init() {
 	u, _ := ByLetter('U')
 	u.Past = []Layout{{Version: 1, Columns: withoutLast(u, 3)}}

@@ -28,7 +28,7 @@ type Column struct {
 	// field the type's zero, not the DEFAULT clause, so it is spelt out.
 	Default string
 	// Alias, when set, makes this a virtual column equal to the named
-	// stored column: the seed's name for one of ours (sport for
+	// stored column: the older tables' name for one of ours (sport for
 	// src_port). It is not in the files.
 	Alias string
 }
@@ -111,8 +111,8 @@ func logTable(letter byte, name, doc string, keys []string, cols ...Column) *Tab
 	return &Table{Letter: letter, Name: name, Doc: doc, Columns: all, Keys: keys}
 }
 
-// repeatCount and lastTS are the log reduction's trace in the rows it
-// keeps (seed 001, 日志精简): a row stands for the repeats folded into it.
+// repeatCount and lastTS are the log reduction's (日志精简) trace in the
+// rows it keeps: a row stands for the repeats folded into it.
 func repeatCount(what string) Column {
 	return Column{Name: "repeat_count", Type: "INT UNSIGNED NOT NULL DEFAULT 1",
 		Doc: what + " this row stands for: 1, or more when the log reduction folded repeats into it (SUM it to count " + what + ")", Default: "1"}
@@ -127,7 +127,7 @@ func lastTS(what string) Column {
 var tsKey = []string{"KEY ts (ts)"}
 
 // LogTables lists the log tables in the order datasync ships them
-// (seed 001: A-U-P-M-C-O-I-S-F-Q-T).
+// (ShipOrder).
 var logTables = []*Table{
 	logTable('A', "sessions", "one row per finished TCP/UDP session", tsKey,
 		append(endpoint(),
@@ -169,9 +169,10 @@ var logTables = []*Table{
 			Column{Name: "x_ref", Type: "CHAR(64) CHARACTER SET ascii NULL", Doc: "sha256 in the window's X bundle of the first uploaded file, or of a body that is not a form"},
 		)...),
 	logTable('M', "mails", "one row per mail message per protocol transfer (fields of seed 000)", tsKey,
-		// Seed 000's columns keep the seed's meanings (README, "M and
-		// seed 000"); source_ip etc. come from endpoint() and the seed's
-		// names are aliases at the end. The SMTP envelope (env_from,
+		// The columns of the mail tables M replaces keep their meanings
+		// (README, "M and the mail tables it replaces"); source_ip etc.
+		// come from endpoint() and those tables' names are aliases at
+		// the end. The SMTP envelope (env_from,
 		// env_to) is kept apart from the header's From and To: they differ
 		// for Bcc, lists and forwarding, and both are what an auditor asks
 		// for. acstore's own detail has columns of its own, appended
@@ -306,7 +307,8 @@ func LogTables() []*Table { return logTables }
 // ConfigTables returns the config tables.
 func ConfigTables() []*Table { return configTables }
 
-// ShipOrder is the order of the log table letters in a window (seed 001).
+// ShipOrder is the order of the log table letters in a window: the fixed
+// order datasync ships a window's files in, sessions (A) first.
 const ShipOrder = "AUPMCOISFQT"
 
 // Attachments is the letter of a window's attachment bundle; it is not a table.

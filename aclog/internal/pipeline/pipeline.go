@@ -267,8 +267,8 @@ func (r *run) live(ctx context.Context) error {
 	return err
 }
 
-// sourceName is how M rows name a capture file (seed 000's file_path):
-// its absolute path, so that it says which file whatever directory aclog
+// sourceName is how M rows name a capture file (file_path: the file the
+// row came from): its absolute path, so that it says which file whatever directory aclog
 // ran in.
 func sourceName(path string) string {
 	if abs, err := filepath.Abs(path); err == nil {

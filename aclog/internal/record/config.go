@@ -34,8 +34,8 @@ type Config struct {
 	Now func() time.Time `yaml:"-"`
 }
 
-// ReduceConfig is the log reduction of seed 001 (日志精简): rules that drop
-// or fold rows an auditor does not need, each counted in Stats.Reduced.
+// ReduceConfig is the log reduction (日志精简): rules that drop or fold
+// rows an auditor does not need, each counted in Stats.Reduced.
 // Every rule is a flag, so the config file (-config, keys are the flag
 // names) sets them too.
 //

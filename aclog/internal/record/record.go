@@ -216,7 +216,7 @@ func (r *Recorder) addOnline(s *audit.Session) {
 }
 
 // SetSource names the capture the next events come from: a capture file's
-// path, or live:IFACE. M rows carry it (seed 000's file_path).
+// path, or live:IFACE. M rows carry it as file_path.
 func (r *Recorder) SetSource(s string) { r.source = s }
 
 // HTTP writes a U row, unless the log reduction drops it or folds it into

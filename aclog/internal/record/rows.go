@@ -11,8 +11,9 @@ import (
 	"github.com/acstore/acstore/aclog/internal/proto/textconn"
 )
 
-// Mail writes an M row with seed 000's meanings (README, "M and seed
-// 000"); the attachments go to the window's X bundle.
+// Mail writes an M row, each column meaning what the README says ("M and
+// the mail tables it replaces"); the attachments go to the window's X
+// bundle.
 func (r *Recorder) Mail(m *audit.Mail) {
 	dir := "receive"
 	if m.Send {
@@ -35,8 +36,9 @@ func (r *Recorder) Mail(m *audit.Mail) {
 	stored := r.cfg.Now().Format(time.DateOnly)
 	msg := m.Message
 	if msg == nil {
-		// A STARTTLS note: nothing of the message can be read, so
-		// processing "failed" in the seed's terms.
+		// A STARTTLS note: nothing of the message can be read, and a
+		// message not parsed is a failed one: parse_sign 0, status
+		// "encrypted".
 		for range 9 {
 			e.Null()
 		}
