@@ -2,17 +2,10 @@ package bench
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/binary"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -22,6 +15,7 @@ import (
 	"github.com/acstore/acstore/internal/logfile"
 	"github.com/acstore/acstore/internal/rowgen"
 	"github.com/acstore/acstore/internal/schema"
+	"github.com/acstore/acstore/internal/testpki"
 )
 
 // Datasync measures datasync on loopback next to a plain TCP copy of the same
@@ -334,34 +328,11 @@ func benchPush(ctx context.Context, branch, ho, gw string, codec logfile.Codec, 
 
 // benchCerts writes a CA and a server certificate for 127.0.0.1.
 func benchCerts(dir string) (datasync.TLSFiles, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return datasync.TLSFiles{}, err
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	p, err := testpki.New(dir)
 	if err != nil {
 		return datasync.TLSFiles{}, err
 	}
-	ca := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "acbench CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}}
-	der, err := x509.CreateCertificate(rand.Reader, ca, ca, &key.PublicKey, key)
-	if err != nil {
-		return datasync.TLSFiles{}, err
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		return datasync.TLSFiles{}, err
-	}
-	// One self-signed certificate serves as both CA and server certificate.
-	t := datasync.TLSFiles{CA: filepath.Join(dir, "ca.pem"), Cert: filepath.Join(dir, "ca.pem"), Key: filepath.Join(dir, "key.pem")}
-	if err := os.WriteFile(t.CA, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		return datasync.TLSFiles{}, err
-	}
-	if err := os.WriteFile(t.Key, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
-		return datasync.TLSFiles{}, err
-	}
-	return t, nil
+	return datasync.TLSFiles{CA: p.CA, Cert: p.Cert, Key: p.Key}, nil
 }
 
 // checkShipped checks the bench's own output: every sync_file of the

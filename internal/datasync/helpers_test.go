@@ -2,19 +2,12 @@ package datasync_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"database/sql"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/pem"
 	"fmt"
 	"log/slog"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -28,6 +21,7 @@ import (
 	"github.com/acstore/acstore/internal/mariadb"
 	"github.com/acstore/acstore/internal/rowgen"
 	"github.com/acstore/acstore/internal/schema"
+	"github.com/acstore/acstore/internal/testpki"
 	"github.com/acstore/acstore/internal/xbundle"
 )
 
@@ -59,48 +53,11 @@ type pki struct {
 func newPKI(t testing.TB, gws ...string) *pki {
 	t.Helper()
 	dir := t.TempDir()
-	p := &pki{dir: dir, clientCert: map[string]string{}, clientKy: map[string]string{}}
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "acstore test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	tp, err := testpki.New(dir, gws...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	caCert, _ := x509.ParseCertificate(caDER)
-	p.ca = writePEM(t, dir, "ca.pem", "CERTIFICATE", caDER)
-	issue := func(name, cn string, server bool) (string, string) {
-		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn},
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-			KeyUsage: x509.KeyUsageDigitalSignature}
-		if server {
-			tmpl.IPAddresses = []net.IP{net.ParseIP("127.0.0.1")}
-			tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-		} else {
-			tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		kder, _ := x509.MarshalECPrivateKey(key)
-		return writePEM(t, dir, name+".pem", "CERTIFICATE", der), writePEM(t, dir, name+".key", "EC PRIVATE KEY", kder)
-	}
-	p.cert, p.key = issue("server", "head office", true)
-	for _, gw := range gws {
-		p.clientCert[gw], p.clientKy[gw] = issue("client-"+gw, gw, false)
-	}
-	return p
-}
-
-func writePEM(t testing.TB, dir, name, typ string, der []byte) string {
-	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return &pki{dir: dir, ca: tp.CA, cert: tp.Cert, key: tp.Key, clientCert: tp.ClientCert, clientKy: tp.ClientKey}
 }
 
 // testServer is a datasync server on a loopback listener.
