@@ -108,6 +108,28 @@ func TestFront(t *testing.T) {
 			}
 		}
 	}
+	// The front finds each gateway's rows by `gw = X`, in upper or lower
+	// case (the ascii collation compares without case), as on one server.
+	for _, g := range gws {
+		for _, spelt := range []string{g, strings.ToLower(g)} {
+			if got, want := count(t, fdb, "A"+day, spelt), count(t, one, "A"+day, g); got != want || want == 0 {
+				t.Errorf("front: %d A rows with gw = %q, one server %d", got, spelt, want)
+			}
+		}
+	}
+	// The front's partitions are the map's ranges, in order.
+	var wantParts []string
+	for i, r := range sh.Map.Version(day) {
+		bound := "MAXVALUE"
+		if r.Below != "" {
+			bound = "'" + r.Below + "'"
+		}
+		wantParts = append(wantParts, "["+spider.PartitionName(i, r.Shard)+" "+bound+"]")
+	}
+	if got := rowsText(t, fdb, "SELECT PARTITION_NAME, PARTITION_DESCRIPTION FROM information_schema.PARTITIONS "+
+		"WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'A"+day+"' ORDER BY PARTITION_ORDINAL_POSITION"); got != strings.Join(wantParts, "") {
+		t.Errorf("front partitions %s, want %s", got, strings.Join(wantParts, ""))
+	}
 	// Reports through the front equal those of the one server.
 	queries := []rollup.Query{
 		{Table: 'A', By: "U", From: t0, To: t0.Add(time.Hour), RawOnly: true, Top: 20},
