@@ -12,8 +12,11 @@ import (
 	"time"
 
 	"github.com/acstore/acstore/aclog/internal/capture"
+	"github.com/acstore/acstore/internal/schema"
 )
 
+// dayRE tells an argument that looks like a day from a file name; whether
+// it is a real date is validDay's to say.
 var dayRE = regexp.MustCompile(`^[0-9]{8}$`)
 
 // Expand turns aclog's -r arguments into capture files in the order to
@@ -58,8 +61,8 @@ func Expand(args []string, day string) (files, skipped []string, err error) {
 }
 
 func validDay(d string) bool {
-	_, err := time.ParseInLocation("20060102", d, time.Local)
-	return dayRE.MatchString(d) && err == nil
+	_, err := schema.ParseDay(d)
+	return err == nil
 }
 
 type dated struct {
