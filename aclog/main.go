@@ -7,8 +7,6 @@ package main
 import (
 	"errors"
 	"flag"
-	"fmt"
-	"os"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -78,12 +76,7 @@ type files []string
 func (f *files) String() string     { return strings.Join(*f, ",") }
 func (f *files) Set(s string) error { *f = append(*f, s); return nil }
 
-func main() {
-	if err := run(os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "aclog:", err)
-		os.Exit(1)
-	}
-}
+func main() { daemon.Main("aclog", run) }
 
 func run(args []string) error {
 	fs := flag.NewFlagSet("aclog", flag.ContinueOnError)

@@ -54,12 +54,7 @@ limited per address and name. Create the first admin with "console user
 add"; without -password-file a random password is generated and printed.
 `
 
-func main() {
-	if err := run(os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "console:", err)
-		os.Exit(1)
-	}
-}
+func main() { daemon.Main("console", run) }
 
 func run(args []string) error {
 	if len(args) > 0 && args[0] == "user" {

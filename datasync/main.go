@@ -68,12 +68,7 @@ success and the last error. At head office: per gateway, the last window
 received and the last window loaded into the database.
 `
 
-func main() {
-	if err := run(os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "datasync:", err)
-		os.Exit(1)
-	}
-}
+func main() { daemon.Main("datasync", run) }
 
 func run(args []string) error {
 	if len(args) == 0 {

@@ -10,7 +10,6 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/acstore/acstore/internal/daemon"
@@ -58,12 +57,7 @@ Every load is idempotent, so a crash at any moment loses and doubles
 nothing.
 `
 
-func main() {
-	if err := run(os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "loader:", err)
-		os.Exit(1)
-	}
-}
+func main() { daemon.Main("loader", run) }
 
 func run(args []string) error {
 	fs := flag.NewFlagSet("loader", flag.ContinueOnError)

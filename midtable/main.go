@@ -59,16 +59,12 @@ which, counts the others, and exits 1.
 `
 
 func main() {
-	var err error
-	if len(os.Args) > 1 && os.Args[1] == "query" {
-		err = query(os.Args[2:])
-	} else {
-		err = run(os.Args[1:])
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "midtable:", err)
-		os.Exit(1)
-	}
+	daemon.Main("midtable", func(args []string) error {
+		if len(args) > 0 && args[0] == "query" {
+			return query(args[1:])
+		}
+		return run(args)
+	})
 }
 
 func run(args []string) error {

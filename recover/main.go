@@ -44,12 +44,7 @@ upgraded in place, keeping its rows). -all is for a database that was
 lost entirely: it rebuilds every table and day the sync_files hold.
 `
 
-func main() {
-	if err := run(os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "recover:", err)
-		os.Exit(1)
-	}
-}
+func main() { daemon.Main("recover", run) }
 
 func run(args []string) error {
 	fs := flag.NewFlagSet("recover", flag.ContinueOnError)
