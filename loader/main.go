@@ -9,12 +9,10 @@ package main
 import (
 	"flag"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/acstore/acstore/internal/daemon"
 	"github.com/acstore/acstore/internal/loader"
-	"github.com/acstore/acstore/internal/retention"
 	"github.com/acstore/acstore/internal/rootlock"
 	"github.com/acstore/acstore/internal/shard"
 	"github.com/acstore/acstore/internal/spider"
@@ -123,7 +121,7 @@ func run(args []string) error {
 		return l.Retention(ctx, time.Now())
 	}
 
-	if err := common.Observe(ctx, log, l.Register, func() []any { return statsLine(l.Stats(), l.Pruner().Stats()) }); err != nil {
+	if err := common.Observe(ctx, log, l.Register, l.StatsLine); err != nil {
 		return err
 	}
 	log.Info("loader started", append([]any{common.ConfigAttr(), "data", cfg.Root, "keep_files", cfg.Keep, "interval", cfg.Interval},
@@ -131,14 +129,4 @@ func run(args []string) error {
 	err = l.Run(ctx)
 	log.Info("loader stopped", "files", l.Stats().Files.Load(), "rows", l.Stats().Rows.Load())
 	return err
-}
-
-func statsLine(s *loader.Stats, r *retention.Stats) []any {
-	return []any{
-		slog.Uint64("files", s.Files.Load()), slog.Uint64("rows", s.Rows.Load()),
-		slog.Int64("backlog", s.Backlog.Load()), slog.Uint64("statements", s.Batches.Load()),
-		slog.Uint64("repairs", s.Repairs.Load()), slog.Uint64("rebuilds", s.Rebuilds.Load()),
-		slog.Uint64("failures", s.Failures.Load()), slog.Uint64("rejected", s.Rejected.Load()),
-		slog.Float64("disk_used", float64(r.UsedPermille.Load())/10), slog.Int64("held_days", r.Held.Load()),
-	}
 }

@@ -12,7 +12,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -168,7 +167,7 @@ func run(args []string) error {
 	} // past one server, loader -keep drops the days on every shard
 	pr := retention.New(retention.Config{Root: cfg.Root, Marks: disk, Store: store, Logger: log})
 	register := func(reg prometheus.Registerer) { r.Register(reg); pr.Register(reg, "midtable") }
-	if err := common.Observe(ctx, log, register, func() []any { return statsLine(r.Stats()) }); err != nil {
+	if err := common.Observe(ctx, log, register, r.StatsLine); err != nil {
 		return err
 	}
 	go pr.Run(ctx)
@@ -176,15 +175,6 @@ func run(args []string) error {
 	err = r.Run(ctx)
 	log.Info("midtable stopped", "blocks", r.Stats().Blocks.Load(), "rows", r.Stats().Rows.Load())
 	return err
-}
-
-func statsLine(s *rollup.Stats) []any {
-	return []any{
-		slog.Uint64("files", s.Files.Load()), slog.Uint64("rows", s.Rows.Load()),
-		slog.Uint64("blocks", s.Blocks.Load()), slog.Uint64("rollup_rows", s.TableRows.Load()),
-		slog.Int64("pending", s.Pending.Load()), slog.Uint64("failures", s.Failures.Load()),
-		slog.Uint64("bad_rows", s.BadRows.Load()), slog.Uint64("torn", s.Torn.Load()),
-	}
 }
 
 func query(args []string) error {

@@ -157,6 +157,19 @@ func (l *Loader) Close() error {
 // Stats returns the loader's counters.
 func (l *Loader) Stats() *Stats { return &l.stats }
 
+// StatsLine is loader's part of the 10-second stats line: its counters,
+// the disk's use and the days retention holds back.
+func (l *Loader) StatsLine() []any {
+	s, r := &l.stats, l.prune.Stats()
+	return []any{
+		slog.Uint64("files", s.Files.Load()), slog.Uint64("rows", s.Rows.Load()),
+		slog.Int64("backlog", s.Backlog.Load()), slog.Uint64("statements", s.Batches.Load()),
+		slog.Uint64("repairs", s.Repairs.Load()), slog.Uint64("rebuilds", s.Rebuilds.Load()),
+		slog.Uint64("failures", s.Failures.Load()), slog.Uint64("rejected", s.Rejected.Load()),
+		slog.Float64("disk_used", float64(r.UsedPermille.Load())/10), slog.Int64("held_days", r.Held.Load()),
+	}
+}
+
 // Register adds the loader's metrics to reg.
 func (l *Loader) Register(reg prometheus.Registerer) {
 	const sub = "loader"

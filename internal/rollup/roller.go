@@ -162,6 +162,17 @@ func (r *Roller) Close() error { return nil }
 // Stats returns the counters.
 func (r *Roller) Stats() *Stats { return &r.stats }
 
+// StatsLine is midtable's 10-second stats line.
+func (r *Roller) StatsLine() []any {
+	s := &r.stats
+	return []any{
+		slog.Uint64("files", s.Files.Load()), slog.Uint64("rows", s.Rows.Load()),
+		slog.Uint64("blocks", s.Blocks.Load()), slog.Uint64("rollup_rows", s.TableRows.Load()),
+		slog.Int64("pending", s.Pending.Load()), slog.Uint64("failures", s.Failures.Load()),
+		slog.Uint64("bad_rows", s.BadRows.Load()), slog.Uint64("torn", s.Torn.Load()),
+	}
+}
+
 // Register adds the Roller's metrics to reg.
 func (r *Roller) Register(reg prometheus.Registerer) {
 	const sub = "midtable"
