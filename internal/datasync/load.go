@@ -194,6 +194,13 @@ func (s *Server) LoadOnce(ctx context.Context) error {
 	for _, d := range gws {
 		if gw := d.Name(); d.IsDir() && logfile.ValidGateway(gw) && s.loadable(gw) {
 			if err := s.loadConfig(ctx, gw); err != nil {
+				if ctx.Err() == nil && s.cfg.Shards != nil && s.cfg.Shards.Map.Sharded() && mariadb.IsUnavailable(err) {
+					// Past one server the config tables are on the default
+					// shard: while it is down they wait (their md5 is not
+					// recorded), and the other shards' rows still load.
+					s.log.Warn("default shard unavailable; config tables are loaded when it is back", "err", err)
+					break
+				}
 				if mariadb.IsUnavailable(err) || ctx.Err() != nil {
 					return err
 				}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"sort"
 	"testing"
@@ -81,8 +82,8 @@ func TestShardedHeadOffice(t *testing.T) {
 		}
 	}
 
-	// A later window, bigger, for every gateway; s1 (6C.., 9D..) is killed
-	// while it loads.
+	// A later window, bigger, and new config tables for every gateway; s0
+	// (1A.., and the config tables) is killed while it loads.
 	late := t0.Add(20 * time.Minute)
 	for i, g := range gws {
 		sp, err := logfile.NewSpool(logfile.SpoolConfig{Root: roots[g], Gateway: g, HighPerformance: true})
@@ -93,8 +94,9 @@ func TestShardedHeadOffice(t *testing.T) {
 		if err := sp.Close(); err != nil {
 			t.Fatal(err)
 		}
+		writeConfig(t, roots[g], g, 1)
 	}
-	s1, err := set.DB(ctx, "s1")
+	s0, err := set.DB(ctx, "s0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,21 +119,22 @@ func TestShardedHeadOffice(t *testing.T) {
 	caught := false
 	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline) && !caught; {
 		var n int
-		s1.QueryRow("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'LOAD DATA%'").Scan(&n)
+		s0.QueryRow("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'LOAD DATA%'").Scan(&n)
 		caught = n > 0
 	}
-	sh.Shards[1].Kill()
-	t.Logf("s1 killed with a LOAD DATA in flight: %v", caught)
+	sh.Shards[0].Kill()
+	t.Logf("s0 killed with a LOAD DATA in flight: %v", caught)
 	if !caught {
-		t.Error("no LOAD DATA seen on s1 in a minute")
+		t.Error("no LOAD DATA seen on s0 in a minute")
 	}
 	<-pushed
-	// The other shards go on: s0 and s2 get all their rows while s1 is down.
+	// The other shards go on: s1 and s2 get all their rows while s0 (and
+	// the config tables) is down.
 	err = srv.LoadOnce(ctx)
-	t.Logf("load with s1 down: %v", err)
-	checkShards(t, set, sh.Map, map[string]string{gws[0]: roots[gws[0]], gws[3]: roots[gws[3]]}, "s0", "s2")
-	sh.Shards[1].Up()
-	// s1's gateways back off after their failures; they load within it.
+	t.Logf("load with s0 down: %v", err)
+	checkShards(t, set, sh.Map, map[string]string{gws[1]: roots[gws[1]], gws[2]: roots[gws[2]], gws[3]: roots[gws[3]]}, "s1", "s2")
+	sh.Shards[0].Up()
+	// s0's gateway backs off after its failures; it loads within it.
 	for deadline := time.Now().Add(2 * time.Minute); len(shardProblems(t, set, sh.Map, roots)) > 0; time.Sleep(500 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			break
@@ -139,6 +142,15 @@ func TestShardedHeadOffice(t *testing.T) {
 		srv.LoadOnce(ctx)
 	}
 	checkShards(t, set, sh.Map, roots)
+	// The new config tables reached the default shard.
+	for _, g := range gws {
+		for _, tb := range schema.ConfigTables() {
+			want := configDigest(t, filepath.Join(roots[g], "config", tb.Name+".tsv"))
+			if got := tableDigest(t, s0, tb.Name, tb.FileColumns(), g); *got != *want {
+				t.Errorf("config %s of %s on s0: %d rows, want %d (or different bytes)", tb.Name, g, got.rows, want.rows)
+			}
+		}
+	}
 }
 
 // checkShards asserts that each gateway's rows are, exactly, on its shard
