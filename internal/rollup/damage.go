@@ -3,12 +3,14 @@ package rollup
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"strings"
 
 	"github.com/acstore/acstore/internal/mariadb"
+	"github.com/acstore/acstore/internal/shard"
 )
 
 // checkDays runs CHECK TABLE on the rollup tables of the given days and
@@ -18,12 +20,20 @@ import (
 // is only written by DELETE and LOAD DATA may not show it by an error.
 func (r *Roller) checkDays(ctx context.Context, days []string) error {
 	damaged := map[string]error{}
+	down := &shard.DownError{Of: len(r.set.Map.Shards)}
+	var downErrs []error
 	for _, shardName := range r.set.Map.Names() {
 		db, err := r.set.DB(ctx, shardName)
-		if err != nil {
-			return err
+		if err == nil {
+			err = checkShardDays(ctx, db, days, damaged)
 		}
-		if err := checkShardDays(ctx, db, days, damaged); err != nil {
+		if err != nil && r.set.Map.Sharded() && mariadb.IsUnavailable(err) && ctx.Err() == nil {
+			// Checked when it is back; the other shards go on.
+			down.Shards = append(down.Shards, shardName)
+			downErrs = append(downErrs, err)
+			continue
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -31,6 +41,10 @@ func (r *Roller) checkDays(ctx context.Context, days []string) error {
 		if err := r.repairDay(ctx, day, damaged[day]); err != nil {
 			return err
 		}
+	}
+	if len(down.Shards) > 0 {
+		down.Err = errors.Join(downErrs...)
+		return down
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -195,6 +196,12 @@ func (r *Roller) Register(reg prometheus.Registerer) {
 func (r *Roller) Run(ctx context.Context) error {
 	backoff.Loop(ctx, r.cfg.Interval, time.Minute, func(ctx context.Context) error {
 		res, err := r.RunOnce(ctx)
+		var de *shard.DownError
+		if errors.As(err, &de) && de.Partial() {
+			// The other shards were rolled up: keep their pace.
+			r.cfg.Logger.Warn("shard(s) unavailable; their gateways' blocks stay pending", "shards", de.Shards, "err", de.Err)
+			return nil
+		}
 		if err != nil && res.Blocks > 0 && ctx.Err() == nil {
 			// Blocks were replaced before the server went away: start the
 			// backoff again from its shortest wait.
@@ -254,14 +261,27 @@ func (r *Roller) RunOnce(ctx context.Context) (Result, error) {
 				days = append(days, b.Day)
 			}
 		}
-		if err := r.checkDays(ctx, days); err != nil {
+		err := r.checkDays(ctx, days)
+		var de *shard.DownError
+		switch {
+		case errors.As(err, &de) && de.Partial():
+			// Checked again at the next pass; the blocks of the shard
+			// that is down fail below and stay pending.
+			r.cfg.Logger.Warn("shard(s) unavailable; their rollup tables are checked when they are back", "shards", de.Shards)
+		case err != nil:
 			return Result{}, fmt.Errorf("check rollup tables: %w", err)
+		default:
+			r.checked = true
 		}
-		r.checked = true
 	}
 	var res Result
 	failed := false
+	down := map[string]error{} // past one server: shards lost this pass
 	for _, b := range blocks {
+		sh := r.set.Map.For(b.Gateway, b.Day)
+		if down[sh] != nil {
+			continue // its blocks stay pending; the other shards go on
+		}
 		br, err := r.Block(ctx, b)
 		if err != nil && mariadb.IsDamaged(err) {
 			// The day is recomputed whole, this block with it.
@@ -273,6 +293,10 @@ func (r *Roller) RunOnce(ctx context.Context) (Result, error) {
 		if err != nil {
 			if mariadb.IsUnavailable(err) {
 				r.checked = false
+			}
+			if mariadb.IsUnavailable(err) && ctx.Err() == nil && r.set.Map.Sharded() {
+				down[sh] = err
+				continue
 			}
 			if mariadb.IsUnavailable(err) || ctx.Err() != nil {
 				return res, err
@@ -290,6 +314,16 @@ func (r *Roller) RunOnce(ctx context.Context) (Result, error) {
 		r.stats.Pending.Add(-int64(len(pending[b])))
 	}
 	r.trimCache(blocks)
+	if len(down) > 0 {
+		de := &shard.DownError{Of: len(r.set.Map.Shards)}
+		var errs []error
+		for _, n := range slices.Sorted(maps.Keys(down)) {
+			de.Shards = append(de.Shards, n)
+			errs = append(errs, down[n])
+		}
+		de.Err = errors.Join(errs...)
+		return res, de
+	}
 	if !failed {
 		r.stats.LastSuccess.Store(time.Now().Unix())
 	}

@@ -3,6 +3,7 @@ package spider_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -74,10 +75,11 @@ func TestFront(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Rollups: each gateway's on its shard, and the same on the one server.
+	shardedState := t.TempDir()
 	for _, c := range []struct {
 		set   *shard.Set
 		state string
-	}{{set, t.TempDir()}, {shard.Of(one), t.TempDir()}} {
+	}{{set, shardedState}, {shard.Of(one), t.TempDir()}} {
 		r, err := rollup.New(rollup.Config{Root: root, StateDir: c.state, Shards: c.set}, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -196,6 +198,31 @@ func TestFront(t *testing.T) {
 	}
 	if fmt.Sprint(got[0].Sums) != fmt.Sprint(want) {
 		t.Errorf("with s1 down the front sums %v, want the other shards' %v", got[0].Sums, want)
+	}
+	// midtable with s1 down: the other shards' gateways are rolled up.
+	late := t0.Add(30 * time.Minute)
+	for i, g := range gws {
+		writeGateway(t, root, g, "A", 50, late, uint64(50+i))
+	}
+	r, err := rollup.New(rollup.Config{Root: root, StateDir: shardedState, Shards: set}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = r.RunOnce(ctx)
+	var de *shard.DownError
+	if !errors.As(err, &de) || fmt.Sprint(de.Shards) != "[s1]" {
+		t.Errorf("midtable with s1 down: %v, want a DownError naming s1", err)
+	}
+	ag, _ := rollup.Lookup("AG")
+	for _, g := range gws {
+		if sh.Map.For(g, day) == "s1" {
+			continue
+		}
+		db, _ := set.DB(ctx, sh.Map.For(g, day))
+		var n int
+		if err := db.QueryRow("SELECT COUNT(*) FROM "+mariadb.Quote(ag.Table(rollup.Periods()[2], day))+" WHERE gw = ? AND bucket = ?", g, late).Scan(&n); err != nil || n == 0 {
+			t.Errorf("with s1 down, no 30M rollup of %s's late window on its shard (%v)", g, err)
+		}
 	}
 	sh.Shards[1].Up()
 
