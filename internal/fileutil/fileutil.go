@@ -4,20 +4,34 @@
 // directory. Every writer that publishes whole files (sync_file tags, the
 // X bundles, the ledgers' snapshots, datasync's and midtable's state) goes
 // through it instead of a hand-written copy of those four steps.
+//
+// The durable writers do their writes through an FS: OS in production (an
+// interface call per operation, nothing more), CutFS in power-cut tests.
+// A real power cut cannot be produced on a test machine (SIGKILL keeps the
+// page cache), so CutFS is the one fake the project allows: it keeps only
+// what POSIX promises survives, the data of a file as of its last fsync and
+// a directory's entries as of the directory's last fsync.
 package fileutil
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 )
 
-// WriteFile publishes data at path: it writes a temporary file in tmpDir
+// WriteFile publishes data at path on the OS: see WriteFileFS.
+func WriteFile(path, tmpDir string, data []byte) error { return WriteFileFS(OS, path, tmpDir, data) }
+
+// WriteFileFS publishes data at path: it writes a temporary file in tmpDir
 // (which must be on the same file system as path), fsyncs it, renames it
 // into place and fsyncs the directory. A reader sees the whole file or
 // none.
-func WriteFile(path, tmpDir string, data []byte) error {
-	f, err := Create(path, tmpDir)
+func WriteFileFS(fsys FS, path, tmpDir string, data []byte) error {
+	f, err := CreateFS(fsys, path, tmpDir)
 	if err != nil {
 		return err
 	}
@@ -28,73 +42,79 @@ func WriteFile(path, tmpDir string, data []byte) error {
 	return f.Commit()
 }
 
-// File is a file being written that appears at its path only on Commit.
-type File struct {
-	*os.File
+// Publisher is a file being written that appears at its path only on Commit.
+type Publisher struct {
+	File
+	fsys FS
 	path string
 }
 
-// Create starts a file to be published at path, writing it in tmpDir (on
+// Create starts a file to be published at path on the OS: see CreateFS.
+func Create(path, tmpDir string) (*Publisher, error) { return CreateFS(OS, path, tmpDir) }
+
+// CreateFS starts a file to be published at path, writing it in tmpDir (on
 // the same file system; created if missing). Write to it, then Commit, or
 // Abort to leave nothing behind.
-func Create(path, tmpDir string) (*File, error) {
-	if err := os.MkdirAll(tmpDir, 0o755); err != nil {
+func CreateFS(fsys FS, path, tmpDir string) (*Publisher, error) {
+	if err := fsys.MkdirAll(tmpDir); err != nil {
 		return nil, err
 	}
-	f, err := os.CreateTemp(tmpDir, filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return nil, err
+	for {
+		name := filepath.Join(tmpDir, filepath.Base(path)+"."+strconv.FormatUint(rand.Uint64(), 36)+".tmp")
+		f, err := fsys.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &Publisher{File: f, fsys: fsys, path: path}, nil
 	}
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return nil, err
-	}
-	return &File{File: f, path: path}, nil
 }
 
 // Commit fsyncs the file, renames it to its path and fsyncs the directory.
 // On error the temporary file is removed.
-func (f *File) Commit() error {
+func (f *Publisher) Commit() error {
 	if err := f.Sync(); err != nil {
 		f.Abort()
 		return fmt.Errorf("fsync %s: %w", f.Name(), err)
 	}
 	if err := f.Close(); err != nil {
-		os.Remove(f.Name())
+		f.fsys.Remove(f.Name())
 		return err
 	}
-	if err := Rename(f.Name(), f.path); err != nil {
-		os.Remove(f.Name())
+	if err := RenameFS(f.fsys, f.Name(), f.path); err != nil {
+		f.fsys.Remove(f.Name())
 		return err
 	}
 	return nil
 }
 
 // Abort closes and removes the temporary file.
-func (f *File) Abort() {
+func (f *Publisher) Abort() {
 	f.Close()
-	os.Remove(f.Name())
+	f.fsys.Remove(f.Name())
 }
 
-// Rename renames and then fsyncs the target directory, so that the rename
-// survives a power cut.
-func Rename(from, to string) error {
-	if err := os.Rename(from, to); err != nil {
+// Rename renames on the OS: see RenameFS.
+func Rename(from, to string) error { return RenameFS(OS, from, to) }
+
+// RenameFS renames and then fsyncs the target directory, so that the
+// rename survives a power cut.
+func RenameFS(fsys FS, from, to string) error {
+	if err := fsys.Rename(from, to); err != nil {
 		return err
 	}
-	return SyncDir(filepath.Dir(to))
+	return SyncDirFS(fsys, filepath.Dir(to))
 }
 
-// SyncDir fsyncs a directory: the entries created, renamed or removed in
+// SyncDir fsyncs a directory on the OS: see SyncDirFS.
+func SyncDir(dir string) error { return SyncDirFS(OS, dir) }
+
+// SyncDirFS fsyncs a directory: the entries created, renamed or removed in
 // it survive a power cut.
-func SyncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
+func SyncDirFS(fsys FS, dir string) error {
+	if err := fsys.SyncDir(dir); err != nil {
 		return fmt.Errorf("fsync %s: %w", dir, err)
 	}
 	return nil

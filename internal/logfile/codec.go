@@ -121,6 +121,11 @@ func decompressor(br *bufio.Reader, lim Limits) (io.Reader, Codec, error) {
 		return bytes.NewReader(nil), LZ4, nil // an empty file: a window opened, nothing flushed
 	}
 	c, ok := Sniff(head)
+	if !ok && errors.Is(err, io.EOF) && (bytes.HasPrefix(lz4Magic, head) || bytes.HasPrefix(xzMagic, head)) {
+		// A power cut tore the first frame inside its magic: no rows, and
+		// a torn tail for the spool to cut.
+		return errReader{errors.New("first frame cut inside its magic")}, LZ4, nil
+	}
 	if !ok {
 		return nil, 0, fmt.Errorf("not a sync_file: unknown magic % x", head)
 	}
@@ -135,3 +140,7 @@ func decompressor(br *bufio.Reader, lim Limits) (io.Reader, Codec, error) {
 		return onlyReader{zr}, c, nil
 	}
 }
+
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) { return 0, r.err }

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/acstore/acstore/internal/fileutil"
 	"github.com/acstore/acstore/internal/schema"
 )
 
@@ -32,6 +33,9 @@ type SpoolConfig struct {
 	// Grace is how long after its end a window stays open for late rows.
 	Grace  time.Duration
 	Logger *slog.Logger
+	// FS is the file layer the spool writes through (fileutil.OS if nil;
+	// a fileutil.CutFS in power-cut tests).
+	FS fileutil.FS
 }
 
 func (c *SpoolConfig) defaults() error {
@@ -52,6 +56,9 @@ func (c *SpoolConfig) defaults() error {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.FS == nil {
+		c.FS = fileutil.OS
 	}
 	return nil
 }
@@ -98,7 +105,7 @@ type Spool struct {
 
 type window struct {
 	name     Name
-	f        *os.File
+	f        fileutil.File
 	size     int64 // bytes of complete frames in the file
 	seq      uint64
 	pending  []byte
@@ -212,19 +219,22 @@ func (s *Spool) Commit() error {
 func (s *Spool) open(n Name) (*window, error) {
 	final := n.Path(s.cfg.Root)
 	part := final + ".part"
-	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
+	fsys := s.cfg.FS
+	if err := fsys.MkdirAll(filepath.Dir(final)); err != nil {
 		return nil, err
 	}
 	w := &window{name: n}
 	if _, err := os.Stat(final); err == nil {
-		if err := RenameSync(final, part); err != nil {
+		if err := fileutil.RenameFS(fsys, final, part); err != nil {
 			return nil, fmt.Errorf("reopen %s: %w", final, err)
 		}
 		s.cfg.Logger.Info("reopened a published sync_file for late rows", "file", n.String())
 	} else if _, err := os.Stat(part); err == nil {
 		w.backfill = !s.cfg.HighPerformance
 	}
-	if _, err := os.Stat(part); err == nil {
+	_, err := os.Stat(part)
+	created := err != nil
+	if !created {
 		st, err := StatFile(part, LZ4)
 		if err != nil {
 			return nil, err
@@ -240,9 +250,17 @@ func (s *Spool) open(n Name) (*window, error) {
 			}
 		}
 	}
-	f, err := os.OpenFile(part, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	f, err := fsys.OpenFile(part, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
+	}
+	if created {
+		// The new .part must survive a power cut before any load_file
+		// names rows in it.
+		if err := fileutil.SyncDirFS(fsys, filepath.Dir(part)); err != nil {
+			f.Close()
+			return nil, err
+		}
 	}
 	fi, err := f.Stat()
 	if err != nil {
@@ -272,7 +290,7 @@ func (s *Spool) rewrite(part string) error {
 			return err
 		}
 	}
-	return WriteFileAtomic(part, filepath.Dir(part), buf)
+	return fileutil.WriteFileFS(s.cfg.FS, part, filepath.Dir(part), buf)
 }
 
 type writeBuffer []byte
@@ -336,7 +354,7 @@ func (s *Spool) publishLoad(w *window) {
 		s.stats.LoadPaused = false
 	}
 	ln := LoadName{Sync: w.name, FirstID: w.firstID}
-	if err := WriteFileAtomic(filepath.Join(dir, ln.String()), filepath.Join(dir, ".tmp"), w.pending); err != nil {
+	if err := fileutil.WriteFileFS(s.cfg.FS, filepath.Join(dir, ln.String()), filepath.Join(dir, ".tmp"), w.pending); err != nil {
 		s.cfg.Logger.Warn("load_file not written; loader will back-fill from the sync_file", "file", ln.String(), "err", err)
 		w.backfill = true
 		return
@@ -367,7 +385,16 @@ func (s *Spool) loadBacklog(dir string) int {
 func (s *Spool) writeBackfill(n Name) error {
 	dir := LoadDir(s.cfg.Root)
 	path := filepath.Join(dir, n.String()+BackfillExt)
-	if err := WriteFileAtomic(path, filepath.Join(dir, ".tmp"), nil); err != nil {
+	// The marker is empty: only its directory entry needs to be durable.
+	if err := s.cfg.FS.MkdirAll(dir); err != nil {
+		return fmt.Errorf("backfill marker for %s: %w", n, err)
+	}
+	f, err := s.cfg.FS.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o644)
+	if err != nil {
+		return fmt.Errorf("backfill marker for %s: %w", n, err)
+	}
+	f.Close()
+	if err := fileutil.SyncDirFS(s.cfg.FS, dir); err != nil {
 		return fmt.Errorf("backfill marker for %s: %w", n, err)
 	}
 	s.stats.Backfills++
@@ -384,7 +411,7 @@ func (s *Spool) close(w *window) error {
 	}
 	delete(s.windows, w.name)
 	final := w.name.Path(s.cfg.Root)
-	if err := RenameSync(final+".part", final); err != nil {
+	if err := fileutil.RenameFS(s.cfg.FS, final+".part", final); err != nil {
 		return fmt.Errorf("publish %s: %w", final, err)
 	}
 	s.stats.Published++
