@@ -382,3 +382,6 @@ func (f *cutFile) Sync() error {
 	f.ino.synced = append([]byte(nil), f.ino.data...)
 	return nil
 }
+
+// Root returns the tree the CutFS covers.
+func (c *CutFS) Root() string { return c.root }

@@ -4,8 +4,9 @@
 //
 // The ledger is a directory of append-only text files, one per day, a line
 // "<name> <size>" per file. Each Add appends one line and fsyncs, so after a
-// crash the ledger holds every file recorded before it; a torn last line is
-// ignored. Recording happens after the work, so a crash in between repeats
+// crash the ledger holds every file recorded before it; a torn last line
+// (no newline) is ignored and cut off before the next append. A new day
+// file's directory entry is fsynced too (TestLedgerPowerCut). Recording happens after the work, so a crash in between repeats
 // that one file, which is harmless: every load is idempotent.
 package ledger
 
@@ -13,30 +14,39 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/acstore/acstore/internal/fileutil"
 )
 
 // Ledger is a set of (file name, size) pairs grouped by day. It is not safe
 // for concurrent use.
 type Ledger struct {
-	dir   string
-	seen  map[string]int64
-	files map[string]*os.File
-	dirty map[string]bool // days appended to since the last Sync
+	fsys     fileutil.FS
+	dir      string
+	seen     map[string]int64
+	files    map[string]fileutil.File
+	dirty    map[string]bool  // days appended to since the last Sync
+	dirDirty bool             // a day file created since the last Sync
+	torn     map[string]int64 // day -> size of its whole lines, when its last line is torn
 }
 
 const ext = ".ledger"
 
 // Open reads the ledger in dir, creating dir if needed.
-func Open(dir string) (*Ledger, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+func Open(dir string) (*Ledger, error) { return OpenFS(fileutil.OS, dir) }
+
+// OpenFS is Open writing through fsys (a fileutil.CutFS in power-cut tests).
+func OpenFS(fsys fileutil.FS, dir string) (*Ledger, error) {
+	if err := fsys.MkdirAll(dir); err != nil {
 		return nil, fmt.Errorf("ledger: %w", err)
 	}
-	l := &Ledger{dir: dir, seen: make(map[string]int64), files: make(map[string]*os.File), dirty: make(map[string]bool)}
+	l := &Ledger{fsys: fsys, dir: dir, seen: make(map[string]int64), files: make(map[string]fileutil.File), dirty: make(map[string]bool), torn: make(map[string]int64)}
 	paths, err := filepath.Glob(filepath.Join(dir, "*"+ext))
 	if err != nil {
 		return nil, err
@@ -55,16 +65,30 @@ func (l *Ledger) read(path string) error {
 		return fmt.Errorf("ledger: %w", err)
 	}
 	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		name, size, ok := strings.Cut(sc.Text(), " ")
+	br := bufio.NewReader(f)
+	var whole int64
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			// A last line without its newline was torn by a crash: even
+			// if it parses ("name 10" of "name 1009"), it is not an entry,
+			// and Append cuts it off before the next line completes it.
+			if errors.Is(err, io.EOF) {
+				if line != "" {
+					l.torn[strings.TrimSuffix(filepath.Base(path), ext)] = whole
+				}
+				return nil
+			}
+			return fmt.Errorf("ledger: %w", err)
+		}
+		whole += int64(len(line))
+		name, size, ok := strings.Cut(line[:len(line)-1], " ")
 		n, err := strconv.ParseInt(size, 10, 64)
 		if !ok || err != nil {
-			continue // a line torn by a crash
+			continue // the empty line before each entry, or one torn by a crash
 		}
 		l.seen[name] = n
 	}
-	return sc.Err()
 }
 
 // Has reports whether name was recorded with this size.
@@ -96,13 +120,23 @@ func (l *Ledger) Append(day, name string, size int64) error {
 	}
 	f := l.files[day]
 	if f == nil {
+		path := filepath.Join(l.dir, day+ext)
+		if _, err := os.Stat(path); err != nil {
+			l.dirDirty = true // a new day file: its entry needs a directory fsync
+		}
 		var err error
-		f, err = os.OpenFile(filepath.Join(l.dir, day+ext), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		f, err = l.fsys.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 		if err != nil {
 			return fmt.Errorf("ledger: %w", err)
 		}
 		l.files[day] = f
 		l.dirty[day] = true
+		if size, ok := l.torn[day]; ok {
+			if err := f.Truncate(size); err != nil {
+				return fmt.Errorf("ledger: cut the torn line of %s: %w", path, err)
+			}
+			delete(l.torn, day)
+		}
 	}
 	// A torn line from a crash would swallow this one: start it on a line
 	// of its own.
@@ -121,6 +155,12 @@ func (l *Ledger) Sync() error {
 			return fmt.Errorf("ledger: %w", err)
 		}
 		delete(l.dirty, day)
+	}
+	if l.dirDirty {
+		if err := fileutil.SyncDirFS(l.fsys, l.dir); err != nil {
+			return fmt.Errorf("ledger: %w", err)
+		}
+		l.dirDirty = false
 	}
 	return nil
 }
@@ -142,7 +182,7 @@ func (l *Ledger) DropBefore(day string) error {
 			delete(l.files, d)
 			delete(l.dirty, d)
 		}
-		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := l.fsys.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, err)
 		}
 	}
@@ -161,7 +201,7 @@ func (l *Ledger) DropDay(day string) error {
 		delete(l.files, day)
 		delete(l.dirty, day)
 	}
-	if err := os.Remove(filepath.Join(l.dir, day+ext)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := l.fsys.Remove(filepath.Join(l.dir, day+ext)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("ledger: %w", err)
 	}
 	for name := range l.seen {
