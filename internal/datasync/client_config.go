@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/acstore/acstore/internal/fileutil"
 	"github.com/acstore/acstore/internal/logfile"
 )
 
@@ -31,6 +32,9 @@ type ClientConfig struct {
 	FrameSize  int           // data bytes per frame; FrameSize when 0
 	HTTP2      bool          // use HTTP/2 when the server offers it
 	Logger     *slog.Logger
+	// FS is the file layer of the files the client writes (fileutil.OS if
+	// nil; a fileutil.CutFS in power-cut tests).
+	FS fileutil.FS
 }
 
 // RegisterFlags adds push's flags to fs.

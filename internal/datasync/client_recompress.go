@@ -10,6 +10,7 @@ import (
 
 	"github.com/ulikunitz/xz"
 
+	"github.com/acstore/acstore/internal/fileutil"
 	"github.com/acstore/acstore/internal/logfile"
 	"github.com/acstore/acstore/internal/schema"
 )
@@ -110,34 +111,42 @@ func (c *Client) recompress(f localFile) (string, error) {
 		return "", err
 	}
 	defer rs.Close()
-	tmp, err := os.CreateTemp(dir, ".recompress-*")
+	// A file found at out is reused as is (a resumed upload must send the
+	// same bytes), so it must be whole even after a power cut: published
+	// by fileutil (temp, fsync, rename, fsync the directory). A bare
+	// rename could leave out naming an empty or torn xz file after a cut,
+	// shipped and committed as the window's complete file.
+	fsys := c.cfg.FS
+	if fsys == nil {
+		fsys = fileutil.OS
+	}
+	tmp, err := fileutil.CreateFS(fsys, out, dir)
 	if err != nil {
 		return "", err
 	}
-	defer os.Remove(tmp.Name())
-	defer tmp.Close()
 	bw := bufio.NewWriterSize(tmp, 1<<20)
 	zw, err := xz.WriterConfig{BlockSize: 1 << 20, CheckSum: xz.CRC32}.NewWriter(bw)
 	if err != nil {
+		tmp.Abort()
 		return "", err
 	}
 	if _, err := io.Copy(zw, rs); err != nil {
+		tmp.Abort()
 		return "", fmt.Errorf("recompress %s: %w", f.name, err)
 	}
 	if rs.Err() != nil {
 		c.log.Warn("sync_file has a torn tail; shipping its complete rows", "file", f.name.String(), "err", rs.Err())
 	}
 	if err := zw.Close(); err != nil {
+		tmp.Abort()
 		return "", err
 	}
 	if err := bw.Flush(); err != nil {
+		tmp.Abort()
 		return "", err
 	}
-	if err := tmp.Close(); err != nil {
-		return "", err
-	}
-	if err := os.Rename(tmp.Name(), out); err != nil {
-		return "", err
+	if err := tmp.Commit(); err != nil {
+		return "", fmt.Errorf("recompress %s: %w", f.name, err)
 	}
 	return out, nil
 }
