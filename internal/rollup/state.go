@@ -11,26 +11,30 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/acstore/acstore/internal/fileutil"
 	"github.com/acstore/acstore/internal/logfile"
 )
 
 // state records which sync_files (name and size) have been rolled up: one
 // file per day under the state directory, "<name> <size>" a line, replaced
-// atomically (logfile.WriteFileAtomic) after each block. So a crash leaves
+// atomically (fileutil.WriteFileFS) after each block. So a crash leaves
 // the record of the last finished block, never a torn one, and it costs one
 // fsync per block rather than one per sync_file (a block has up to 48).
 type state struct {
+	fsys fileutil.FS // fileutil.OS; a fileutil.CutFS in power-cut tests
 	dir  string
 	days map[string]map[string]int64 // day -> file name -> size
 }
 
 const stateExt = ".done"
 
-func openState(dir string) (*state, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+func openState(dir string) (*state, error) { return openStateFS(fileutil.OS, dir) }
+
+func openStateFS(fsys fileutil.FS, dir string) (*state, error) {
+	if err := fsys.MkdirAll(dir); err != nil {
 		return nil, fmt.Errorf("state: %w", err)
 	}
-	s := &state{dir: dir, days: make(map[string]map[string]int64)}
+	s := &state{fsys: fsys, dir: dir, days: make(map[string]map[string]int64)}
 	paths, err := filepath.Glob(filepath.Join(dir, "*"+stateExt))
 	if err != nil {
 		return nil, err
@@ -76,7 +80,7 @@ func (s *state) record(day string, files []pendingFile) error {
 	for _, name := range slices.Sorted(maps.Keys(m)) {
 		fmt.Fprintf(&b, "%s %d\n", name, m[name])
 	}
-	if err := logfile.WriteFileAtomic(filepath.Join(s.dir, day+stateExt), filepath.Join(s.dir, ".tmp"), b.Bytes()); err != nil {
+	if err := fileutil.WriteFileFS(s.fsys, filepath.Join(s.dir, day+stateExt), filepath.Join(s.dir, ".tmp"), b.Bytes()); err != nil {
 		return fmt.Errorf("state: %w", err)
 	}
 	return nil
