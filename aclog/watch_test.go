@@ -111,6 +111,7 @@ func TestWatchTcpdumpRotation(t *testing.T) {
 		t.Errorf("only %d captures processed; tcpdump -G 1 should have rotated more", n)
 	}
 	seen := map[string]int{}
+	where := map[string][]string{} // qname -> file:id of each row, for the failure message
 	err = logfile.WalkSync(root, func(path string, n logfile.Name) error {
 		if n.Table != 'Q' {
 			return nil
@@ -122,9 +123,11 @@ func TestWatchTcpdumpRotation(t *testing.T) {
 		defer rs.Close()
 		rows := logfile.NewRows(rs)
 		for rows.Next() {
-			for _, f := range strings.Split(string(rows.Row()), "\t") {
+			fields := strings.Split(string(rows.Row()), "\t")
+			for _, f := range fields {
 				if strings.HasSuffix(f, ".watch.example") {
 					seen[f]++
+					where[f] = append(where[f], filepath.Base(path)+":"+fields[0])
 				}
 			}
 		}
@@ -135,7 +138,7 @@ func TestWatchTcpdumpRotation(t *testing.T) {
 	}
 	for i := range queries {
 		if n := seen[fmt.Sprintf("q%d.watch.example", i)]; n != 1 {
-			t.Errorf("query q%d: %d rows, want 1", i, n)
+			t.Errorf("query q%d: %d rows, want 1 (file:id %v)", i, n, where[fmt.Sprintf("q%d.watch.example", i)])
 		}
 	}
 	if len(seen) != queries {
