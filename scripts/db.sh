@@ -52,8 +52,11 @@ up() {
 	fi
 	if [ ! -d "$datadir/mysql" ]; then
 		echo "db.sh: initialising $datadir" >&2
-		mariadb-install-db --no-defaults --datadir="$datadir" --user="$(id -un)" \
-			--auth-root-authentication-method=normal --skip-test-db >"$var/install.log" 2>&1 ||
+		# The bootstrap server's temporary tables go to the instance's own
+		# tmpdir too: installs running at once (tests start instances in
+		# parallel packages) have been seen to delete each other's in /tmp.
+		TMPDIR="$var/tmp" mariadb-install-db --no-defaults --datadir="$datadir" --user="$(id -un)" \
+			--auth-root-authentication-method=normal --skip-test-db --tmpdir="$var/tmp" >"$var/install.log" 2>&1 ||
 			{ cat "$var/install.log" >&2; exit 1; }
 	fi
 	# myisam-recover-options=OFF: damaged tables must reach loader, which
