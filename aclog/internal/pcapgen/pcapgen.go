@@ -84,6 +84,23 @@ type generator struct {
 	mail   bool
 }
 
+// newGenerator seeds a generator for w and writes the pcap file header.
+func newGenerator(w io.Writer, seed uint64) (*generator, error) {
+	g := &generator{
+		rng:    rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		w:      bufio.NewWriterSize(w, 1<<20),
+		frame:  make([]byte, 0, 14+20+20+mss),
+		filler: make([]byte, 64<<10),
+	}
+	for i := range g.filler {
+		g.filler[i] = byte(g.rng.Uint32())
+	}
+	for i := range 200 {
+		g.hosts = append(g.hosts, fmt.Sprintf("www.site%d.example.com", i))
+	}
+	return g, g.header()
+}
+
 // Write writes a classic pcap (Ethernet, microsecond timestamps) to w.
 func Write(w io.Writer, cfg Config) (Stats, error) {
 	if cfg.Packets <= 0 {
@@ -95,23 +112,11 @@ func Write(w io.Writer, cfg Config) (Stats, error) {
 	if cfg.Start.IsZero() {
 		cfg.Start = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	}
-	g := &generator{
-		rng:    rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
-		w:      bufio.NewWriterSize(w, 1<<20),
-		now:    cfg.Start,
-		frame:  make([]byte, 0, 14+20+20+mss),
-		filler: make([]byte, 64<<10),
-		mail:   cfg.Mail,
-	}
-	for i := range g.filler {
-		g.filler[i] = byte(g.rng.Uint32())
-	}
-	for i := range 200 {
-		g.hosts = append(g.hosts, fmt.Sprintf("www.site%d.example.com", i))
-	}
-	if err := g.header(); err != nil {
+	g, err := newGenerator(w, cfg.Seed)
+	if err != nil {
 		return g.stats, err
 	}
+	g.now, g.mail = cfg.Start, cfg.Mail
 	active := make([]*flow, 0, cfg.Concurrent)
 	for {
 		for len(active) < cfg.Concurrent && g.stats.Packets < cfg.Packets {

@@ -1,12 +1,10 @@
 package pcapgen
 
 import (
-	"bufio"
 	"container/heap"
 	"encoding/binary"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"time"
 )
 
@@ -55,19 +53,8 @@ func WriteShort(w io.Writer, cfg ShortConfig) (Stats, error) {
 	if cfg.Start.IsZero() {
 		cfg.Start = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	}
-	g := &generator{
-		rng:    rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
-		w:      bufio.NewWriterSize(w, 1<<20),
-		frame:  make([]byte, 0, 14+20+20+mss),
-		filler: make([]byte, 64<<10),
-	}
-	for i := range g.filler {
-		g.filler[i] = byte(g.rng.Uint32())
-	}
-	for i := range 200 {
-		g.hosts = append(g.hosts, fmt.Sprintf("www.site%d.example.com", i))
-	}
-	if err := g.header(); err != nil {
+	g, err := newGenerator(w, cfg.Seed)
+	if err != nil {
 		return g.stats, err
 	}
 	gap := time.Duration(float64(time.Second) / cfg.Rate)
