@@ -31,3 +31,18 @@ func (s *Server) parseTarget(gw, name string) (target, error) {
 	}
 	return t, nil
 }
+
+// acceptTarget parses the file a request names and, for a sync_file,
+// checks its window: both before anything of the request is stored.
+func (s *Server) acceptTarget(gw, name string) (target, error) {
+	t, err := s.parseTarget(gw, name)
+	if err != nil {
+		return t, err
+	}
+	if !t.config {
+		if err := s.checkWindow(gw, name, t.sync.Window); err != nil {
+			return t, err
+		}
+	}
+	return t, nil
+}

@@ -38,14 +38,9 @@ func (s *Server) declared(sizeStr, sum string) (int64, string, error) {
 }
 
 func (s *Server) fileStatus(r *http.Request, gw, name string) (any, error) {
-	t, err := s.parseTarget(gw, name)
+	t, err := s.acceptTarget(gw, name)
 	if err != nil {
 		return nil, err
-	}
-	if !t.config {
-		if err := s.checkWindow(gw, name, t.sync.Window); err != nil {
-			return nil, err
-		}
 	}
 	size, sum, err := s.declared(r.URL.Query().Get("size"), r.URL.Query().Get("sha256"))
 	if err != nil {
@@ -86,14 +81,9 @@ func (s *Server) lock(key string) (func(), error) {
 // sha256 checks out. Everything about the request (name, window, sizes,
 // slots, quota) is checked before a byte is stored.
 func (s *Server) upload(w http.ResponseWriter, r *http.Request, gw, name string) (_ any, err error) {
-	t, err := s.parseTarget(gw, name)
+	t, err := s.acceptTarget(gw, name)
 	if err != nil {
 		return nil, err
-	}
-	if !t.config {
-		if err := s.checkWindow(gw, name, t.sync.Window); err != nil {
-			return nil, err
-		}
 	}
 	size, sum, err := s.declared(r.Header.Get(HeaderSize), r.Header.Get(HeaderSha256))
 	if err != nil {
