@@ -156,21 +156,12 @@ func EnsureTable(ctx context.Context, db Execer, t *schema.Table, name string) (
 
 // Columns returns the names of the columns of table.
 func Columns(ctx context.Context, db Execer, table string) ([]string, error) {
-	rows, err := db.QueryContext(ctx, "SELECT COLUMN_NAME FROM information_schema.COLUMNS "+
+	cols, err := queryStrings(ctx, db, "SELECT COLUMN_NAME FROM information_schema.COLUMNS "+
 		"WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?", table)
 	if err != nil {
 		return nil, fmt.Errorf("columns of %s: %w", table, err)
 	}
-	defer rows.Close()
-	var cols []string
-	for rows.Next() {
-		var c string
-		if err := rows.Scan(&c); err != nil {
-			return nil, err
-		}
-		cols = append(cols, c)
-	}
-	return cols, rows.Err()
+	return cols, nil
 }
 
 // Load streams r, rows in the text form of acstore's files, into table with
@@ -343,20 +334,29 @@ func lockName(table string) string { return "acstore." + table }
 
 // Tables lists the tables of the current database.
 func Tables(ctx context.Context, db Execer) ([]string, error) {
-	rows, err := db.QueryContext(ctx, "SHOW TABLES")
+	names, err := queryStrings(ctx, db, "SHOW TABLES")
 	if err != nil {
 		return nil, fmt.Errorf("list tables: %w", err)
 	}
+	return names, nil
+}
+
+// queryStrings returns the one column of every row query gives.
+func queryStrings(ctx context.Context, db Execer, query string, args ...any) ([]string, error) {
+	rows, err := db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
 	defer rows.Close()
-	var names []string
+	var out []string
 	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
+		var v string
+		if err := rows.Scan(&v); err != nil {
 			return nil, err
 		}
-		names = append(names, n)
+		out = append(out, v)
 	}
-	return names, rows.Err()
+	return out, rows.Err()
 }
 
 // DataDir returns the server's data directory and the current database, so
