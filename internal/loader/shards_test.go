@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/acstore/acstore/internal/loader"
-	"github.com/acstore/acstore/internal/logfile"
 	"github.com/acstore/acstore/internal/rowgen"
 	"github.com/acstore/acstore/internal/schema"
 	"github.com/acstore/acstore/internal/shard"
@@ -19,20 +18,7 @@ import (
 // writeGateway writes n rows of each letter for gateway g into sync_files.
 func writeGateway(t testing.TB, root, g, letters string, n int, ts time.Time, seed uint64) {
 	t.Helper()
-	sp, err := logfile.NewSpool(logfile.SpoolConfig{Root: root, Gateway: g, MaxLoadBacklog: 1 << 30})
-	if err != nil {
-		t.Fatal(err)
-	}
-	gen := rowgen.New(seed, false)
-	for i := 0; i < n; i++ {
-		for _, l := range []byte(letters) {
-			tb, _ := schema.ByLetter(l)
-			if err := gen.Row(sp, tb, ts.Add(time.Duration(i)*time.Millisecond)); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	if err := sp.Close(); err != nil {
+	if err := rowgen.New(seed, false).WriteGateway(root, g, letters, n, ts); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -32,6 +32,29 @@ func New(seed uint64, nasty bool) *Gen {
 	return &Gen{rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), nasty: nasty}
 }
 
+// WriteGateway writes, for gateway gw on the data root, n rows of each
+// table of letters into sync_files, the i-th at ts + i ms.
+func (g *Gen) WriteGateway(root, gw, letters string, n int, ts time.Time) error {
+	sp, err := logfile.NewSpool(logfile.SpoolConfig{Root: root, Gateway: gw, MaxLoadBacklog: 1 << 30})
+	if err != nil {
+		return err
+	}
+	for i := 0; i < n; i++ {
+		for _, l := range []byte(letters) {
+			t, ok := schema.ByLetter(l)
+			if !ok {
+				sp.Close()
+				return fmt.Errorf("rowgen: no table %q", l)
+			}
+			if err := g.Row(sp, t, ts.Add(time.Duration(i)*time.Millisecond)); err != nil {
+				sp.Close()
+				return err
+			}
+		}
+	}
+	return sp.Close()
+}
+
 // Row begins a row of table t at ts on sp, fills every field and commits.
 func (g *Gen) Row(sp *logfile.Spool, t *schema.Table, ts time.Time) error {
 	e := sp.Begin(t.Letter, ts)

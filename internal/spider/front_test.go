@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/acstore/acstore/internal/loader"
-	"github.com/acstore/acstore/internal/logfile"
 	"github.com/acstore/acstore/internal/mariadb"
 	"github.com/acstore/acstore/internal/rebuild"
 	"github.com/acstore/acstore/internal/rollup"
@@ -25,20 +24,7 @@ var t0 = time.Date(2026, 11, 21, 13, 0, 0, 0, time.Local)
 
 func writeGateway(t testing.TB, root, g, letters string, n int, ts time.Time, seed uint64) {
 	t.Helper()
-	sp, err := logfile.NewSpool(logfile.SpoolConfig{Root: root, Gateway: g, MaxLoadBacklog: 1 << 30})
-	if err != nil {
-		t.Fatal(err)
-	}
-	gen := rowgen.New(seed, true)
-	for i := 0; i < n; i++ {
-		for _, l := range []byte(letters) {
-			tb, _ := schema.ByLetter(l)
-			if err := gen.Row(sp, tb, ts.Add(time.Duration(i)*time.Millisecond)); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	if err := sp.Close(); err != nil {
+	if err := rowgen.New(seed, true).WriteGateway(root, g, letters, n, ts); err != nil {
 		t.Fatal(err)
 	}
 }
