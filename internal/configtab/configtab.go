@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/acstore/acstore/internal/dataroot"
 	"github.com/acstore/acstore/internal/logfile"
 )
 
@@ -31,7 +32,7 @@ const (
 )
 
 // Dir returns the config directory under a data root.
-func Dir(root string) string { return filepath.Join(root, "config") }
+func Dir(root string) string { return dataroot.Root(root).Config() }
 
 // User maps an address range to a user and group.
 type User struct {

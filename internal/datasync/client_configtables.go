@@ -10,17 +10,16 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-)
 
-// configDir is where the branch keeps its config tables.
-func configDir(root string) string { return filepath.Join(root, "config") }
+	"github.com/acstore/acstore/internal/dataroot"
+)
 
 // shipConfig sends each config table whose md5 differs from what the
 // server has. A branch without a config table ships nothing for it; one
 // that had it and removed it ships it empty.
 func (c *Client) shipConfig(ctx context.Context) error {
 	for _, name := range ConfigNames {
-		path := filepath.Join(configDir(c.cfg.Root), name)
+		path := filepath.Join(dataroot.Root(c.cfg.Root).Config(), name)
 		data, err := os.ReadFile(path)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("config %s: %w", name, err)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ulikunitz/xz"
 
+	"github.com/acstore/acstore/internal/dataroot"
 	"github.com/acstore/acstore/internal/fileutil"
 	"github.com/acstore/acstore/internal/logfile"
 	"github.com/acstore/acstore/internal/schema"
@@ -92,7 +93,7 @@ func sniffFile(path string) (logfile.Codec, error) {
 }
 
 func (c *Client) outgoingDir() string {
-	return filepath.Join(c.cfg.Root, "state", "datasync", "outgoing")
+	return filepath.Join(dataroot.Root(c.cfg.Root).State("datasync"), "outgoing")
 }
 
 // recompress writes the rows of an LZ4 sync_file as one xz stream, with

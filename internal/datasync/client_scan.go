@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/acstore/acstore/internal/dataroot"
 	"github.com/acstore/acstore/internal/logfile"
 )
 
@@ -33,7 +34,7 @@ type window struct {
 // scan lists the windows from the recheck horizon on, oldest first.
 func (c *Client) scan() ([]*window, error) {
 	horizon := c.horizon()
-	dir := filepath.Join(c.cfg.Root, "sync", c.cfg.Gateway)
+	dir := dataroot.Root(c.cfg.Root).SyncGateway(c.cfg.Gateway)
 	days, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil

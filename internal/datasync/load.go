@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/acstore/acstore/internal/backoff"
+	"github.com/acstore/acstore/internal/dataroot"
 	"github.com/acstore/acstore/internal/logfile"
 	"github.com/acstore/acstore/internal/mariadb"
 	"github.com/acstore/acstore/internal/schema"
@@ -61,7 +62,7 @@ func openServerState(path string, log *slog.Logger) (*serverState, error) {
 
 // ReadServerState reads the state file of a server data root, for status.
 func ReadServerState(root string) (map[string]*GatewayState, error) {
-	data, err := os.ReadFile(filepath.Join(root, "state", "datasync", "server.json"))
+	data, err := os.ReadFile(dataroot.Root(root).ServeState())
 	if err != nil {
 		return nil, err
 	}
@@ -190,7 +191,7 @@ func (s *Server) LoadOnce(ctx context.Context) error {
 	defer s.loadMu.Unlock()
 	snap := s.state.snapshot()
 	failed := make(map[string]error)
-	gws, _ := os.ReadDir(filepath.Join(s.cfg.Root, "config"))
+	gws, _ := os.ReadDir(s.root().Config())
 	for _, d := range gws {
 		if gw := d.Name(); d.IsDir() && logfile.ValidGateway(gw) && s.loadable(gw) {
 			if err := s.loadConfig(ctx, gw); err != nil {
@@ -290,7 +291,7 @@ func (s *Server) loadConfig(ctx context.Context, gw string) error {
 	loaded := s.state.get(gw).ConfigLoaded
 	for _, t := range schema.ConfigTables() {
 		name := t.Name + ".tsv"
-		path := filepath.Join(s.cfg.Root, "config", gw, name)
+		path := filepath.Join(s.root().GatewayConfig(gw), name)
 		data, err := os.ReadFile(path)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue

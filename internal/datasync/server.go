@@ -9,11 +9,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/acstore/acstore/internal/dataroot"
 	"github.com/acstore/acstore/internal/loader"
 	"github.com/acstore/acstore/internal/logfile"
 	"github.com/acstore/acstore/internal/retention"
@@ -64,7 +64,7 @@ func NewServer(cfg ServerConfig, db *sql.DB) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	st, err := openServerState(filepath.Join(cfg.Root, "state", "datasync", "server.json"), cfg.Logger)
+	st, err := openServerState(dataroot.Root(cfg.Root).ServeState(), cfg.Logger)
 	if err != nil {
 		return nil, err
 	}

@@ -61,7 +61,7 @@ func (s *Server) commit(r *http.Request, gw, win string) (any, error) {
 func (s *Server) progress(gw string) (Progress, error) {
 	p := Progress{Gateway: gw, LastWindow: s.state.get(gw).LastReceived, ConfigMD5: make(map[string]string)}
 	for _, name := range ConfigNames {
-		data, err := os.ReadFile(filepath.Join(s.cfg.Root, "config", gw, name))
+		data, err := os.ReadFile(filepath.Join(s.root().GatewayConfig(gw), name))
 		if err == nil {
 			p.ConfigMD5[name] = md5hex(data)
 		}

@@ -65,8 +65,8 @@ func (s *Server) pruneGateways(ctx context.Context, now time.Time) error {
 func (s *Server) gatewayDays(gw, today string) []string {
 	seen := make(map[string]bool)
 	var days []string
-	for _, dir := range []string{"sync", "attachments"} {
-		paths, _ := filepath.Glob(filepath.Join(s.cfg.Root, dir, gw, "[0-9]*"))
+	for _, dir := range []string{s.root().SyncGateway(gw), s.root().Attachments(gw)} {
+		paths, _ := filepath.Glob(filepath.Join(dir, "[0-9]*"))
 		for _, p := range paths {
 			d := filepath.Base(p)
 			if _, err := time.Parse(schema.DayLayout, d); err != nil || d >= today || seen[d] {
@@ -93,8 +93,8 @@ func (s *Server) dropGatewayDay(ctx context.Context, gw, day string) error {
 			return err
 		}
 	}
-	for _, dir := range []string{"sync", "attachments"} {
-		if err := os.RemoveAll(filepath.Join(s.cfg.Root, dir, gw, day)); err != nil {
+	for _, dir := range []string{s.root().SyncDay(gw, day), s.root().AttachmentsDay(gw, day)} {
+		if err := os.RemoveAll(dir); err != nil {
 			return err
 		}
 	}

@@ -66,7 +66,7 @@ func (s *Server) sweepIncoming(now time.Time) error {
 	if s.cfg.IncomingTTL <= 0 {
 		return nil
 	}
-	paths, err := filepath.Glob(filepath.Join(s.cfg.Root, "incoming", "*", "*.part"))
+	paths, err := filepath.Glob(filepath.Join(s.root().Incoming("*"), "*.part"))
 	if err != nil {
 		return err
 	}

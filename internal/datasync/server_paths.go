@@ -5,12 +5,17 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+
+	"github.com/acstore/acstore/internal/dataroot"
 )
+
+// root is the server's data root, for its layout.
+func (s *Server) root() dataroot.Root { return dataroot.Root(s.cfg.Root) }
 
 // finalPath is where a target is published.
 func (s *Server) finalPath(gw string, t target) string {
 	if t.config {
-		return filepath.Join(s.cfg.Root, "config", gw, t.name)
+		return filepath.Join(s.root().GatewayConfig(gw), t.name)
 	}
 	return t.sync.Path(s.cfg.Root)
 }
@@ -18,7 +23,7 @@ func (s *Server) finalPath(gw string, t target) string {
 func (s *Server) incomingPath(gw string, t target, size int64, sum string) string {
 	// The size and hash in the name keep a re-sent file whose content
 	// changed (late rows) from resuming on the old bytes.
-	return filepath.Join(s.cfg.Root, "incoming", gw, fmt.Sprintf("%s.%s.%d.part", t.name, sum[:16], size))
+	return filepath.Join(s.root().Incoming(gw), fmt.Sprintf("%s.%s.%d.part", t.name, sum[:16], size))
 }
 
 func (s *Server) parseTarget(gw, name string) (target, error) {

@@ -131,7 +131,7 @@ func (s *Server) verify(t target, inc string) error {
 // unpack is retried by the client), then renames the file into place.
 func (s *Server) publish(gw string, t target, inc, final string) error {
 	if !t.config && t.sync.Table == schema.Attachments {
-		dir := filepath.Join(s.cfg.Root, "attachments", gw, t.sync.Day())
+		dir := s.root().AttachmentsDay(gw, t.sync.Day())
 		fi, err := os.Stat(inc)
 		if err != nil {
 			return err

@@ -18,8 +18,7 @@ func (s *Server) usage(gw string) int64 {
 		return n
 	}
 	n = 0
-	for _, d := range []string{filepath.Join(s.cfg.Root, "sync", gw), filepath.Join(s.cfg.Root, "attachments", gw),
-		filepath.Join(s.cfg.Root, "incoming", gw)} {
+	for _, d := range []string{s.root().SyncGateway(gw), s.root().Attachments(gw), s.root().Incoming(gw)} {
 		filepath.WalkDir(d, func(_ string, e fs.DirEntry, err error) error {
 			if err == nil && !e.IsDir() {
 				if fi, err := e.Info(); err == nil {

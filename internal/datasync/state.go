@@ -10,6 +10,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/acstore/acstore/internal/dataroot"
 	"github.com/acstore/acstore/internal/logfile"
 )
 
@@ -48,7 +49,7 @@ type Quarantined struct {
 }
 
 func statePath(root string) string {
-	return filepath.Join(root, "state", "datasync", "client.json")
+	return dataroot.Root(root).PushState()
 }
 
 func newState(gw string) *ClientState {

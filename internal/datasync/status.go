@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"sort"
 	"text/tabwriter"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/acstore/acstore/internal/daemon"
+	"github.com/acstore/acstore/internal/dataroot"
 	"github.com/acstore/acstore/internal/logfile"
 	"github.com/acstore/acstore/internal/schema"
 )
@@ -151,7 +151,7 @@ func PrintStatus(w io.Writer, root, gw string) error {
 	}
 	if !found {
 		return fmt.Errorf("no datasync state under %s (looked for %s and %s)", root, statePath(root),
-			filepath.Join(root, "state", "datasync", "server.json"))
+			dataroot.Root(root).ServeState())
 	}
 	return nil
 }

@@ -13,7 +13,6 @@ import (
 	"errors"
 	"flag"
 	"log/slog"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/acstore/acstore/internal/daemon"
+	"github.com/acstore/acstore/internal/dataroot"
 	"github.com/acstore/acstore/internal/ledger"
 	"github.com/acstore/acstore/internal/logfile"
 	"github.com/acstore/acstore/internal/retention"
@@ -139,7 +139,7 @@ func New(cfg Config, db *sql.DB) (*Loader, error) {
 		Store: store{l}, Logger: cfg.Logger})
 	if cfg.Keep {
 		var err error
-		if l.ledger, err = ledger.Open(filepath.Join(cfg.Root, "state", "loaded")); err != nil {
+		if l.ledger, err = ledger.Open(dataroot.Root(cfg.Root).State("loaded")); err != nil {
 			return nil, err
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/acstore/acstore/internal/dataroot"
 	"github.com/acstore/acstore/internal/logfile"
 	"github.com/acstore/acstore/internal/schema"
 )
@@ -93,7 +94,7 @@ func (l *Loader) scanSync() ([]*batch, error) {
 		size int64
 	}
 	var files []file
-	dirs, err := filepath.Glob(filepath.Join(l.cfg.Root, "sync", "*", "[0-9]*"))
+	dirs, err := filepath.Glob(dataroot.Root(l.cfg.Root).SyncDay("*", "[0-9]*"))
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/acstore/acstore/internal/dataroot"
 	"github.com/acstore/acstore/internal/schema"
 )
 
@@ -56,7 +57,7 @@ func (n Name) WindowIndex() uint64 {
 // Dir returns where the file lives under the data root:
 // <root>/sync/<GW>/<YYYYMMDD>.
 func (n Name) Dir(root string) string {
-	return filepath.Join(root, "sync", n.Gateway, n.Day())
+	return dataroot.Root(root).SyncDay(n.Gateway, n.Day())
 }
 
 // Path returns the published path of the file under the data root.
@@ -137,7 +138,7 @@ func ParseLoadName(base string, loc *time.Location) (LoadName, error) {
 }
 
 // LoadDir is where load_files are published under the data root.
-func LoadDir(root string) string { return filepath.Join(root, "load") }
+func LoadDir(root string) string { return dataroot.Root(root).Load() }
 
 // MakeID returns the id of the seq-th row of a window: the window's index in
 // its day in the high bits, so ids are unique per gateway, table and day and

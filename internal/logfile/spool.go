@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/acstore/acstore/internal/dataroot"
 	"github.com/acstore/acstore/internal/fileutil"
 	"github.com/acstore/acstore/internal/schema"
 )
@@ -136,7 +137,7 @@ func NewSpool(cfg SpoolConfig) (*Spool, error) {
 }
 
 func (s *Spool) sealParts() error {
-	dir := filepath.Join(s.cfg.Root, "sync", s.cfg.Gateway)
+	dir := dataroot.Root(s.cfg.Root).SyncGateway(s.cfg.Gateway)
 	parts, err := filepath.Glob(filepath.Join(dir, "*", "*"+PartExt))
 	if err != nil {
 		return err
@@ -470,7 +471,7 @@ func (s *Spool) Stats() SpoolStats {
 // WalkSync calls fn for every published sync_file (not .part) under the data
 // root, in no particular order.
 func WalkSync(root string, fn func(path string, n Name) error) error {
-	dir := filepath.Join(root, "sync")
+	dir := dataroot.Root(root).Sync()
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) && path == dir {

@@ -20,6 +20,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/acstore/acstore/internal/dataroot"
 	"github.com/acstore/acstore/internal/logfile"
 	"github.com/acstore/acstore/internal/mariadb"
 	"github.com/acstore/acstore/internal/schema"
@@ -100,7 +101,7 @@ func Scan(root string) (map[string]*DayFiles, error) {
 	if err := logfile.WalkSync(root, func(path string, n logfile.Name) error { add(path, n); return nil }); err != nil {
 		return nil, err
 	}
-	parts, err := filepath.Glob(filepath.Join(root, "sync", "*", "*", "*"+logfile.PartExt))
+	parts, err := filepath.Glob(filepath.Join(dataroot.Root(root).SyncDay("*", "*"), "*"+logfile.PartExt))
 	if err != nil {
 		return nil, err
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/acstore/acstore/internal/daemon"
+	"github.com/acstore/acstore/internal/dataroot"
 	"github.com/acstore/acstore/internal/logfile"
 	"github.com/acstore/acstore/internal/schema"
 )
@@ -141,7 +142,7 @@ func (p *Pruner) days(ctx context.Context, now time.Time) ([]day, error) {
 	today := now.Format(schema.DayLayout)
 	set := make(map[string][]string) // day -> gateways with files of it
 	open := make(map[string]bool)    // days a writer still has files open in
-	dirs, err := filepath.Glob(filepath.Join(p.cfg.Root, "sync", "*", "[0-9]*"))
+	dirs, err := filepath.Glob(dataroot.Root(p.cfg.Root).SyncDay("*", "[0-9]*"))
 	if err != nil {
 		return nil, err
 	}
@@ -303,11 +304,12 @@ func (p *Pruner) drop(ctx context.Context, d string) error {
 		}
 	}
 	var errs []error
+	root := dataroot.Root(p.cfg.Root)
 	for _, pattern := range []string{
-		filepath.Join(p.cfg.Root, "sync", "*", d),
-		filepath.Join(p.cfg.Root, "attachments", "*", d),
-		filepath.Join(logfile.LoadDir(p.cfg.Root), d+"_*"),
-		filepath.Join(p.cfg.Root, "state", "midtable", d+".done"),
+		root.SyncDay("*", d),
+		root.AttachmentsDay("*", d),
+		filepath.Join(root.Load(), d+"_*"),
+		filepath.Join(root.State("midtable"), d+".done"),
 	} {
 		paths, err := filepath.Glob(pattern)
 		if err != nil {

@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 
+	"github.com/acstore/acstore/internal/dataroot"
 	"github.com/acstore/acstore/internal/logfile"
 )
 
@@ -35,7 +35,7 @@ type Shipped struct {
 
 // ClientStatePath is where datasync push keeps its state on a data root.
 func ClientStatePath(root string) string {
-	return filepath.Join(root, "state", "datasync", "client.json")
+	return dataroot.Root(root).PushState()
 }
 
 // ReadShipped reads push's state on root. An unreadable state means push
@@ -104,7 +104,7 @@ func (s *Shipped) Day(root, gw, day string) (bool, error) {
 	if gw != s.Gateway {
 		return false, nil
 	}
-	dir := filepath.Join(root, "sync", gw, day)
+	dir := dataroot.Root(root).SyncDay(gw, day)
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return true, nil

@@ -23,6 +23,7 @@ import (
 
 	"github.com/acstore/acstore/internal/backoff"
 	"github.com/acstore/acstore/internal/daemon"
+	"github.com/acstore/acstore/internal/dataroot"
 	"github.com/acstore/acstore/internal/logfile"
 	"github.com/acstore/acstore/internal/mariadb"
 	"github.com/acstore/acstore/internal/schema"
@@ -56,7 +57,7 @@ func (c *Config) Validate() error {
 		return errors.New("no -data directory")
 	}
 	if c.StateDir == "" {
-		c.StateDir = filepath.Join(c.Root, "state", "midtable")
+		c.StateDir = dataroot.Root(c.Root).State("midtable")
 	}
 	if c.Interval <= 0 {
 		c.Interval = 5 * time.Second
@@ -343,7 +344,7 @@ func (r *Roller) Rebuild(ctx context.Context, day string) (Result, error) {
 	if _, err := schema.ParseDay(day); err != nil {
 		return Result{}, err
 	}
-	dirs, err := filepath.Glob(filepath.Join(r.cfg.Root, "sync", "*", day))
+	dirs, err := filepath.Glob(dataroot.Root(r.cfg.Root).SyncDay("*", day))
 	if err != nil {
 		return Result{}, err
 	}
@@ -386,7 +387,7 @@ func (r *Roller) Rebuild(ctx context.Context, day string) (Result, error) {
 
 // blockFiles lists the published sync_files of a block.
 func (r *Roller) blockFiles(b Block) ([]string, error) {
-	dir := filepath.Join(r.cfg.Root, "sync", b.Gateway, b.Day)
+	dir := dataroot.Root(r.cfg.Root).SyncDay(b.Gateway, b.Day)
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil

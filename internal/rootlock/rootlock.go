@@ -12,10 +12,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/acstore/acstore/internal/dataroot"
 )
 
 // Lock is a held lock.
@@ -39,7 +40,7 @@ func (e *HeldError) Error() string {
 }
 
 // Path is the lock file of program on root.
-func Path(root, program string) string { return filepath.Join(root, program+".lock") }
+func Path(root, program string) string { return dataroot.Root(root).Lock(program) }
 
 // Acquire takes program's lock on root without waiting, creating root if
 // needed.

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/acstore/acstore/internal/dataroot"
 	"github.com/acstore/acstore/internal/logfile"
 )
 
@@ -64,7 +65,7 @@ type Open struct {
 }
 
 // Dir is where the ledger lives under the data root.
-func Dir(root string) string { return filepath.Join(root, "state", "aclog") }
+func Dir(root string) string { return dataroot.Root(root).State("aclog") }
 
 const (
 	doneFile = "done.log"

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/acstore/acstore/internal/dataroot"
 	"github.com/acstore/acstore/internal/datasync"
 	"github.com/acstore/acstore/internal/logfile"
 )
@@ -107,7 +108,7 @@ func Read(root string, now time.Time) (*Status, error) {
 			}
 		}
 	}
-	if _, err := os.Stat(filepath.Join(root, "state", "datasync", "client.json")); err == nil {
+	if _, err := os.Stat(dataroot.Root(root).PushState()); err == nil {
 		cs, err := datasync.ReadClientStatus(root, "")
 		if err != nil {
 			st.ClientErr = err.Error()

@@ -22,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/acstore/acstore/internal/dataroot"
 	"github.com/acstore/acstore/internal/logfile"
 	"github.com/acstore/acstore/internal/xbundle"
 )
@@ -84,7 +85,7 @@ func Content(root, gw string, ts time.Time, sum string) ([]byte, error) {
 	}
 	day := ts.Format("20060102")
 	// Head office: datasync unpacked the bundles.
-	if data, err := os.ReadFile(filepath.Join(root, "attachments", gw, day, sum)); err == nil {
+	if data, err := os.ReadFile(filepath.Join(dataroot.Root(root).AttachmentsDay(gw, day), sum)); err == nil {
 		if hex.EncodeToString(hashOf(data)) == sum {
 			return data, nil
 		}
