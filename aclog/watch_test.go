@@ -28,10 +28,20 @@ func TestWatchTcpdumpRotation(t *testing.T) {
 	dir, root := t.TempDir(), t.TempDir()
 
 	// DNS is told by port 53; whether or not something answers on
-	// 127.0.0.1, each query is one Q row.
+	// 127.0.0.1, each query is one Q row. Other tests on this machine may
+	// query on lo at the same time: the filter takes only this test's
+	// socket.
 	const port = 53
+	// Not connected: a connected socket would refuse every other send
+	// after the ICMP port unreachable that nothing listening brings.
+	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	to := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}
 	dump := exec.Command(tcpdump, "-i", "lo", "-n", "-U", "-Z", "root", "-G", "1", "-w", filepath.Join(dir, "cap-%Y%m%d-%H%M%S.pcap"),
-		fmt.Sprintf("udp and host 127.0.0.1 and port %d", port))
+		fmt.Sprintf("udp and host 127.0.0.1 and dst port %d and src port %d", port, conn.LocalAddr().(*net.UDPAddr).Port))
 	var dumpOut bytes.Buffer
 	dump.Stderr = &dumpOut
 	if err := dump.Start(); err != nil {
@@ -49,14 +59,6 @@ func TestWatchTcpdumpRotation(t *testing.T) {
 		}
 		return cmd
 	}
-	// Not connected: a connected socket would refuse every other send
-	// after the ICMP port unreachable that nothing listening brings.
-	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	to := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}
-	defer conn.Close()
 	const queries = 200
 	// Queries go out every 25 ms (5 s in all) while tcpdump rotates.
 	sent := make(chan error, 1)
@@ -71,13 +73,14 @@ func TestWatchTcpdumpRotation(t *testing.T) {
 		sent <- nil
 	}()
 	cmd := watch()
-	time.Sleep(3 * time.Second)
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	// The first aclog has done part of the work: a capture with packets is
-	// in the ledger.
-	done, _ := os.ReadFile(filepath.Join(root, "state", "aclog", "done.log"))
-	if !regexp.MustCompile(` [1-9][0-9]* \S+\n`).Match(done) {
-		t.Fatalf("before the kill: no capture with rows processed:\n%s", done)
-	}
+	// in the ledger (tcpdump's first file may hold none).
+	withRows := regexp.MustCompile(` [1-9][0-9]* \S+\n`)
+	waitFor(t, "a capture with rows in the ledger", func() bool {
+		done, _ := os.ReadFile(filepath.Join(root, "state", "aclog", "done.log"))
+		return withRows.Match(done)
+	})
 	// Kill it in the middle of a capture: the moment the ledger shows one
 	// begun and not finished.
 	openPath := filepath.Join(root, "state", "aclog", "open.json")
@@ -106,7 +109,7 @@ func TestWatchTcpdumpRotation(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("aclog -watch after SIGTERM: %v", err)
 	}
-	done, _ = os.ReadFile(filepath.Join(root, "state", "aclog", "done.log"))
+	done, _ := os.ReadFile(filepath.Join(root, "state", "aclog", "done.log"))
 	if n := bytes.Count(done, []byte("\n")); n < 3 {
 		t.Errorf("only %d captures processed; tcpdump -G 1 should have rotated more", n)
 	}

@@ -1,118 +1,149 @@
 // Command acbench prints acstore's throughputs next to their references,
 // measured in the same run; `make bench` runs it against the private
 // MariaDB.
+//
+// The measurements come in groups (aclog, loader, codec, midtable,
+// datasync, console, shards). BENCH.md holds one section per group with
+// when, where and by which command it was measured, so that -only can
+// measure one group again on a quiet machine without the hour the whole
+// bench takes, and without leaving a stale figure unmarked.
 package main
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/acstore/acstore/internal/bench"
 	"github.com/acstore/acstore/internal/mariadb"
 )
 
+// config is what the groups are measured with.
+type config struct {
+	dsn, bin           string
+	rows, packets      int
+	syncRows           int
+	consoleA, consoleU int
+	shardsMap          string
+	shardRows          int
+	db                 *sql.DB
+	shortOpen          []int
+}
+
+// group is one section of BENCH.md.
+type group struct {
+	name string
+	run  func(ctx context.Context, c *config) ([]bench.Row, error)
+}
+
+var groups = []group{
+	{"aclog", func(_ context.Context, c *config) ([]bench.Row, error) {
+		rows, err := bench.Aclog(c.bin, c.packets)
+		if err != nil {
+			return nil, err
+		}
+		short, err := bench.AclogShort(c.bin, c.packets/5, c.shortOpen)
+		return append(rows, short...), err
+	}},
+	{"loader", func(ctx context.Context, c *config) ([]bench.Row, error) { return bench.Loader(ctx, c.db, c.rows) }},
+	{"codec", func(_ context.Context, c *config) ([]bench.Row, error) { return bench.Codecs(c.rows / 4) }},
+	{"midtable", func(ctx context.Context, c *config) ([]bench.Row, error) { return bench.Midtable(ctx, c.db, 0, nil) }},
+	{"datasync", func(ctx context.Context, c *config) ([]bench.Row, error) { return bench.Datasync(ctx, c.syncRows) }},
+	{"console", func(ctx context.Context, c *config) ([]bench.Row, error) {
+		return consoleBench(ctx, c.db, c.consoleA, c.consoleU)
+	}},
+	{"shards", func(ctx context.Context, c *config) ([]bench.Row, error) {
+		if c.shardsMap == "" {
+			return nil, errSkipped
+		}
+		return shardsBench(ctx, c.dsn, c.shardsMap, c.shardRows)
+	}},
+}
+
+// errSkipped says a group was not measured because what it needs was not
+// given (the shards group without -shards).
+var errSkipped = errors.New("not measured")
+
 func main() {
-	dsn := flag.String("dsn", os.Getenv("ACSTORE_TEST_DSN"), "database of the private MariaDB")
-	rows := flag.Int("rows", 1_000_000, "rows for the loader measurement")
-	packets := flag.Int("packets", 1_000_000, "packets of the generated capture for aclog")
-	bin := flag.String("bin", "bin", "directory of the built programs")
-	syncRows := flag.Int("datasync-rows", 200_000, "rows per table shipped by the datasync measurement")
-	consoleA := flag.Int("console-a-rows", 10_000_000, "A rows of the day the console's report reads")
-	consoleU := flag.Int("console-u-rows", 1_000_000, "U rows of the day the console's search reads")
-	only := flag.String("only", "", "run only this group (console, shards)")
-	shardsMap := flag.String("shards", "", "shard map with a Spider front (scripts/shards.sh writes var/shards/shards.yaml): loads into the shards vs one server, reports through the front; empty: not measured")
-	shardRows := flag.Int("shard-a-rows", 1_200_000, "A rows of the day the shards measurement loads and reports on")
+	var c config
+	flag.StringVar(&c.dsn, "dsn", os.Getenv("ACSTORE_TEST_DSN"), "database of the private MariaDB")
+	flag.IntVar(&c.rows, "rows", 1_000_000, "rows for the loader measurement")
+	flag.IntVar(&c.packets, "packets", 1_000_000, "packets of the generated capture for aclog")
+	flag.StringVar(&c.bin, "bin", "bin", "directory of the built programs")
+	flag.IntVar(&c.syncRows, "datasync-rows", 200_000, "rows per table shipped by the datasync measurement")
+	flag.IntVar(&c.consoleA, "console-a-rows", 10_000_000, "A rows of the day the console's report reads")
+	flag.IntVar(&c.consoleU, "console-u-rows", 1_000_000, "U rows of the day the console's search reads")
+	flag.StringVar(&c.shardsMap, "shards", "", "shard map with a Spider front (scripts/shards.sh writes var/shards/shards.yaml): loads into the shards vs one server, reports through the front; empty: not measured")
+	flag.IntVar(&c.shardRows, "shard-a-rows", 1_200_000, "A rows of the day the shards measurement loads and reports on")
+	only := flag.String("only", "", "measure only these groups, comma-separated ("+groupNames()+"); their sections of -out are replaced, the others kept")
 	out := flag.String("out", "BENCH.md", "file the table is written to as well (nothing is edited by hand); empty: stdout only")
 	flag.Parse()
-	if *only == "console" {
-		ctx := context.Background()
-		db, err := mariadb.Open(ctx, *dsn)
-		if err == nil {
-			var rows []bench.Row
-			rows, err = consoleBench(ctx, db, *consoleA, *consoleU)
-			bench.Print(os.Stdout, rows)
-		}
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "acbench:", err)
-			os.Exit(1)
-		}
-		return
-	}
-	if *only == "shards" {
-		rows, err := shardsBench(context.Background(), *dsn, *shardsMap, *shardRows)
-		if err == nil {
-			bench.Print(os.Stdout, rows)
-		}
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "acbench:", err)
-			os.Exit(1)
-		}
-		return
-	}
-	if err := run(*dsn, *bin, *out, *rows, *packets, *syncRows, *consoleA, *consoleU, *shardsMap, *shardRows); err != nil {
+	c.shortOpen = []int{1000, 10000, 100000, 1000000}
+	if err := run(&c, *only, *out); err != nil {
 		fmt.Fprintln(os.Stderr, "acbench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(dsn, bin, out string, n, packets, syncRows, consoleA, consoleU int, shardsMap string, shardRows int) error {
+func groupNames() string { return strings.Join(groupOrder(), ", ") }
+
+func run(c *config, only, out string) error {
+	want := map[string]bool{}
+	for _, name := range strings.Split(only, ",") {
+		if name = strings.TrimSpace(name); name != "" {
+			want[name] = true
+		}
+	}
+	for name := range want {
+		if !slices.Contains(groupOrder(), name) {
+			return fmt.Errorf("-only %s: no such group (%s)", name, groupNames())
+		}
+	}
 	ctx := context.Background()
-	db, err := mariadb.Open(ctx, dsn)
+	db, err := mariadb.Open(ctx, c.dsn)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	var all []bench.Row
-	rows, err := bench.Aclog(bin, packets)
-	if err != nil {
-		return fmt.Errorf("aclog: %w", err)
-	}
-	all = append(all, rows...)
-	rows, err = bench.AclogShort(bin, packets/5, []int{1000, 10000, 100000, 1000000})
-	if err != nil {
-		return fmt.Errorf("aclog short sessions: %w", err)
-	}
-	all = append(all, rows...)
-	rows, err = bench.Loader(ctx, db, n)
-	if err != nil {
-		return fmt.Errorf("loader: %w", err)
-	}
-	all = append(all, rows...)
-	rows, err = bench.Codecs(n / 4)
-	if err != nil {
-		return fmt.Errorf("codecs: %w", err)
-	}
-	all = append(all, rows...)
-	rows, err = bench.Midtable(ctx, db, 0, nil)
-	if err != nil {
-		return fmt.Errorf("midtable: %w", err)
-	}
-	all = append(all, rows...)
-	rows, err = bench.Datasync(ctx, syncRows)
-	if err != nil {
-		return fmt.Errorf("datasync: %w", err)
-	}
-	all = append(all, rows...)
-	rows, err = consoleBench(ctx, db, consoleA, consoleU)
-	if err != nil {
-		return fmt.Errorf("console: %w", err)
-	}
-	all = append(all, rows...)
-	if shardsMap != "" {
-		rows, err = shardsBench(ctx, dsn, shardsMap, shardRows)
-		if err != nil {
-			return fmt.Errorf("shards: %w", err)
-		}
-		all = append(all, rows...)
-	}
-	bench.Print(os.Stdout, all)
-	if out == "" {
-		return nil
-	}
+	c.db = db
 	var version string
-	db.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version)
-	return bench.WriteMarkdown(out, all, bench.Machine("MariaDB "+version), "acbench "+strings.Join(os.Args[1:], " "))
+	if err := db.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
+		return fmt.Errorf("server version: %w", err)
+	}
+	command := "acbench " + strings.Join(os.Args[1:], " ")
+	for _, g := range groups {
+		if len(want) > 0 && !want[g.name] {
+			continue
+		}
+		rows, err := g.run(ctx, c)
+		if errors.Is(err, errSkipped) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", g.name, err)
+		}
+		bench.Print(os.Stdout, rows)
+		if out == "" {
+			continue
+		}
+		// Written group by group: a failure later keeps what was measured.
+		sec := bench.Section{Group: g.name, Rows: rows, Machine: bench.Machine("MariaDB " + version), Command: command}
+		if err := bench.WriteSection(out, sec, groupOrder()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func groupOrder() []string {
+	names := make([]string, len(groups))
+	for i, g := range groups {
+		names[i] = g.name
+	}
+	return names
 }
