@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,12 +21,15 @@ import (
 	"github.com/google/gopacket/pcap"
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
+
+	"github.com/acstore/acstore/aclog/internal/flowhash"
 )
 
 // afBatchPackets is how many packets a reader hands over at once.
 const afBatchPackets = 128
 
 type afBatch struct {
+	sock int // the socket it came from, by the order they joined the group
 	buf  []byte
 	pkts []afPkt
 }
@@ -36,9 +40,11 @@ type afPkt struct {
 }
 
 // afSource reads an interface through AF_PACKET TPACKET_V3 rings: one
-// socket per reader in a fanout group (the kernel shares packets among
-// them by flow hash, fragments reassembled first), each read by a
-// goroutine of its own that copies packets out of its ring in batches.
+// socket per reader in a fanout group, each read by a goroutine of its
+// own that copies packets out of its ring in batches. The kernel shares
+// packets among the sockets by flowhash (a classic BPF fanout program),
+// as the pipeline shares them among workers: every packet between two
+// addresses, fragments included, goes through one socket, in order.
 // Rings are memory shared with the kernel: no system call per packet,
 // and a ring per socket multiplies the room for bursts.
 type afSource struct {
@@ -78,12 +84,16 @@ func OpenAFPacket(cfg LiveConfig, sockets int) (Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("capture %s: %w", cfg.Interface, err)
 	}
-	// Frames hold a whole snaplen; blocks hold many frames.
+	// Frames hold a whole snaplen; blocks hold many frames. The kernel
+	// hands a block over when it is full or its timeout passes: on a
+	// quiet link every block holds a timeout's worth of packets, so many
+	// small blocks and a long timeout let the ring ride out a reader that
+	// is not scheduled for seconds at any rate.
 	frame := 1 << 11
 	for frame < min(cfg.Snaplen, 1<<16)+64 {
 		frame <<= 1
 	}
-	block := max(1<<20, frame)
+	block := max(afBlockBytes, frame)
 	blocks := max(8, cfg.BufferSize/sockets/block)
 	var prog []bpf.RawInstruction
 	if cfg.Filter != "" {
@@ -110,7 +120,7 @@ func OpenAFPacket(cfg LiveConfig, sockets int) (Source, error) {
 	for range sockets {
 		tp, err := afpacket.NewTPacket(afpacket.OptInterface(cfg.Interface), afpacket.OptTPacketVersion(afpacket.TPacketVersion3),
 			afpacket.OptFrameSize(frame), afpacket.OptBlockSize(block), afpacket.OptNumBlocks(blocks),
-			afpacket.OptBlockTimeout(10*time.Millisecond), afpacket.OptPollTimeout(50*time.Millisecond))
+			afpacket.OptBlockTimeout(afBlockTimeout), afpacket.OptPollTimeout(50*time.Millisecond))
 		if err != nil {
 			return fail(fmt.Errorf("AF_PACKET socket (ring of %d blocks of %d bytes): %w", blocks, block, err))
 		}
@@ -124,8 +134,8 @@ func OpenAFPacket(cfg LiveConfig, sockets int) (Source, error) {
 			drain(tp)
 		}
 		if sockets > 1 {
-			if err := tp.SetFanout(afpacket.FanoutHashWithDefrag, group); err != nil {
-				return fail(fmt.Errorf("fanout: %w", err))
+			if err := joinFanout(tp, group, len(s.tps) == 1); err != nil {
+				return fail(err)
 			}
 		}
 	}
@@ -133,13 +143,60 @@ func OpenAFPacket(cfg LiveConfig, sockets int) (Source, error) {
 	for range 8 * sockets {
 		s.free <- &afBatch{buf: make([]byte, 0, 256<<10), pkts: make([]afPkt, 0, afBatchPackets)}
 	}
-	for _, tp := range s.tps {
+	for i, tp := range s.tps {
 		s.wg.Add(1)
-		go s.read(tp)
+		go s.read(i, tp)
 	}
 	s.timer = time.NewTimer(time.Hour)
 	s.timer.Stop()
 	return s, nil
+}
+
+// Ring geometry: see OpenAFPacket.
+const (
+	afBlockBytes   = 256 << 10
+	afBlockTimeout = 50 * time.Millisecond
+)
+
+// joinFanout adds tp to fanout group id, sharing packets by flowhash; the
+// first socket of the group sets the program.
+func joinFanout(tp *afpacket.TPacket, id uint16, first bool) error {
+	if err := tp.SetFanout(afpacket.FanoutCBPF, id); err != nil {
+		return fmt.Errorf("fanout group (PACKET_FANOUT_CBPF needs Linux 4.3 or later): %w", err)
+	}
+	if !first {
+		return nil
+	}
+	prog, err := flowhash.Program()
+	if err != nil {
+		return err
+	}
+	fd, err := socketFD(tp)
+	if err != nil {
+		return err
+	}
+	filter := make([]unix.SockFilter, len(prog))
+	for i, in := range prog {
+		filter[i] = unix.SockFilter{Code: in.Op, Jt: in.Jt, Jf: in.Jf, K: in.K}
+	}
+	fprog := unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]}
+	if err := unix.SetsockoptSockFprog(fd, unix.SOL_PACKET, unix.PACKET_FANOUT_DATA, &fprog); err != nil {
+		return fmt.Errorf("fanout program: %w", err)
+	}
+	return nil
+}
+
+// socketFD is the descriptor of tp's socket. gopacket's afpacket (whose
+// last release, v1.1.19, is final) can join a PACKET_FANOUT_CBPF group but
+// not set its program, and does not export the descriptor that would let
+// us do it; reflect reads it (reading an unexported field is allowed, and
+// if a gopacket version names it otherwise this fails clearly).
+func socketFD(tp *afpacket.TPacket) (int, error) {
+	f := reflect.ValueOf(tp).Elem().FieldByName("fd")
+	if !f.IsValid() || !f.CanInt() {
+		return -1, errors.New("fanout program: gopacket's afpacket.TPacket has no int field fd to set it on")
+	}
+	return int(f.Int()), nil
 }
 
 // drain discards what a ring holds.
@@ -178,7 +235,7 @@ func ifDropped(iface string) uint64 {
 	return n
 }
 
-func (s *afSource) read(tp *afpacket.TPacket) {
+func (s *afSource) read(sock int, tp *afpacket.TPacket) {
 	defer s.wg.Done()
 	var b *afBatch
 	send := func() {
@@ -210,6 +267,7 @@ func (s *afSource) read(tp *afpacket.TPacket) {
 			case <-s.stop:
 				return
 			}
+			b.sock = sock
 		}
 		b.pkts = append(b.pkts, afPkt{off: len(b.buf), n: len(data), ci: ci})
 		b.buf = append(b.buf, data...)

@@ -1,13 +1,13 @@
 package pipeline
 
 import (
-	"encoding/binary"
 	"time"
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 
 	"github.com/acstore/acstore/aclog/internal/audit"
+	"github.com/acstore/acstore/aclog/internal/flowhash"
 )
 
 // engine is what the loop drives: one audit.Engine, or shards of them.
@@ -28,8 +28,9 @@ func newEngine(cfg audit.Config, sink audit.Sink, workers int) (engine, error) {
 	return newShards(cfg, sink, workers)
 }
 
-// Sharding: packets are given to workers by a hash of their two IP
-// addresses, the same whichever way a packet goes, so that both directions
+// Sharding: packets are given to workers by flowhash, a hash of their two
+// IP addresses, the same whichever way a packet goes (and the same as an
+// AF_PACKET live capture's fanout), so that both directions
 // of a session, every fragment of a datagram, and what ties sessions
 // between two hosts (an FTP data connection to its control connection, a
 // TFTP transfer to its request, a DNS response to its query) meet in one
@@ -150,7 +151,7 @@ func (w *worker) run() {
 
 // Packet hands the packet to its worker.
 func (s *shards) Packet(lt layers.LinkType, data []byte, ci gopacket.CaptureInfo) {
-	w := s.workers[s.pick(lt, data)]
+	w := s.workers[flowhash.Shard(lt, data, len(s.workers))]
 	b := w.cur
 	if b == nil || b.lt != lt || len(b.pkts) == batchPackets || len(b.buf)+len(data) > cap(b.buf) && len(b.pkts) > 0 {
 		if b != nil {
@@ -165,66 +166,6 @@ func (s *shards) Packet(lt layers.LinkType, data []byte, ci gopacket.CaptureInfo
 	}
 	b.pkts = append(b.pkts, pktRef{off: len(b.buf), n: len(data), ci: ci})
 	b.buf = append(b.buf, data...)
-}
-
-// pick hashes the IP addresses of a frame, in an order that does not
-// depend on the direction. Frames that are not IP go to worker 0.
-func (s *shards) pick(lt layers.LinkType, data []byte) int {
-	ip := ipHeader(lt, data)
-	var a, b []byte
-	switch {
-	case len(ip) >= 20 && ip[0]>>4 == 4:
-		a, b = ip[12:16], ip[16:20]
-	case len(ip) >= 40 && ip[0]>>4 == 6:
-		a, b = ip[8:24], ip[24:40]
-	default:
-		return 0
-	}
-	if string(a) > string(b) {
-		a, b = b, a
-	}
-	// FNV-1a with a fixed basis: the same capture is shared the same way
-	// in every run, so its rows come in the same order and get the same
-	// ids when it is processed again.
-	h := uint64(14695981039346656037)
-	for _, p := range [2][]byte{a, b} {
-		for _, c := range p {
-			h = (h ^ uint64(c)) * 1099511628211
-		}
-	}
-	return int((h ^ h>>32) % uint64(len(s.workers)))
-}
-
-// ipHeader finds the IP header of a frame (Ethernet with VLAN tags, Linux
-// cooked, BSD loopback, raw IP).
-func ipHeader(lt layers.LinkType, data []byte) []byte {
-	switch lt {
-	case layers.LinkTypeEthernet:
-		if len(data) < 14 {
-			return nil
-		}
-		et, off := binary.BigEndian.Uint16(data[12:]), 14
-		for (et == 0x8100 || et == 0x88a8) && len(data) >= off+4 {
-			et, off = binary.BigEndian.Uint16(data[off+2:]), off+4
-		}
-		if et != 0x0800 && et != 0x86dd {
-			return nil
-		}
-		return data[off:]
-	case layers.LinkTypeLinuxSLL:
-		if len(data) < 16 {
-			return nil
-		}
-		return data[16:]
-	case layers.LinkTypeNull, layers.LinkTypeLoop:
-		if len(data) < 4 {
-			return nil
-		}
-		return data[4:]
-	case layers.LinkTypeRaw, 12, 14, layers.LinkTypeIPv4, layers.LinkTypeIPv6:
-		return data
-	}
-	return nil
 }
 
 // mark ends the current epoch of every worker with m.
