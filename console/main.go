@@ -20,6 +20,8 @@ import (
 	"github.com/acstore/acstore/internal/console/web"
 	"github.com/acstore/acstore/internal/daemon"
 	"github.com/acstore/acstore/internal/mariadb"
+	"github.com/acstore/acstore/internal/shard"
+	"github.com/acstore/acstore/internal/spider"
 )
 
 const usage = `console: the web console of acstore.
@@ -27,6 +29,7 @@ const usage = `console: the web console of acstore.
 Usage:
   console -listen ADDR -tls-cert F -tls-key F -data DIR -dsn DSN
   console -listen 127.0.0.1:8080 -insecure -data DIR -dsn DSN
+  console -listen ADDR -tls-cert F -tls-key F -data DIR -shards shards.yaml
   console user add -name NAME -role admin|auditor [-gateways GW,GW] [-groups 'G;G'] [-password-file F] -dsn DSN
   console user delete -name NAME -dsn DSN
   console user list -dsn DSN
@@ -47,6 +50,11 @@ use the logs of the -dsn database and the -data root:
             limited to some gateways and groups.
   Audit     (admins) every search, report, download and refusal, with who,
             when, from where and the filter as given.
+
+With -shards (a head office past one server, docs/scale.md) the logs and
+rollups are read through the map's Spider front, only from the shards that
+answer: a page whose shards are not all up says which are missing. The
+console's own tables are on the default shard.
 
 Passwords are hashed with bcrypt; sessions are random ids in HttpOnly,
 SameSite=Strict cookies; every form carries a CSRF token; logins are rate
@@ -69,6 +77,8 @@ func run(args []string) error {
 	insecure := fs.Bool("insecure", false, "plain HTTP without TLS (passwords travel in clear: loopback or tests only)")
 	failures := fs.Int("login-failures", 5, "failed logins of one name from one address before it is locked out (4x for any names)")
 	lockout := fs.Duration("login-lockout", 0, "how long a locked-out address waits (default 5m)")
+	var shards shard.Flag
+	shards.Register(fs)
 	fs.Usage = daemon.Usage(fs, usage)
 	if err := daemon.Parse(fs, args, &common); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -85,12 +95,25 @@ func run(args []string) error {
 	}
 	ctx, stop := daemon.SignalContext()
 	defer stop()
-	db, err := mariadb.Open(ctx, common.DSN)
+	cfg := web.Config{Root: common.Data, Log: log, Secure: !*insecure, MaxFailures: *failures, Lockout: *lockout}
+	set, db, err := shards.Open(ctx, common.DSN)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	srv, err := web.New(ctx, web.Config{DB: db, Root: common.Data, Log: log, Secure: !*insecure, MaxFailures: *failures, Lockout: *lockout})
+	defer set.Close()
+	if db == nil {
+		// Past one server: the console's own tables on the default shard,
+		// the logs read through the Spider front.
+		if db, err = set.Default(ctx); err != nil {
+			return err
+		}
+		if cfg.Front, err = spider.New(set, log); err != nil {
+			return fmt.Errorf("-shards %s: the console reads through the front: %w", shards.Path, err)
+		}
+		defer cfg.Front.Close()
+	}
+	cfg.DB = db
+	srv, err := web.New(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -25,6 +25,10 @@ func runHosts(ctx context.Context, db *sql.DB, r Request) (*Report, error) {
 	for _, t := range tables {
 		have[t] = true
 	}
+	from := r.FromSQL
+	if from == nil {
+		from = mariadb.Quote
+	}
 	key := "`host`"
 	if r.Kind.Name == "urls" {
 		key = "CONCAT(COALESCE(`host`, ''), SUBSTRING_INDEX(COALESCE(`uri`, ''), '?', 1))"
@@ -63,7 +67,7 @@ func runHosts(ctx context.Context, db *sql.DB, r Request) (*Report, error) {
 			}
 		}
 		subs = append(subs, fmt.Sprintf("SELECT %s AS `k`, SUM(`repeat_count`) AS `requests`, SUM(`resp_body_bytes`) AS `resp_body_bytes` FROM %s WHERE %s GROUP BY `k`",
-			key, mariadb.Quote(name), strings.Join(w, " AND ")))
+			key, from(name), strings.Join(w, " AND ")))
 	}
 	col := strings.TrimSuffix(r.Kind.Name, "s")
 	rep.Header = []string{col, "requests", "resp_body_bytes"}

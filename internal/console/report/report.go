@@ -52,6 +52,10 @@ type Request struct {
 	Top      int
 	// Scope limits an auditor (empty: all).
 	ScopeGateways, ScopeGroups []string
+	// FromSQL, when set, gives what a statement reads a table as (a
+	// Spider front's partitions of the shards that are up); see
+	// rollup.Query.FromSQL.
+	FromSQL func(table string) string `json:"-"`
 }
 
 // Series is one line or set of bars.
@@ -142,7 +146,7 @@ func measureIndex(src *rollup.Source, col string) int {
 }
 
 func (r Request) query(from, to time.Time, by string) rollup.Query {
-	return rollup.Query{Table: r.Kind.Table, By: by, Gateway: r.Gateway, From: from, To: to, OrderBy: r.Measure, Top: r.Top}
+	return rollup.Query{Table: r.Kind.Table, By: by, Gateway: r.Gateway, From: from, To: to, OrderBy: r.Measure, Top: r.Top, FromSQL: r.FromSQL}
 }
 
 func runTop(ctx context.Context, db *sql.DB, r Request) (*Report, error) {

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/acstore/acstore/internal/logfile"
+	"github.com/acstore/acstore/internal/mariadb"
 	"github.com/acstore/acstore/internal/schema"
 )
 
@@ -44,6 +45,18 @@ type Filter struct {
 	// (empty: all).
 	ScopeGateways []string
 	ScopeGroups   []string
+	// FromSQL, when set, gives what a statement reads a day table as: a
+	// Spider front's partitions of the shards that are up
+	// (spider.Reading.From). Unset: the table itself.
+	FromSQL func(table string) string
+}
+
+// from returns what f reads table as.
+func (f *Filter) from(table string) string {
+	if f.FromSQL != nil {
+		return f.FromSQL(table)
+	}
+	return mariadb.Quote(table)
 }
 
 // MaxDays bounds the days one search may span.

@@ -80,6 +80,7 @@ type query struct {
 	parts   []dayPart
 	columns []string
 	whereOf func(dayPart) (string, []any)
+	from    func(table string) string
 }
 
 func prepare(ctx context.Context, db *sql.DB, f *Filter) (*query, error) {
@@ -95,7 +96,7 @@ func prepare(ctx context.Context, db *sql.DB, f *Filter) (*query, error) {
 	for _, n := range tables {
 		have[n] = true
 	}
-	q := &query{parts: days(f.Table, f.From, f.To, have)}
+	q := &query{parts: days(f.Table, f.From, f.To, have), from: f.from}
 	for _, c := range t.Columns {
 		if c.Stored() { // the seed's aliases (M's sport ...) would repeat columns
 			q.columns = append(q.columns, c.Name)
@@ -124,7 +125,7 @@ func (q *query) count(ctx context.Context, db *sql.DB) (int64, error) {
 	var total int64
 	for i := range q.parts {
 		w, a := q.whereOf(q.parts[i])
-		if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+mariadb.Quote(q.parts[i].table)+w, a...).Scan(&q.parts[i].count); err != nil {
+		if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+q.from(q.parts[i].table)+w, a...).Scan(&q.parts[i].count); err != nil {
 			return 0, fmt.Errorf("count %s: %w", q.parts[i].table, err)
 		}
 		total += q.parts[i].count
@@ -179,7 +180,7 @@ func Run(ctx context.Context, db *sql.DB, f Filter) (*Result, error) {
 			continue
 		}
 		w, a := q.whereOf(p)
-		stmt := fmt.Sprintf("SELECT %s FROM %s%s ORDER BY `ts` DESC LIMIT %d, %d", cols, mariadb.Quote(p.table), w, skip, want)
+		stmt := fmt.Sprintf("SELECT %s FROM %s%s ORDER BY `ts` DESC LIMIT %d, %d", cols, q.from(p.table), w, skip, want)
 		n, err := readRows(ctx, db, stmt, a, p.table, res)
 		if err != nil {
 			return nil, err

@@ -28,8 +28,25 @@ func (s *Server) branches(w http.ResponseWriter, r *http.Request, c *ctx) int {
 	if st.Client != nil && !c.user.SeesGateway(st.Client.Gateway) {
 		st.Client = nil
 	}
-	return s.render(w, c, http.StatusOK, "branches", langs[c.lang]["branches"], map[string]any{"Status": st,
-		"DiskFree": bytesText(st.DiskFree), "DiskTotal": bytesText(st.DiskTotal)})
+	data := map[string]any{"Status": st, "DiskFree": bytesText(st.DiskFree), "DiskTotal": bytesText(st.DiskTotal)}
+	if s.cfg.Front != nil {
+		// Past one server: each gateway's shard today, and whether it answers.
+		l, err := s.logs(r.Context())
+		if err != nil {
+			return s.fail(w, r, c, http.StatusInternalServerError, err)
+		}
+		type shardCell struct {
+			Name string
+			Up   bool
+		}
+		cells := map[string]shardCell{}
+		for _, g := range st.Gateways {
+			name, up := l.shardOf(g.Gateway, time.Now())
+			cells[g.Gateway] = shardCell{name, up}
+		}
+		data["Sharded"], data["Shards"] = true, cells
+	}
+	return s.render(w, c, http.StatusOK, "branches", langs[c.lang]["branches"], data)
 }
 
 func bytesText(n uint64) string {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/acstore/acstore/internal/console/account"
 	"github.com/acstore/acstore/internal/console/web"
+	"github.com/acstore/acstore/internal/spider"
 	"github.com/acstore/acstore/internal/testdb"
 )
 
@@ -44,6 +45,9 @@ type fixture struct {
 	root string
 	url  string
 	srv  *web.Server
+	// front, when set, is the Spider front the console reads the logs
+	// through (db is then the default shard).
+	front *spider.Front
 	// Passwords of the users the fixture created.
 	adminPW, auditorPW string
 }
@@ -137,7 +141,7 @@ func newFixture(t *testing.T, lockout time.Duration) *fixture {
 func (f *fixture) start(t *testing.T, lockout time.Duration) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := web.New(ctx, web.Config{DB: f.db, Root: f.root, Lockout: lockout})
+	srv, err := web.New(ctx, web.Config{DB: f.db, Front: f.front, Root: f.root, Lockout: lockout})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,14 +32,19 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request, c *ctx) int {
 	if !ok {
 		return s.fail(w, r, c, http.StatusNotFound, fmt.Errorf("no report %q", r.PathValue("kind")))
 	}
+	l, err := s.logs(r.Context())
+	if err != nil {
+		return s.fail(w, r, c, http.StatusInternalServerError, err)
+	}
 	q := r.URL.Query()
-	from, to, form, err := timeRange(r.Context(), s.db, q)
+	from, to, form, err := timeRange(r.Context(), l.db, q)
 	form["gw"], form["top"] = q.Get("gw"), q.Get("top")
 	if form["top"] == "" {
 		form["top"] = "10"
 	}
 	req := report.Request{Kind: kind, From: from, To: to, Gateway: q.Get("gw"), Measure: q.Get("m")}
 	req.ScopeGateways, req.ScopeGroups = c.user.Scope()
+	req.FromSQL = l.from()
 	if v := q.Get("by"); len(v) == 1 {
 		req.By = v[0]
 	} else if v != "" {
@@ -63,7 +68,7 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request, c *ctx) int {
 	data := map[string]any{"Form": form, "Kind": kind.Name, "Kinds": kinds, "Keep": keep, "Scope": scopeText(c.user)}
 	var rep *report.Report
 	if err == nil {
-		rep, err = report.Run(r.Context(), s.db, req)
+		rep, err = report.Run(r.Context(), l.db, req)
 		if err != nil {
 			status = http.StatusBadRequest
 		}
@@ -90,6 +95,9 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request, c *ctx) int {
 	if q.Get("format") == "csv" {
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="acstore-%s-%s.csv"`, kind.Name, from.Format("20060102-1504")))
+		if m := l.missing(); len(m) > 0 {
+			w.Header().Set("X-Acstore-Missing-Shards", strings.Join(m, ","))
+		}
 		w.WriteHeader(http.StatusOK)
 		if err := rep.WriteCSV(w); err != nil {
 			s.log.Warn("csv", "err", err)
@@ -98,6 +106,7 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request, c *ctx) int {
 	}
 	spec, _ := json.Marshal(chartSpec{Type: kind.Chart, Categories: nonNil(rep.Categories), Series: rep.Series})
 	data["Report"] = rep
+	data["Missing"] = l.missing()
 	data["Chart"] = true
 	data["ChartJSON"] = string(spec)
 	data["Elapsed"] = rep.Elapsed.Round(100 * time.Microsecond).String()

@@ -39,7 +39,17 @@ func (s *Server) loadRow(r *http.Request, c *ctx) (*schema.Table, []string, sear
 	if _, _, err := schema.ParseDayTable(day, time.Local); err != nil {
 		return nil, nil, search.Row{}, errNotFound
 	}
-	t, cols, row, err := search.Get(r.Context(), s.db, day, gw, id)
+	l, err := s.logs(r.Context())
+	if err != nil {
+		return nil, nil, search.Row{}, err
+	}
+	if !c.user.SeesGateway(gw) {
+		return nil, nil, search.Row{}, errNotFound
+	}
+	if err := l.rowDown(day, gw); err != nil {
+		return nil, nil, search.Row{}, unavailable{err}
+	}
+	t, cols, row, err := search.Get(r.Context(), l.db, day, gw, id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil, row, errNotFound
 	}
@@ -55,6 +65,9 @@ func (s *Server) loadRow(r *http.Request, c *ctx) (*schema.Table, []string, sear
 func (s *Server) rowError(w http.ResponseWriter, r *http.Request, c *ctx, err error) int {
 	if errors.Is(err, errNotFound) {
 		return s.fail(w, r, c, http.StatusNotFound, err)
+	}
+	if errors.As(err, new(unavailable)) {
+		return s.fail(w, r, c, http.StatusServiceUnavailable, err)
 	}
 	return s.fail(w, r, c, http.StatusInternalServerError, err)
 }

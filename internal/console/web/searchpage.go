@@ -50,14 +50,14 @@ func clip(s string, n int) string {
 }
 
 // parseFilter reads a search form.
-func parseFilter(r *http.Request, c *ctx, s *Server) (search.Filter, map[string]string, error) {
+func parseFilter(r *http.Request, c *ctx, l logs) (search.Filter, map[string]string, error) {
 	q := r.URL.Query()
 	var f search.Filter
 	t := q.Get("t")
 	if t == "" {
 		t = "U"
 	}
-	from, to, form, err := timeRange(r.Context(), s.db, q)
+	from, to, form, err := timeRange(r.Context(), l.db, q)
 	for _, k := range []string{"gw", "user", "group", "ip", "app", "field", "q"} {
 		form[k] = q.Get(k)
 	}
@@ -90,11 +90,16 @@ func parseFilter(r *http.Request, c *ctx, s *Server) (search.Filter, map[string]
 		}
 	}
 	f.ScopeGateways, f.ScopeGroups = c.user.Scope()
+	f.FromSQL = l.from()
 	return f, form, nil
 }
 
 func (s *Server) search(w http.ResponseWriter, r *http.Request, c *ctx) int {
-	f, form, err := parseFilter(r, c, s)
+	l, err := s.logs(r.Context())
+	if err != nil {
+		return s.fail(w, r, c, http.StatusInternalServerError, err)
+	}
+	f, form, err := parseFilter(r, c, l)
 	data := map[string]any{"Form": form, "Scope": scopeText(c.user)}
 	t, ok := schema.ByLetter(form["t"][0])
 	if !ok || !strings.Contains(search.Tables, form["t"][:1]) {
@@ -125,7 +130,7 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, c *ctx) int {
 		return s.render(w, c, status, "search", langs[c.lang]["search"], data)
 	}
 	start := time.Now()
-	res, err := search.Run(r.Context(), s.db, f)
+	res, err := search.Run(r.Context(), l.db, f)
 	if err != nil {
 		var status = http.StatusBadRequest
 		if errors.Is(err, r.Context().Err()) {
@@ -135,6 +140,7 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, c *ctx) int {
 		return s.render(w, c, status, "search", langs[c.lang]["search"], data)
 	}
 	data["Result"] = res
+	data["Missing"] = l.missing()
 	data["Elapsed"] = time.Since(start).Round(time.Millisecond).String()
 	shown := shownColumns(t)
 	data["Shown"] = shown
@@ -191,7 +197,11 @@ func (s *Server) searchCount(w http.ResponseWriter, r *http.Request, c *ctx) int
 		json.NewEncoder(w).Encode(v)
 		return status
 	}
-	f, _, err := parseFilter(r, c, s)
+	l, err := s.logs(r.Context())
+	if err != nil {
+		return s.fail(w, r, c, http.StatusInternalServerError, err)
+	}
+	f, _, err := parseFilter(r, c, l)
 	status := http.StatusBadRequest
 	if err == nil {
 		if err = checkScope(c.user, f.Gateway, f.Group); err != nil {
@@ -201,9 +211,13 @@ func (s *Server) searchCount(w http.ResponseWriter, r *http.Request, c *ctx) int
 	if err != nil {
 		return answer(status, map[string]string{"error": err.Error()})
 	}
-	total, tables, err := search.Count(r.Context(), s.db, f)
+	total, tables, err := search.Count(r.Context(), l.db, f)
 	if err != nil {
 		return answer(http.StatusBadRequest, map[string]string{"error": err.Error()})
 	}
-	return answer(http.StatusOK, map[string]any{"total": total, "tables": tables})
+	v := map[string]any{"total": total, "tables": tables}
+	if m := l.missing(); len(m) > 0 {
+		v["missing"] = m // the total lacks these shards' rows
+	}
+	return answer(http.StatusOK, v)
 }

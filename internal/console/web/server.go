@@ -23,6 +23,7 @@ import (
 	"github.com/acstore/acstore/internal/console/account"
 	"github.com/acstore/acstore/internal/console/auditlog"
 	"github.com/acstore/acstore/internal/console/session"
+	"github.com/acstore/acstore/internal/spider"
 )
 
 //go:embed templates/*.html
@@ -33,7 +34,12 @@ var staticFS embed.FS
 
 // Config is what the server needs.
 type Config struct {
-	DB     *sql.DB
+	// DB holds the console's own tables (users, sessions, audit trail)
+	// and, without a Front, the logs and rollups.
+	DB *sql.DB
+	// Front, at a head office past one server, is the Spider front the
+	// logs and rollups are read through (DB is then the default shard).
+	Front  *spider.Front
 	Root   string // data root: sync_files, X bundles, datasync state
 	Log    *slog.Logger
 	Secure bool // served over TLS: cookies get the Secure flag
@@ -302,7 +308,7 @@ func (s *Server) render(w http.ResponseWriter, c *ctx, status int, name, title s
 
 // fail answers an error page with status; the message is shown escaped.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, c *ctx, status int, err error) int {
-	if status >= 500 {
+	if status >= 500 && !errors.As(err, new(unavailable)) {
 		s.log.Error("request", "path", r.URL.Path, "err", err)
 		err = errors.New("internal error; see the console's log")
 	}

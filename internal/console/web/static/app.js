@@ -6,7 +6,10 @@
   document.querySelectorAll("[data-count]").forEach(function (el) {
     fetch(el.dataset.count, { credentials: "same-origin" })
       .then(function (r) { return r.json(); })
-      .then(function (j) { el.textContent = j.error ? "?" : String(j.total); el.dataset.done = "1"; })
+      .then(function (j) {
+        el.textContent = j.error ? "?" : String(j.total) + (j.missing ? " (" + j.missing.join(", ") + " down)" : "");
+        el.dataset.done = "1";
+      })
       .catch(function () { el.textContent = "?"; el.dataset.done = "1"; });
   });
   if (typeof echarts === "undefined") { return; }
