@@ -104,9 +104,6 @@ func (c *Client) recompress(f localFile) (string, error) {
 	if _, err := os.Stat(out); err == nil {
 		return out, nil
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
-	}
 	rs, err := logfile.OpenRows(f.path, logfile.LZ4)
 	if err != nil {
 		return "", err

@@ -48,6 +48,7 @@ func recompressCuts(t *testing.T, n int, skip func(string) bool) (cuts, inProgre
 		return &Client{cfg: ClientConfig{Root: root, Codec: logfile.XZ, FS: fsys}, log: slog.New(slog.DiscardHandler), sums: make(map[string]fileSum)}
 	}
 	refRoot := t.TempDir()
+	os.MkdirAll(filepath.Join(refRoot, "state"), 0o755)
 	ref, _ := fileutil.NewCutFS(refRoot)
 	out, err := client(refRoot, ref).recompress(lf)
 	if err != nil {

@@ -24,7 +24,8 @@ var ErrCut = errors.New("power cut")
 // a directory (files created, renamed, removed) as of its last fsync.
 // Cut rewrites the tree as it would be found at boot: unsynced data and
 // un-fsynced entries are gone, except a random prefix of unsynced appends
-// (a torn write). Directories themselves are taken as durable once made.
+// (a torn write). A directory is an entry of its parent like a file: one
+// made since its parent's last fsync is gone, and everything in it.
 type CutFS struct {
 	mu      sync.Mutex
 	root    string
@@ -33,6 +34,7 @@ type CutFS struct {
 	cut     bool
 	files   map[string]*inode            // path now -> file
 	durable map[string]map[string]*inode // dir -> name -> file, as of its last fsync
+	dirs    map[string]bool              // dir -> whether its entry in its parent is durable
 
 	// Skip, if set, makes the fsyncs at the sites it returns true for do
 	// nothing: the test knob that shows each fsync is needed.
@@ -46,8 +48,12 @@ type inode struct{ data, synced []byte }
 // NewCutFS returns a CutFS over the tree at root, all of it taken as
 // durable.
 func NewCutFS(root string) (*CutFS, error) {
-	c := &CutFS{root: filepath.Clean(root), files: make(map[string]*inode), durable: make(map[string]map[string]*inode), Sites: make(map[string]int)}
+	c := &CutFS{root: filepath.Clean(root), files: make(map[string]*inode), durable: make(map[string]map[string]*inode),
+		dirs: make(map[string]bool), Sites: make(map[string]int)}
 	err := filepath.WalkDir(c.root, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			c.dirs[path] = true
+		}
 		if err != nil || !d.Type().IsRegular() {
 			return err
 		}
@@ -134,6 +140,9 @@ func (c *CutFS) Rename(from, to string) error {
 		return err
 	}
 	from, to = filepath.Clean(from), filepath.Clean(to)
+	if _, ok := c.dirs[from]; ok {
+		return fmt.Errorf("CutFS: rename of directory %s is not modelled", from)
+	}
 	if err := os.Rename(from, to); err != nil {
 		return err
 	}
@@ -154,6 +163,7 @@ func (c *CutFS) Remove(name string) error {
 		return err
 	}
 	delete(c.files, name)
+	delete(c.dirs, name) // an empty directory: gone, durable or not
 	return nil
 }
 
@@ -164,7 +174,21 @@ func (c *CutFS) MkdirAll(dir string) error {
 	if err := c.op(); err != nil {
 		return err
 	}
-	return os.MkdirAll(dir, 0o755)
+	dir = filepath.Clean(dir)
+	var made []string
+	for d := dir; d != c.root && strings.HasPrefix(d, c.root+string(filepath.Separator)); d = filepath.Dir(d) {
+		if _, err := os.Lstat(d); err == nil {
+			break
+		}
+		made = append(made, d)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, d := range made {
+		c.dirs[d] = false // an entry of its parent, durable at its fsync
+	}
+	return nil
 }
 
 // SyncDir implements FS: the entries of dir now are what a cut keeps.
@@ -185,6 +209,11 @@ func (c *CutFS) SyncDir(dir string) error {
 		}
 	}
 	c.durable[dir] = m
+	for d := range c.dirs {
+		if filepath.Dir(d) == dir {
+			c.dirs[d] = true
+		}
+	}
 	return nil
 }
 
@@ -227,11 +256,25 @@ type CutReport struct {
 	LostBytes   int      // unsynced bytes dropped
 	TornFiles   int      // files left with part of their unsynced tail
 	LostEntries int      // directory entries whose change was not durable
-	Outside     []string // files written without this layer, dropped
+	LostDirs    int      // directories made since their parent's last fsync
+	Outside     []string // files and directories written without this layer, dropped
 }
 
 // InProgress reports whether the cut hit work not yet durable.
-func (r CutReport) InProgress() bool { return r.LostBytes > 0 || r.LostEntries > 0 || r.TornFiles > 0 }
+func (r CutReport) InProgress() bool {
+	return r.LostBytes > 0 || r.LostEntries > 0 || r.TornFiles > 0 || r.LostDirs > 0
+}
+
+// durableDir reports whether dir's entry and its parents' are durable, up
+// to the root.
+func (c *CutFS) durableDir(dir string) bool {
+	for d := dir; d != c.root; d = filepath.Dir(d) {
+		if !c.dirs[d] || filepath.Dir(d) == d {
+			return false
+		}
+	}
+	return true
+}
 
 // Cut makes the tree under root what a boot after a power cut would find,
 // using rng for torn writes. The CutFS is dead afterwards: make a new one.
@@ -240,7 +283,8 @@ func (c *CutFS) Cut(rng *rand.Rand) (CutReport, error) {
 	defer c.mu.Unlock()
 	c.cut = true
 	var r CutReport
-	// Count the entries that differ between now and the durable image.
+	// Count the entries that differ between now and the durable image: an
+	// entry is kept only under directories that are durable themselves.
 	now := make(map[string]map[string]*inode)
 	for p, ino := range c.files {
 		d := filepath.Dir(p)
@@ -251,16 +295,21 @@ func (c *CutFS) Cut(rng *rand.Rand) (CutReport, error) {
 	}
 	for d, m := range now {
 		for n, ino := range m {
-			if c.durable[d][n] != ino {
+			if c.durable[d][n] != ino || !c.durableDir(d) {
 				r.LostEntries++
 			}
 		}
 	}
 	for d, m := range c.durable {
 		for n := range m {
-			if now[d][n] == nil {
+			if now[d][n] == nil && c.durableDir(d) {
 				r.LostEntries++
 			}
+		}
+	}
+	for _, ok := range c.dirs {
+		if !ok {
+			r.LostDirs++
 		}
 	}
 	// What each file holds at boot.
@@ -287,10 +336,19 @@ func (c *CutFS) Cut(rng *rand.Rand) (CutReport, error) {
 		kept[ino] = b
 		return b
 	}
-	var paths []string
+	var paths, gone []string
 	err := filepath.WalkDir(c.root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
+		if err != nil || path == c.root {
 			return err
+		}
+		if d.IsDir() {
+			if _, known := c.dirs[path]; !known {
+				r.Outside = append(r.Outside, path+string(filepath.Separator))
+			}
+			if !c.durableDir(path) {
+				gone = append(gone, path)
+			}
+			return nil
 		}
 		if c.files[path] == nil {
 			r.Outside = append(r.Outside, path)
@@ -306,7 +364,15 @@ func (c *CutFS) Cut(rng *rand.Rand) (CutReport, error) {
 			return r, fmt.Errorf("cut: %w", err)
 		}
 	}
+	for _, d := range gone {
+		if err := os.RemoveAll(d); err != nil {
+			return r, fmt.Errorf("cut: %w", err)
+		}
+	}
 	for d, m := range c.durable {
+		if !c.durableDir(d) {
+			continue
+		}
 		for n, ino := range m {
 			if err := os.WriteFile(filepath.Join(d, n), keep(ino), 0o644); err != nil {
 				return r, fmt.Errorf("cut: %w", err)

@@ -64,3 +64,44 @@ func TestCutFS(t *testing.T) {
 		t.Errorf("report %+v: want 4 lost entries (unsynced-entry, renamed, old, synced)", rep)
 	}
 }
+
+// TestCutFSDirectories: a directory made since its parent's last fsync is
+// lost at a cut with what is in it, even fsynced; MkdirAllFS makes one
+// that survives.
+func TestCutFSDirectories(t *testing.T) {
+	dir := t.TempDir()
+	c, err := fileutil.NewCutFS(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	publish := func(sub string) {
+		if err := fileutil.WriteFileFS(c, filepath.Join(dir, sub, "f"), filepath.Join(dir, sub), []byte("data")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.MkdirAll(filepath.Join(dir, "plain", "deep")); err != nil {
+		t.Fatal(err)
+	}
+	publish("plain/deep")
+	if err := fileutil.MkdirAllFS(c, filepath.Join(dir, "durable", "deep")); err != nil {
+		t.Fatal(err)
+	}
+	publish("durable/deep")
+	rep, err := c.Cut(rand.New(rand.NewPCG(1, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// MkdirAllFS's fsync of dir made "plain" durable too, not plain/deep.
+	if _, err := os.Stat(filepath.Join(dir, "plain", "deep")); err == nil {
+		t.Error("a directory whose parent was not fsynced survived the cut")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "plain")); err != nil {
+		t.Errorf("a directory whose parent was fsynced is gone: %v", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "durable", "deep", "f")); string(b) != "data" {
+		t.Errorf("the file in the durable directory: %q, %v", b, err)
+	}
+	if rep.LostDirs != 1 || rep.LostEntries != 1 || !rep.InProgress() {
+		t.Errorf("report %+v: want 1 lost directory and 1 lost entry", rep)
+	}
+}

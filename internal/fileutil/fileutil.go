@@ -53,11 +53,17 @@ type Publisher struct {
 func Create(path, tmpDir string) (*Publisher, error) { return CreateFS(OS, path, tmpDir) }
 
 // CreateFS starts a file to be published at path, writing it in tmpDir (on
-// the same file system; created if missing). Write to it, then Commit, or
-// Abort to leave nothing behind.
+// the same file system). The directory of path is made if missing, durably
+// (MkdirAllFS), tmpDir plainly: a temporary file is lost at a cut anyway.
+// Write to it, then Commit, or Abort to leave nothing behind.
 func CreateFS(fsys FS, path, tmpDir string) (*Publisher, error) {
-	if err := fsys.MkdirAll(tmpDir); err != nil {
+	if err := MkdirAllFS(fsys, filepath.Dir(path)); err != nil {
 		return nil, err
+	}
+	if filepath.Clean(tmpDir) != filepath.Dir(path) {
+		if err := fsys.MkdirAll(tmpDir); err != nil {
+			return nil, err
+		}
 	}
 	for {
 		name := filepath.Join(tmpDir, filepath.Base(path)+"."+strconv.FormatUint(rand.Uint64(), 36)+".tmp")
@@ -106,6 +112,35 @@ func RenameFS(fsys FS, from, to string) error {
 		return err
 	}
 	return SyncDirFS(fsys, filepath.Dir(to))
+}
+
+// MkdirAll makes a directory durably on the OS: see MkdirAllFS.
+func MkdirAll(dir string) error { return MkdirAllFS(OS, dir) }
+
+// MkdirAllFS makes dir and its missing parents and fsyncs the parent of
+// each one it made, top down: a directory is an entry of its parent, and
+// a file made durable in a directory whose own entry a power cut drops is
+// lost with it. A directory that exists is taken as durable, so two
+// writers making the same new directory at once must be serialised by
+// their caller (the second would publish before the first's fsync).
+func MkdirAllFS(fsys FS, dir string) error {
+	dir = filepath.Clean(dir)
+	var made []string // deepest first
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(d); err == nil || filepath.Dir(d) == d {
+			break
+		}
+		made = append(made, d)
+	}
+	if err := fsys.MkdirAll(dir); err != nil {
+		return err
+	}
+	for i := len(made) - 1; i >= 0; i-- {
+		if err := SyncDirFS(fsys, filepath.Dir(made[i])); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // SyncDir fsyncs a directory on the OS: see SyncDirFS.

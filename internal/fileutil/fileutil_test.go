@@ -46,8 +46,16 @@ func TestPublish(t *testing.T) {
 	if left, _ := os.ReadDir(tmp); len(left) != 0 {
 		t.Errorf("temporary files left: %v", left)
 	}
-	if err := fileutil.WriteFile(filepath.Join(dir, "missing", "x"), tmp, nil); err == nil {
-		t.Error("publishing into a missing directory succeeded")
+	if err := fileutil.WriteFile(filepath.Join(dir, "missing", "x"), tmp, []byte("x")); err != nil {
+		t.Errorf("publishing into a missing directory: %v", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "missing", "x")); string(b) != "x" {
+		t.Errorf("published into a missing directory: %q", b)
+	}
+	os.Chmod(filepath.Join(dir, "missing"), 0o555)
+	defer os.Chmod(filepath.Join(dir, "missing"), 0o755)
+	if err := fileutil.WriteFile(filepath.Join(dir, "missing", "sub", "y"), tmp, nil); err == nil && os.Geteuid() != 0 {
+		t.Error("publishing under a read-only directory succeeded")
 	}
 	if left, _ := os.ReadDir(tmp); len(left) != 0 {
 		t.Errorf("temporary files left after a failed publish: %v", left)

@@ -43,7 +43,7 @@ func Open(dir string) (*Ledger, error) { return OpenFS(fileutil.OS, dir) }
 
 // OpenFS is Open writing through fsys (a fileutil.CutFS in power-cut tests).
 func OpenFS(fsys fileutil.FS, dir string) (*Ledger, error) {
-	if err := fsys.MkdirAll(dir); err != nil {
+	if err := fileutil.MkdirAllFS(fsys, dir); err != nil {
 		return nil, fmt.Errorf("ledger: %w", err)
 	}
 	l := &Ledger{fsys: fsys, dir: dir, seen: make(map[string]int64), files: make(map[string]fileutil.File), dirty: make(map[string]bool), torn: make(map[string]int64)}

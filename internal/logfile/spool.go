@@ -221,7 +221,7 @@ func (s *Spool) open(n Name) (*window, error) {
 	final := n.Path(s.cfg.Root)
 	part := final + ".part"
 	fsys := s.cfg.FS
-	if err := fsys.MkdirAll(filepath.Dir(final)); err != nil {
+	if err := fileutil.MkdirAllFS(fsys, filepath.Dir(final)); err != nil {
 		return nil, err
 	}
 	w := &window{name: n}
@@ -387,7 +387,7 @@ func (s *Spool) writeBackfill(n Name) error {
 	dir := LoadDir(s.cfg.Root)
 	path := filepath.Join(dir, n.String()+BackfillExt)
 	// The marker is empty: only its directory entry needs to be durable.
-	if err := s.cfg.FS.MkdirAll(dir); err != nil {
+	if err := fileutil.MkdirAllFS(s.cfg.FS, dir); err != nil {
 		return fmt.Errorf("backfill marker for %s: %w", n, err)
 	}
 	f, err := s.cfg.FS.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o644)

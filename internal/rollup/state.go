@@ -31,7 +31,7 @@ const stateExt = ".done"
 func openState(dir string) (*state, error) { return openStateFS(fileutil.OS, dir) }
 
 func openStateFS(fsys fileutil.FS, dir string) (*state, error) {
-	if err := fsys.MkdirAll(dir); err != nil {
+	if err := fileutil.MkdirAllFS(fsys, dir); err != nil {
 		return nil, fmt.Errorf("state: %w", err)
 	}
 	s := &state{fsys: fsys, dir: dir, days: make(map[string]map[string]int64)}
