@@ -98,10 +98,11 @@ func run(args []string) error {
 		}
 		return err
 	}
-	log, err := common.Logger("aclog")
+	ctx, log, stop, err := common.Start("aclog")
 	if err != nil {
 		return err
 	}
+	defer stop()
 	files, skipped, err := source.Expand(append(read, rest...), day)
 	if err != nil {
 		return err
@@ -128,8 +129,6 @@ func run(args []string) error {
 	}
 	defer lock.Release()
 
-	ctx, stop := daemon.SignalContext()
-	defer stop()
 	// Live capture runs for months: keep the disk under its watermarks.
 	// Reading files (-r) writes past days, which must not be pruned
 	// under it; following a directory (-watch) writes today's.

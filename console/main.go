@@ -86,15 +86,14 @@ func run(args []string) error {
 		}
 		return err
 	}
-	log, err := common.Logger("console")
+	ctx, log, stop, err := common.Start("console")
 	if err != nil {
 		return err
 	}
+	defer stop()
 	if !*insecure && (*cert == "" || *key == "") {
 		return errors.New("need -tls-cert and -tls-key (or -insecure for plain HTTP)")
 	}
-	ctx, stop := daemon.SignalContext()
-	defer stop()
 	cfg := web.Config{Root: common.Data, Log: log, Secure: !*insecure, MaxFailures: *failures, Lockout: *lockout}
 	set, db, err := shards.Open(ctx, common.DSN)
 	if err != nil {

@@ -119,16 +119,15 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
-	log, err := common.Logger("datasync")
+	ctx, log, stop, err := common.Start("datasync")
 	if err != nil {
 		return err
 	}
+	defer stop()
 	cfg.Root, cfg.Logger = common.Data, log
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	ctx, stop := daemon.SignalContext()
-	defer stop()
 	set, db, err := shards.Open(ctx, common.DSN)
 	if err != nil {
 		return err
@@ -176,16 +175,15 @@ func push(args []string) error {
 	if err != nil {
 		return err
 	}
-	log, err := common.Logger("datasync")
+	ctx, log, stop, err := common.Start("datasync")
 	if err != nil {
 		return err
 	}
+	defer stop()
 	cfg.Root, cfg.Logger = common.Data, log
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	ctx, stop := daemon.SignalContext()
-	defer stop()
 	// Two pushes on one root would both write its state.
 	lock, err := rootlock.Acquire(cfg.Root, "datasync-push")
 	if err != nil {

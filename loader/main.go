@@ -73,10 +73,11 @@ func run(args []string) error {
 		}
 		return err
 	}
-	log, err := common.Logger("loader")
+	ctx, log, stop, err := common.Start("loader")
 	if err != nil {
 		return err
 	}
+	defer stop()
 	cfg.Root, cfg.Logger = common.Data, log
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -86,8 +87,6 @@ func run(args []string) error {
 		return err
 	}
 	defer lock.Release()
-	ctx, stop := daemon.SignalContext()
-	defer stop()
 
 	set, db, err := shards.Open(ctx, common.DSN)
 	if err != nil {

@@ -90,10 +90,11 @@ func run(args []string) error {
 	if (*rebuild || *check) != (*day != "") || *rebuild && *check {
 		return errors.New("-day goes with one of -rebuild or -check (see -h)")
 	}
-	log, err := common.Logger("midtable")
+	ctx, log, stop, err := common.Start("midtable")
 	if err != nil {
 		return err
 	}
+	defer stop()
 	cfg.Root, cfg.Logger = common.Data, log
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -101,8 +102,6 @@ func run(args []string) error {
 	if err := disk.Validate(); err != nil {
 		return err
 	}
-	ctx, stop := daemon.SignalContext()
-	defer stop()
 	set, db, err := shards.Open(ctx, common.DSN)
 	if err != nil {
 		return err

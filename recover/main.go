@@ -78,11 +78,10 @@ func run(args []string) error {
 	case (*table != "" || *day != "") && (len(*table) != 1 || !isDay(*day)):
 		return errors.New("-table wants one letter and -day a date YYYYMMDD, e.g. -table A -day 20261121")
 	}
-	log, err := common.Logger("recover")
+	ctx, log, stop, err := common.Start("recover")
 	if err != nil {
 		return err
 	}
-	ctx, stop := daemon.SignalContext()
 	defer stop()
 	set, _, err := shards.Open(ctx, common.DSN)
 	if err != nil {
