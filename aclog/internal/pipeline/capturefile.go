@@ -103,6 +103,7 @@ func (r *run) captureFile(ctx context.Context, path string) (done bool, err erro
 	r.rec.Close()
 	flushErr := r.sp.Flush()
 	r.lastFlush = time.Now()
+	r.noteWrites()
 	if lost := r.unwritten() - before; lost > 0 || flushErr != nil {
 		r.publish()
 		return false, r.notWritten(path, lost, flushErr)

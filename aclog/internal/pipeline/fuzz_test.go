@@ -55,7 +55,7 @@ func FuzzShards(f *testing.F) {
 			n++
 			switch n % 97 {
 			case 13:
-				s.Epoch(ts)
+				s.Epoch(ts, func(time.Time) {})
 			case 50:
 				s.Flush(ts)
 			case 96:

@@ -177,6 +177,9 @@ type run struct {
 	file       string    // capture file being read; "" live
 	newFile    bool      // no packet of file read yet
 	snap       Snapshot
+
+	wmu    sync.Mutex
+	writes writeStats // guarded by wmu
 }
 
 // Run captures until the files end or ctx is cancelled (SIGTERM), then
@@ -223,6 +226,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	r.eng.Close()
 	r.rec.Close()
 	closeErr := sp.Close()
+	r.noteWrites()
 	r.publish()
 	if errors.Is(runErr, context.Canceled) {
 		runErr = nil
@@ -355,27 +359,59 @@ func maxTime(a, b time.Time) time.Time {
 }
 
 // tick closes the windows that ended by packet time and, every
-// LoadInterval of wall time, flushes rows to the files.
+// LoadInterval of wall time, flushes rows to the files. With several
+// workers this happens on the writer goroutine, behind the rows of the
+// epoch tick ends.
 func (r *run) tick() {
-	log := r.p.cfg.Logger
-	now := r.pktTime
-	if s, ok := r.eng.(*shards); ok {
-		// The rows written so far are those up to the previous epoch.
-		now = s.Epoch(r.pktTime)
+	flush := time.Since(r.lastFlush) >= r.p.cfg.LoadInterval
+	if flush {
+		r.lastFlush = time.Now()
 	}
+	if s, ok := r.eng.(*shards); ok {
+		s.Epoch(r.pktTime, func(applied time.Time) { r.periodic(applied, flush) })
+	} else {
+		r.periodic(r.pktTime, flush)
+	}
+	if flush {
+		r.publish()
+	}
+}
+
+// periodic is tick's work on the rows: now is the packet time up to which
+// rows are written.
+func (r *run) periodic(now time.Time, flush bool) {
+	log := r.p.cfg.Logger
 	if !now.IsZero() {
 		r.rec.Advance(now)
 		if err := r.sp.Advance(now); err != nil {
 			log.Error("publishing sync_files", "err", err)
 		}
 	}
-	if time.Since(r.lastFlush) >= r.p.cfg.LoadInterval {
+	if flush {
 		if err := r.sp.Flush(); err != nil {
 			log.Error("flushing rows (kept in memory and retried)", "err", err)
 		}
-		r.lastFlush = time.Now()
-		r.publish()
+		r.noteWrites()
 	}
+}
+
+// writeStats are the writing side's counters, copied by whichever
+// goroutine writes rows for the loop's stats line.
+type writeStats struct {
+	spool     logfile.SpoolStats
+	record    record.Stats
+	rowErrors uint64
+}
+
+// noteWrites copies the counters of the recorder and spool; call it where
+// rows are written (the writer goroutine, or the loop once the engine is
+// closed).
+func (r *run) noteWrites() {
+	n, _ := r.rec.Errors()
+	w := writeStats{spool: r.sp.Stats(), record: addRecordStats(r.recBase, r.rec.Stats()), rowErrors: r.recErrBase + n}
+	r.wmu.Lock()
+	r.writes = w
+	r.wmu.Unlock()
 }
 
 // publish copies the counters for the stats line and metrics.
@@ -386,10 +422,9 @@ func (r *run) publish() {
 		s.Source = addStats(r.srcBase, r.src.Stats())
 	}
 	s.Engine = addEngineStats(r.engBase, r.eng.Stats())
-	s.Spool = r.sp.Stats()
-	s.RowErrors, _ = r.rec.Errors()
-	s.RowErrors += r.recErrBase
-	s.Record = addRecordStats(r.recBase, r.rec.Stats())
+	r.wmu.Lock()
+	s.Spool, s.Record, s.RowErrors = r.writes.spool, r.writes.record, r.writes.rowErrors
+	r.wmu.Unlock()
 	s.PacketTime = r.pktTime
 	s.At = time.Now()
 	r.p.mu.Lock()

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"sync"
 	"time"
 
 	"github.com/google/gopacket"
@@ -34,15 +35,19 @@ func newEngine(cfg audit.Config, sink audit.Sink, workers int) (engine, error) {
 // of a session, every fragment of a datagram, and what ties sessions
 // between two hosts (an FTP data connection to its control connection, a
 // TFTP transfer to its request, a DNS response to its query) meet in one
-// engine. Each worker runs its own engine; their events come back to the
-// loop's goroutine, which alone writes rows, so F and T sums are made in
-// one place and row order (hence ids) depends only on the capture.
+// engine. Each worker runs its own engine; their events go to one writer
+// goroutine, which alone writes rows, so F and T sums are made in one place
+// and row order (hence ids) depends only on the capture.
 //
-// The loop hands packets over in batches and, every epoch (4096 packets,
-// a flush, a restart, the end), puts a marker in every worker's input. A
-// worker answers each marker with the events of its epoch; the loop
-// applies an epoch's events worker by worker once it has handed over the
-// next epoch, so workers are busy while it writes rows.
+// Three stages run at once: the loop reads packets and hands them over in
+// batches; the workers parse them; the writer writes rows. Every epoch
+// (4096 packets, a flush, a restart, the end) the loop puts a marker in
+// every worker's input and queues a job for the writer. A worker answers
+// each marker with the events of its epoch; the writer takes an epoch's
+// events worker by worker, in worker order, and then runs the job's
+// periodic work (windows closed by packet time, flushes). Channels of
+// fixed size between the stages bound what is in flight: a stage that
+// falls behind stops the one before it.
 
 const batchPackets = 256
 
@@ -94,12 +99,17 @@ type worker struct {
 type shards struct {
 	sink    audit.Sink
 	workers []*worker
-	stats   []audit.Stats
-	pending int         // epochs handed over whose events are not applied yet
-	marks   []time.Time // their markers' times, oldest first
-	applied time.Time   // packet time up to which events are applied
-	last    time.Time   // latest packet time handed over
+	last    time.Time // latest packet time handed over
 	closed  bool
+
+	// The writer: it runs jobs in order, each after applying the epoch
+	// marked before it was queued.
+	jobs    chan func()
+	stopped chan struct{}
+	applied time.Time // packet time up to which events are applied; the writer's
+
+	mu    sync.Mutex
+	stats []audit.Stats // each worker's counters as of its last epoch applied
 }
 
 func newShards(cfg audit.Config, sink audit.Sink, n int) (*shards, error) {
@@ -107,7 +117,7 @@ func newShards(cfg audit.Config, sink audit.Sink, n int) (*shards, error) {
 	cfg.MaxSessions = max(1, cfg.MaxSessions/n)
 	cfg.MaxFragments = max(1, cfg.MaxFragments/n)
 	cfg.MaxBufferedPagesTotal = max(cfg.MaxBufferedPagesPerConn, cfg.MaxBufferedPagesTotal/n)
-	s := &shards{sink: sink, stats: make([]audit.Stats, n)}
+	s := &shards{sink: sink, stats: make([]audit.Stats, n), jobs: make(chan func(), 4), stopped: make(chan struct{})}
 	for range n {
 		c := &collector{}
 		eng, err := audit.New(cfg, c)
@@ -121,7 +131,16 @@ func newShards(cfg audit.Config, sink audit.Sink, n int) (*shards, error) {
 		s.workers = append(s.workers, w)
 		go w.run()
 	}
+	go s.write()
 	return s, nil
+}
+
+// write is the writer goroutine.
+func (s *shards) write() {
+	for job := range s.jobs {
+		job()
+	}
+	close(s.stopped)
 }
 
 func (w *worker) run() {
@@ -180,65 +199,88 @@ func (s *shards) mark(m marker) {
 		b.marker = &mm
 		w.in <- b
 	}
-	s.pending++
-	s.marks = append(s.marks, m.at)
 }
 
 // apply writes the events of the oldest epoch not applied, worker by
-// worker.
-func (s *shards) apply() {
+// worker, on the writer goroutine; at is its marker's time.
+func (s *shards) apply(at time.Time) {
 	for i, w := range s.workers {
 		ep := <-w.out
 		for _, ev := range ep.events {
 			deliver(s.sink, ev)
 		}
+		s.mu.Lock()
 		s.stats[i] = ep.stats
+		s.mu.Unlock()
 	}
-	s.pending--
-	if at := s.marks[0]; !at.IsZero() {
+	if !at.IsZero() {
 		s.applied = at
 	}
-	s.marks = s.marks[1:]
 }
 
-// sync ends the epoch and applies every epoch before it; with all, that
-// one too.
-func (s *shards) sync(m marker, all bool) {
+// sync ends the epoch with m and queues for the writer its events, then
+// then (when not nil) with the packet time up to which events are
+// applied.
+func (s *shards) sync(m marker, then func(applied time.Time)) {
+	s.mark(m)
+	s.jobs <- func() {
+		s.apply(m.at)
+		if then != nil {
+			then(s.applied)
+		}
+	}
+}
+
+// wait returns once the writer has done every job queued: then the loop's
+// goroutine may use the sink and what it writes to.
+func (s *shards) wait() {
+	done := make(chan struct{})
+	s.jobs <- func() { close(done) }
+	<-done
+}
+
+// Epoch is called by the loop for its periodic work: then runs on the
+// writer goroutine once the events of the epoch it ends are applied, with
+// the packet time up to which rows are written. Once the shards are
+// closed, then runs at once.
+func (s *shards) Epoch(now time.Time, then func(applied time.Time)) {
 	if s.closed {
+		then(s.applied)
 		return
 	}
-	s.mark(m)
-	for s.pending > 1 || (all && s.pending > 0) {
-		s.apply()
-	}
-}
-
-// Epoch is called by the loop before its periodic work: the rows of the
-// previous epoch are written while the workers go on with this one.
-// It returns the packet time up to which rows are written.
-func (s *shards) Epoch(now time.Time) time.Time {
-	s.sync(marker{kind: markEpoch, at: now, last: s.last}, false)
-	return s.applied
+	s.sync(marker{kind: markEpoch, at: now, last: s.last}, then)
 }
 
 func (s *shards) Flush(now time.Time) {
+	if s.closed {
+		return
+	}
 	if now.After(s.last) {
 		s.last = now
 	}
-	s.sync(marker{kind: markFlush, at: now, last: s.last}, false)
+	s.sync(marker{kind: markFlush, at: now, last: s.last}, nil)
 }
 
+// Restart ends everything open in every engine and returns once their
+// events are written.
 func (s *shards) Restart(at time.Time) {
-	s.sync(marker{kind: markRestart, at: at, last: s.last}, true)
+	if s.closed {
+		return
+	}
+	s.sync(marker{kind: markRestart, at: at, last: s.last}, nil)
+	s.wait()
 	s.applied, s.last = at, at
 }
 
-// Close ends every engine, writes what they emitted and stops the workers.
+// Close ends every engine, writes what they emitted and stops the workers
+// and the writer.
 func (s *shards) Close() {
 	if s.closed {
 		return
 	}
-	s.sync(marker{kind: markClose, last: s.last}, true)
+	s.sync(marker{kind: markClose, last: s.last}, nil)
+	close(s.jobs)
+	<-s.stopped
 	for _, w := range s.workers {
 		close(w.in)
 	}
@@ -247,6 +289,8 @@ func (s *shards) Close() {
 
 // Stats sums the workers' counters as of the last epoch applied.
 func (s *shards) Stats() audit.Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	var t audit.Stats
 	for _, st := range s.stats {
 		t = addEngineStats(t, st)
