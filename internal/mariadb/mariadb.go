@@ -100,18 +100,17 @@ type Execer interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
-// Quote returns name quoted as an identifier. Table names in acstore are
-// generated, so a name that would need escaping is a bug.
-func Quote(name string) string {
-	if !validIdent(name) {
-		panic(fmt.Sprintf("mariadb: bad identifier %q", name))
-	}
-	return "`" + name + "`"
-}
+// Quote returns name quoted as an identifier, a backtick in it doubled as
+// MariaDB reads it, so the statement names that table whatever the name
+// (one the server listed, one made from a request). A name the server
+// cannot have fails there, with the name, as a missing table does.
+func Quote(name string) string { return "`" + strings.ReplaceAll(name, "`", "``") + "`" }
 
 // CreateTable creates the table t under name if it does not exist.
 func CreateTable(ctx context.Context, db Execer, t *schema.Table, name string) error {
-	Quote(name) // validates
+	if !validIdent(name) { // the DDL names it as it is
+		return fmt.Errorf("create table %q: a table name is letters, digits and _", name)
+	}
 	if _, err := db.ExecContext(ctx, t.CreateSQL(name)); err != nil {
 		return fmt.Errorf("create table %s: %w", name, err)
 	}

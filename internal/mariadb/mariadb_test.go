@@ -10,6 +10,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/acstore/acstore/internal/mariadb"
+	"github.com/acstore/acstore/internal/schema"
 	"github.com/acstore/acstore/internal/testdb"
 )
 
@@ -68,5 +69,29 @@ func TestOpenErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Open(%q) = %v, want an error containing %q", dsn, err, want)
 		}
+	}
+}
+
+// TestQuote names tables that a hand-made or hostile name would break out
+// of: each statement names exactly its table, and CreateTable, whose DDL
+// takes the name as it is, refuses such a name with an error.
+func TestQuote(t *testing.T) {
+	ctx := context.Background()
+	db, _ := testdb.New(t)
+	for _, name := range []string{"A20261121", "we`ird", "x`; DROP TABLE y; --", "``"} {
+		if _, err := db.ExecContext(ctx, "CREATE TABLE "+mariadb.Quote(name)+" (id INT)"); err != nil {
+			t.Fatalf("create %q: %v", name, err)
+		}
+	}
+	tables, err := mariadb.Tables(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Join(tables, "|"), "A20261121|``|we`ird|x`; DROP TABLE y; --"; got != want {
+		t.Errorf("tables %q, want %q", got, want)
+	}
+	err = mariadb.CreateTable(ctx, db, schema.LogTables()[0], "B`20261121")
+	if err == nil || !strings.Contains(err.Error(), "letters, digits and _") {
+		t.Errorf("CreateTable with a backtick in the name: %v, want an error", err)
 	}
 }
