@@ -47,9 +47,8 @@ type Handler struct {
 
 // Conn parses one FTP control connection.
 type Conn struct {
+	textconn.Conn
 	h        Handler
-	c, s     textconn.Half
-	now      time.Time
 	pending  []*Command
 	user     string
 	userTime time.Time
@@ -57,50 +56,19 @@ type Conn struct {
 	sawPass  bool
 	reply    []byte // first line of a multi-line reply
 	code     string
-	tls      textconn.StartTLS // AUTH TLS
-	errors   int
 	greeting string
 }
 
 // NewConn returns a parser.
-func NewConn(h Handler) *Conn { return &Conn{h: h} }
-
-// TLS reports that the control connection went encrypted (AUTH TLS).
-func (c *Conn) TLS() bool { return c.tls.Encrypted() }
-
-// Errors counts lines that could not be parsed.
-func (c *Conn) Errors() int { return c.errors + c.c.LongLines + c.s.LongLines }
-
-// Data feeds bytes of one direction.
-func (c *Conn) Data(fromClient bool, b []byte, now time.Time) {
-	c.now = now
-	if c.tls.Data(fromClient, b) {
-		c.c.Stop()
-		c.s.Stop()
-		return
-	}
-	if c.tls.Encrypted() {
-		return
-	}
-	if fromClient {
-		c.c.Feed(b, c.clientLine, func() {})
-	} else {
-		c.s.Feed(b, c.serverLine, func() {})
-	}
-}
-
-// Gap tells the parser n bytes of one direction were not captured.
-func (c *Conn) Gap(fromClient bool, n int) {
-	if fromClient {
-		c.c.Gap(n)
-	} else {
-		c.s.Gap(n)
-	}
+func NewConn(h Handler) *Conn {
+	c := &Conn{h: h}
+	c.Init(textconn.Callbacks{ClientLine: c.clientLine, ServerLine: c.serverLine})
+	return c
 }
 
 // Close reports the commands still waiting for a reply.
 func (c *Conn) Close(now time.Time) {
-	c.now = now
+	c.Now = now
 	for _, cmd := range c.pending {
 		c.finish(cmd)
 	}
@@ -108,8 +76,7 @@ func (c *Conn) Close(now time.Time) {
 	if c.user != "" && !c.sawPass {
 		c.login(textconn.Unknown)
 	}
-	c.c.Stop()
-	c.s.Stop()
+	c.Stop()
 }
 
 // IsTransfer reports whether a command moves data over a data connection.
@@ -130,13 +97,13 @@ func (c *Conn) clientLine(line []byte) {
 	for len(verb) > 0 && (verb[0] == 0xff || verb[0] == 0xf4 || verb[0] == 0xf2) {
 		verb = verb[1:]
 	}
-	cmd := &Command{Time: c.now, Verb: verb, Arg: arg, Announced: -1}
+	cmd := &Command{Time: c.Now, Verb: verb, Arg: arg, Announced: -1}
 	switch verb {
 	case "USER":
 		if c.user != "" && !c.sawPass {
 			c.login(textconn.Unknown)
 		}
-		c.user, c.userTime, c.sawPass, c.passLen = arg, c.now, false, 0
+		c.user, c.userTime, c.sawPass, c.passLen = arg, c.Now, false, 0
 	case "PASS":
 		c.sawPass, c.passLen = true, len(arg)
 		cmd.Arg = "<" + strconv.Itoa(len(arg)) + " bytes>"
@@ -178,7 +145,7 @@ func (c *Conn) finish(cmd *Command) {
 func (c *Conn) serverLine(line []byte) {
 	if len(line) < 3 || !digits(line[:3]) {
 		if len(c.reply) == 0 {
-			c.errors++
+			c.BadLines++
 		}
 		return
 	}
@@ -249,7 +216,7 @@ func (c *Conn) serverReply(code int, text string) {
 		}
 	case "AUTH":
 		if code == 234 {
-			c.tls.Accept(c.now)
+			c.StartTLS.Accept(c.Now)
 		}
 	}
 	c.finish(cmd)

@@ -33,10 +33,9 @@ type command struct {
 
 // Conn parses one IMAP connection.
 type Conn struct {
+	textconn.Conn
 	ev       textconn.Events
 	maxMsg   int
-	c, s     textconn.Half
-	now      time.Time
 	greeting string
 	login    string
 
@@ -48,62 +47,27 @@ type Conn struct {
 
 	section  string // of the FETCH literal being read
 	fetchMsg bool
-	tls      textconn.StartTLS
-	errors   int
 }
 
 // NewConn returns a parser keeping at most maxMessage bytes of a message.
 func NewConn(ev textconn.Events, maxMessage int) *Conn {
-	return &Conn{ev: ev, maxMsg: maxMessage}
-}
-
-// TLS reports that the connection went encrypted after STARTTLS.
-func (c *Conn) TLS() bool { return c.tls.Encrypted() }
-
-// Errors counts lines that could not be parsed.
-func (c *Conn) Errors() int { return c.errors + c.c.LongLines + c.s.LongLines }
-
-// Data feeds bytes of one direction.
-func (c *Conn) Data(fromClient bool, b []byte, now time.Time) {
-	c.now = now
-	if c.tls.Data(fromClient, b) {
-		c.encrypted()
-		return
-	}
-	if c.tls.Encrypted() {
-		return
-	}
-	if fromClient {
-		c.c.Feed(b, c.clientLine, c.clientLiteral)
-	} else {
-		c.s.Feed(b, c.serverLine, c.serverLiteral)
-	}
-}
-
-// Gap tells the parser n bytes of one direction were not captured.
-func (c *Conn) Gap(fromClient bool, n int) {
-	if fromClient {
-		c.c.Gap(n)
-	} else {
-		c.s.Gap(n)
-	}
+	c := &Conn{ev: ev, maxMsg: maxMessage}
+	c.Init(textconn.Callbacks{ClientLine: c.clientLine, ClientBody: c.clientLiteral,
+		ServerLine: c.serverLine, ServerBody: c.serverLiteral, Encrypted: c.encrypted})
+	return c
 }
 
 // Close emits what is still held.
 func (c *Conn) Close(now time.Time) {
-	c.now = now
-	if c.s.Mode() == textconn.Count && c.fetchMsg && c.s.BodyLen > 0 {
-		c.s.Cut = true
+	c.Now = now
+	if c.Server.Mode() == textconn.Count && c.fetchMsg && c.Server.BodyLen > 0 {
+		c.Server.Cut = true
 		c.serverLiteral()
 	}
 	if c.authL != nil {
 		c.emitAuth(textconn.Unknown)
 	}
-	if c.tls.Pending() {
-		c.encrypted()
-	}
-	c.c.Stop()
-	c.s.Stop()
+	c.End()
 }
 
 // literal returns n when line ends with a literal marker {n} or {n+}.
@@ -175,10 +139,10 @@ func (c *Conn) clientLine(raw []byte) {
 		verb, args, _ := strings.Cut(rest, " ")
 		verb = strings.ToUpper(verb)
 		if tag == "" || verb == "" {
-			c.errors++
+			c.BadLines++
 			return
 		}
-		cmd = &command{tag: tag, verb: verb, time: c.now}
+		cmd = &command{tag: tag, verb: verb, time: c.Now}
 		if verb == "UID" { // UID FETCH / UID STORE ...
 			v2, a2, _ := strings.Cut(args, " ")
 			cmd.verb, args = "UID "+strings.ToUpper(v2), a2
@@ -193,7 +157,7 @@ func (c *Conn) clientLine(raw []byte) {
 		if cmd.verb == "APPEND" {
 			limit = c.maxMsg
 		}
-		c.c.StartCount(n, limit)
+		c.Client.StartCount(n, limit)
 		return
 	}
 	c.partial = nil
@@ -205,7 +169,7 @@ func (c *Conn) clientLiteral() {
 	if cmd == nil {
 		return
 	}
-	h := &c.c
+	h := &c.Client
 	if cmd.verb == "APPEND" && cmd.msg == nil {
 		cmd.msg, cmd.msgSize, cmd.msgCut = h.Body, h.BodyLen, h.Cut
 		if cmd.msg == nil {
@@ -300,7 +264,7 @@ func (c *Conn) serverLine(raw []byte) {
 		if c.fetchMsg {
 			limit = c.maxMsg
 		}
-		c.s.StartCount(n, limit)
+		c.Server.StartCount(n, limit)
 		return
 	}
 	switch {
@@ -316,8 +280,8 @@ func (c *Conn) serverLine(raw []byte) {
 	status, _, _ := strings.Cut(rest, " ")
 	status = strings.ToUpper(status)
 	if status != "OK" && status != "NO" && status != "BAD" {
-		if c.partial == nil && c.s.Mode() == textconn.Lines {
-			c.errors++
+		if c.partial == nil && c.Server.Mode() == textconn.Lines {
+			c.BadLines++
 		}
 		return
 	}
@@ -349,7 +313,7 @@ func (c *Conn) tagged(cmd *command, ok bool) {
 		}
 	case "STARTTLS":
 		if ok {
-			c.tls.Accept(c.now)
+			c.StartTLS.Accept(c.Now)
 		}
 	}
 }
@@ -386,10 +350,10 @@ func section(text string) string {
 }
 
 func (c *Conn) serverLiteral() {
-	h := &c.s
+	h := &c.Server
 	if c.fetchMsg {
 		c.ev.EmitMessage(&textconn.Message{
-			Time: c.now, Command: "FETCH", Section: c.section, Raw: h.Body, Size: h.BodyLen, Cut: h.Cut,
+			Time: c.Now, Command: "FETCH", Section: c.section, Raw: h.Body, Size: h.BodyLen, Cut: h.Cut,
 			User: c.login, Greeting: c.greeting,
 		})
 	}
@@ -405,10 +369,7 @@ func (c *Conn) loginOut(l *textconn.Login) {
 // encrypted notes that the session went encrypted after STARTTLS/STLS: a
 // Message with Command STARTTLS and no content.
 func (c *Conn) encrypted() {
-	c.tls.SetEncrypted()
-	c.c.Stop()
-	c.s.Stop()
-	c.ev.EmitMessage(&textconn.Message{Time: c.tls.At, Command: "STARTTLS", Greeting: c.greeting, User: c.login})
+	c.ev.EmitMessage(&textconn.Message{Time: c.StartTLS.At, Command: "STARTTLS", Greeting: c.greeting, User: c.login})
 }
 
 func asciiUpper(s string) string {

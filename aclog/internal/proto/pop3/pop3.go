@@ -22,10 +22,9 @@ type command struct {
 
 // Conn parses one POP3 connection.
 type Conn struct {
+	textconn.Conn
 	ev       textconn.Events
 	maxMsg   int
-	c, s     textconn.Half
-	now      time.Time
 	greeting string
 	pending  []command
 	user     string // USER argument, until PASS is answered
@@ -34,67 +33,40 @@ type Conn struct {
 	auth     *textconn.Login
 	authStep int
 	cur      *command // whose multi-line reply is being read
-	tls      textconn.StartTLS
-	errors   int
 }
 
 // NewConn returns a parser keeping at most maxMessage bytes of a message.
 func NewConn(ev textconn.Events, maxMessage int) *Conn {
-	return &Conn{ev: ev, maxMsg: maxMessage}
-}
-
-// TLS reports that the connection went encrypted after STLS.
-func (c *Conn) TLS() bool { return c.tls.Encrypted() }
-
-// Errors counts lines that could not be parsed.
-func (c *Conn) Errors() int { return c.errors + c.c.LongLines + c.s.LongLines }
-
-// Data feeds bytes of one direction.
-func (c *Conn) Data(fromClient bool, b []byte, now time.Time) {
-	c.now = now
-	if c.tls.Data(fromClient, b) {
-		c.encrypted()
-		return
-	}
-	if c.tls.Encrypted() {
-		return
-	}
-	if fromClient {
-		c.c.Feed(b, c.clientLine, func() {})
-	} else {
-		c.s.Feed(b, c.serverLine, c.serverBody)
-	}
+	c := &Conn{ev: ev, maxMsg: maxMessage}
+	c.Init(textconn.Callbacks{ClientLine: c.clientLine, ServerLine: c.serverLine, ServerBody: c.serverBody, Encrypted: c.encrypted})
+	return c
 }
 
 // Gap tells the parser n bytes of one direction were not captured.
 func (c *Conn) Gap(fromClient bool, n int) {
 	if fromClient {
-		c.c.Gap(n)
+		c.Client.Gap(n)
 		return
 	}
-	if c.s.Mode() == textconn.Dot {
-		c.s.Cut = true
-		c.s.BodyLen += int64(n)
+	if c.Server.Mode() == textconn.Dot {
+		c.Server.Cut = true
+		c.Server.BodyLen += int64(n)
 		return
 	}
-	c.s.Gap(n)
+	c.Server.Gap(n)
 }
 
 // Close emits what is still held.
 func (c *Conn) Close(now time.Time) {
-	c.now = now
-	if c.s.Mode() == textconn.Dot && c.cur != nil && c.s.BodyLen > 0 {
-		c.s.Cut = true
+	c.Now = now
+	if c.Server.Mode() == textconn.Dot && c.cur != nil && c.Server.BodyLen > 0 {
+		c.Server.Cut = true
 		c.serverBody()
 	}
 	if c.auth != nil {
 		c.emitAuth(textconn.Unknown)
 	}
-	if c.tls.Pending() {
-		c.encrypted()
-	}
-	c.c.Stop()
-	c.s.Stop()
+	c.End()
 }
 
 func (c *Conn) clientLine(line []byte) {
@@ -114,11 +86,11 @@ func (c *Conn) clientLine(line []byte) {
 		c.passLen = len(arg)
 	case "APOP":
 		name, _, _ := strings.Cut(arg, " ")
-		c.auth = &textconn.Login{Time: c.now, Mechanism: "APOP", User: name}
+		c.auth = &textconn.Login{Time: c.Now, Mechanism: "APOP", User: name}
 	case "AUTH":
 		f := strings.Fields(arg)
 		if len(f) > 0 {
-			c.auth = &textconn.Login{Time: c.now, Mechanism: strings.ToUpper(f[0])}
+			c.auth = &textconn.Login{Time: c.Now, Mechanism: strings.ToUpper(f[0])}
 			c.authStep = 0
 			if len(f) > 1 {
 				c.authResponse(f[1])
@@ -128,7 +100,7 @@ func (c *Conn) clientLine(line []byte) {
 	if len(c.pending) >= MaxPending {
 		c.pending = c.pending[1:]
 	}
-	c.pending = append(c.pending, command{verb: verb, arg: arg, time: c.now})
+	c.pending = append(c.pending, command{verb: verb, arg: arg, time: c.Now})
 }
 
 // authResponse takes a SASL response line; it reports false when the line
@@ -197,7 +169,7 @@ func (c *Conn) serverLine(line []byte) {
 		if len(line) > 0 && line[0] == '+' {
 			return // a SASL challenge
 		}
-		c.errors++
+		c.BadLines++
 		return
 	}
 	if len(c.pending) == 0 {
@@ -232,7 +204,7 @@ func (c *Conn) serverLine(line []byte) {
 		}
 	case "STLS":
 		if ok {
-			c.tls.Accept(c.now)
+			c.StartTLS.Accept(c.Now)
 		}
 	}
 	if ok && multiLine(cmd) {
@@ -241,7 +213,7 @@ func (c *Conn) serverLine(line []byte) {
 			limit = c.maxMsg
 		}
 		c.cur = &cmd
-		c.s.StartDot(limit)
+		c.Server.StartDot(limit)
 	}
 }
 
@@ -249,10 +221,10 @@ func (c *Conn) serverBody() {
 	cmd := c.cur
 	c.cur = nil
 	if cmd == nil || (cmd.verb != "RETR" && cmd.verb != "TOP") {
-		c.s.Body = nil
+		c.Server.Body = nil
 		return
 	}
-	h := &c.s
+	h := &c.Server
 	c.ev.EmitMessage(&textconn.Message{
 		Time: cmd.time, Command: cmd.verb, Raw: h.Body, Size: h.BodyLen, Cut: h.Cut,
 		User: c.login, Greeting: c.greeting,
@@ -268,8 +240,5 @@ func (c *Conn) loginOut(l *textconn.Login) {
 // encrypted notes that the session went encrypted after STARTTLS/STLS: a
 // Message with Command STARTTLS and no content.
 func (c *Conn) encrypted() {
-	c.tls.SetEncrypted()
-	c.c.Stop()
-	c.s.Stop()
-	c.ev.EmitMessage(&textconn.Message{Time: c.tls.At, Command: "STARTTLS", Greeting: c.greeting, User: c.login})
+	c.ev.EmitMessage(&textconn.Message{Time: c.StartTLS.At, Command: "STARTTLS", Greeting: c.greeting, User: c.login})
 }

@@ -23,10 +23,9 @@ const MaxPending = 128
 
 // Conn parses one SMTP connection.
 type Conn struct {
+	textconn.Conn
 	ev       textconn.Events
 	maxMsg   int
-	c, s     textconn.Half
-	now      time.Time
 	greeting string
 	helo     string
 	user     string
@@ -37,9 +36,7 @@ type Conn struct {
 	bdatSize int64
 	bdatCut  bool
 	auth     *authState
-	tls      textconn.StartTLS
 	reply    []byte
-	errors   int
 }
 
 type authState struct {
@@ -50,37 +47,15 @@ type authState struct {
 
 // NewConn returns a parser keeping at most maxMessage bytes of a message.
 func NewConn(ev textconn.Events, maxMessage int) *Conn {
-	return &Conn{ev: ev, maxMsg: maxMessage}
-}
-
-// TLS reports that the connection went encrypted after STARTTLS; the
-// parser ignores everything from then on.
-func (c *Conn) TLS() bool { return c.tls.Encrypted() }
-
-// Errors counts lines that could not be parsed.
-func (c *Conn) Errors() int { return c.errors + c.c.LongLines + c.s.LongLines }
-
-// Data feeds bytes of one direction.
-func (c *Conn) Data(fromClient bool, b []byte, now time.Time) {
-	c.now = now
-	if c.tls.Data(fromClient, b) {
-		c.encrypted()
-		return
-	}
-	if c.tls.Encrypted() {
-		return
-	}
-	if fromClient {
-		c.c.Feed(b, c.clientLine, c.clientBody)
-	} else {
-		c.s.Feed(b, c.serverLine, func() {})
-	}
+	c := &Conn{ev: ev, maxMsg: maxMessage}
+	c.Init(textconn.Callbacks{ClientLine: c.clientLine, ClientBody: c.clientBody, ServerLine: c.serverLine, Encrypted: c.encrypted})
+	return c
 }
 
 // Gap tells the parser n bytes of one direction were not captured.
 func (c *Conn) Gap(fromClient bool, n int) {
 	if fromClient {
-		if !c.c.Gap(n) && c.tx != nil && c.c.Mode() == textconn.Lines {
+		if !c.Client.Gap(n) && c.tx != nil && c.Client.Mode() == textconn.Lines {
 			// A hole in a dot-terminated body: the end cannot be found
 			// reliably; what was collected is emitted at the next command
 			// or at the close.
@@ -88,14 +63,14 @@ func (c *Conn) Gap(fromClient bool, n int) {
 		}
 		return
 	}
-	c.s.Gap(n)
+	c.Server.Gap(n)
 }
 
 // Close emits what is still held.
 func (c *Conn) Close(now time.Time) {
-	c.now = now
-	if c.c.Mode() == textconn.Dot && c.tx != nil && c.c.BodyLen > 0 {
-		c.c.Cut = true
+	c.Now = now
+	if c.Client.Mode() == textconn.Dot && c.tx != nil && c.Client.BodyLen > 0 {
+		c.Client.Cut = true
 		c.clientBody()
 	} else if c.bdatSize > 0 && c.tx != nil {
 		c.bdatCut = true
@@ -104,21 +79,13 @@ func (c *Conn) Close(now time.Time) {
 	if c.auth != nil {
 		c.emitAuth(textconn.Unknown)
 	}
-	if c.tls.Pending() {
-		// STARTTLS accepted, then nothing more was captured.
-		c.encrypted()
-	}
-	c.c.Stop()
-	c.s.Stop()
+	c.End() // STARTTLS accepted, then nothing more captured: encrypted
 }
 
 // encrypted notes that the session went encrypted after STARTTLS: a
 // Message with Command STARTTLS and no content.
 func (c *Conn) encrypted() {
-	c.tls.SetEncrypted()
-	c.c.Stop()
-	c.s.Stop()
-	c.emitMessage(&textconn.Message{Time: c.tls.At, Command: "STARTTLS", Send: true})
+	c.emitMessage(&textconn.Message{Time: c.StartTLS.At, Command: "STARTTLS", Send: true})
 }
 
 func (c *Conn) push(cmd string) {
@@ -138,38 +105,38 @@ func (c *Conn) clientLine(line []byte) {
 	case "HELO", "EHLO", "LHLO":
 		c.helo = arg
 	case "MAIL":
-		c.tx = &textconn.Message{Time: c.now, Send: true, EnvFrom: path(arg, "FROM:")}
+		c.tx = &textconn.Message{Time: c.Now, Send: true, EnvFrom: path(arg, "FROM:")}
 	case "RCPT":
 		if c.tx == nil {
-			c.tx = &textconn.Message{Time: c.now, Send: true}
+			c.tx = &textconn.Message{Time: c.Now, Send: true}
 		}
 		if len(c.tx.EnvTo) < 1000 {
 			c.tx.EnvTo = append(c.tx.EnvTo, path(arg, "TO:"))
 		}
 	case "DATA":
 		if c.tx == nil {
-			c.tx = &textconn.Message{Time: c.now, Send: true}
+			c.tx = &textconn.Message{Time: c.Now, Send: true}
 		}
 		c.tx.Command = "DATA"
-		c.c.StartDot(c.maxMsg)
+		c.Client.StartDot(c.maxMsg)
 	case "BDAT":
 		f := strings.Fields(arg)
 		n, err := strconv.ParseInt(strings.TrimSpace(first(f)), 10, 64)
 		if err != nil || n < 0 {
-			c.errors++
+			c.BadLines++
 			break
 		}
 		if c.tx == nil {
-			c.tx = &textconn.Message{Time: c.now, Send: true}
+			c.tx = &textconn.Message{Time: c.Now, Send: true}
 		}
 		c.tx.Command = "BDAT"
 		c.bdatLast = len(f) > 1 && strings.EqualFold(f[1], "LAST")
-		c.c.StartCount(n, max(c.maxMsg-len(c.bdatData), 0))
+		c.Client.StartCount(n, max(c.maxMsg-len(c.bdatData), 0))
 	case "RSET":
 		c.tx, c.bdatData, c.bdatSize = nil, nil, 0
 	case "AUTH":
 		f := strings.Fields(arg)
-		c.auth = &authState{login: textconn.Login{Time: c.now, Mechanism: strings.ToUpper(first(f))}}
+		c.auth = &authState{login: textconn.Login{Time: c.Now, Mechanism: strings.ToUpper(first(f))}}
 		if len(f) > 1 && f[1] != "=" {
 			c.authResponse(f[1])
 		}
@@ -258,7 +225,7 @@ func (c *Conn) clientBody() {
 	if c.tx == nil {
 		return
 	}
-	h := &c.c
+	h := &c.Client
 	if c.tx.Command == "BDAT" {
 		c.bdatData = append(c.bdatData, h.Body...)
 		c.bdatSize += h.BodyLen
@@ -293,7 +260,7 @@ func (c *Conn) emitMessage(m *textconn.Message) {
 // serverLine collects a reply (multi-line replies end at "NNN ").
 func (c *Conn) serverLine(line []byte) {
 	if len(line) < 3 || !digits(line[:3]) {
-		c.errors++
+		c.BadLines++
 		return
 	}
 	if len(line) > 3 && line[3] == '-' {
@@ -343,12 +310,12 @@ func (c *Conn) serverReply(code int, text string) {
 		}
 	case "STARTTLS":
 		if code == 220 {
-			c.tls.Accept(c.now)
+			c.StartTLS.Accept(c.Now)
 		}
 	case "DATA":
-		if code != 354 && c.c.Mode() == textconn.Dot && c.c.BodyLen == 0 {
+		if code != 354 && c.Client.Mode() == textconn.Dot && c.Client.BodyLen == 0 {
 			// Refused: no body follows.
-			c.c.Resume()
+			c.Client.Resume()
 			c.tx = nil
 		}
 	}

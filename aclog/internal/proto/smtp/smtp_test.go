@@ -101,7 +101,7 @@ func FuzzConn(f *testing.F) {
 		c.Data(!fromClient, data, time.Time{})
 		c.Data(fromClient, data[cut:], time.Time{})
 		c.Close(time.Time{})
-		if len(c.pending) > MaxPending || len(c.c.Body) > 4096 || len(c.bdatData) > 4096 {
+		if len(c.pending) > MaxPending || len(c.Client.Body) > 4096 || len(c.bdatData) > 4096 {
 			t.Fatal("state beyond its bounds")
 		}
 	})

@@ -3,7 +3,9 @@
 // a TCP connection splits what arrives into lines, or, when the parser asks,
 // collects a body that ends after a byte count (SMTP BDAT, IMAP literals) or
 // at a line holding a single dot (SMTP DATA, POP3 multi-line replies), with
-// dot-stuffing undone.
+// dot-stuffing undone. Conn, which each protocol's parser embeds, holds
+// the two Halves, the switch to TLS and the count of unparsable lines, and
+// feeds each direction's bytes to the protocol's callbacks.
 //
 // Everything is bounded: a line longer than MaxLine is cut (the rest up to
 // its newline is dropped and counted), and a body keeps at most the cap
