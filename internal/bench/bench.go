@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -86,7 +85,8 @@ func WriteRows(root, gw string, letter byte, n, flushEvery int, codec logfile.Co
 	return sp.Close()
 }
 
-// Codecs measures writing and reading sync_files with LZ4 and xz.
+// Codecs measures writing and reading sync_files with LZ4 and xz, each
+// Runs times (Repeat: median and spread).
 func Codecs(n int) ([]Row, error) {
 	var rows []Row
 	for _, c := range []logfile.Codec{logfile.LZ4, logfile.XZ} {
@@ -95,47 +95,74 @@ func Codecs(n int) ([]Row, error) {
 			return nil, err
 		}
 		defer os.RemoveAll(root)
-		start := time.Now()
-		if err := WriteRows(root, "C0DEC000", 'U', n, 20000, c); err != nil {
+		write := func() (time.Duration, error) {
+			if err := os.RemoveAll(root); err != nil {
+				return 0, err
+			}
+			start := time.Now()
+			err := WriteRows(root, "C0DEC000", 'U', n, 20000, c)
+			return time.Since(start), err
+		}
+		read := func() (time.Duration, error) {
+			start := time.Now()
+			read, err := countSyncRows(root)
+			if err != nil {
+				return 0, fmt.Errorf("%s read back: %w", c, err)
+			}
+			if read != n {
+				return 0, fmt.Errorf("%s: %d rows read back, %d written", c, read, n)
+			}
+			return time.Since(start), nil
+		}
+		w, err := Repeat(Row{Group: "codec", Name: c.String() + " write (rows+encode+compress+fsync)", Unit: "MB"}, write)
+		if err != nil {
 			return nil, err
 		}
-		wrote := time.Since(start)
-		var plain, packed int64
-		loads, _ := filepath.Glob(filepath.Join(logfile.LoadDir(root), "*"))
-		for _, p := range loads {
-			if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
-				plain += fi.Size()
-			}
+		r, err := Repeat(Row{Group: "codec", Name: c.String() + " read (decompress, split rows)", Unit: "MB"}, read)
+		if err != nil {
+			return nil, err
 		}
-		var syncs []string
-		logfile.WalkSync(root, func(p string, _ logfile.Name) error { syncs = append(syncs, p); return nil })
-		start = time.Now()
-		read := 0
-		for _, p := range syncs {
-			fi, _ := os.Stat(p)
-			packed += fi.Size()
-			s, err := logfile.OpenRows(p, logfile.LZ4)
-			if err != nil {
-				return nil, err
+		plain, packed := dirSize(logfile.LoadDir(root)), int64(0)
+		logfile.WalkSync(root, func(p string, _ logfile.Name) error {
+			if fi, err := os.Stat(p); err == nil {
+				packed += fi.Size()
 			}
-			rows := logfile.NewRows(s)
-			for rows.Next() {
-				read++
-			}
-			s.Close()
-			if err := rows.Err(); err != nil {
-				return nil, fmt.Errorf("%s read back: %w", c, err)
-			}
-		}
-		readTook := time.Since(start)
-		if read != n {
-			return nil, fmt.Errorf("%s: %d rows read back, %d written", c, read, n)
-		}
+			return nil
+		})
 		mb := float64(plain) / 1e6
-		ratio := fmt.Sprintf("size ratio %.2f (%.1f MB -> %.1f MB)", float64(plain)/float64(packed), mb, float64(packed)/1e6)
-		rows = append(rows,
-			Row{Group: "codec", Name: c.String() + " write (rows+encode+compress+fsync)", Amount: mb, Unit: "MB", Took: wrote, Note: ratio},
-			Row{Group: "codec", Name: c.String() + " read (decompress, split rows)", Amount: mb, Unit: "MB", Took: readTook})
+		w.Amount, r.Amount = mb, mb
+		w.Note = fmt.Sprintf("size ratio %.2f (%.1f MB -> %.1f MB)", float64(plain)/float64(packed), mb, float64(packed)/1e6)
+		rows = append(rows, w, r)
 	}
 	return rows, nil
+}
+
+// countSyncRows counts the rows of every sync_file under root.
+func countSyncRows(root string) (int, error) {
+	n := 0
+	err := logfile.WalkSync(root, func(p string, _ logfile.Name) error {
+		s, err := logfile.OpenRows(p, logfile.LZ4)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		rows := logfile.NewRows(s)
+		for rows.Next() {
+			n++
+		}
+		return rows.Err()
+	})
+	return n, err
+}
+
+// dirSize is the bytes of the plain files in dir.
+func dirSize(dir string) int64 {
+	var size int64
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if fi, err := e.Info(); err == nil && fi.Mode().IsRegular() {
+			size += fi.Size()
+		}
+	}
+	return size
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/acstore/acstore/internal/datasync"
@@ -58,73 +59,95 @@ func Datasync(ctx context.Context, rows int) ([]Row, error) {
 	mb := float64(stored) / 1e6
 	const group, ref = "datasync", "plain TCP copy into files (reference)"
 
-	took, err := plainCopy(files, filepath.Join(tmp, "plain"), false, 0)
-	if err != nil {
-		return nil, fmt.Errorf("plain copy: %w", err)
+	// Each push is paired with its reference (Pair: 3 alternating runs);
+	// the reference's row comes from its first pairing.
+	var out []Row
+	pair := func(prog, ref Row, progTrial, refTrial Trial) error {
+		rows, err := Pair(prog, ref, progTrial, refTrial)
+		if err != nil {
+			return err
+		}
+		if !slices.ContainsFunc(out, func(r Row) bool { return r.Name == ref.Name }) {
+			out = append(out, rows[1])
+		}
+		out = append(out, rows[0])
+		return nil
 	}
-	out := []Row{{Group: group, Name: ref, Amount: mb, Unit: "MB", Took: took,
-		Note: fmt.Sprintf("%d files, LZ4 size ratio %.2f (%.0f MB of rows)", len(files), float64(raw)/float64(stored), float64(raw)/1e6)}}
-	// datasync fsyncs each file before it publishes it; this reference
-	// does the same, to show what durability alone costs.
-	took, err = plainCopy(files, filepath.Join(tmp, "plain-fsync"), true, 0)
-	if err != nil {
-		return nil, fmt.Errorf("plain copy: %w", err)
+	copyTrial := func(dir string, fsync bool, link int64) Trial {
+		return func() (time.Duration, error) {
+			os.RemoveAll(filepath.Join(tmp, dir))
+			took, err := plainCopy(files, filepath.Join(tmp, dir), fsync, link)
+			if err != nil {
+				return 0, fmt.Errorf("plain copy: %w", err)
+			}
+			return took, nil
+		}
 	}
-	out = append(out, Row{Group: group, Name: "plain TCP copy, fsync per file", Amount: mb, Unit: "MB", Took: took, Reference: ref})
+	refRow := Row{Group: group, Name: ref, Amount: mb, Unit: "MB",
+		Note: fmt.Sprintf("%d files, LZ4 size ratio %.2f (%.0f MB of rows)", len(files), float64(raw)/float64(stored), float64(raw)/1e6)}
+	// datasync fsyncs each file before it publishes it; this row does the
+	// same, to show what durability alone costs.
+	err = pair(Row{Group: group, Name: "plain TCP copy, fsync per file", Amount: mb, Unit: "MB"}, refRow,
+		copyTrial("plain-fsync", true, 0), copyTrial("plain", false, 0))
+	if err != nil {
+		return nil, err
+	}
 
 	certs, err := benchCerts(filepath.Join(tmp, "pki"))
 	if err != nil {
 		return nil, err
 	}
-	for _, c := range []struct {
-		name     string
-		codec    logfile.Codec
-		tls      bool
-		parallel int
-	}{
+	// pushTrial ships the branch's files afresh to an empty head office and
+	// reports the bytes on the wire in *wire.
+	pushTrial := func(c pushCase, link int64, wire *int64) Trial {
+		return func() (time.Duration, error) {
+			ho := filepath.Join(tmp, "ho")
+			os.RemoveAll(ho)
+			os.RemoveAll(filepath.Join(branch, "state"))
+			w, took, err := benchPush(ctx, branch, ho, gw, c.codec, c.tls, c.parallel, link, certs)
+			*wire = w
+			return took, err
+		}
+	}
+	for _, c := range []pushCase{
 		{"push lz4, TLS", logfile.LZ4, true, 1},
 		{"push lz4, TLS, -parallel 4", logfile.LZ4, true, 4},
 		{"push lz4, plaintext (-insecure)", logfile.LZ4, false, 1},
 		{"push xz, TLS (recompressed)", logfile.XZ, true, 1},
 	} {
-		ho := filepath.Join(tmp, "ho-"+c.codec.String())
-		os.RemoveAll(ho)
-		os.RemoveAll(filepath.Join(branch, "state"))
-		wire, took, err := benchPush(ctx, branch, ho, gw, c.codec, c.tls, c.parallel, 0, certs)
+		var wire int64
+		err := pair(Row{Group: group, Name: c.name, Amount: mb, Unit: "MB"}, refRow, pushTrial(c, 0, &wire), copyTrial("plain", false, 0))
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", c.name, err)
+			return nil, err
 		}
-		out = append(out, Row{Group: group, Name: c.name, Amount: mb, Unit: "MB", Took: took, Reference: ref,
-			Note: fmt.Sprintf("%.1f MB on the wire, size ratio %.2f", float64(wire)/1e6, float64(raw)/float64(wire))})
+		out[len(out)-1].Note = fmt.Sprintf("%.1f MB on the wire, size ratio %.2f", float64(wire)/1e6, float64(raw)/float64(wire))
 	}
 
 	// Over a thin link (a 100 Mbit/s VPN, shaped in both directions by a
 	// proxy), the link is the limit for both: the comparison that matters
 	// at a branch.
 	const link = 100e6 / 8
-	const linkRef = "plain TCP copy, 100 Mbit/s link (reference)"
-	took, err = plainCopy(files, filepath.Join(tmp, "plain-link"), false, link)
-	if err != nil {
-		return nil, fmt.Errorf("plain copy over the link: %w", err)
-	}
-	out = append(out, Row{Group: group, Name: linkRef, Amount: mb, Unit: "MB", Took: took})
-	for _, c := range []struct {
-		name  string
-		codec logfile.Codec
-	}{
-		{"push lz4, TLS, 100 Mbit/s link", logfile.LZ4},
-		{"push xz, TLS, 100 Mbit/s link", logfile.XZ},
+	linkRef := Row{Group: group, Name: "plain TCP copy, 100 Mbit/s link (reference)", Amount: mb, Unit: "MB"}
+	for _, c := range []pushCase{
+		{"push lz4, TLS, 100 Mbit/s link", logfile.LZ4, true, 1},
+		{"push xz, TLS, 100 Mbit/s link", logfile.XZ, true, 1},
 	} {
-		ho := filepath.Join(tmp, "ho-link-"+c.codec.String())
-		os.RemoveAll(filepath.Join(branch, "state"))
-		wire, took, err := benchPush(ctx, branch, ho, gw, c.codec, true, 1, link, certs)
+		var wire int64
+		err := pair(Row{Group: group, Name: c.name, Amount: mb, Unit: "MB"}, linkRef, pushTrial(c, link, &wire), copyTrial("plain-link", false, link))
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", c.name, err)
+			return nil, err
 		}
-		out = append(out, Row{Group: group, Name: c.name, Amount: mb, Unit: "MB", Took: took, Reference: linkRef,
-			Note: fmt.Sprintf("%.1f MB on the wire", float64(wire)/1e6)})
+		out[len(out)-1].Note = fmt.Sprintf("%.1f MB on the wire", float64(wire)/1e6)
 	}
 	return out, nil
+}
+
+// pushCase is one way of pushing: codec on the wire, TLS, uploads at once.
+type pushCase struct {
+	name     string
+	codec    logfile.Codec
+	tls      bool
+	parallel int
 }
 
 // thinLink returns an address that forwards to target at most rate bytes

@@ -202,45 +202,27 @@ func (r *Rebuilder) once(ctx context.Context, d *DayFiles) (Result, error) {
 		total += len(paths)
 	}
 	for _, gw := range slices.Sorted(maps.Keys(d.Files)) {
-		for _, path := range d.Files[gw] {
-			n, torn, err := loadSyncFile(ctx, conn, d.Table, shadow, cols, gw, path)
-			if err != nil {
-				return res, err
-			}
-			res.Rows += n
+		files := &filesReader{table: d.Table, paths: d.Files[gw], done: func(path string, torn error) {
 			res.Files++
 			if r.Progress != nil {
 				r.Progress(d.Name(), res.Files, total)
 			}
 			if torn != nil {
 				res.Torn++
-				r.logger().Warn("sync_file has a torn or damaged tail; its good rows were used", "err", torn)
+				r.logger().Warn("sync_file has a torn or damaged tail; its good rows were used", "file", path, "err", torn)
 			}
+		}}
+		n, err := mariadb.Load(ctx, conn, shadow, cols, gw, files)
+		files.Close()
+		if err != nil {
+			return res, fmt.Errorf("load the sync_files of %s into %s: %w", gw, shadow, err)
 		}
+		res.Rows += n
 	}
 	if err := swap(ctx, conn, d.Name(), shadow, old); err != nil {
 		return res, err
 	}
 	return res, nil
-}
-
-// loadSyncFile loads the good rows of one sync_file into table. A torn tail
-// is returned as torn, not as an error: the rows before it are good.
-func loadSyncFile(ctx context.Context, db mariadb.Execer, t *schema.Table, table string, cols []string, gw, path string) (n int64, torn, err error) {
-	rs, err := logfile.OpenRows(path, logfile.LZ4)
-	if err != nil {
-		var ce *logfile.CorruptionError
-		if errors.As(err, &ce) {
-			return 0, err, nil // not readable at all: nothing to load from it
-		}
-		return 0, nil, err
-	}
-	defer rs.Close()
-	n, err = mariadb.Load(ctx, db, table, cols, gw, logfile.Upgrade(t, rs))
-	if err != nil {
-		return n, nil, fmt.Errorf("load %s into %s: %w", path, table, err)
-	}
-	return n, rs.Err(), nil
 }
 
 // swap puts shadow in the place of table with one RENAME TABLE. A table too
