@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"runtime"
@@ -29,7 +30,20 @@ func generated(b *testing.B, n int) ([]packet, int64) {
 	if _, err := pcapgen.Write(&buf, pcapgen.Config{Seed: 42, Packets: n}); err != nil {
 		b.Fatal(err)
 	}
-	src, err := capture.NewReader("generated", &buf)
+	return readAll(b, &buf)
+}
+
+// generatedShort returns the packets of a pcapgen short-session capture.
+func generatedShort(b *testing.B, sessions int, rate float64) ([]packet, int64) {
+	var buf bytes.Buffer
+	if _, err := pcapgen.WriteShort(&buf, pcapgen.ShortConfig{Sessions: sessions, Rate: rate}); err != nil {
+		b.Fatal(err)
+	}
+	return readAll(b, &buf)
+}
+
+func readAll(b *testing.B, r io.Reader) ([]packet, int64) {
+	src, err := capture.NewReader("generated", r)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -65,6 +79,25 @@ func (nopSink) Chat(*Chat)             {}
 // HTTP keep-alive, DNS and TLS 1.3 sessions. One op is the whole capture.
 func BenchmarkEngine(b *testing.B) {
 	pkts, total := generated(b, 200_000)
+	runEngine(b, pkts, total)
+}
+
+// BenchmarkShort runs the engine over pcapgen's short sessions (8-packet
+// HTTP sessions and 2-packet DNS exchanges, 200,000 packets) at 100 and at
+// 10,000 sessions per second of capture time: the per-session costs
+// (session table, stream state, events) rather than the per-packet ones.
+func BenchmarkShort(b *testing.B) {
+	for _, rate := range []float64{100, 10000} {
+		b.Run(fmt.Sprintf("rate=%.0f", rate), func(b *testing.B) {
+			pkts, total := generatedShort(b, 40_000, rate)
+			runEngine(b, pkts, total)
+		})
+	}
+}
+
+// runEngine feeds pkts through a fresh engine per op and reports packets/s
+// and allocations per packet.
+func runEngine(b *testing.B, pkts []packet, total int64) {
 	b.SetBytes(total)
 	b.ReportAllocs()
 	var ms0, ms1 runtime.MemStats
