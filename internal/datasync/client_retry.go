@@ -60,34 +60,3 @@ func (c *Client) retry(ctx context.Context, what string, fn func() error) error 
 
 // maxBusy is how many busy answers one request waits through.
 const maxBusy = 1000
-
-// StatusError is an error response of the server.
-type StatusError struct {
-	Status     int
-	Body       ErrorBody
-	RetryAfter time.Duration // from a Retry-After header in seconds
-}
-
-// Quarantine reports whether the server refused the file's content: the
-// client sets the file aside instead of sending it again.
-func (e *StatusError) Quarantine() bool {
-	return e.Status == http.StatusUnprocessableEntity && e.Body.Quarantine
-}
-
-func (e *StatusError) Error() string {
-	return fmt.Sprintf("server: %d %s: %s", e.Status, http.StatusText(e.Status), e.Body.Error)
-}
-
-// Retryable reports whether trying again may succeed: the server is busy,
-// full, or the transfer went wrong on the way; not a request it refuses.
-func (e *StatusError) Retryable() bool {
-	if e.Quarantine() {
-		return false
-	}
-	switch e.Status {
-	case http.StatusRequestTimeout, http.StatusConflict, http.StatusRequestedRangeNotSatisfiable,
-		http.StatusUnprocessableEntity, http.StatusTooManyRequests:
-		return true
-	}
-	return e.Status >= 500
-}

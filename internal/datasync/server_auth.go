@@ -13,7 +13,7 @@ import (
 // errAuth is the one answer to a request whose gateway is unknown or whose
 // signature is wrong: they must not be told apart (gateway ids would be
 // enumerable).
-func errAuth() *httpError { return fail(http.StatusUnauthorized, "authentication failed") }
+func errAuth() *StatusError { return fail(http.StatusUnauthorized, "authentication failed") }
 
 // authenticate checks the request's signature (see Sign) and, with mutual
 // TLS, that the client certificate names the gateway. An unknown gateway

@@ -10,39 +10,30 @@ import (
 	"time"
 )
 
-// httpError is an error with the status to answer it with.
-type httpError struct {
-	status     int
-	msg        string
-	offset     int64
-	quarantine bool          // the content is bad: the client sets the file aside
-	retryAfter time.Duration // busy: when to come back
-}
-
-func (e *httpError) Error() string { return fmt.Sprintf("%d %s", e.status, e.msg) }
-
-func fail(status int, format string, args ...any) *httpError {
-	return &httpError{status: status, msg: fmt.Sprintf(format, args...)}
+// fail is the answer to a refused request; its body's Offset and
+// Quarantine and its RetryAfter are set where they apply.
+func fail(status int, format string, args ...any) *StatusError {
+	return &StatusError{Status: status, Body: ErrorBody{Error: fmt.Sprintf(format, args...)}}
 }
 
 func (s *Server) reply(w http.ResponseWriter, r *http.Request, gw string, v any, err error) {
 	w.Header().Set("Content-Type", "application/json")
 	if err != nil {
-		he, ok := err.(*httpError)
+		he, ok := err.(*StatusError)
 		if !ok {
-			he = &httpError{status: http.StatusInternalServerError, msg: err.Error()}
+			he = fail(http.StatusInternalServerError, "%s", err)
 		}
 		s.stats.Rejected.Add(1)
 		// Rate-limited: a flood of bad requests must not flood the log;
 		// the counters in the metrics count them all.
 		if ok, dropped := s.logLim.allow(); ok {
-			s.log.Warn("request refused", "gw", gw, "method", r.Method, "path", r.URL.EscapedPath(), "status", he.status, "err", he.msg, "remote", r.RemoteAddr, "not_logged_before", dropped)
+			s.log.Warn("request refused", "gw", gw, "method", r.Method, "path", r.URL.EscapedPath(), "status", he.Status, "err", he.Body.Error, "remote", r.RemoteAddr, "not_logged_before", dropped)
 		}
-		if he.retryAfter > 0 {
-			w.Header().Set("Retry-After", strconv.Itoa(int((he.retryAfter+time.Second-1)/time.Second)))
+		if he.RetryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(int((he.RetryAfter+time.Second-1)/time.Second)))
 		}
-		w.WriteHeader(he.status)
-		json.NewEncoder(w).Encode(ErrorBody{Error: he.msg, Offset: he.offset, Quarantine: he.quarantine})
+		w.WriteHeader(he.Status)
+		json.NewEncoder(w).Encode(he.Body)
 		return
 	}
 	json.NewEncoder(w).Encode(v)

@@ -101,7 +101,7 @@ func (s *Server) unpack(gw string, t target, inc, dir string) error {
 	case errors.As(err, &bad):
 		s.stats.BadContent.Add(1)
 		e := fail(http.StatusUnprocessableEntity, "%s: bad attachment bundle, nothing of it is kept; set it aside: %v", t.name, err)
-		e.quarantine = true
+		e.Body.Quarantine = true
 		return e
 	case errors.Is(err, xbundle.ErrTooMuch):
 		s.stats.QuotaFull.Add(1)
@@ -121,7 +121,7 @@ func (s *Server) verify(t target, inc string) error {
 	if errors.As(err, &ce) {
 		s.stats.BadContent.Add(1)
 		e := fail(http.StatusUnprocessableEntity, "%s: refused, nothing of it is kept; set it aside: %v", t.name, ce.Err)
-		e.quarantine = true
+		e.Body.Quarantine = true
 		return e
 	}
 	return err

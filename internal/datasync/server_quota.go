@@ -49,7 +49,7 @@ func (s *Server) diskErr(err error, offset int64) error {
 	if isDiskFull(err) {
 		s.stats.DiskFull.Add(1)
 		e := fail(http.StatusInsufficientStorage, "head office disk is full (%v); kept %d bytes, retry later", err, offset)
-		e.offset = offset
+		e.Body.Offset = offset
 		return e
 	}
 	return err

@@ -49,8 +49,8 @@ func (sl *slots) take(gw string) (func(), error) {
 	}, nil
 }
 
-func busy(retry time.Duration, format string, args ...any) *httpError {
+func busy(retry time.Duration, format string, args ...any) *StatusError {
 	e := fail(http.StatusServiceUnavailable, format, args...)
-	e.retryAfter = retry
+	e.RetryAfter = retry
 	return e
 }

@@ -178,7 +178,7 @@ func (s *Server) openIncoming(inc, name string, offset int64) (*os.File, hash.Ha
 			os.Remove(inc)
 		}
 		e := fail(http.StatusRequestedRangeNotSatisfiable, "have %d bytes of %s, not %d: resume from %d", fi.Size(), name, offset, fi.Size())
-		e.offset = fi.Size()
+		e.Body.Offset = fi.Size()
 		return nil, nil, e
 	}
 	if offset > 0 {
@@ -242,7 +242,7 @@ const uploadBuf = 32 << 10
 func (s *Server) frameErr(err error, name string, offset, size int64) error {
 	var fse *frameSizeError
 	var we *writeError
-	var e *httpError
+	var e *StatusError
 	switch {
 	case errors.As(err, &we):
 		return s.diskErr(we.err, offset)
@@ -254,7 +254,7 @@ func (s *Server) frameErr(err error, name string, offset, size int64) error {
 	default:
 		e = fail(http.StatusRequestTimeout, "%s: body ended at byte %d of %d: %v", name, offset, size, err)
 	}
-	e.offset = offset
+	e.Body.Offset = offset
 	return e
 }
 
@@ -292,7 +292,7 @@ func (s *Server) finish(gw, name string, t target, f *os.File, h hash.Hash, size
 	}
 	final := s.finalPath(gw, t)
 	if err := s.publish(gw, t, inc, final); err != nil {
-		var he *httpError
+		var he *StatusError
 		if errors.As(err, &he) {
 			// Refused for its content or the quota: keep nothing of it.
 			s.discard(gw, inc, size)

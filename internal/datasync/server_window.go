@@ -25,7 +25,7 @@ func (s *Server) checkWindow(gw, name string, w time.Time) error {
 		s.stats.BadWindows.Add(1)
 		e := fail(http.StatusUnprocessableEntity, "%s: window %s is outside the range accepted for gateway %s (%s to %s: -window-past %v before its first window, -window-future %v after now); nothing is stored",
 			name, windowName(w), gw, windowName(lo), windowName(hi), s.cfg.WindowPast, s.cfg.WindowFuture)
-		e.quarantine = true
+		e.Body.Quarantine = true
 		return e
 	}
 	return nil

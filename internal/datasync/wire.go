@@ -57,6 +57,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"net/http"
 	"strings"
 	"time"
 
@@ -121,6 +122,39 @@ type ErrorBody struct {
 	// window outside the range the server accepts). Sending it again
 	// cannot succeed; the client sets it aside and ships the rest.
 	Quarantine bool `json:"quarantine,omitempty"`
+}
+
+// StatusError is the protocol's one error: what the server answers a
+// request it refuses with (status, the JSON body, Retry-After when busy),
+// and what the client gets back.
+type StatusError struct {
+	Status     int
+	Body       ErrorBody
+	RetryAfter time.Duration // from a Retry-After header in seconds
+}
+
+// Quarantine reports whether the server refused the file's content: the
+// client sets the file aside instead of sending it again.
+func (e *StatusError) Quarantine() bool {
+	return e.Status == http.StatusUnprocessableEntity && e.Body.Quarantine
+}
+
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("server: %d %s: %s", e.Status, http.StatusText(e.Status), e.Body.Error)
+}
+
+// Retryable reports whether trying again may succeed: the server is busy,
+// full, or the transfer went wrong on the way; not a request it refuses.
+func (e *StatusError) Retryable() bool {
+	if e.Quarantine() {
+		return false
+	}
+	switch e.Status {
+	case http.StatusRequestTimeout, http.StatusConflict, http.StatusRequestedRangeNotSatisfiable,
+		http.StatusUnprocessableEntity, http.StatusTooManyRequests:
+		return true
+	}
+	return e.Status >= 500
 }
 
 // WindowLayout names a window in the protocol and the state files.
