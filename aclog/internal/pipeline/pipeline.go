@@ -127,7 +127,8 @@ type Snapshot struct {
 	BadFiles   int // capture files that could not be read at all
 	Skipped    int // capture files skipped: processed before
 	PacketTime time.Time
-	// Per second over the last interval between two snapshots: packets
+	// Per second over the last interval between two snapshots (about a
+	// second while packets come, the read timeout on a quiet link): packets
 	// captured, dropped by the kernel (its capture buffer was full) and
 	// by the interface (its driver).
 	PacketRate, KernelDropRate, IfDropRate float64
@@ -173,6 +174,8 @@ type run struct {
 	recBase    record.Stats
 	recErrBase uint64
 	lastFlush  time.Time
+	published  time.Time // when the counters were last copied for the stats line
+	ticked     time.Time // when tick last ran
 	pktTime    time.Time // latest packet time (live: or wall time) seen
 	file       string    // capture file being read; "" live
 	newFile    bool      // no packet of file read yet
@@ -293,7 +296,10 @@ func (r *run) feed(ctx context.Context, src capture.Source) error {
 			if ci.Timestamp.After(r.pktTime) {
 				r.pktTime = ci.Timestamp
 			}
-			if n&4095 != 0 {
+			// The periodic work every 4096 packets, and at least every
+			// tickEvery while packets trickle in (a live link too slow to
+			// fill 4096 but never quiet for a read timeout).
+			if n&4095 != 0 && (n&255 != 0 || time.Since(r.ticked) < tickEvery) {
 				continue
 			}
 		case errors.Is(err, capture.ErrTimeout):
@@ -363,6 +369,7 @@ func maxTime(a, b time.Time) time.Time {
 // workers this happens on the writer goroutine, behind the rows of the
 // epoch tick ends.
 func (r *run) tick() {
+	r.ticked = time.Now()
 	flush := time.Since(r.lastFlush) >= r.p.cfg.LoadInterval
 	if flush {
 		r.lastFlush = time.Now()
@@ -372,7 +379,7 @@ func (r *run) tick() {
 	} else {
 		r.periodic(r.pktTime, flush)
 	}
-	if flush {
+	if flush || time.Since(r.published) >= publishEvery {
 		r.publish()
 	}
 }
@@ -414,6 +421,14 @@ func (r *run) noteWrites() {
 	r.wmu.Unlock()
 }
 
+// tickEvery is the longest the periodic work waits while packets come.
+const tickEvery = 100 * time.Millisecond
+
+// publishEvery is how often the counters are copied for the stats line and
+// metrics, so their per-second rates are of about the last second, not of
+// a load interval.
+const publishEvery = time.Second
+
 // publish copies the counters for the stats line and metrics.
 func (r *run) publish() {
 	s := r.snap
@@ -427,6 +442,7 @@ func (r *run) publish() {
 	r.wmu.Unlock()
 	s.PacketTime = r.pktTime
 	s.At = time.Now()
+	r.published = s.At
 	r.p.mu.Lock()
 	prev := r.p.snap
 	if d := s.At.Sub(prev.At).Seconds(); !prev.At.IsZero() && d >= 0.5 {

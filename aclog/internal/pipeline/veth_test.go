@@ -78,7 +78,7 @@ func promisc(t *testing.T, iface string) bool {
 }
 
 // liveRun captures on iface while send runs, then stops as SIGTERM would.
-func liveRun(t *testing.T, root, iface string, mod func(*pipeline.Config), send func()) *pipeline.Pipeline {
+func liveRun(t *testing.T, root, iface string, mod func(*pipeline.Config), send func(*pipeline.Pipeline)) *pipeline.Pipeline {
 	t.Helper()
 	var cfg pipeline.Config
 	cfg.RegisterFlags(newFlagSet())
@@ -96,7 +96,7 @@ func liveRun(t *testing.T, root, iface string, mod func(*pipeline.Config), send 
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
 	time.Sleep(700 * time.Millisecond) // the capture is open
-	send()
+	send(p)
 	time.Sleep(700 * time.Millisecond) // the rings are read
 	cancel()
 	if err := <-done; err != nil {
@@ -153,10 +153,24 @@ func TestLiveVeth(t *testing.T) {
 		t.Run(method, func(t *testing.T) {
 			root := t.TempDir()
 			wasPromisc := false
-			p := liveRun(t, root, v.Outer, func(c *pipeline.Config) { c.Capture, c.Workers = method, 2 }, func() {
+			var rate float64 // the highest packet rate the stats line showed
+			p := liveRun(t, root, v.Outer, func(c *pipeline.Config) { c.Capture, c.Workers = method, 2 }, func(p *pipeline.Pipeline) {
 				wasPromisc = promisc(t, v.Outer)
-				for _, f := range files {
-					v.replay(t, f, 2000)
+				done := make(chan struct{})
+				go func() {
+					defer close(done)
+					for _, f := range files {
+						v.replay(t, f, 2000)
+					}
+				}()
+				for tick := time.NewTicker(100 * time.Millisecond); ; {
+					select {
+					case <-tick.C:
+						rate = max(rate, p.Snapshot().PacketRate)
+						continue
+					case <-done:
+					}
+					break
 				}
 			})
 			if !wasPromisc {
@@ -164,6 +178,11 @@ func TestLiveVeth(t *testing.T) {
 			}
 			if promisc(t, v.Outer) {
 				t.Errorf("%s is still promiscuous after aclog stopped", v.Outer)
+			}
+			// The counters are published every second, not every load
+			// interval (5 s, longer than the replay).
+			if rate < 500 || rate > 3000 {
+				t.Errorf("the stats line showed at most %.0f packets/s captured during a replay at 2000 packets/s", rate)
 			}
 			s := p.Snapshot()
 			if s.Source.KernelDropped != 0 {
