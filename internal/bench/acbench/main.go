@@ -3,7 +3,7 @@
 // MariaDB.
 //
 // The measurements come in groups (aclog, loader, codec, midtable,
-// datasync, console, shards). BENCH.md holds one section per group with
+// datasync, console, live, shards). BENCH.md holds one section per group with
 // when, where and by which command it was measured, so that -only can
 // measure one group again on a quiet machine without the hour the whole
 // bench takes, and without leaving a stale figure unmarked.
@@ -56,6 +56,14 @@ var groups = []group{
 	{"datasync", func(ctx context.Context, c *config) ([]bench.Row, error) { return bench.Datasync(ctx, c.syncRows) }},
 	{"console", func(ctx context.Context, c *config) ([]bench.Row, error) {
 		return consoleBench(ctx, c.db, c.consoleA, c.consoleU)
+	}},
+	{"live", func(_ context.Context, c *config) ([]bench.Row, error) {
+		rows, err := bench.Live(c.bin, c.packets/5)
+		if errors.Is(err, bench.ErrNoLive) && os.Getenv("CI") != "true" {
+			fmt.Fprintln(os.Stderr, "acbench: live:", err)
+			return nil, errSkipped
+		}
+		return rows, err
 	}},
 	{"shards", func(ctx context.Context, c *config) ([]bench.Row, error) {
 		if c.shardsMap == "" {
