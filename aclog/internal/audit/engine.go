@@ -76,7 +76,7 @@ type Engine struct {
 	now       time.Time // latest packet time seen
 	nextSweep time.Time
 
-	sessions   map[flowKey]*session
+	sessions   sessionTable
 	tcpList    fifo[session, *session] // open TCP sessions, least recently active first
 	udpList    fifo[session, *session]
 	closedList fifo[session, *session] // TCP sessions closed by FIN or RST, lingering
@@ -109,9 +109,9 @@ func New(cfg Config, sink Sink) (*Engine, error) {
 		sink:      sink,
 		parsers:   make(map[gopacket.LayerType]*gopacket.DecodingLayerParser),
 		decoded:   make([]gopacket.LayerType, 0, 8),
-		sessions:  make(map[flowKey]*session),
 		ftpExpect: make(map[netip.AddrPort]*ftpExpectation),
 	}
+	e.sessions.init()
 	e.frags.init(cfg.MaxFragments)
 	e.dnsq.init()
 	return e, nil

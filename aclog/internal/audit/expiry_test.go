@@ -74,7 +74,7 @@ func TestClosedLinger(t *testing.T) {
 			if len(sink.got) != 1 || sink.got[0].Reason != tc.reason {
 				t.Fatalf("sessions %+v, want one ended %v", sink.got, tc.reason)
 			}
-			if n := e.tcpList.n + e.closedList.n + len(e.sessions); n != 0 {
+			if n := e.tcpList.n + e.closedList.n + e.sessions.len(); n != 0 {
 				t.Errorf("%d entries left in the session table and lists", n)
 			}
 		})

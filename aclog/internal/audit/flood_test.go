@@ -48,13 +48,13 @@ func TestSYNFlood(t *testing.T) {
 	heap := heapInuse() - min(base, heapInuse())
 	st := e.Stats()
 	t.Logf("%d SYNs: %d sessions tracked, %d untracked, heap %.1f MB (%d bytes per tracked session)",
-		syns, len(e.sessions), st.SessionsDropped, float64(heap)/(1<<20), heap/uint64(len(e.sessions)))
-	if len(e.sessions) != cap_ {
-		t.Errorf("%d sessions tracked, want the cap %d", len(e.sessions), cap_)
+		syns, e.sessions.len(), st.SessionsDropped, float64(heap)/(1<<20), heap/uint64(e.sessions.len()))
+	if e.sessions.len() != cap_ {
+		t.Errorf("%d sessions tracked, want the cap %d", e.sessions.len(), cap_)
 	}
-	if got := st.SessionsDropped + uint64(len(e.sessions)); got < syns-1000 || got > syns {
+	if got := st.SessionsDropped + uint64(e.sessions.len()); got < syns-1000 || got > syns {
 		// A few random tuples repeat and count in their session.
-		t.Errorf("untracked %d + tracked %d = %d, want about %d", st.SessionsDropped, len(e.sessions), got, syns)
+		t.Errorf("untracked %d + tracked %d = %d, want about %d", st.SessionsDropped, e.sessions.len(), got, syns)
 	}
 	if bound := uint64(cap_*2048 + 16<<20); heap > bound {
 		t.Errorf("heap in use %d MB, over the bound %d MB", heap>>20, bound>>20)
@@ -62,7 +62,7 @@ func TestSYNFlood(t *testing.T) {
 	// After the idle timeout the table empties and new sessions are
 	// tracked again.
 	e.Flush(start.Add(10*time.Second + cfg.TCPIdleTimeout + time.Minute))
-	if n := len(e.sessions); n != 0 || sink.sessions[EndIdle] != cap_ {
+	if n := e.sessions.len(); n != 0 || sink.sessions[EndIdle] != cap_ {
 		t.Errorf("after the idle timeout: %d sessions left, %d ended idle", n, sink.sessions[EndIdle])
 	}
 	e.Close()

@@ -126,7 +126,7 @@ func TestReassemblyMemoryBound(t *testing.T) {
 	if p := e.reassemblyPages(t); p != 0 {
 		t.Errorf("%d pages still buffered after the idle flush", p)
 	}
-	if n := len(e.sessions); n != 0 {
+	if n := e.sessions.len(); n != 0 {
 		t.Errorf("%d sessions left", n)
 	}
 	e.Close()

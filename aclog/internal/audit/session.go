@@ -1,27 +1,12 @@
 package audit
 
 import (
-	"cmp"
 	"net/netip"
 	"slices"
 	"time"
 
 	"github.com/google/gopacket/layers"
 )
-
-// flowKey names a session whichever way its packets go: endpoint a is the
-// smaller of the two (address, then port).
-type flowKey struct {
-	a, b  netip.AddrPort
-	proto Proto
-}
-
-func makeKey(proto Proto, src, dst netip.AddrPort) (k flowKey, srcIsA bool) {
-	if src.Compare(dst) <= 0 {
-		return flowKey{a: src, b: dst, proto: proto}, true
-	}
-	return flowKey{a: dst, b: src, proto: proto}, false
-}
 
 // closedLingerUnderLoad is how long closed sessions linger while the table
 // is over half full.
@@ -39,6 +24,7 @@ const (
 type session struct {
 	ev     Session
 	key    flowKey
+	hash   uint64     // of key, in the engine's table
 	stream *tcpStream // TCP: reassembly and parsing, from its first useful segment
 	list   uint8      // which of the engine's lists it is in
 	links  links[session]
@@ -103,7 +89,8 @@ const maxFree = 4096
 // nil when the table is full.
 func (e *Engine) track(proto Proto, src, dst netip.AddrPort, frames, frameBytes uint64) (*session, bool) {
 	k, _ := makeKey(proto, src, dst)
-	s := e.sessions[k]
+	h := e.sessions.hash(&k)
+	s := e.sessions.get(&k, h)
 	if s != nil && (e.expired(s, e.now) || (proto == TCP && s.reused(src, &e.tcp))) {
 		// The old session is over: idle too long, lingered long enough
 		// after closing, or its ports were reused by a new connection.
@@ -111,12 +98,12 @@ func (e *Engine) track(proto Proto, src, dst netip.AddrPort, frames, frameBytes 
 		s = nil
 	}
 	if s == nil {
-		if len(e.sessions) >= e.cfg.MaxSessions {
+		if e.sessions.len() >= e.cfg.MaxSessions {
 			e.stats.SessionsDropped++
 			return nil, false
 		}
 		s = e.newSession()
-		s.key = k
+		s.key, s.hash = k, h
 		s.ev.Proto = proto
 		s.ev.Client, s.ev.Server = src, dst
 		// A SYN-ACK as the first packet seen means we missed the SYN: the
@@ -125,7 +112,7 @@ func (e *Engine) track(proto Proto, src, dst netip.AddrPort, frames, frameBytes 
 			s.ev.Client, s.ev.Server = dst, src
 		}
 		s.ev.Start = e.now
-		e.sessions[k] = s
+		e.sessions.insert(s, h)
 	}
 	fromClient := src == s.ev.Client
 	if fromClient && s.ttl == 0 {
@@ -199,7 +186,7 @@ func (e *Engine) expired(s *session, now time.Time) bool {
 	switch {
 	case s.closed:
 		linger := e.cfg.TCPClosedLinger
-		if len(e.sessions) > e.cfg.MaxSessions/2 {
+		if e.sessions.len() > e.cfg.MaxSessions/2 {
 			// Under pressure, free closed sessions quickly rather than
 			// drop new ones.
 			linger = min(linger, closedLingerUnderLoad)
@@ -239,7 +226,7 @@ func (e *Engine) endSession(s *session, reason EndReason, remove bool) {
 	}
 	e.sink.Session(ev)
 	if remove {
-		delete(e.sessions, s.key)
+		e.sessions.remove(s, s.hash)
 		if s.list != listNone {
 			e.sessionList(s.list).remove(s)
 		}
@@ -264,10 +251,7 @@ func (e *Engine) expireSessions(now time.Time) {
 // endAllSessions ends every session at the end of the capture, in the
 // order they started so the output does not depend on map order.
 func (e *Engine) endAllSessions() {
-	all := make([]*session, 0, len(e.sessions))
-	for _, s := range e.sessions {
-		all = append(all, s)
-	}
+	all := e.sessions.all()
 	sortSessions(all)
 	for _, s := range all {
 		reason := EndCaptureEnd
@@ -283,12 +267,6 @@ func sortSessions(ss []*session) {
 		if c := x.ev.Start.Compare(y.ev.Start); c != 0 {
 			return c
 		}
-		if c := x.key.a.Compare(y.key.a); c != 0 {
-			return c
-		}
-		if c := x.key.b.Compare(y.key.b); c != 0 {
-			return c
-		}
-		return cmp.Compare(x.key.proto, y.key.proto)
+		return x.key.compare(&y.key)
 	})
 }
