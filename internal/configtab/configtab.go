@@ -178,13 +178,22 @@ func readRows(path string, cols int, fn func([]string) error) error {
 // Who returns the user and group of an address; an unknown address is
 // recorded as itself, with no group.
 func (t *Tables) Who(a netip.Addr) (user, group string) {
+	if u, ok := t.User(a); ok {
+		return u.Name, u.Group
+	}
+	return a.Unmap().String(), ""
+}
+
+// User returns the configured user whose address range holds a. Who is
+// it with an unknown address's text built.
+func (t *Tables) User(a netip.Addr) (*User, bool) {
 	a = a.Unmap()
-	for _, u := range t.Users {
-		if u.Prefix.Contains(a) {
-			return u.Name, u.Group
+	for i := range t.Users {
+		if t.Users[i].Prefix.Contains(a) {
+			return &t.Users[i], true
 		}
 	}
-	return a.String(), ""
+	return nil, false
 }
 
 // ByPort returns the app of a transport and server port ("tcp", 443).

@@ -77,12 +77,9 @@ func Sniff(head []byte) (Codec, bool) {
 func appendFrame(w io.Writer, c Codec, rows []byte) error {
 	switch c {
 	case LZ4:
-		zw := lz4.NewWriter(w)
-		// Block checksums let the reader reject a damaged block before it
-		// hands out a single row of it.
-		if err := zw.Apply(lz4.BlockChecksumOption(true), lz4.ChecksumOption(true),
-			lz4.BlockSizeOption(lz4.Block4Mb)); err != nil {
-			return fmt.Errorf("lz4 options: %w", err)
+		zw, err := newLZ4Writer(w)
+		if err != nil {
+			return err
 		}
 		if _, err := zw.Write(rows); err != nil {
 			return fmt.Errorf("lz4: %w", err)
@@ -103,6 +100,40 @@ func appendFrame(w io.Writer, c Codec, rows []byte) error {
 		return err
 	}
 	return fmt.Errorf("append frame: unknown codec %v", c)
+}
+
+// frameWriter is appendFrame with one LZ4 compressor kept from frame to
+// frame (a new one allocates its block buffers).
+type frameWriter struct{ lz4 *lz4.Writer }
+
+func (f *frameWriter) append(w io.Writer, c Codec, rows []byte) error {
+	if c != LZ4 {
+		return appendFrame(w, c, rows)
+	}
+	if f.lz4 == nil {
+		zw, err := newLZ4Writer(w)
+		if err != nil {
+			return err
+		}
+		f.lz4 = zw
+	} else {
+		f.lz4.Reset(w)
+	}
+	if _, err := f.lz4.Write(rows); err != nil {
+		return fmt.Errorf("lz4: %w", err)
+	}
+	return f.lz4.Close()
+}
+
+func newLZ4Writer(w io.Writer) (*lz4.Writer, error) {
+	zw := lz4.NewWriter(w)
+	// Block checksums let the reader reject a damaged block before it
+	// hands out a single row of it.
+	if err := zw.Apply(lz4.BlockChecksumOption(true), lz4.ChecksumOption(true),
+		lz4.BlockSizeOption(lz4.Block4Mb)); err != nil {
+		return nil, fmt.Errorf("lz4 options: %w", err)
+	}
+	return zw, nil
 }
 
 // onlyReader hides every method but Read. lz4.Reader's WriteTo has stopped

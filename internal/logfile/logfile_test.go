@@ -103,6 +103,33 @@ func TestEncoderRoundTrip(t *testing.T) {
 	}
 }
 
+// TestEncoderTime: times are written as time.Format writes TimeLayout,
+// in the time's own location, whatever the time written before (the
+// encoder keeps the text of the last second).
+func TestEncoderTime(t *testing.T) {
+	shanghai := time.FixedZone("CST", 8*3600)
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := time.Date(2026, 11, 1, 5, 59, 59, 999_999_999, time.UTC) // New York leaves DST at 06:00 UTC
+	times := []time.Time{
+		base, base, base.Add(time.Nanosecond), base.Add(-time.Microsecond),
+		base.In(shanghai), base.In(ny), base.Add(time.Nanosecond).In(ny), base.Add(time.Hour).In(ny),
+		base.Add(123_456 * time.Nanosecond).In(time.Local), base.In(shanghai),
+		time.Date(1999, 12, 31, 23, 59, 59, 1000, time.UTC), time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(12345, 1, 1, 0, 0, 0, 7000, time.UTC), time.Unix(0, 0).UTC(),
+	}
+	var e logfile.Encoder
+	for i, ts := range times {
+		e.Reset()
+		e.Time(ts)
+		if got, want := string(e.Bytes()), ts.Format(logfile.TimeLayout); got != want {
+			t.Errorf("time %d: %q, want %q", i, got, want)
+		}
+	}
+}
+
 // TestSpoolFiles writes rows of every table through several flushes and
 // checks the sync_files and load_files hold exactly those rows, and that the
 // standard tools read the sync_files.

@@ -99,9 +99,18 @@ type Spool struct {
 	windows map[Name]*window
 	enc     Encoder
 	table   *schema.Table
+	fields  int // of table's rows
 	name    Name
 	stats   SpoolStats
 	tag     *captureTag
+
+	// What every row and frame would otherwise allocate again: the
+	// tables by letter with their field counts, the row buffers of closed
+	// windows, one frame compressor.
+	tables [256]*schema.Table
+	counts [256]int
+	free   [][]byte
+	frames frameWriter
 }
 
 type window struct {
@@ -130,6 +139,9 @@ func NewSpool(cfg SpoolConfig) (*Spool, error) {
 		return nil, err
 	}
 	s := &Spool{cfg: cfg, windows: make(map[Name]*window), stats: SpoolStats{Rows: make(map[byte]uint64)}}
+	for _, t := range schema.LogTables() {
+		s.tables[t.Letter], s.counts[t.Letter] = t, t.FieldCount()
+	}
 	if err := s.sealParts(); err != nil {
 		return nil, err
 	}
@@ -163,7 +175,7 @@ func (s *Spool) sealParts() error {
 // Begin starts a row of the log table letter for an event at ts; add the
 // fields after id and ts to the returned Encoder, then call Commit.
 func (s *Spool) Begin(letter byte, ts time.Time) *Encoder {
-	s.table, _ = schema.ByLetter(letter)
+	s.table, s.fields = s.tables[letter], s.counts[letter]
 	s.name = Name{Window: WindowStart(ts), Gateway: s.cfg.Gateway, Table: letter}
 	s.enc.Reset()
 	s.enc.Time(ts)
@@ -177,8 +189,8 @@ func (s *Spool) Commit() error {
 		return fmt.Errorf("commit: unknown table %q", s.name.Table)
 	}
 	s.table = nil
-	if got := s.enc.Fields() + 1; got != t.FieldCount() {
-		return fmt.Errorf("commit %c row: %d fields, table %s has %d", t.Letter, got, t.Name, t.FieldCount())
+	if got := s.enc.Fields() + 1; got != s.fields {
+		return fmt.Errorf("commit %c row: %d fields, table %s has %d", t.Letter, got, t.Name, s.fields)
 	}
 	w := s.windows[s.name]
 	if w == nil {
@@ -200,6 +212,9 @@ func (s *Spool) Commit() error {
 	}
 	if w.rows == 0 {
 		w.firstID = id
+	}
+	if w.pending == nil {
+		w.pending = s.buffer()
 	}
 	w.pending = strconv.AppendUint(w.pending, id, 10)
 	w.pending = append(w.pending, '\t')
@@ -298,11 +313,33 @@ type writeBuffer []byte
 
 func (b *writeBuffer) Write(p []byte) (int, error) { *b = append(*b, p...); return len(p), nil }
 
+// maxFreeBuffers bounds the row buffers kept for windows to come (the
+// busiest tables' next windows), each up to 2 x MaxFrameBytes.
+const maxFreeBuffers = 4
+
+// buffer returns an empty row buffer, one a closed window left if there
+// is one.
+func (s *Spool) buffer() []byte {
+	if n := len(s.free); n > 0 {
+		b := s.free[n-1]
+		s.free = s.free[:n-1]
+		return b[:0]
+	}
+	return make([]byte, 0, 64<<10)
+}
+
+// recycle keeps b for a window to come.
+func (s *Spool) recycle(b []byte) {
+	if cap(b) > 0 && len(s.free) < maxFreeBuffers && cap(b) <= 2*s.cfg.MaxFrameBytes {
+		s.free = append(s.free, b[:0])
+	}
+}
+
 // flush appends the window's pending rows to its sync_file as one frame,
 // fsyncs, and then publishes them as a load_file.
 func (s *Spool) flush(w *window) error {
 	if w.rows > 0 {
-		if err := appendFrame(w.f, s.cfg.Codec, w.pending); err != nil {
+		if err := s.frames.append(w.f, s.cfg.Codec, w.pending); err != nil {
 			return s.undoFrame(w, err)
 		}
 		if err := w.f.Sync(); err != nil {
@@ -411,6 +448,7 @@ func (s *Spool) close(w *window) error {
 		return err
 	}
 	delete(s.windows, w.name)
+	s.recycle(w.pending)
 	final := w.name.Path(s.cfg.Root)
 	if err := fileutil.RenameFS(s.cfg.FS, final+".part", final); err != nil {
 		return fmt.Errorf("publish %s: %w", final, err)

@@ -12,8 +12,10 @@
 package record
 
 import (
+	"cmp"
+	"math/bits"
 	"net/netip"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -39,6 +41,8 @@ type Recorder struct {
 	// app of a connection, learnt from its HTTP Host or TLS SNI before the
 	// session ends.
 	connApp map[connKey]configtab.App
+	// apps named by the protocol recognised, by that name ("http"): few
+	recognised map[string]configtab.App
 
 	flows  map[flowKey]*flowSums
 	online map[onlineKey]*onlineSums
@@ -48,6 +52,21 @@ type Recorder struct {
 
 	errs   uint64
 	lastEr error
+
+	// reused from row to row and sum to sum
+	scratch   []byte
+	flowsDue  []flowRow
+	onlineDue []onlineRow
+}
+
+type flowRow struct {
+	k flowKey
+	f *flowSums
+}
+
+type onlineRow struct {
+	k onlineKey
+	o *onlineSums
 }
 
 type connKey struct{ client, server netip.AddrPort }
@@ -85,12 +104,13 @@ func New(sp *logfile.Spool, conf *configtab.Tables, cfg Config) *Recorder {
 	}
 	return &Recorder{
 		sp: sp, conf: conf, cfg: cfg,
-		xwin:    make(map[time.Time]*xWindow),
-		reduce:  newReducer(cfg.Reduce),
-		stats:   Stats{Reduced: make(map[string]uint64)},
-		connApp: make(map[connKey]configtab.App),
-		flows:   make(map[flowKey]*flowSums),
-		online:  make(map[onlineKey]*onlineSums),
+		xwin:       make(map[time.Time]*xWindow),
+		reduce:     newReducer(cfg.Reduce),
+		stats:      Stats{Reduced: make(map[string]uint64)},
+		connApp:    make(map[connKey]configtab.App),
+		recognised: make(map[string]configtab.App),
+		flows:      make(map[flowKey]*flowSums),
+		online:     make(map[onlineKey]*onlineSums),
 	}
 }
 
@@ -115,9 +135,22 @@ func (r *Recorder) commit() {
 }
 
 func (r *Recorder) endpoints(e *logfile.Encoder, client, server netip.AddrPort) {
-	user, group := r.conf.Who(client.Addr())
-	e.Addr(client.Addr()).Uint(uint64(client.Port())).Addr(server.Addr()).Uint(uint64(server.Port())).
-		Str(user).StrOrNull(group)
+	e.Addr(client.Addr()).Uint(uint64(client.Port())).Addr(server.Addr()).Uint(uint64(server.Port()))
+	r.who(e, client.Addr())
+}
+
+// who adds the user and group of address a (configtab.Tables.Who) without
+// building an unknown address's text first.
+func (r *Recorder) who(e *logfile.Encoder, a netip.Addr) {
+	switch u, ok := r.conf.User(a); {
+	case ok:
+		e.Str(u.Name).StrOrNull(u.Group)
+	case a.IsValid():
+		e.Addr(a).Null()
+	default:
+		user, group := r.conf.Who(a)
+		e.Str(user).StrOrNull(group)
+	}
 }
 
 // appOf names the app of a connection: by host or SNI when one was seen,
@@ -130,7 +163,12 @@ func (r *Recorder) appOf(proto audit.Proto, client, server netip.AddrPort, recog
 		return a
 	}
 	if recognised != "" {
-		return configtab.App{Name: strings.ToUpper(recognised), Type: "unknown"}
+		a, ok := r.recognised[recognised]
+		if !ok {
+			a = configtab.App{Name: strings.ToUpper(recognised), Type: "unknown"}
+			r.recognised[recognised] = a
+		}
+		return a
 	}
 	return configtab.App{Name: "other", Type: "unknown"}
 }
@@ -291,11 +329,20 @@ func (r *Recorder) writeQ(q *audit.DNSQuery, count uint64, last time.Time) {
 	} else {
 		e.Null()
 	}
-	answers := make([]string, len(q.Answers))
-	for i, a := range q.Answers {
-		answers[i] = dns.TypeString(a.Type) + " " + a.Data
+	if len(q.Answers) == 0 {
+		e.Null()
+	} else {
+		b := r.scratch[:0]
+		for i, a := range q.Answers {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(append(append(b, dns.TypeString(a.Type)...), ' '), a.Data...)
+		}
+		e.Raw(b)
+		r.scratch = b
 	}
-	e.StrOrNull(strings.Join(answers, ",")).Uint(min(count, 1<<32-1)).Time(last)
+	e.Uint(min(count, 1<<32-1)).Time(last)
 	r.commit()
 }
 
@@ -342,66 +389,63 @@ func (r *Recorder) Restart() {
 
 func (r *Recorder) emit(due func(time.Time) bool) {
 	r.due = time.Time{}
-	fks := make([]flowKey, 0)
-	for k := range r.flows {
+	fs := r.flowsDue[:0]
+	for k, f := range r.flows {
 		if due(k.minute) {
-			fks = append(fks, k)
+			fs = append(fs, flowRow{k, f})
+			delete(r.flows, k)
 		} else {
 			r.pending(k.minute)
 		}
 	}
 	// Deterministic order: the same capture gives the same files.
-	sort.Slice(fks, func(i, j int) bool {
-		a, b := fks[i], fks[j]
-		if !a.minute.Equal(b.minute) {
-			return a.minute.Before(b.minute)
+	slices.SortFunc(fs, func(x, y flowRow) int {
+		a, b := &x.k, &y.k
+		if c := a.minute.Compare(b.minute); c != 0 {
+			return c
 		}
-		if a.ip != b.ip {
-			return a.ip.Less(b.ip)
+		if c := a.ip.Compare(b.ip); c != 0 {
+			return c
 		}
 		// The whole app (name, type, kind, rule): two rules naming the
 		// same app are two keys, and an order that ties them would differ
 		// from run to run, and with it the rows' ids.
-		x, y := a.app, b.app
-		return x.Name < y.Name || x.Name == y.Name && (x.Type < y.Type || x.Type == y.Type &&
-			(x.Kind < y.Kind || x.Kind == y.Kind && x.Rule < y.Rule))
+		return cmp.Or(strings.Compare(a.app.Name, b.app.Name), strings.Compare(a.app.Type, b.app.Type),
+			strings.Compare(a.app.Kind, b.app.Kind), strings.Compare(a.app.Rule, b.app.Rule))
 	})
-	for _, k := range fks {
-		f := r.flows[k]
-		delete(r.flows, k)
-		user, group := r.conf.Who(k.ip)
+	for _, x := range fs {
+		k, f := &x.k, x.f
 		e := r.sp.Begin('F', k.minute)
-		e.Str(user).StrOrNull(group).Addr(k.ip).Str(k.app.Type).Str(k.app.Name).
+		r.who(e, k.ip)
+		e.Addr(k.ip).Str(k.app.Type).Str(k.app.Name).
 			Uint(f.up).Uint(f.down).Uint(f.packets).Uint(uint64(f.sessions))
 		r.commit()
 	}
-	oks := make([]onlineKey, 0)
-	for k := range r.online {
+	clear(fs)
+	r.flowsDue = fs[:0]
+	ol := r.onlineDue[:0]
+	for k, o := range r.online {
 		if due(k.window) {
-			oks = append(oks, k)
+			ol = append(ol, onlineRow{k, o})
+			delete(r.online, k)
 		} else {
 			r.pending(k.window)
 		}
 	}
-	sort.Slice(oks, func(i, j int) bool {
-		if !oks[i].window.Equal(oks[j].window) {
-			return oks[i].window.Before(oks[j].window)
-		}
-		return oks[i].ip.Less(oks[j].ip)
+	slices.SortFunc(ol, func(x, y onlineRow) int {
+		return cmp.Or(x.k.window.Compare(y.k.window), x.k.ip.Compare(y.k.ip))
 	})
-	for _, k := range oks {
-		o := r.online[k]
-		delete(r.online, k)
-		user, group := r.conf.Who(k.ip)
-		minutes := 0
-		for b := o.minutes; b != 0; b &= b - 1 {
-			minutes++
-		}
+	for _, x := range ol {
+		k, o := &x.k, x.o
+		minutes := bits.OnesCount8(o.minutes)
 		e := r.sp.Begin('T', k.window)
-		e.Str(user).StrOrNull(group).Addr(k.ip).Time(o.first).Time(o.last).
+		r.who(e, k.ip)
+		e.Addr(k.ip).Time(o.first).Time(o.last).
 			Uint(uint64(minutes)).Uint(uint64(o.last.Sub(o.first).Round(time.Second) / time.Second))
 		r.commit()
 	}
+	clear(ol)
+	r.onlineDue = ol[:0]
 }
 
 func minTime(a, b time.Time) time.Time {

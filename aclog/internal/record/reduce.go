@@ -21,6 +21,7 @@ type reducer struct {
 	types []string // media types; "image/" (from "image/*") matches a prefix
 	held  map[reduceKey]*held
 	due   heldQueue
+	spare []*held // written, for reuse
 }
 
 func newReducer(cfg ReduceConfig) reducer {
@@ -56,10 +57,9 @@ type reduceKey struct {
 type held struct {
 	key         reduceKey
 	first, last time.Time
-	due         int64 // Unix nanoseconds: the queue compares integers
-	firstNs     int64
+	due         int64 // Unix nanoseconds
 	count       uint64
-	index       int // in the due queue
+	written     bool // released before it was due: its entry in the queue is stale
 
 	http *audit.HTTPRequest
 	app  configtab.App
@@ -67,23 +67,46 @@ type held struct {
 }
 
 // heldQueue orders the held rows by when they are due (container/heap).
-type heldQueue []*held
+// An entry carries what it is ordered by, so that ordering reads no held
+// row; a row released before it is due leaves its entry, skipped when it
+// comes up.
+type heldQueue []dueEntry
+
+type dueEntry struct {
+	due, first int64 // Unix nanoseconds
+	h          *held
+}
 
 func (q heldQueue) Len() int { return len(q) }
 func (q heldQueue) Less(i, j int) bool {
 	if q[i].due != q[j].due {
 		return q[i].due < q[j].due
 	}
-	return q[i].firstNs < q[j].firstNs // the same capture gives the same files
+	return q[i].first < q[j].first // the same capture gives the same files
 }
-func (q heldQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i]; q[i].index = i; q[j].index = j }
-func (q *heldQueue) Push(x any)   { h := x.(*held); h.index = len(*q); *q = append(*q, h) }
+func (q heldQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
+func (q *heldQueue) Push(x any)   { *q = append(*q, x.(dueEntry)) }
 func (q *heldQueue) Pop() any {
 	old := *q
-	h := old[len(old)-1]
-	old[len(old)-1] = nil
+	e := old[len(old)-1]
+	old[len(old)-1] = dueEntry{}
 	*q = old[:len(old)-1]
-	return h
+	return e
+}
+
+// next returns the held row due first, dropping stale entries; nil when
+// none is held.
+func (r *reducer) next() *held {
+	for len(r.due) > 0 {
+		h := r.due[0].h
+		if !h.written {
+			return h
+		}
+		heap.Pop(&r.due)
+		*h = held{}
+		r.spare = append(r.spare, h)
+	}
+	return nil
 }
 
 // staticResource reports whether the static rule drops the request: a GET
@@ -118,7 +141,11 @@ func (r *Recorder) foldHTTP(h *audit.HTTPRequest, app configtab.App) bool {
 	k := reduceKey{table: 'U', ip: h.Client.Addr(), a: h.Method, b: h.Host, c: h.URI}
 	// The engine never touches an event after the call (audit.Sink): it
 	// is held as it is.
-	return r.fold(k, h.Time, func() *held { return &held{http: h, app: app} })
+	hd, ok := r.fold(k, h.Time)
+	if hd != nil {
+		hd.http, hd.app = h, app
+	}
+	return ok
 }
 
 // foldDNS holds or folds a Q row; false means write it now.
@@ -127,56 +154,87 @@ func (r *Recorder) foldDNS(q *audit.DNSQuery) bool {
 		return false
 	}
 	k := reduceKey{table: 'Q', ip: q.Client.Addr(), a: q.Name, b: q.Transport.String(), n: q.QType}
-	return r.fold(k, q.Time, func() *held { return &held{dns: q} })
+	hd, ok := r.fold(k, q.Time)
+	if hd != nil {
+		hd.dns = q
+	}
+	return ok
 }
 
 // fold counts a row at t into the row held for k when it falls in that
-// row's fold window, or holds it as a new one. It returns false for a row
-// to write at once: one older than the row held for its key (a late
-// event), which is not a repeat of it.
-func (r *Recorder) fold(k reduceKey, t time.Time, hold func() *held) bool {
+// row's fold window, or holds it as a new one, returned for the caller to
+// give its event. It returns false for a row to write at once: one older
+// than the row held for its key (a late event), which is not a repeat of
+// it.
+func (r *Recorder) fold(k reduceKey, t time.Time) (*held, bool) {
 	red := &r.reduce
 	if h, ok := red.held[k]; ok {
 		if t.Before(h.first) {
-			return false
+			return nil, false
 		}
 		if t.UnixNano() < h.due {
 			h.count++
 			h.last = maxTime(h.last, t)
 			r.stats.Reduced["repeat-"+string(k.table)]++
-			return true
+			return nil, true
 		}
 		r.release(h)
 	}
 	if len(red.held) >= r.reduce.cfg.MaxTracked {
 		// Memory stays bounded: the rows due first are written early,
 		// which only ends their folding sooner.
-		for len(red.held) >= r.reduce.cfg.MaxTracked/2 && red.due.Len() > 0 {
-			r.release(red.due[0])
+		for len(red.held) >= r.reduce.cfg.MaxTracked/2 {
+			h := red.next()
+			if h == nil {
+				break
+			}
+			r.release(h)
 		}
 	}
-	h := hold()
-	h.key, h.first, h.last, h.count, h.firstNs = k, t, t, 1, t.UnixNano()
+	h := red.newHeld()
+	h.key, h.first, h.last, h.count = k, t, t, 1
 	h.due = minTime(t.Add(red.cfg.RepeatWindow), logfile.WindowStart(t).Add(logfile.WindowLength)).UnixNano()
 	red.held[k] = h
-	heap.Push(&red.due, h)
-	return true
+	heap.Push(&red.due, dueEntry{due: h.due, first: t.UnixNano(), h: h})
+	return h, true
 }
 
-// release writes a held row and forgets it.
+// newHeld returns a held row, one written before if there is one.
+func (r *reducer) newHeld() *held {
+	if n := len(r.spare); n > 0 {
+		h := r.spare[n-1]
+		r.spare = r.spare[:n-1]
+		return h
+	}
+	return &held{}
+}
+
+// release writes a held row and forgets it. Its entry in the queue, unless
+// it is the first, stays until it comes up (next skips it); the row is
+// kept for reuse once the queue no longer points at it.
 func (r *Recorder) release(h *held) {
-	heap.Remove(&r.reduce.due, h.index)
-	delete(r.reduce.held, h.key)
+	red := &r.reduce
+	delete(red.held, h.key)
 	if h.http != nil {
 		r.writeU(h.http, h.app, h.count, h.last)
 	} else {
 		r.writeQ(h.dns, h.count, h.last)
 	}
+	*h = held{written: true}
+	if len(red.due) > 0 && red.due[0].h == h {
+		heap.Pop(&red.due)
+		*h = held{}
+		red.spare = append(red.spare, h)
+	}
 }
 
 // releaseDue writes the held rows due by now; with a zero now, all.
 func (r *Recorder) releaseDue(now time.Time) {
-	for r.reduce.due.Len() > 0 && (now.IsZero() || r.reduce.due[0].due <= now.UnixNano()) {
-		r.release(r.reduce.due[0])
+	for {
+		h := r.reduce.next()
+		if h == nil || !now.IsZero() && h.due > now.UnixNano() {
+			return
+		}
+		r.release(h)
 	}
 }
