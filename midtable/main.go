@@ -9,9 +9,11 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -109,27 +111,7 @@ func run(args []string) error {
 	defer set.Close()
 	cfg.Shards = set
 	if *check {
-		// Each shard's rollups against its own raw tables.
-		var ms []rollup.Mismatch
-		for _, name := range set.Map.Names() {
-			sdb, err := set.DB(ctx, name)
-			if err != nil {
-				return err
-			}
-			m, err := rollup.Check(ctx, sdb, *day)
-			if err != nil {
-				return fmt.Errorf("shard %s: %w", name, err)
-			}
-			ms = append(ms, m...)
-		}
-		for _, m := range ms {
-			fmt.Println(m)
-		}
-		if len(ms) > 0 {
-			return fmt.Errorf("%d rollup table(s) differ from the raw tables; run -rebuild -day %s", len(ms), *day)
-		}
-		fmt.Println("every rollup of", *day, "matches its raw day table")
-		return nil
+		return checkDay(ctx, set, *day)
 	}
 	r, err := rollup.New(cfg, db)
 	if err != nil {
@@ -149,17 +131,44 @@ func run(args []string) error {
 	}
 	defer lock.Release()
 	if *once {
-		res, err := r.RunOnce(ctx)
-		if err != nil {
-			return err
-		}
-		log.Info("rolled up", "blocks", res.Blocks, "files", res.Files, "rows", res.Rows, "rollup_rows", res.TableRows)
-		if n := r.Stats().Failures.Load(); n > 0 {
-			return fmt.Errorf("%d block(s) failed; they stay pending", n)
-		}
-		return nil
+		return rollOnce(ctx, r, log)
 	}
+	return roll(ctx, &common, cfg, r, db, disk)
+}
 
+// checkDay prints each rollup of day that differs from its raw tables.
+func checkDay(ctx context.Context, set *shard.Set, day string) error {
+	ms, err := rollup.CheckShards(ctx, set, day)
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		fmt.Println(m)
+	}
+	if len(ms) > 0 {
+		return fmt.Errorf("%d rollup table(s) differ from the raw tables; run -rebuild -day %s", len(ms), day)
+	}
+	fmt.Println("every rollup of", day, "matches its raw day table")
+	return nil
+}
+
+// rollOnce rolls up everything pending (-once).
+func rollOnce(ctx context.Context, r *rollup.Roller, log *slog.Logger) error {
+	res, err := r.RunOnce(ctx)
+	if err != nil {
+		return err
+	}
+	log.Info("rolled up", "blocks", res.Blocks, "files", res.Files, "rows", res.Rows, "rollup_rows", res.TableRows)
+	if n := r.Stats().Failures.Load(); n > 0 {
+		return fmt.Errorf("%d block(s) failed; they stay pending", n)
+	}
+	return nil
+}
+
+// roll is the daemon: it rolls up each window as it is published and
+// keeps the disk under its watermarks until ctx ends.
+func roll(ctx context.Context, common *daemon.Common, cfg rollup.Config, r *rollup.Roller, db *sql.DB, disk retention.Watermarks) error {
+	log := cfg.Logger
 	var store retention.Store
 	if db != nil {
 		store = retention.DBStore{DB: db}
@@ -171,7 +180,7 @@ func run(args []string) error {
 	}
 	go pr.Run(ctx)
 	log.Info("midtable started", append([]any{common.ConfigAttr(), "data", cfg.Root, "interval", cfg.Interval}, disk.Attrs(0)...)...)
-	err = r.Run(ctx)
+	err := r.Run(ctx)
 	log.Info("midtable stopped", "blocks", r.Stats().Blocks.Load(), "rows", r.Stats().Rows.Load())
 	return err
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/acstore/acstore/internal/mariadb"
+	"github.com/acstore/acstore/internal/shard"
 )
 
 // Mismatch is a rollup table whose rows differ from the GROUP BY over its
@@ -22,6 +23,24 @@ type Mismatch struct {
 
 func (m Mismatch) String() string {
 	return fmt.Sprintf("%s: %d row(s) missing, %d extra; e.g. %s", m.Table, m.Missing, m.Extra, m.Example)
+}
+
+// CheckShards is Check on every shard of set: each shard's rollups
+// against its own raw tables.
+func CheckShards(ctx context.Context, set *shard.Set, day string) ([]Mismatch, error) {
+	var ms []Mismatch
+	for _, name := range set.Map.Names() {
+		db, err := set.DB(ctx, name)
+		if err != nil {
+			return ms, err
+		}
+		m, err := Check(ctx, db, day)
+		if err != nil {
+			return ms, fmt.Errorf("shard %s: %w", name, err)
+		}
+		ms = append(ms, m...)
+	}
+	return ms, nil
 }
 
 // Check compares every rollup table of a day with the same GROUP BY run

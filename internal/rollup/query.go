@@ -225,52 +225,10 @@ func (pl Plan) SQL(q Query, exist func(string) bool) (string, []any) {
 		from = mariadb.Quote
 	}
 	for _, p := range pl.Parts {
-		if !exist(p.Table) {
-			continue
+		if exist(p.Table) {
+			s, a := pl.partSQL(p, q, from)
+			parts, args = append(parts, s), append(args, a...)
 		}
-		var sel, where, group []string
-		col := func(l byte) string {
-			d, _ := DimByLetter(l)
-			if p.Raw {
-				return "`" + pl.Source.DimColumns[l] + "`"
-			}
-			return "`" + d.Column + "`"
-		}
-		for i := 0; i < len(pl.Dims); i++ {
-			d, _ := DimByLetter(pl.Dims[i])
-			sel = append(sel, col(d.Letter)+" AS `"+d.Column+"`")
-			group = append(group, col(d.Letter))
-		}
-		tcol := "`bucket`"
-		if p.Raw {
-			tcol = "`ts`"
-		}
-		where = append(where, tcol+" >= ?", tcol+" < ?")
-		args = append(args, p.From.Format("2006-01-02 15:04:05.000000"), p.To.Format("2006-01-02 15:04:05.000000"))
-		if q.Gateway != "" {
-			where = append(where, "`gw` = ?")
-			args = append(args, q.Gateway)
-		}
-		for _, c := range q.Where {
-			if c.Null {
-				where = append(where, col(c.Dim)+" IS NULL")
-			} else {
-				where = append(where, col(c.Dim)+" = ?")
-				args = append(args, []byte(c.Value))
-			}
-		}
-		for _, m := range pl.Source.Measures {
-			if p.Raw {
-				sel = append(sel, MeasureSQL(m)+" AS `"+m.Column+"`")
-			} else {
-				sel = append(sel, "SUM(`"+m.Column+"`) AS `"+m.Column+"`")
-			}
-		}
-		s := "SELECT " + strings.Join(sel, ", ") + " FROM " + from(p.Table) + " WHERE " + strings.Join(where, " AND ")
-		if len(group) > 0 {
-			s += " GROUP BY " + strings.Join(group, ", ")
-		}
-		parts = append(parts, s)
 	}
 	var outer, group []string
 	for i := 0; i < len(pl.Dims); i++ {
@@ -300,6 +258,56 @@ func (pl Plan) SQL(q Query, exist func(string) bool) (string, []any) {
 	}
 	if q.Top > 0 {
 		s += fmt.Sprintf(" LIMIT %d", q.Top)
+	}
+	return s, args
+}
+
+// partSQL is the SELECT of one part of the plan: its rows of the
+// interval, filtered, grouped by the query's dimensions (from names the
+// table in it).
+func (pl Plan) partSQL(p Part, q Query, from func(string) string) (string, []any) {
+	var sel, where, group []string
+	var args []any
+	col := func(l byte) string {
+		d, _ := DimByLetter(l)
+		if p.Raw {
+			return "`" + pl.Source.DimColumns[l] + "`"
+		}
+		return "`" + d.Column + "`"
+	}
+	for i := 0; i < len(pl.Dims); i++ {
+		d, _ := DimByLetter(pl.Dims[i])
+		sel = append(sel, col(d.Letter)+" AS `"+d.Column+"`")
+		group = append(group, col(d.Letter))
+	}
+	tcol := "`bucket`"
+	if p.Raw {
+		tcol = "`ts`"
+	}
+	where = append(where, tcol+" >= ?", tcol+" < ?")
+	args = append(args, p.From.Format("2006-01-02 15:04:05.000000"), p.To.Format("2006-01-02 15:04:05.000000"))
+	if q.Gateway != "" {
+		where = append(where, "`gw` = ?")
+		args = append(args, q.Gateway)
+	}
+	for _, c := range q.Where {
+		if c.Null {
+			where = append(where, col(c.Dim)+" IS NULL")
+		} else {
+			where = append(where, col(c.Dim)+" = ?")
+			args = append(args, []byte(c.Value))
+		}
+	}
+	for _, m := range pl.Source.Measures {
+		if p.Raw {
+			sel = append(sel, MeasureSQL(m)+" AS `"+m.Column+"`")
+		} else {
+			sel = append(sel, "SUM(`"+m.Column+"`) AS `"+m.Column+"`")
+		}
+	}
+	s := "SELECT " + strings.Join(sel, ", ") + " FROM " + from(p.Table) + " WHERE " + strings.Join(where, " AND ")
+	if len(group) > 0 {
+		s += " GROUP BY " + strings.Join(group, ", ")
 	}
 	return s, args
 }

@@ -1,10 +1,8 @@
 package rollup
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"errors"
 	"flag"
 	"fmt"
@@ -15,7 +13,6 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -118,20 +115,6 @@ type Roller struct {
 	stats   Stats
 }
 
-// fileKey identifies one version of a sync_file; a file reopened for late
-// rows changes size and is read again.
-type fileKey struct {
-	path  string
-	size  int64
-	mtime int64
-}
-
-type cached struct {
-	agg   agg
-	st    fileStats
-	block Block
-}
-
 // New returns a Roller; it reads the record of rolled-up files under
 // cfg.StateDir.
 func New(cfg Config, db *sql.DB) (*Roller, error) {
@@ -229,50 +212,13 @@ type pendingFile struct {
 // returns an error only when the database is unavailable or ctx ended; a
 // block that fails otherwise is logged and retried at the next pass.
 func (r *Roller) RunOnce(ctx context.Context) (Result, error) {
-	pending := make(map[Block][]pendingFile)
-	var count int64
-	err := logfile.WalkSync(r.cfg.Root, func(path string, n logfile.Name) error {
-		if _, ok := r.plans[n.Table]; !ok {
-			return nil
-		}
-		info, err := os.Stat(path)
-		if err != nil {
-			return nil // renamed meanwhile (reopened for late rows)
-		}
-		if !r.state.has(n, info.Size()) {
-			b := BlockOf(n)
-			pending[b] = append(pending[b], pendingFile{n, info.Size()})
-			count++
-		}
-		return nil
-	})
+	pending, blocks, err := r.pending()
 	if err != nil {
-		return Result{}, fmt.Errorf("scan %s: %w", r.cfg.Root, err)
+		return Result{}, err
 	}
-	r.stats.Pending.Store(count)
-	blocks := make([]Block, 0, len(pending))
-	for b := range pending {
-		blocks = append(blocks, b)
-	}
-	sortBlocks(blocks)
 	if !r.checked {
-		var days []string
-		for _, b := range blocks {
-			if !slices.Contains(days, b.Day) {
-				days = append(days, b.Day)
-			}
-		}
-		err := r.checkDays(ctx, days)
-		var de *shard.DownError
-		switch {
-		case errors.As(err, &de) && de.Partial():
-			// Checked again at the next pass; the blocks of the shard
-			// that is down fail below and stay pending.
-			r.cfg.Logger.Warn("shard(s) unavailable; their rollup tables are checked when they are back", "shards", de.Shards)
-		case err != nil:
-			return Result{}, fmt.Errorf("check rollup tables: %w", err)
-		default:
-			r.checked = true
+		if err := r.checkOnce(ctx, blocks); err != nil {
+			return Result{}, err
 		}
 	}
 	var res Result
@@ -316,19 +262,81 @@ func (r *Roller) RunOnce(ctx context.Context) (Result, error) {
 	}
 	r.trimCache(blocks)
 	if len(down) > 0 {
-		de := &shard.DownError{Of: len(r.set.Map.Shards)}
-		var errs []error
-		for _, n := range slices.Sorted(maps.Keys(down)) {
-			de.Shards = append(de.Shards, n)
-			errs = append(errs, down[n])
-		}
-		de.Err = errors.Join(errs...)
-		return res, de
+		return res, r.downError(down)
 	}
 	if !failed {
 		r.stats.LastSuccess.Store(time.Now().Unix())
 	}
 	return res, nil
+}
+
+// pending finds the sync_files not rolled up yet (new, or grown since),
+// by block, and the blocks in the order they are rolled up.
+func (r *Roller) pending() (map[Block][]pendingFile, []Block, error) {
+	pending := make(map[Block][]pendingFile)
+	var count int64
+	err := logfile.WalkSync(r.cfg.Root, func(path string, n logfile.Name) error {
+		if _, ok := r.plans[n.Table]; !ok {
+			return nil
+		}
+		info, err := os.Stat(path)
+		if err != nil {
+			return nil // renamed meanwhile (reopened for late rows)
+		}
+		if !r.state.has(n, info.Size()) {
+			b := BlockOf(n)
+			pending[b] = append(pending[b], pendingFile{n, info.Size()})
+			count++
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("scan %s: %w", r.cfg.Root, err)
+	}
+	r.stats.Pending.Store(count)
+	blocks := make([]Block, 0, len(pending))
+	for b := range pending {
+		blocks = append(blocks, b)
+	}
+	sortBlocks(blocks)
+	return pending, blocks, nil
+}
+
+// checkOnce checks the rollup tables of the days blocks fall in, at the
+// first pass and again after the database was lost. A shard that is down
+// is checked at a later pass.
+func (r *Roller) checkOnce(ctx context.Context, blocks []Block) error {
+	var days []string
+	for _, b := range blocks {
+		if !slices.Contains(days, b.Day) {
+			days = append(days, b.Day)
+		}
+	}
+	err := r.checkDays(ctx, days)
+	var de *shard.DownError
+	switch {
+	case errors.As(err, &de) && de.Partial():
+		// Checked again at the next pass; the blocks of the shard
+		// that is down fail below and stay pending.
+		r.cfg.Logger.Warn("shard(s) unavailable; their rollup tables are checked when they are back", "shards", de.Shards)
+	case err != nil:
+		return fmt.Errorf("check rollup tables: %w", err)
+	default:
+		r.checked = true
+	}
+	return nil
+}
+
+// downError names the shards lost during a pass, with their errors.
+func (r *Roller) downError(down map[string]error) error {
+	de := &shard.DownError{Of: len(r.set.Map.Shards)}
+	var errs []error
+	for _, n := range slices.Sorted(maps.Keys(down)) {
+		de.Shards = append(de.Shards, n)
+		errs = append(errs, down[n])
+	}
+	de.Err = errors.Join(errs...)
+	return de
 }
 
 func sortBlocks(bs []Block) {
@@ -383,243 +391,4 @@ func (r *Roller) Rebuild(ctx context.Context, day string) (Result, error) {
 	}
 	r.trimCache(nil)
 	return res, nil
-}
-
-// blockFiles lists the published sync_files of a block.
-func (r *Roller) blockFiles(b Block) ([]string, error) {
-	dir := dataroot.Root(r.cfg.Root).SyncDay(b.Gateway, b.Day)
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var paths []string
-	for _, e := range entries {
-		if e.IsDir() || !strings.HasSuffix(e.Name(), logfile.SyncExt) {
-			continue
-		}
-		n, err := logfile.ParseName(e.Name(), time.Local)
-		if err != nil || n.Table != b.Letter || n.Gateway != b.Gateway || BlockOf(n) != b {
-			continue
-		}
-		paths = append(paths, filepath.Join(dir, e.Name()))
-	}
-	return paths, nil
-}
-
-// Block recomputes one block from all its sync_files and replaces its
-// buckets in every rollup table of its source.
-func (r *Roller) Block(ctx context.Context, b Block) (Result, error) {
-	p := r.plans[b.Letter]
-	if p == nil {
-		return Result{}, fmt.Errorf("block %s: no rollups for table %c", b, b.Letter)
-	}
-	begin := time.Now()
-	fine, res, err := r.aggregate(ctx, p, b)
-	if err != nil {
-		return Result{}, fmt.Errorf("block %s: %w", b, err)
-	}
-	tables := project(b, fine, RollupsOf(b.Letter))
-	computed := time.Now()
-	if err := r.replace(ctx, b, tables); err != nil {
-		return Result{}, fmt.Errorf("block %s: %w", b, err)
-	}
-	for _, t := range tables {
-		res.TableRows += int64(t.rows)
-	}
-	res.Blocks = 1
-	r.stats.Blocks.Add(1)
-	r.stats.TableRows.Add(uint64(res.TableRows))
-	r.cfg.Logger.Debug("block replaced", "block", b, "files", res.Files, "rows", res.Rows, "rollup_rows", res.TableRows,
-		"compute", computed.Sub(begin).Round(time.Millisecond), "replace", time.Since(computed).Round(time.Millisecond))
-	return res, nil
-}
-
-// aggregate reads the block's files (in parallel, reusing the aggregates
-// of files read before and unchanged) into one fine aggregate.
-func (r *Roller) aggregate(ctx context.Context, p *plan, b Block) (agg, Result, error) {
-	paths, err := r.blockFiles(b)
-	if err != nil {
-		return nil, Result{}, err
-	}
-	type job struct {
-		key fileKey
-		c   *cached
-		err error
-	}
-	jobs := make([]*job, len(paths))
-	var todo []*job
-	for i, path := range paths {
-		info, err := os.Stat(path)
-		if err != nil {
-			// Renamed to .part for late rows: the next publication makes the
-			// block pending again.
-			jobs[i] = &job{}
-			continue
-		}
-		k := fileKey{path, info.Size(), info.ModTime().UnixNano()}
-		jobs[i] = &job{key: k, c: r.cache[k]}
-		if jobs[i].c == nil {
-			todo = append(todo, jobs[i])
-		}
-	}
-	var wg sync.WaitGroup
-	next := make(chan *job)
-	for range min(r.cfg.Workers, len(todo)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			a := newAggregator(p, b)
-			for j := range next {
-				fa, st, err := a.file(j.key.path)
-				j.c, j.err = &cached{agg: fa, st: st, block: b}, err
-			}
-		}()
-	}
-	for _, j := range todo {
-		if ctx.Err() != nil {
-			break
-		}
-		next <- j
-	}
-	close(next)
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return nil, Result{}, err
-	}
-	fine := make(agg)
-	var res Result
-	for _, j := range jobs {
-		if j.c == nil && j.err == nil {
-			continue
-		}
-		if j.err != nil {
-			if errors.Is(j.err, os.ErrNotExist) {
-				continue
-			}
-			// A file that cannot be read at all holds no rows the loader
-			// could load either; skip it as loader does, loudly.
-			r.stats.Torn.Add(1)
-			r.cfg.Logger.Error("sync_file is unreadable; its rows are not in the rollups", "file", j.key.path, "err", j.err)
-			continue
-		}
-		if j.c.st.Torn != nil && r.cache[j.key] == nil {
-			r.stats.Torn.Add(1)
-			r.cfg.Logger.Warn("sync_file has a torn or damaged tail; its complete rows are rolled up", "err", j.c.st.Torn)
-		}
-		if bad := j.c.st.Bad + j.c.st.Stray; bad > 0 && r.cache[j.key] == nil {
-			r.stats.BadRows.Add(uint64(bad))
-			r.cfg.Logger.Warn("rows skipped", "file", j.key.path, "malformed", j.c.st.Bad, "outside_window", j.c.st.Stray)
-		}
-		if r.cache[j.key] == nil {
-			r.stats.Files.Add(1)
-			r.stats.Rows.Add(uint64(j.c.st.Rows))
-			r.cache[j.key] = j.c
-		}
-		fine.merge(j.c.agg)
-		res.Files++
-		res.Rows += j.c.st.Rows
-	}
-	return fine, res, nil
-}
-
-// trimCache keeps the aggregates of the files of the latest block of each
-// gateway and table just processed: in steady state the next window lands
-// in the same block, and only its file needs reading.
-func (r *Roller) trimCache(blocks []Block) {
-	latest := make(map[string]Block)
-	for _, b := range blocks {
-		k := b.Gateway + string(b.Letter)
-		if l, ok := latest[k]; !ok || l.Day+fmt.Sprint(l.Index) < b.Day+fmt.Sprint(b.Index) {
-			latest[k] = b
-		}
-	}
-	for k, c := range r.cache {
-		if latest[c.block.Gateway+string(c.block.Letter)] != c.block {
-			delete(r.cache, k)
-		}
-	}
-}
-
-// replace swaps the block's rows in every rollup table of its source.
-//
-// What a reader sees: the tables are locked with LOCK TABLES ... WRITE for
-// the whole replacement (DELETE of the block's buckets, then LOAD DATA of
-// the new rows, table after table), so a query waits for the lock and then
-// sees the old rows of the block or the new ones, in every table of the
-// source alike, never a block half replaced. A crash in the middle (of
-// midtable; the lock dies with its connection) can leave a block half
-// replaced, but its files are not in the state yet, so the next pass
-// replaces it again.
-func (r *Roller) replace(ctx context.Context, b Block, tables []tableRows) error {
-	// The block's gateway's shard holds its rollups.
-	shardName := r.set.Map.For(b.Gateway, b.Day)
-	db, err := r.set.DB(ctx, shardName)
-	if err != nil {
-		return err
-	}
-	for _, t := range tables {
-		if r.created[shardName+"/"+t.name] {
-			continue
-		}
-		if _, err := db.ExecContext(ctx, t.rollup.CreateSQL(t.name)); err != nil {
-			return fmt.Errorf("create table %s: %w", t.name, err)
-		}
-		r.created[shardName+"/"+t.name] = true
-	}
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	// Serialises midtable processes (a daemon and a -rebuild) on the same
-	// source and day; LOCK TABLES alone would interleave their blocks.
-	lock := "Mid" + string(b.Letter) + b.Day
-	if err := mariadb.Lock(ctx, conn, lock, r.cfg.LockWait); err != nil {
-		return err
-	}
-	defer mariadb.Unlock(context.WithoutCancel(ctx), conn, lock)
-	names := make([]string, len(tables))
-	for i, t := range tables {
-		names[i] = mariadb.Quote(t.name) + " WRITE"
-	}
-	if _, err := conn.ExecContext(ctx, "LOCK TABLES "+strings.Join(names, ", ")); err != nil {
-		if mariadb.IsNoSuchTable(err) {
-			clear(r.created) // dropped behind our back (retention): create again
-		}
-		return fmt.Errorf("lock tables: %w", err)
-	}
-	unlocked := false
-	defer func() {
-		if unlocked {
-			return
-		}
-		if _, err := conn.ExecContext(context.WithoutCancel(ctx), "UNLOCK TABLES"); err != nil {
-			// Never give a connection holding table locks back to the pool.
-			conn.Raw(func(any) error { return driver.ErrBadConn })
-		}
-	}()
-	for _, t := range tables {
-		if _, err := conn.ExecContext(ctx, "DELETE FROM "+mariadb.Quote(t.name)+" WHERE `gw` = ? AND `bucket` >= ? AND `bucket` < ?",
-			b.Gateway, b.Start(), b.End()); err != nil {
-			return fmt.Errorf("delete %s from %s: %w", b, t.name, err)
-		}
-		if t.rows == 0 {
-			continue
-		}
-		n, err := mariadb.Load(ctx, conn, t.name, t.rollup.Columns(), "", bytes.NewReader(t.text))
-		if err != nil {
-			return fmt.Errorf("load %s into %s: %w", b, t.name, err)
-		}
-		if n != int64(t.rows) {
-			return fmt.Errorf("load %s into %s: %d rows inserted of %d (a key collision the grouping did not see)", b, t.name, n, t.rows)
-		}
-	}
-	if _, err := conn.ExecContext(ctx, "UNLOCK TABLES"); err != nil {
-		return fmt.Errorf("unlock tables: %w", err)
-	}
-	unlocked = true
-	return nil
 }
