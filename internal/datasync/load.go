@@ -9,11 +9,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sort"
 	"sync"
 	"time"
 
-	"github.com/acstore/acstore/internal/backoff"
 	"github.com/acstore/acstore/internal/dataroot"
 	"github.com/acstore/acstore/internal/logfile"
 	"github.com/acstore/acstore/internal/mariadb"
@@ -129,157 +127,79 @@ func (st *serverState) snapshot() map[string]string {
 	return out
 }
 
-func (s *Server) notifyLoad() {
-	select {
-	case s.loadCh <- struct{}{}:
-	default: // a load is already due; it will see this too
+// loadGateway loads gw's config tables that changed and its sync_files not
+// loaded yet, then records in its state the windows now loaded, or why
+// not. A failure holds gw's loads back for a while (longer each time); the
+// other gateways go on. It returns the error of a database that is away.
+func (s *Server) loadGateway(ctx context.Context, gw string) error {
+	mu := s.loads.lock(gw)
+	mu.Lock()
+	defer mu.Unlock()
+	// The windows committed before the load began: their files are
+	// published, so the load sees them.
+	win, known := s.state.snapshot()[gw]
+	ferr := s.loadConfig(ctx, gw)
+	if ferr != nil && ctx.Err() == nil && s.cfg.Shards != nil && s.cfg.Shards.Map.Sharded() && mariadb.IsUnavailable(ferr) {
+		// Past one server the config tables are on the default shard:
+		// while it is down they wait (their md5 is not recorded), and the
+		// rows still load on the gateway's own shard.
+		s.log.Warn("default shard unavailable; config tables are loaded when it is back", "gw", gw, "err", ferr)
+		ferr = nil
 	}
-}
-
-// loadLoop runs the loads one at a time, after commits and every
-// LoadInterval, with backoff while the database is away.
-func (s *Server) loadLoop(ctx context.Context) {
-	if s.loader == nil {
-		return
+	if ctx.Err() != nil {
+		return ctx.Err()
 	}
-	failures := 0
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-s.loadCh:
-		case <-timer.C:
-		}
-		wait := s.cfg.LoadInterval
-		if err := s.LoadOnce(ctx); err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			s.stats.LoadErrors.Add(1)
-			wait = backoff.Wait(failures, time.Second, time.Minute)
-			failures++
-			s.log.Warn("load failed; files stay and are loaded later", "err", err, "retry_in", wait.Round(time.Millisecond))
-		} else {
-			failures = 0
-		}
-		if !timer.Stop() {
-			select {
-			case <-timer.C:
-			default:
-			}
-		}
-		timer.Reset(wait)
+	if ferr != nil && mariadb.IsUnavailable(ferr) {
+		s.backOff(gw, ferr, time.Minute)
+		return ferr
 	}
-}
-
-// LoadOnce loads the config tables that changed and every received
-// sync_file not loaded yet, then records, per gateway, the windows that are
-// now loaded. A gateway whose files or config fail to load backs off alone
-// (its last_error says why; its last_loaded stays) while the others go on;
-// only a database that is away fails the whole pass. The server calls it
-// after each committed window; it is exported for tests and for a server
-// without a listener.
-func (s *Server) LoadOnce(ctx context.Context) error {
-	if s.loader == nil {
-		return errors.New("no database")
-	}
-	// One load at a time: the loader and its ledger are not safe for
-	// concurrent use, and many branches commit at once.
-	s.loadMu.Lock()
-	defer s.loadMu.Unlock()
-	snap := s.state.snapshot()
-	failed := make(map[string]error)
-	gws, _ := os.ReadDir(s.root().Config())
-	for _, d := range gws {
-		if gw := d.Name(); d.IsDir() && logfile.ValidGateway(gw) && s.loadable(gw) {
-			if err := s.loadConfig(ctx, gw); err != nil {
-				if ctx.Err() == nil && s.cfg.Shards != nil && s.cfg.Shards.Map.Sharded() && mariadb.IsUnavailable(err) {
-					// Past one server the config tables are on the default
-					// shard: while it is down they wait (their md5 is not
-					// recorded), and the other shards' rows still load.
-					s.log.Warn("default shard unavailable; config tables are loaded when it is back", "err", err)
-					break
-				}
-				if mariadb.IsUnavailable(err) || ctx.Err() != nil {
-					return err
-				}
-				failed[gw] = err
-			}
-		}
-	}
-	res, err := s.loader.RunOnce(ctx)
-	var down *shard.DownError
-	if errors.As(err, &down) && down.Partial() {
-		// Past one server: the gateways of the shards that are down are
-		// in res.Failed and back off; the others were loaded.
-		s.log.Warn("shard(s) unavailable; their gateways' files stay pending", "shards", down.Shards, "err", down.Err)
-	} else if err != nil {
-		return err
-	}
-	for gw, err := range res.Failed {
-		if failed[gw] == nil {
-			failed[gw] = err
-		}
+	res, err := s.loader.RunGateway(ctx, gw)
+	if ctx.Err() != nil {
+		return ctx.Err()
 	}
 	s.stats.Loads.Add(1)
 	s.stats.Rows.Add(uint64(res.Rows))
-	keys := make([]string, 0, len(snap))
-	for gw := range snap {
-		keys = append(keys, gw)
-	}
-	sort.Strings(keys)
-	var errs []error
-	for _, gw := range keys {
-		if !s.loadable(gw) && failed[gw] == nil {
-			continue // backing off: not loaded this pass
-		}
-		ferr := failed[gw]
-		s.backOff(gw, ferr)
-		win := snap[gw]
-		if err := s.state.update(gw, func(g *GatewayState) {
-			if ferr != nil {
-				g.LastError = ferr.Error()
-				return
-			}
-			g.LastError = ""
-			if win > g.LastLoaded {
-				g.LastLoaded, g.LoadedAt = win, time.Now()
-			}
-		}); err != nil {
-			errs = append(errs, err)
-		}
-	}
 	if res.Files > 0 {
-		s.log.Info("loaded", "files", res.Files, "rows", res.Rows)
+		s.log.Info("loaded", "gw", gw, "files", res.Files, "rows", res.Rows)
 	}
-	return errors.Join(errs...)
+	var down *shard.DownError
+	switch {
+	case errors.As(err, &down):
+		// Past one server: the gateway's shard is down; its files stay
+		// pending and it backs off.
+		if ferr == nil {
+			ferr = err
+		}
+	case err != nil:
+		s.backOff(gw, err, time.Minute)
+		return err
+	}
+	if ferr == nil {
+		ferr = res.Failed[gw]
+	}
+	s.backOff(gw, ferr, 5*time.Minute)
+	if !known && ferr == nil {
+		return nil // nothing committed yet: no state to report
+	}
+	return s.state.update(gw, func(g *GatewayState) {
+		if ferr != nil {
+			g.LastError = ferr.Error()
+			return
+		}
+		g.LastError = ""
+		if win > g.LastLoaded {
+			g.LastLoaded, g.LoadedAt = win, time.Now()
+		}
+	})
 }
 
-// loadHold is a gateway's load backoff.
-type loadHold struct {
-	failures int
-	until    time.Time
-}
-
-// loadable reports whether gw's files are loaded this pass (it is not
-// backing off). Called with loadMu held.
-func (s *Server) loadable(gw string) bool {
-	return !time.Now().Before(s.holds[gw].until)
-}
-
-// backOff records the outcome of gw's load: after a failure its loads wait,
-// longer each time, while the other gateways' go on. Called with loadMu
-// held.
-func (s *Server) backOff(gw string, err error) {
+// backOff holds gw's loads back after a failure (up to max), or lets them
+// run at once again after a success.
+func (s *Server) backOff(gw string, err error, max time.Duration) {
+	wait := s.loads.backOff(gw, err != nil, max)
 	if err == nil {
-		delete(s.holds, gw)
 		return
 	}
-	h := s.holds[gw]
-	wait := backoff.Wait(h.failures, time.Second, 5*time.Minute)
-	s.holds[gw] = loadHold{failures: h.failures + 1, until: time.Now().Add(wait)}
 	s.stats.LoadErrors.Add(1)
 	s.log.Warn("load of a gateway failed; its files stay, it is retried alone", "gw", gw, "err", err, "retry_in", wait.Round(time.Millisecond))
 }

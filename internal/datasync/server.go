@@ -39,9 +39,7 @@ type Server struct {
 	log    *slog.Logger
 	state  *serverState
 	stats  ServerStats
-	loadCh chan struct{}
-	loadMu sync.Mutex          // serialises LoadOnce
-	holds  map[string]loadHold // gateway -> load backoff; under loadMu
+	loads  *loadSched
 	slots  *slots
 	nonces *nonces
 	nobody []byte            // the key an unknown gateway is checked with
@@ -68,15 +66,15 @@ func NewServer(cfg ServerConfig, db *sql.DB) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, db: db, log: cfg.Logger, state: st, loadCh: make(chan struct{}, 1),
+	s := &Server{cfg: cfg, db: db, log: cfg.Logger, state: st, loads: newLoadSched(cfg.LoadWorkers),
 		slots: newSlots(cfg.MaxUploads, cfg.MaxGatewayUploads), nonces: newNonces(), nobody: randomKey(),
 		logLim: &logLimit{burst: 20, period: 10 * time.Second},
-		busy:   make(map[string]bool), holds: make(map[string]loadHold), partial: make(map[string]partialHash),
+		busy:   make(map[string]bool), partial: make(map[string]partialHash),
 		sums: make(map[string]publishedHash), used: make(map[string]int64)}
 	s.gateways.Store(&cfg.Gateways)
 	if db != nil || cfg.Shards != nil {
 		if s.loader, err = loader.New(loader.Config{Root: cfg.Root, Keep: true, KeepDays: cfg.KeepDays, Disk: cfg.Disk, Logger: cfg.Logger,
-			Limits: s.limits(), Gateways: s.loadable, Shards: cfg.Shards, Front: cfg.Front}, db); err != nil {
+			Limits: s.limits(), MaxStatementBytes: int64(cfg.LoadStatementBytes), Shards: cfg.Shards, Front: cfg.Front}, db); err != nil {
 			return nil, err
 		}
 	} else {

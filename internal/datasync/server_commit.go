@@ -54,7 +54,7 @@ func (s *Server) commit(r *http.Request, gw, win string) (any, error) {
 		return nil, err
 	}
 	s.stats.Windows.Add(1)
-	s.notifyLoad()
+	s.notifyLoad(gw)
 	return s.progress(gw)
 }
 

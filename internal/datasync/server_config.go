@@ -45,6 +45,11 @@ type ServerConfig struct {
 	AuthSkew          time.Duration // how far a request's signed time may be from the clock
 	IdleTimeout       time.Duration // the longest a client may stay silent
 	LoadInterval      time.Duration // load also this often, not only after commits
+	// LoadWorkers is how many gateways load at once (each gateway's files
+	// one after the other); LoadStatementBytes bounds one LOAD DATA
+	// statement, so a huge file shares its day table with the others.
+	LoadWorkers        int
+	LoadStatementBytes ByteSize
 	// Housekeeping: retention by age and disk, abandoned uploads.
 	KeepDays       int // 0: keep every day
 	Disk           retention.Watermarks
@@ -52,6 +57,10 @@ type ServerConfig struct {
 	HousekeepEvery time.Duration // how often; a minute when 0
 	Logger         *slog.Logger
 }
+
+// DefaultLoadWorkers is -load-workers: a few gateways at once keep the
+// database busy on several tables without one gateway waiting for another.
+const DefaultLoadWorkers = 4
 
 // RegisterFlags adds serve's flags to fs.
 func (c *ServerConfig) RegisterFlags(fs *flag.FlagSet) {
@@ -73,6 +82,9 @@ func (c *ServerConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.AuthSkew, "auth-skew", 5*time.Minute, "accept a signed request this far from the server's clock; its nonce is remembered twice as long")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", time.Minute, "drop a client silent for this long (slow or dead links)")
 	fs.DurationVar(&c.LoadInterval, "load-interval", 30*time.Second, "also run the load this often, to retry after a failure")
+	fs.IntVar(&c.LoadWorkers, "load-workers", DefaultLoadWorkers, "most gateways loading into the database at once (each gateway's files one after the other), so one gateway's huge file does not hold back the others")
+	c.LoadStatementBytes = loader.DefaultStatementBytes
+	fs.Var(&c.LoadStatementBytes, "load-statement-bytes", "most bytes of rows (uncompressed) one LOAD DATA statement streams; a bigger file takes several, and other gateways' loads into the same day table get their turn in between")
 	fs.IntVar(&c.KeepDays, "keep-days", 0, "remove every gateway's days older than this many days (files, attachments, day tables, rollups); 0 keeps everything")
 	c.Disk.RegisterFlags(fs)
 	fs.DurationVar(&c.IncomingTTL, "incoming-ttl", 24*time.Hour, "remove partial uploads no branch has written to for this long (a later resume starts the file over); 0: never")
@@ -119,6 +131,12 @@ func (c *ServerConfig) Validate() error {
 	}
 	if c.LoadInterval <= 0 {
 		c.LoadInterval = 30 * time.Second
+	}
+	if c.LoadWorkers <= 0 {
+		c.LoadWorkers = DefaultLoadWorkers
+	}
+	if c.LoadStatementBytes <= 0 {
+		c.LoadStatementBytes = loader.DefaultStatementBytes
 	}
 	if c.KeepDays < 0 {
 		return errors.New("-keep-days must be 0 or more")

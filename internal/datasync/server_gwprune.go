@@ -81,13 +81,14 @@ func (s *Server) gatewayDays(gw, today string) []string {
 }
 
 // dropGatewayDay removes one gateway's day: its rows first (on its
-// shard), then its files, under the load lock so no load puts rows back
-// meanwhile. A failure or crash in between leaves files whose rows are
+// shard), then its files, under the gateway's load lock so no load puts
+// rows back meanwhile. A failure or crash in between leaves files whose rows are
 // gone: the day is still listed and the next pass finishes it (the ledger
 // keeps the files from being loaded again).
 func (s *Server) dropGatewayDay(ctx context.Context, gw, day string) error {
-	s.loadMu.Lock()
-	defer s.loadMu.Unlock()
+	mu := s.loads.lock(gw)
+	mu.Lock()
+	defer mu.Unlock()
 	if s.loader != nil {
 		if err := s.loader.DeleteGatewayDay(ctx, gw, day); err != nil {
 			return err

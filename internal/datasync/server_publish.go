@@ -154,7 +154,7 @@ func (s *Server) publish(gw string, t target, inc, final string) error {
 		return fmt.Errorf("publish %s: %w", t.name, err)
 	}
 	if t.config {
-		s.notifyLoad()
+		s.notifyLoad(gw)
 	}
 	return nil
 }

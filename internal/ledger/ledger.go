@@ -20,15 +20,20 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/acstore/acstore/internal/fileutil"
 )
 
-// Ledger is a set of (file name, size) pairs grouped by day. It is not safe
-// for concurrent use.
+// Ledger is a set of (file name, size) pairs grouped by day. It is safe for
+// concurrent use.
 type Ledger struct {
-	fsys     fileutil.FS
-	dir      string
+	fsys fileutil.FS
+	dir  string
+	// mu guards what follows, and is held through Sync's fsyncs: a Sync
+	// that returned must have made durable every Append before it, also
+	// one that another goroutine's Sync was fsyncing at that moment.
+	mu       sync.Mutex
 	seen     map[string]int64
 	files    map[string]fileutil.File
 	dirty    map[string]bool  // days appended to since the last Sync
@@ -93,28 +98,40 @@ func (l *Ledger) read(path string) error {
 
 // Has reports whether name was recorded with this size.
 func (l *Ledger) Has(name string, size int64) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	n, ok := l.seen[name]
 	return ok && n == size
 }
 
 // Size returns the size recorded for name.
 func (l *Ledger) Size(name string) (int64, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	n, ok := l.seen[name]
 	return n, ok
 }
 
 // Add records name with its size under day (YYYYMMDD) and fsyncs.
 func (l *Ledger) Add(day, name string, size int64) error {
-	if err := l.Append(day, name, size); err != nil {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.appendLocked(day, name, size); err != nil {
 		return err
 	}
-	return l.Sync()
+	return l.syncLocked()
 }
 
 // Append records name like Add but leaves the fsync to Sync, so a batch of
 // files costs one fsync. Until Sync, a crash may forget the entry, which
 // only repeats work.
 func (l *Ledger) Append(day, name string, size int64) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.appendLocked(day, name, size)
+}
+
+func (l *Ledger) appendLocked(day, name string, size int64) error {
 	if strings.ContainsAny(name, " \n") {
 		return fmt.Errorf("ledger: bad name %q", name)
 	}
@@ -150,6 +167,12 @@ func (l *Ledger) Append(day, name string, size int64) error {
 
 // Sync fsyncs what Append wrote.
 func (l *Ledger) Sync() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.syncLocked()
+}
+
+func (l *Ledger) syncLocked() error {
 	for day := range l.dirty {
 		if err := l.files[day].Sync(); err != nil {
 			return fmt.Errorf("ledger: %w", err)
@@ -167,6 +190,8 @@ func (l *Ledger) Sync() error {
 
 // DropBefore forgets the days before day (YYYYMMDD), for retention.
 func (l *Ledger) DropBefore(day string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	paths, err := filepath.Glob(filepath.Join(l.dir, "*"+ext))
 	if err != nil {
 		return err
@@ -196,6 +221,8 @@ func (l *Ledger) DropBefore(day string) error {
 
 // DropDay forgets one day (YYYYMMDD), for retention.
 func (l *Ledger) DropDay(day string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	if f := l.files[day]; f != nil {
 		f.Close()
 		delete(l.files, day)
@@ -214,6 +241,8 @@ func (l *Ledger) DropDay(day string) error {
 
 // Close closes the ledger's files.
 func (l *Ledger) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	var errs []error
 	for _, f := range l.files {
 		errs = append(errs, f.Close())

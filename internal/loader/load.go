@@ -2,8 +2,10 @@ package loader
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -37,8 +39,6 @@ func (l *Loader) setAside(p pending, cause error) {
 	}
 	l.stats.Rejected.Add(1)
 	l.cfg.Logger.Error("sync_file is unreadable; skipping it", "file", p.path, "err", cause)
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	err := p.done()
 	if err == nil && l.ledger != nil {
 		err = l.ledger.Sync()
@@ -72,8 +72,6 @@ func (l *Loader) loadBatch(ctx context.Context, tg *target, b *batch) (int64, er
 		l.cfg.Logger.Error("load failed; will retry", "table", b.name, "gw", b.gw, "file", b.files[0].path, "err", err)
 		return 0, err
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	for _, p := range b.files {
 		if err := p.done(); err != nil {
 			// Loading again is harmless (IGNORE), so this only costs time.
@@ -113,14 +111,42 @@ func (l *Loader) loadOneByOne(ctx context.Context, tg *target, b *batch, cause e
 	return total, errors.Join(errs...)
 }
 
-// loadStatement streams the batch's files through one LOAD DATA statement,
-// holding the table's lock so a rebuild cannot swap the table meanwhile.
+// loadStatement streams the batch's files through LOAD DATA statements of
+// at most MaxStatementBytes of rows each (a bigger file takes several),
+// each holding the table's lock so a rebuild cannot swap the table
+// meanwhile. MyISAM lets one writer at a time into a table: between two
+// statements of a huge file, the other gateways' loads into the same
+// table, waiting for that lock, get their turn. A crash between two
+// statements leaves the file's first rows in; it is loaded again whole,
+// and the rows already in are skipped (IGNORE, by id).
 func (l *Loader) loadStatement(ctx context.Context, tg *target, b *batch) (int64, error) {
 	conn, err := tg.db.Conn(ctx)
 	if err != nil {
 		return 0, err
 	}
 	defer conn.Close()
+	r := &filesReader{files: b.files, log: l.cfg.Logger, lim: l.cfg.Limits}
+	defer r.Close()
+	rows := &statements{r: r, max: l.cfg.MaxStatementBytes}
+	var total int64
+	for {
+		n, err := l.loadPart(ctx, conn, tg, b, logfile.Upgrade(b.table, rows))
+		total += n
+		if err == nil && r.err != nil {
+			err = r.err
+		}
+		if err != nil {
+			return total, fmt.Errorf("load %d file(s) into %s: %w", len(b.files), b.name, err)
+		}
+		if !rows.next() {
+			return total, nil
+		}
+	}
+}
+
+// loadPart runs one LOAD DATA statement of rows into the batch's table
+// under the table's lock.
+func (l *Loader) loadPart(ctx context.Context, conn *sql.Conn, tg *target, b *batch, rows io.Reader) (int64, error) {
 	if err := mariadb.Lock(ctx, conn, b.name, 10*time.Minute); err != nil {
 		return 0, err
 	}
@@ -138,17 +164,9 @@ func (l *Loader) loadStatement(ctx context.Context, tg *target, b *batch) (int64
 		}
 		l.setCreated(key, true)
 	}
-	r := &filesReader{files: b.files, log: l.cfg.Logger, lim: l.cfg.Limits}
-	defer r.Close()
-	n, err := mariadb.Load(ctx, conn, b.name, b.table.FileColumns(), b.gw, logfile.Upgrade(b.table, r))
-	if err == nil && r.err != nil {
-		err = r.err
+	n, err := mariadb.Load(ctx, conn, b.name, b.table.FileColumns(), b.gw, rows)
+	if err != nil && mariadb.IsNoSuchTable(err) {
+		l.setCreated(key, false) // dropped behind our back: create it again next time
 	}
-	if err != nil {
-		if mariadb.IsNoSuchTable(err) {
-			l.setCreated(key, false) // dropped behind our back: create it again next time
-		}
-		return n, fmt.Errorf("load %d file(s) into %s: %w", len(b.files), b.name, err)
-	}
-	return n, nil
+	return n, err
 }

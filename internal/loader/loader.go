@@ -36,6 +36,11 @@ type Config struct {
 	Interval      time.Duration
 	MaxBatchFiles int
 	MaxBatchBytes int64
+	// MaxStatementBytes bounds the rows (uncompressed) one LOAD DATA
+	// statement streams: a bigger file is loaded by several, so that it
+	// holds a day table (one writer at a time, MyISAM) no longer than
+	// that while other gateways' loads wait for it.
+	MaxStatementBytes int64
 	// Limits bound the memory reading one file may take, whatever the
 	// file claims (xz dictionary, row length); zero: logfile's defaults.
 	Limits logfile.Limits
@@ -66,6 +71,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.Interval, "interval", 5*time.Second, "how often to look for files to load")
 	fs.IntVar(&c.MaxBatchFiles, "batch-files", 256, "most files loaded by one LOAD DATA statement")
 	fs.Int64Var(&c.MaxBatchBytes, "batch-bytes", 256<<20, "most bytes (on disk) loaded by one LOAD DATA statement")
+	fs.Int64Var(&c.MaxStatementBytes, "statement-bytes", DefaultStatementBytes, "most bytes of rows (uncompressed) one LOAD DATA statement streams; a bigger file is loaded by several, so it holds its day table no longer than that")
 }
 
 // Validate checks the settings.
@@ -88,11 +94,18 @@ func (c *Config) Validate() error {
 	if c.MaxBatchBytes <= 0 {
 		c.MaxBatchBytes = 256 << 20
 	}
+	if c.MaxStatementBytes <= 0 {
+		c.MaxStatementBytes = DefaultStatementBytes
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	return nil
 }
+
+// DefaultStatementBytes is MaxStatementBytes when not set: about a second
+// of LOAD DATA (BENCH.md: 291 MB of rows in about 10 s).
+const DefaultStatementBytes = 32 << 20
 
 // Stats are the loader's counters since it started.
 type Stats struct {
@@ -106,9 +119,15 @@ type Loader struct {
 	cfg     Config
 	set     *shard.Set
 	ledger  *ledger.Ledger
-	mu      sync.Mutex      // guards created, checked and the ledger: shards load in parallel
+	mu      sync.Mutex      // guards the maps: shards and gateways load in parallel
 	created map[string]bool // shard/table
 	checked map[string]bool // shards whose tables CheckTables saw at their first pass
+	// runMu: RunGateway calls share it, RunOnce takes it alone.
+	runMu    sync.RWMutex
+	gateways map[string]*sync.Mutex   // one RunGateway of a gateway at a time
+	days     map[string]*sync.RWMutex // see dayMu
+	checkMu  sync.Mutex               // one shard check at a time
+	frontMu  sync.Mutex               // one front sync at a time
 	// frontDue: tables were made since the Spider front last caught up.
 	frontDue atomic.Bool
 	// quietDirs are day directories (head office) in which the last scan
@@ -133,6 +152,8 @@ func New(cfg Config, db *sql.DB) (*Loader, error) {
 		set:       set,
 		created:   make(map[string]bool),
 		checked:   make(map[string]bool),
+		gateways:  make(map[string]*sync.Mutex),
+		days:      make(map[string]*sync.RWMutex),
 		quietDirs: make(map[string]time.Time),
 	}
 	l.prune = retention.New(retention.Config{Root: cfg.Root, KeepDays: cfg.KeepDays, Marks: cfg.Disk,

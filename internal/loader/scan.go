@@ -82,19 +82,20 @@ func (l *Loader) scanLoad() ([]*batch, error) {
 	return g.batches, nil
 }
 
-// scanSync collects the published sync_files not yet in the ledger. At
-// head office the tree holds every gateway's every day, so a day directory
-// whose modification time has not changed since a scan found nothing new
-// in it is not read again: publishing a file renames it into its
-// directory, which changes that time.
-func (l *Loader) scanSync() ([]*batch, error) {
+// scanSync collects the published sync_files of gw ("*": of every
+// gateway) not yet in the ledger. At head office the tree holds every
+// gateway's every day, so a day directory whose modification time has not
+// changed since a scan found nothing new in it is not read again:
+// publishing a file renames it into its directory, which changes that
+// time.
+func (l *Loader) scanSync(gw string) ([]*batch, error) {
 	type file struct {
 		path string
 		n    logfile.Name
 		size int64
 	}
 	var files []file
-	dirs, err := filepath.Glob(dataroot.Root(l.cfg.Root).SyncDay("*", "[0-9]*"))
+	dirs, err := filepath.Glob(dataroot.Root(l.cfg.Root).SyncDay(gw, "[0-9]*"))
 	if err != nil {
 		return nil, err
 	}
@@ -103,7 +104,7 @@ func (l *Loader) scanSync() ([]*batch, error) {
 		if err != nil || !info.IsDir() {
 			continue
 		}
-		if seen, ok := l.quietDirs[dir]; ok && seen.Equal(info.ModTime()) {
+		if l.quiet(dir, info.ModTime()) {
 			continue
 		}
 		entries, err := os.ReadDir(dir)
@@ -124,11 +125,7 @@ func (l *Loader) scanSync() ([]*batch, error) {
 				files = append(files, file{filepath.Join(dir, e.Name()), n, fi.Size()})
 			}
 		}
-		if len(files) == before {
-			l.quietDirs[dir] = info.ModTime()
-		} else {
-			delete(l.quietDirs, dir)
-		}
+		l.setQuiet(dir, info.ModTime(), len(files) == before)
 	}
 	// Time order, then shipping order within a window.
 	sort.Slice(files, func(i, j int) bool { return files[i].n.String() < files[j].n.String() })
@@ -139,6 +136,25 @@ func (l *Loader) scanSync() ([]*batch, error) {
 		}})
 	}
 	return g.batches, nil
+}
+
+// quiet reports whether dir had nothing to load at a scan that saw it
+// with this modification time.
+func (l *Loader) quiet(dir string, mtime time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	seen, ok := l.quietDirs[dir]
+	return ok && seen.Equal(mtime)
+}
+
+func (l *Loader) setQuiet(dir string, mtime time.Time, quiet bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if quiet {
+		l.quietDirs[dir] = mtime
+	} else {
+		delete(l.quietDirs, dir)
+	}
 }
 
 func removeFunc(path string) func() error {

@@ -58,12 +58,15 @@ func (l *Loader) setCreated(key string, v bool) {
 // only when a database is unavailable (or ctx ended), after the shards
 // that answer have loaded everything; with more than one shard it is a
 // *shard.DownError naming them. A file or table that fails is logged,
-// counted and retried at the next pass.
+// counted and retried at the next pass. It waits for the RunGateway calls
+// in progress, and they for it.
 func (l *Loader) RunOnce(ctx context.Context) (Result, error) {
+	l.runMu.Lock()
+	defer l.runMu.Unlock()
 	var batches []*batch
 	var err error
 	if l.cfg.Keep {
-		batches, err = l.scanSync()
+		batches, err = l.scanSync("*")
 	} else {
 		batches, err = l.scanLoad()
 	}
@@ -79,16 +82,64 @@ func (l *Loader) RunOnce(ctx context.Context) (Result, error) {
 		}
 		batches = kept
 	}
-	batches = interleave(batches)
-	byShard := make(map[string][]*batch)
 	var backlog int64
 	for _, b := range batches {
 		backlog += int64(len(b.files))
+	}
+	l.stats.Backlog.Store(backlog)
+	return l.run(ctx, interleave(batches), true)
+}
+
+// RunGateway is RunOnce for the sync_files of one gateway (keep mode), its
+// shards in parallel. Head office runs it for several gateways at once, so
+// that one gateway's huge file delays no other: calls for different
+// gateways load side by side, calls for one gateway one after the other
+// (no file is loaded twice). Config.Gateways is not asked.
+func (l *Loader) RunGateway(ctx context.Context, gw string) (Result, error) {
+	if !l.cfg.Keep {
+		return Result{}, errors.New("loader: RunGateway is for keep mode")
+	}
+	l.runMu.RLock()
+	defer l.runMu.RUnlock()
+	mu := l.gatewayMu(gw)
+	mu.Lock()
+	defer mu.Unlock()
+	batches, err := l.scanSync(gw)
+	if err != nil {
+		return Result{}, fmt.Errorf("scan %s: %w", gw, err)
+	}
+	var backlog int64
+	for _, b := range batches {
+		backlog += int64(len(b.files))
+	}
+	l.stats.Backlog.Add(backlog)
+	res, err := l.run(ctx, batches, false)
+	// What this run left is counted again by the next one.
+	l.stats.Backlog.Add(int64(res.Files) - backlog)
+	return res, err
+}
+
+// gatewayMu is the lock of gw's loads.
+func (l *Loader) gatewayMu(gw string) *sync.Mutex {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	m := l.gateways[gw]
+	if m == nil {
+		m = new(sync.Mutex)
+		l.gateways[gw] = m
+	}
+	return m
+}
+
+// run loads batches, each shard's in a goroutine of its own; every shard
+// when all is set (it is checked at its first pass even with nothing to
+// load), else the shards with batches.
+func (l *Loader) run(ctx context.Context, batches []*batch, all bool) (Result, error) {
+	byShard := make(map[string][]*batch)
+	for _, b := range batches {
 		name := l.set.Map.For(b.gw, b.name[1:])
 		byShard[name] = append(byShard[name], b)
 	}
-	l.stats.Backlog.Store(backlog)
-
 	var (
 		mu     sync.Mutex
 		res    = Result{Failed: make(map[string]error)}
@@ -98,7 +149,7 @@ func (l *Loader) RunOnce(ctx context.Context) (Result, error) {
 		wg     sync.WaitGroup
 	)
 	for _, name := range l.set.Map.Names() {
-		if len(byShard[name]) == 0 && l.checkedShard(name) {
+		if len(byShard[name]) == 0 && (!all || l.checkedShard(name)) {
 			continue
 		}
 		wg.Add(1)
@@ -130,14 +181,7 @@ func (l *Loader) RunOnce(ctx context.Context) (Result, error) {
 	if made {
 		l.frontDue.Store(true)
 	}
-	if l.cfg.Front != nil && l.frontDue.Load() && ctx.Err() == nil {
-		if err := l.cfg.Front.Sync(ctx); err != nil {
-			// The shards hold the rows; the front catches up at a later pass.
-			l.cfg.Logger.Warn("spider front not updated; retried at the next pass", "err", err)
-		} else {
-			l.frontDue.Store(false)
-		}
-	}
+	l.syncFront(ctx)
 	if len(down) > 0 {
 		if !l.set.Map.Sharded() {
 			return res, joinErrs(down)
@@ -154,10 +198,72 @@ func (l *Loader) RunOnce(ctx context.Context) (Result, error) {
 	return res, nil
 }
 
+// syncFront brings the Spider front up to date when a day table was made
+// since it last was; one run at a time does it.
+func (l *Loader) syncFront(ctx context.Context) {
+	if l.cfg.Front == nil {
+		return
+	}
+	l.frontMu.Lock()
+	defer l.frontMu.Unlock()
+	if !l.frontDue.Load() || ctx.Err() != nil {
+		return
+	}
+	if err := l.cfg.Front.Sync(ctx); err != nil {
+		// The shards hold the rows; the front catches up at a later pass.
+		l.cfg.Logger.Warn("spider front not updated; retried at the next pass", "err", err)
+		return
+	}
+	l.frontDue.Store(false)
+}
+
 func (l *Loader) checkedShard(name string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.checked[name]
+}
+
+// checkShard checks the shard's tables at its first pass, and again after
+// the shard went away (it may have crashed, leaving the tables it had open
+// damaged): those of today, yesterday and every day with files pending.
+// One run checks while the others wait. checked tells whether it did (the
+// front is then brought up to date: once per start).
+func (l *Loader) checkShard(ctx context.Context, tg *target, batches []*batch) (checked bool, err error) {
+	if l.checkedShard(tg.name) {
+		return false, nil
+	}
+	l.checkMu.Lock()
+	defer l.checkMu.Unlock()
+	if l.checkedShard(tg.name) {
+		return false, nil
+	}
+	now := time.Now()
+	days := []string{now.Format(schema.DayLayout), now.AddDate(0, 0, -1).Format(schema.DayLayout)}
+	for _, b := range batches {
+		if d := b.name[1:]; !slices.Contains(days, d) {
+			days = append(days, d)
+		}
+	}
+	if err := l.checkTables(ctx, tg, days...); err != nil {
+		return false, fmt.Errorf("check tables: %w", err)
+	}
+	l.mu.Lock()
+	l.checked[tg.name] = true
+	l.mu.Unlock()
+	return true, nil
+}
+
+// dayMu is the lock of a day (YYYYMMDD): loads share it, retention's drop
+// of the day takes it alone.
+func (l *Loader) dayMu(day string) *sync.RWMutex {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	m := l.days[day]
+	if m == nil {
+		m = new(sync.RWMutex)
+		l.days[day] = m
+	}
+	return m
 }
 
 // runShard checks the shard's recent tables at its first pass, then loads
@@ -169,28 +275,15 @@ func (l *Loader) runShard(ctx context.Context, name string, batches []*batch) (r
 	if err != nil {
 		return res, false, false, err
 	}
-	if !l.checkedShard(name) {
-		// At the first pass, and again after the shard went away (it may
-		// have crashed, leaving the tables it had open damaged): check the
-		// tables of today, yesterday and every day with files pending.
-		now := time.Now()
-		days := []string{now.Format(schema.DayLayout), now.AddDate(0, 0, -1).Format(schema.DayLayout)}
-		for _, b := range batches {
-			if d := b.name[1:]; !slices.Contains(days, d) {
-				days = append(days, d)
-			}
-		}
-		if err := l.checkTables(ctx, tg, days...); err != nil {
-			return res, false, false, fmt.Errorf("check tables: %w", err)
-		}
-		l.mu.Lock()
-		l.checked[name] = true
-		l.mu.Unlock()
-		made = true // the front is brought up to date once per start
+	if made, err = l.checkShard(ctx, tg, batches); err != nil {
+		return res, false, false, err
 	}
 	for _, b := range batches {
 		had := l.isCreated(name + "/" + b.name)
+		day := l.dayMu(b.name[1:])
+		day.RLock()
 		n, err := l.loadBatch(ctx, tg, b)
+		day.RUnlock()
 		if !had && l.isCreated(name+"/"+b.name) {
 			made = true
 		}

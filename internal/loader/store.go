@@ -46,6 +46,10 @@ func (s store) Days(ctx context.Context) ([]string, error) {
 // ledger forgets the day only once every shard has dropped it, so a shard
 // that was down has it dropped at a later pass.
 func (s store) DropDay(ctx context.Context, day string) error {
+	// No load into the day meanwhile (it would make its table again).
+	mu := s.l.dayMu(day)
+	mu.Lock()
+	defer mu.Unlock()
 	errs := s.l.set.Each(ctx, func(ctx context.Context, name string, db *sql.DB) error {
 		return retention.DBStore{DB: db, Dropped: func(t string) { s.l.setCreated(name+"/"+t, false) }}.DropDay(ctx, day)
 	})
@@ -58,8 +62,6 @@ func (s store) DropDay(ctx context.Context, day string) error {
 		}
 	}
 	if s.l.ledger != nil {
-		s.l.mu.Lock()
-		defer s.l.mu.Unlock()
 		return s.l.ledger.DropDay(day)
 	}
 	return nil
@@ -78,6 +80,9 @@ func joinErrs(m map[string]error) error {
 // delete nothing), for head office's per-gateway quota. A shard that is
 // down makes it fail, to be tried again.
 func (l *Loader) DeleteGatewayDay(ctx context.Context, gw, day string) error {
+	mu := l.dayMu(day)
+	mu.Lock()
+	defer mu.Unlock()
 	return joinErrs(l.set.Each(ctx, func(ctx context.Context, name string, db *sql.DB) error {
 		tables, err := mariadb.Tables(ctx, db)
 		if err != nil {

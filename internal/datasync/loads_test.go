@@ -1,0 +1,140 @@
+package datasync_test
+
+import (
+	"database/sql"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/acstore/acstore/internal/datasync"
+	"github.com/acstore/acstore/internal/logfile"
+	"github.com/acstore/acstore/internal/mariadb"
+	"github.com/acstore/acstore/internal/rowgen"
+	"github.com/acstore/acstore/internal/schema"
+	"github.com/acstore/acstore/internal/testdb"
+)
+
+// bigRows is the size of the huge file: about 100 MB of A rows, loaded in
+// statements of loadStatement bytes, about a hundred of them.
+const (
+	bigRows       = 300000
+	loadStatement = 1 << 20
+)
+
+// writeBig writes one window of gw holding n rows of table A alone: one
+// big sync_file.
+func writeBig(t testing.TB, root, gw string, w time.Time, n int) {
+	t.Helper()
+	sp, err := logfile.NewSpool(logfile.SpoolConfig{Root: root, Gateway: gw, HighPerformance: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := rowgen.New(99, false)
+	a, _ := schema.ByLetter('A')
+	for i := range n {
+		if err := g.Row(sp, a, w.Add(time.Duration(i)*time.Millisecond)); err != nil {
+			t.Fatal(err)
+		}
+		if i%50000 == 49999 {
+			if err := sp.Flush(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := sp.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// gwRows counts gw's rows in table (0 when there is no table yet).
+func gwRows(db *sql.DB, table, gw string) int {
+	var n int
+	db.QueryRow("SELECT COUNT(*) FROM "+mariadb.Quote(table)+" WHERE gw = ?", gw).Scan(&n)
+	return n
+}
+
+// gwLoaded is the window the server's state says gw has loaded.
+func gwLoaded(t testing.TB, hoRoot, gw string) string {
+	st, err := datasync.ReadServerState(hoRoot)
+	if err != nil || st[gw] == nil {
+		return ""
+	}
+	return st[gw].LastLoaded
+}
+
+// checkRows asserts that the database holds exactly the rows of the
+// branch's sync_files, per day table: each once, none missing.
+func checkRows(t testing.TB, db *sql.DB, branchRoot, gw string) {
+	t.Helper()
+	want := fileDigests(t, branchRoot, gw)
+	names := make([]string, 0, len(want))
+	for n := range want {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		tb, _, err := schema.ParseDayTable(name, time.Local)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := tableDigest(t, db, name, tb.FileColumns(), gw); *got != *want[name] {
+			t.Errorf("%s gw %s: table has %d rows (sum %x), sync_files %d rows (sum %x)", name, gw, got.rows, got.sum, want[name].rows, want[name].sum)
+		}
+	}
+}
+
+// TestBigLoadDoesNotStallOthers: while branch A's huge file is loading
+// (provably: some of its rows are in the table, not all, and its window is
+// not loaded), branch B ships small windows into the same day tables, and
+// their rows are all in and B's windows recorded loaded before A's load
+// ends. Serialised loads (one gateway at a time, or a file in one
+// statement holding the MyISAM table) fail it.
+func TestBigLoadDoesNotStallOthers(t *testing.T) {
+	db, _ := testdb.New(t)
+	hoRoot, bigRoot, smallRoot := t.TempDir(), t.TempDir(), t.TempDir()
+	srv := startServer(t, hoRoot, db, nil, func(c *datasync.ServerConfig) {
+		c.LoadWorkers, c.LoadStatementBytes = 4, loadStatement
+	})
+	table := "A" + t0.Format(schema.DayLayout)
+	win := t0.Format(datasync.WindowLayout)
+
+	// B alone first: its latency with nothing else loading.
+	writeWindow(t, smallRoot, gwB, t0.Add(-10*time.Minute), 1, 50)
+	start := time.Now()
+	push(t, clientConfig(t, smallRoot, gwB, srv.URL, nil))
+	waitUntil(t, time.Minute, "B's first window to be loaded", func() bool {
+		return gwLoaded(t, hoRoot, gwB) == t0.Add(-10*time.Minute).Format(datasync.WindowLayout)
+	})
+	alone := time.Since(start)
+
+	writeBig(t, bigRoot, gwA, t0, bigRows)
+	push(t, clientConfig(t, bigRoot, gwA, srv.URL, nil))
+	waitUntil(t, 5*time.Minute, "A's load to begin", func() bool { return gwRows(db, table, gwA) > 0 })
+	began := gwRows(db, table, gwA)
+
+	smallWindows := []time.Time{t0, t0.Add(5 * time.Minute)}
+	smallRows := fileDigests(t, smallRoot, gwB)[table].rows
+	start = time.Now()
+	for i, w := range smallWindows {
+		writeWindow(t, smallRoot, gwB, w, uint64(10+i), 50)
+	}
+	push(t, clientConfig(t, smallRoot, gwB, srv.URL, nil))
+	smallRows = fileDigests(t, smallRoot, gwB)[table].rows
+	lastSmall := smallWindows[len(smallWindows)-1].Format(datasync.WindowLayout)
+	waitUntil(t, 5*time.Minute, "B's windows to be loaded", func() bool { return gwLoaded(t, hoRoot, gwB) == lastSmall })
+	during := time.Since(start)
+	bigThen, smallThen := gwRows(db, table, gwA), gwRows(db, table, gwB)
+	aLoaded := gwLoaded(t, hoRoot, gwA)
+	t.Logf("B's push to loaded: %v alone, %v while A's %d-row file loads (A had %d rows in at B's push, %d when B was loaded)",
+		alone.Round(time.Millisecond), during.Round(time.Millisecond), bigRows, began, bigThen)
+	if smallThen != smallRows {
+		t.Errorf("B's windows recorded loaded with %d rows of %s in, want %d", smallThen, table, smallRows)
+	}
+	if bigThen >= bigRows || aLoaded == win {
+		t.Errorf("A's load was over before B's windows loaded (A: %d of %d rows, last loaded %q): B waited for it", bigThen, bigRows, aLoaded)
+	}
+
+	waitUntil(t, 10*time.Minute, "A's load to end", func() bool { return gwLoaded(t, hoRoot, gwA) == win })
+	checkRows(t, db, bigRoot, gwA)
+	checkRows(t, db, smallRoot, gwB)
+}
