@@ -113,13 +113,12 @@ func TestBigLoadDoesNotStallOthers(t *testing.T) {
 	began := gwRows(db, table, gwA)
 
 	smallWindows := []time.Time{t0, t0.Add(5 * time.Minute)}
-	smallRows := fileDigests(t, smallRoot, gwB)[table].rows
 	start = time.Now()
 	for i, w := range smallWindows {
 		writeWindow(t, smallRoot, gwB, w, uint64(10+i), 50)
 	}
 	push(t, clientConfig(t, smallRoot, gwB, srv.URL, nil))
-	smallRows = fileDigests(t, smallRoot, gwB)[table].rows
+	smallRows := fileDigests(t, smallRoot, gwB)[table].rows
 	lastSmall := smallWindows[len(smallWindows)-1].Format(datasync.WindowLayout)
 	waitUntil(t, 5*time.Minute, "B's windows to be loaded", func() bool { return gwLoaded(t, hoRoot, gwB) == lastSmall })
 	during := time.Since(start)
