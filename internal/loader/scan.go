@@ -95,6 +95,10 @@ func (l *Loader) scanSync(gw string) ([]*batch, error) {
 		size int64
 	}
 	var files []file
+	// A directory changed this recently may change again within its
+	// file system's timestamp granularity (a few ms on tmpfs, seconds
+	// on some) without its time changing: it is read again.
+	settled := time.Now().Add(-2 * time.Second)
 	dirs, err := filepath.Glob(dataroot.Root(l.cfg.Root).SyncDay(gw, "[0-9]*"))
 	if err != nil {
 		return nil, err
@@ -125,7 +129,7 @@ func (l *Loader) scanSync(gw string) ([]*batch, error) {
 				files = append(files, file{filepath.Join(dir, e.Name()), n, fi.Size()})
 			}
 		}
-		l.setQuiet(dir, info.ModTime(), len(files) == before)
+		l.setQuiet(dir, info.ModTime(), len(files) == before && info.ModTime().Before(settled))
 	}
 	// Time order, then shipping order within a window.
 	sort.Slice(files, func(i, j int) bool { return files[i].n.String() < files[j].n.String() })
