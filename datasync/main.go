@@ -37,8 +37,11 @@ name is the gateway; it may write only its own files. Files arrive under
 file's sha256 checked before an atomic rename), attachment bundles are
 unpacked into -data/attachments/<GW>/<YYYYMMDD>/<sha256>, config tables go
 to -data/config/<GW>/. After each complete window the rows are loaded into
-the -dsn database by loader in keep mode, one load at a time. Plaintext
-HTTP only with -insecure.
+the -dsn database by loader in keep mode: up to -load-workers gateways at
+once, each gateway's files in order, and a file bigger than
+-load-statement-bytes of rows in several statements, so that one branch's
+huge file does not hold back the others. Plaintext HTTP only with
+-insecure.
 
 Housekeeping, every minute: partial uploads idle for longer than
 -incoming-ttl are removed (a branch resuming later sends the file again
