@@ -141,7 +141,9 @@ func ReadSecret(path string) (string, error) {
 // ByteSize is a flag of a size like 10GB, 512MiB or 2000000.
 type ByteSize int64
 
-func (b *ByteSize) String() string { return strconv.FormatInt(int64(*b), 10) }
+// String is the size in the largest unit that holds it whole (64MiB,
+// 200GB), as -h prints a default and Set reads it back.
+func (b *ByteSize) String() string { return formatBytes(int64(*b)) }
 
 // Set parses a size; 0 means unlimited.
 func (b *ByteSize) Set(s string) error {
@@ -156,7 +158,12 @@ func (b *ByteSize) Set(s string) error {
 // per second; 0 means unlimited.
 type Rate int64
 
-func (r *Rate) String() string { return strconv.FormatInt(int64(*r), 10) }
+func (r *Rate) String() string {
+	if *r == 0 {
+		return "0"
+	}
+	return formatBytes(int64(*r)) + "/s"
+}
 
 // Set parses a rate.
 func (r *Rate) Set(s string) error {
@@ -176,6 +183,23 @@ func (r *Rate) Set(s string) error {
 	}
 	*r = Rate(n)
 	return nil
+}
+
+// formatBytes writes n in the largest unit (binary KiB..TiB or decimal
+// KB..TB) that divides it, else in bytes.
+func formatBytes(n int64) string {
+	if n == 0 {
+		return "0"
+	}
+	for _, u := range []struct {
+		suf string
+		m   int64
+	}{{"TiB", 1 << 40}, {"TB", 1e12}, {"GiB", 1 << 30}, {"GB", 1e9}, {"MiB", 1 << 20}, {"MB", 1e6}, {"KiB", 1 << 10}, {"KB", 1e3}} {
+		if n%u.m == 0 {
+			return strconv.FormatInt(n/u.m, 10) + u.suf
+		}
+	}
+	return strconv.FormatInt(n, 10)
 }
 
 func parseBytes(s string) (int64, error) {
