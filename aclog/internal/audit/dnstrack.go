@@ -20,6 +20,7 @@ type dnsKey struct {
 type dnsPending struct {
 	key   dnsKey
 	recs  []*DNSQuery // one per question
+	one   [1]*DNSQuery // recs' storage for the usual single question
 	at    time.Time
 	links links[dnsPending]
 }
@@ -60,22 +61,22 @@ func (e *Engine) dnsMessage(transport Proto, src, dst netip.AddrPort, payload []
 			e.dnsq.take(old)
 			e.emitDNS(old.recs)
 		}
-		recs := make([]*DNSQuery, 0, len(m.Questions))
+		if len(m.Questions) == 0 {
+			e.stats.DNSErrors++ // a query that asks nothing
+			return true
+		}
+		p := &dnsPending{key: key, at: e.now}
+		p.recs = p.one[:0]
 		for _, q := range m.Questions {
-			recs = append(recs, &DNSQuery{
+			p.recs = append(p.recs, &DNSQuery{
 				Time: e.now, Client: src, Server: dst, Transport: transport,
 				ID: m.ID, Name: q.Name, QType: q.Type, QClass: q.Class, HasQuery: true,
 			})
 		}
-		if len(recs) == 0 {
-			e.stats.DNSErrors++ // a query that asks nothing
-			return true
-		}
 		if len(e.dnsq.m) >= maxPendingDNS {
-			e.emitDNS(recs)
+			e.emitDNS(p.recs)
 			return true
 		}
-		p := &dnsPending{key: key, recs: recs, at: e.now}
 		e.dnsq.m[key] = p
 		e.dnsq.queue.push(p)
 		return true

@@ -53,6 +53,8 @@ type Message struct {
 	// Partial is set when the answer section could not be fully parsed;
 	// Answers holds the records before the damage.
 	Partial bool
+
+	scratch []byte // names are built here, reused by the next Parse
 }
 
 // Question is one entry of the question section.
@@ -89,7 +91,7 @@ const (
 // Parse decodes b into m, reusing m's slices. It fails only when the header
 // or the question section is unusable.
 func Parse(b []byte, m *Message) error {
-	*m = Message{Questions: m.Questions[:0], Answers: m.Answers[:0]}
+	*m = Message{Questions: m.Questions[:0], Answers: m.Answers[:0], scratch: m.scratch}
 	if len(b) < 12 {
 		return ErrShort
 	}
@@ -104,6 +106,8 @@ func Parse(b []byte, m *Message) error {
 	off := 12
 	var p parser
 	p.msg = b
+	p.buf = m.scratch[:0]
+	defer func() { m.scratch = p.buf[:0] }()
 	for i := 0; i < qd; i++ {
 		name, n, err := p.name(off)
 		if err != nil {
@@ -152,7 +156,12 @@ func Parse(b []byte, m *Message) error {
 
 type parser struct {
 	msg []byte
-	buf []byte // scratch for names
+	buf []byte // scratch for names, kept in the Message between calls
+	// names are the names this message has produced so far: answers
+	// mostly repeat the question's name (a compression pointer to it),
+	// and each repeat shares the string instead of allocating another.
+	names [4]string
+	n     int
 }
 
 // name reads a possibly compressed domain name at off and returns it in
@@ -177,7 +186,7 @@ func (p *parser) name(off int) (string, int, error) {
 				if len(p.buf) == 0 {
 					return "<Root>", end, nil
 				}
-				return string(p.buf), end, nil
+				return p.text(), end, nil
 			}
 			if off+1+l > len(b) {
 				return "", 0, errors.New("label runs past the message")
@@ -206,6 +215,20 @@ func (p *parser) name(off int) (string, int, error) {
 			return "", 0, fmt.Errorf("unsupported label type %#x", l&0xc0)
 		}
 	}
+}
+
+// text returns the name in p.buf as a string, shared with an earlier one
+// of the message when they are equal.
+func (p *parser) text() string {
+	for _, n := range p.names[:min(p.n, len(p.names))] {
+		if n == string(p.buf) {
+			return n
+		}
+	}
+	s := string(p.buf)
+	p.names[p.n%len(p.names)] = s
+	p.n++
+	return s
 }
 
 // appendLabel appends a label, escaping what would make the text ambiguous or

@@ -15,6 +15,7 @@ package http
 import (
 	"bytes"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -400,7 +401,7 @@ func (c *Conn) message(h *half, fromClient bool, block []byte) {
 }
 
 func (c *Conn) request(h *half, start, fields []byte) {
-	method, uri, version, ok := ParseRequestLine(start)
+	m, u, v, ok := splitRequestLine(start)
 	if !ok {
 		// Not a request line. Skip the block as if it had no body, but
 		// keep its place in the queue for the response it will get.
@@ -410,14 +411,10 @@ func (c *Conn) request(h *half, start, fields []byte) {
 		}
 		return
 	}
-	tx := &Transaction{RequestTime: c.now, Method: method, URI: uri, Version: version}
 	var hd headers
 	hd.parse(fields)
-	tx.Host = string(hd.host)
-	tx.UserAgent = string(hd.userAgent)
-	tx.Referer = string(hd.referer)
-	tx.RequestContentType = string(hd.contentType)
-	tx.Authorization = string(hd.authorization)
+	tx := &Transaction{RequestTime: c.now}
+	tx.setRequestStrings(m, u, v, &hd)
 	if len(c.pending) >= MaxPending {
 		// The server is not answering; do not hold requests forever.
 		old := c.pending[0]
@@ -435,6 +432,38 @@ func (c *Conn) request(h *half, start, fields []byte) {
 		h.st, h.remaining = stBody, hd.contentLength
 	default:
 		c.done(h, true)
+	}
+}
+
+// setRequestStrings sets the request's text fields from its request line
+// and headers in one allocation instead of up to eight: they are kept, and
+// dropped, together.
+func (tx *Transaction) setRequestStrings(method, uri, version []byte, hd *headers) {
+	fields := [...]struct {
+		dst *string
+		b   []byte
+	}{{&tx.Method, method}, {&tx.URI, uri}, {&tx.Version, version}, {&tx.Host, hd.host}, {&tx.UserAgent, hd.userAgent},
+		{&tx.Referer, hd.referer}, {&tx.RequestContentType, hd.contentType}, {&tx.Authorization, hd.authorization}}
+	tx.Method, _ = intern(method, commonMethods)
+	tx.Version, _ = intern(version, commonVersions)
+	n := 0
+	for _, f := range fields {
+		if *f.dst == "" {
+			n += len(f.b)
+		}
+	}
+	var sb strings.Builder
+	sb.Grow(n)
+	for _, f := range fields {
+		if *f.dst == "" {
+			sb.Write(f.b)
+		}
+	}
+	all := sb.String()
+	for _, f := range fields {
+		if *f.dst == "" {
+			*f.dst, all = all[:len(f.b)], all[len(f.b):]
+		}
 	}
 }
 
@@ -466,7 +495,7 @@ func (c *Conn) response(h *half, start, fields []byte) {
 	tx.HasResponse = true
 	tx.ResponseTime = c.now
 	tx.Status = status
-	tx.ContentType = string(hd.contentType)
+	tx.ContentType = internOrCopy(hd.contentType, commonContentTypes)
 	h.tx = tx
 	method := tx.Method
 	switch {
@@ -541,18 +570,50 @@ func splitLine(b []byte) (line, rest []byte) {
 // "HTTP/1.1", and "OPTIONS" alone as a request with an empty URI). The method
 // must be a token (RFC 9110 5.6.2) of at most 32 characters.
 func ParseRequestLine(line []byte) (method, uri, version string, ok bool) {
+	m, u, v, ok := splitRequestLine(line)
+	return string(m), string(u), string(v), ok
+}
+
+func splitRequestLine(line []byte) (method, uri, version []byte, ok bool) {
 	m, rest, _ := bytes.Cut(line, []byte{' '})
 	if len(m) == 0 || len(m) > 32 {
-		return "", "", "", false
+		return nil, nil, nil, false
 	}
 	for _, ch := range m {
 		if !isTokenChar(ch) {
-			return "", "", "", false
+			return nil, nil, nil, false
 		}
 	}
 	rest = bytes.TrimLeft(rest, " ")
 	u, v, _ := bytes.Cut(rest, []byte{' '})
-	return string(m), string(u), string(bytes.TrimSpace(v)), true
+	return m, u, bytes.TrimSpace(v), true
+}
+
+// Values most requests and responses share: taken as they are instead of
+// allocating a copy each time.
+var (
+	commonMethods      = []string{"GET", "POST", "HEAD", "PUT", "OPTIONS", "DELETE", "CONNECT"}
+	commonVersions     = []string{"HTTP/1.1", "HTTP/1.0"}
+	commonContentTypes = []string{"text/html", "text/html; charset=utf-8", "text/html; charset=UTF-8", "application/json",
+		"text/plain", "text/css", "application/javascript", "image/png", "image/jpeg", "image/gif"}
+)
+
+// intern returns b as one of common when it is one, else "" and false.
+func intern(b []byte, common []string) (string, bool) {
+	for _, c := range common {
+		if string(b) == c {
+			return c, true
+		}
+	}
+	return "", false
+}
+
+// internOrCopy returns b as a string, sharing a common value.
+func internOrCopy(b []byte, common []string) string {
+	if s, ok := intern(b, common); ok {
+		return s
+	}
+	return string(b)
 }
 
 func parseStatusLine(line []byte) (int, bool) {

@@ -288,3 +288,24 @@ func FuzzConn(f *testing.F) {
 		}
 	})
 }
+
+// TestRequestStrings: the request's text fields share one allocation and
+// common methods and versions are shared constants; every field must
+// still come out as sent, whichever are common.
+func TestRequestStrings(t *testing.T) {
+	for _, line := range []string{"GET /a HTTP/1.1", "PROPFIND /b HTTP/1.1", "GET /c HTTP/9.9", "BREW /pot HTCPCP/1.0", "OPTIONS", "GET /d"} {
+		hd := headers{host: []byte("h.example"), userAgent: []byte("ua/1"), referer: []byte("http://r/"),
+			contentType: []byte("text/plain"), authorization: []byte("Basic eDp5")}
+		m, u, v, ok := splitRequestLine([]byte(line))
+		if !ok {
+			t.Fatalf("%q: not a request line", line)
+		}
+		var tx Transaction
+		tx.setRequestStrings(m, u, v, &hd)
+		got := strings.Join([]string{tx.Method, tx.URI, tx.Version, tx.Host, tx.UserAgent, tx.Referer, tx.RequestContentType, tx.Authorization}, "|")
+		want := strings.Join([]string{string(m), string(u), string(v), "h.example", "ua/1", "http://r/", "text/plain", "Basic eDp5"}, "|")
+		if got != want {
+			t.Errorf("%q: got %s, want %s", line, got, want)
+		}
+	}
+}
