@@ -7,6 +7,7 @@ package rollup
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
@@ -226,14 +227,8 @@ func (r *Roller) replace(ctx context.Context, b Block, tables []tableRows) error
 	if err != nil {
 		return err
 	}
-	for _, t := range tables {
-		if r.created[shardName+"/"+t.name] {
-			continue
-		}
-		if _, err := db.ExecContext(ctx, t.rollup.CreateSQL(t.name)); err != nil {
-			return fmt.Errorf("create table %s: %w", t.name, err)
-		}
-		r.created[shardName+"/"+t.name] = true
+	if err := r.createTables(ctx, db, shardName, tables); err != nil {
+		return err
 	}
 	conn, err := db.Conn(ctx)
 	if err != nil {
@@ -267,6 +262,33 @@ func (r *Roller) replace(ctx context.Context, b Block, tables []tableRows) error
 			conn.Raw(func(any) error { return driver.ErrBadConn })
 		}
 	}()
+	if err := writeBuckets(ctx, conn, b, tables); err != nil {
+		return err
+	}
+	if _, err := conn.ExecContext(ctx, "UNLOCK TABLES"); err != nil {
+		return fmt.Errorf("unlock tables: %w", err)
+	}
+	unlocked = true
+	return nil
+}
+
+// createTables creates the rollup tables of a block on its shard, once.
+func (r *Roller) createTables(ctx context.Context, db *sql.DB, shardName string, tables []tableRows) error {
+	for _, t := range tables {
+		if r.created[shardName+"/"+t.name] {
+			continue
+		}
+		if _, err := db.ExecContext(ctx, t.rollup.CreateSQL(t.name)); err != nil {
+			return fmt.Errorf("create table %s: %w", t.name, err)
+		}
+		r.created[shardName+"/"+t.name] = true
+	}
+	return nil
+}
+
+// writeBuckets replaces the block's buckets in each table: its rows
+// deleted, the new ones loaded. The tables are locked by the caller.
+func writeBuckets(ctx context.Context, conn *sql.Conn, b Block, tables []tableRows) error {
 	for _, t := range tables {
 		if _, err := conn.ExecContext(ctx, "DELETE FROM "+mariadb.Quote(t.name)+" WHERE `gw` = ? AND `bucket` >= ? AND `bucket` < ?",
 			b.Gateway, b.Start(), b.End()); err != nil {
@@ -283,9 +305,5 @@ func (r *Roller) replace(ctx context.Context, b Block, tables []tableRows) error
 			return fmt.Errorf("load %s into %s: %d rows inserted of %d (a key collision the grouping did not see)", b, t.name, n, t.rows)
 		}
 	}
-	if _, err := conn.ExecContext(ctx, "UNLOCK TABLES"); err != nil {
-		return fmt.Errorf("unlock tables: %w", err)
-	}
-	unlocked = true
 	return nil
 }

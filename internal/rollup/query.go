@@ -117,54 +117,59 @@ func PlanQuery(q Query) (Plan, error) {
 		}
 	}
 	for day := midnight(q.From); day.Before(q.To); day = day.AddDate(0, 0, 1) {
-		next := day.AddDate(0, 0, 1)
-		a, b := maxTime(q.From, day), minTime(q.To, next)
-		if !a.Before(b) {
-			continue
-		}
-		raw := func(from, to time.Time) {
-			pl.Parts = append(pl.Parts, Part{Table: string(q.Table) + day.Format("20060102"), Raw: true, From: from, To: to})
-		}
-		if pl.Rollup == nil {
-			raw(a, b)
-			continue
-		}
-		// Whole 30-minute slots of the day within [a, b), in minutes.
-		lo := (minuteOf(day, a) + 29) / 30 * 30
-		hi := minuteOf(day, b) / 30 * 30
-		if b.Equal(next) {
-			hi = 24 * 60
-		}
-		if lo >= hi {
-			raw(a, b)
-			continue
-		}
-		at := func(m int) time.Time {
-			return time.Date(day.Year(), day.Month(), day.Day(), 0, m, 0, 0, day.Location())
-		}
-		if a.Before(at(lo)) {
-			raw(a, at(lo))
-		}
-		for m := lo; m < hi; {
-			for _, p := range periods {
-				if m%p.Minutes != 0 || m+p.Minutes > hi {
-					continue
-				}
-				table := pl.Rollup.Table(p, day.Format("20060102"))
-				if n := len(pl.Parts); n > 0 && pl.Parts[n-1].Table == table && pl.Parts[n-1].To.Equal(at(m)) {
-					pl.Parts[n-1].To = at(m + p.Minutes) // the next bucket of the same table: one range
-				} else {
-					pl.Parts = append(pl.Parts, Part{Table: table, Period: p, From: at(m), To: at(m + p.Minutes)})
-				}
-				m += p.Minutes
-				break
-			}
-		}
-		if at(hi).Before(b) {
-			raw(at(hi), b)
+		if a, b := maxTime(q.From, day), minTime(q.To, day.AddDate(0, 0, 1)); a.Before(b) {
+			pl.planDay(q.Table, day, a, b)
 		}
 	}
 	return pl, nil
+}
+
+// planDay adds the parts that cover [a, b) of one day: rollup buckets for
+// the whole 30-minute slots, merged into one range per table, and the raw
+// day table for the ends.
+func (pl *Plan) planDay(letter byte, day, a, b time.Time) {
+	next := day.AddDate(0, 0, 1)
+	raw := func(from, to time.Time) {
+		pl.Parts = append(pl.Parts, Part{Table: string(letter) + day.Format("20060102"), Raw: true, From: from, To: to})
+	}
+	if pl.Rollup == nil {
+		raw(a, b)
+		return
+	}
+	// Whole 30-minute slots of the day within [a, b), in minutes.
+	lo := (minuteOf(day, a) + 29) / 30 * 30
+	hi := minuteOf(day, b) / 30 * 30
+	if b.Equal(next) {
+		hi = 24 * 60
+	}
+	if lo >= hi {
+		raw(a, b)
+		return
+	}
+	at := func(m int) time.Time {
+		return time.Date(day.Year(), day.Month(), day.Day(), 0, m, 0, 0, day.Location())
+	}
+	if a.Before(at(lo)) {
+		raw(a, at(lo))
+	}
+	for m := lo; m < hi; {
+		for _, p := range periods {
+			if m%p.Minutes != 0 || m+p.Minutes > hi {
+				continue
+			}
+			table := pl.Rollup.Table(p, day.Format("20060102"))
+			if n := len(pl.Parts); n > 0 && pl.Parts[n-1].Table == table && pl.Parts[n-1].To.Equal(at(m)) {
+				pl.Parts[n-1].To = at(m + p.Minutes) // the next bucket of the same table: one range
+			} else {
+				pl.Parts = append(pl.Parts, Part{Table: table, Period: p, From: at(m), To: at(m + p.Minutes)})
+			}
+			m += p.Minutes
+			break
+		}
+	}
+	if at(hi).Before(b) {
+		raw(at(hi), b)
+	}
 }
 
 func covers(have, need string) bool {
