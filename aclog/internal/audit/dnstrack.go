@@ -19,7 +19,7 @@ type dnsKey struct {
 
 type dnsPending struct {
 	key   dnsKey
-	recs  []*DNSQuery // one per question
+	recs  []*DNSQuery  // one per question
 	one   [1]*DNSQuery // recs' storage for the usual single question
 	at    time.Time
 	links links[dnsPending]
