@@ -166,3 +166,41 @@ func BenchmarkHotPath(b *testing.B) {
 		feed(frame, ts)
 	}
 }
+
+// BenchmarkOpenSessions measures the heap the engine holds per open
+// session: 100,000 short sessions start at 10,000 per second and each
+// lasts 10 s (pcapgen -short), and the heap is read when the last one has
+// started, with about 100,000 sessions open (HTTP ones at every stage,
+// DNS ones waiting out the UDP idle timeout).
+func BenchmarkOpenSessions(b *testing.B) {
+	var buf bytes.Buffer
+	if _, err := pcapgen.WriteShort(&buf, pcapgen.ShortConfig{Sessions: 100_000, Rate: 10000, Duration: 10 * time.Second}); err != nil {
+		b.Fatal(err)
+	}
+	pkts, _ := readAll(b, &buf)
+	buf = bytes.Buffer{}
+	last := pkts[0].ci.Timestamp.Add(10 * time.Second) // the last session starts
+	var perSession float64
+	b.ResetTimer()
+	for b.Loop() {
+		b.StopTimer()
+		base := heapInuse()
+		b.StartTimer()
+		e, err := New(DefaultConfig(), nopSink{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, p := range pkts {
+			if p.ci.Timestamp.After(last) {
+				break
+			}
+			e.Packet(layers.LinkTypeEthernet, p.data, p.ci)
+		}
+		b.StopTimer()
+		perSession = float64(heapInuse()-min(base, heapInuse())) / float64(e.sessions.len())
+		b.ReportMetric(float64(e.sessions.len()), "open-sessions")
+		e.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(perSession, "heap-bytes/open-session")
+}

@@ -21,9 +21,11 @@ type dnsPending struct {
 	key   dnsKey
 	recs  []*DNSQuery  // one per question
 	one   [1]*DNSQuery // recs' storage for the usual single question
-	at    time.Time
 	links links[dnsPending]
 }
+
+// at is when the query was seen (every record of it has that time).
+func (p *dnsPending) at() time.Time { return p.recs[0].Time }
 
 func (p *dnsPending) link() *links[dnsPending] { return &p.links }
 
@@ -65,7 +67,7 @@ func (e *Engine) dnsMessage(transport Proto, src, dst netip.AddrPort, payload []
 			e.stats.DNSErrors++ // a query that asks nothing
 			return true
 		}
-		p := &dnsPending{key: key, at: e.now}
+		p := &dnsPending{key: key}
 		p.recs = p.one[:0]
 		for _, q := range m.Questions {
 			p.recs = append(p.recs, &DNSQuery{
@@ -85,7 +87,7 @@ func (e *Engine) dnsMessage(transport Proto, src, dst netip.AddrPort, payload []
 	for _, a := range m.Answers {
 		answers = append(answers, DNSAnswer{Name: a.Name, Type: a.Type, TTL: a.TTL, Data: a.Data})
 	}
-	if p := e.dnsq.m[key]; p != nil && p.at.Before(e.now.Add(-e.cfg.DNSTimeout)) {
+	if p := e.dnsq.m[key]; p != nil && p.at().Before(e.now.Add(-e.cfg.DNSTimeout)) {
 		// The query timed out before this response, whether or not a
 		// sweep has seen to it yet (the result must not depend on when
 		// sweeps run, nor on how packets are shared among engines).
@@ -146,7 +148,7 @@ func (e *Engine) emitDNS(recs []*DNSQuery) {
 // expire emits queries older than cutoff (all of them if all) without a
 // response, oldest first.
 func (t *dnsTracker) expire(e *Engine, cutoff time.Time, all bool) {
-	for p := t.queue.front(); p != nil && (all || p.at.Before(cutoff)); p = t.queue.front() {
+	for p := t.queue.front(); p != nil && (all || p.at().Before(cutoff)); p = t.queue.front() {
 		t.take(p)
 		e.emitDNS(p.recs)
 	}

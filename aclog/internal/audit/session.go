@@ -21,8 +21,19 @@ const (
 	listClosed
 )
 
+// sessionEvent is what a Session event says but its endpoints, which the
+// key holds (see session.client and session.server).
+type sessionEvent struct {
+	Proto                      Proto
+	Reason                     EndReason
+	Start, End                 time.Time
+	ClientPackets, ClientBytes uint64
+	ServerPackets, ServerBytes uint64
+	App                        string
+}
+
 type session struct {
-	ev     Session
+	ev     sessionEvent
 	key    flowKey
 	hash   uint64     // of key, in the engine's table
 	stream *tcpStream // TCP: reassembly and parsing, from its first useful segment
@@ -37,6 +48,30 @@ type session struct {
 	hasBaseSeq [2]bool
 	nextSeq    [2]uint32 // sequence number after the last segment seen
 	ttl        uint8     // IP TTL (hop limit) of the client's first packet
+	// clientIsA: the client is the key's endpoint a. The endpoints are
+	// not also kept as netip.AddrPorts (64 bytes a session, 288 -> 224).
+	clientIsA bool
+}
+
+// fromClient reports whether a packet whose source is the key's endpoint
+// a (srcIsA) comes from the client. Both ways of a session between one
+// endpoint and itself count as from the client.
+func (s *session) fromClient(srcIsA bool) bool {
+	return srcIsA == s.clientIsA || s.key.a == s.key.b && s.key.pa == s.key.pb
+}
+
+func (s *session) client() netip.AddrPort {
+	if s.clientIsA {
+		return s.key.endpointA()
+	}
+	return s.key.endpointB()
+}
+
+func (s *session) server() netip.AddrPort {
+	if s.clientIsA {
+		return s.key.endpointB()
+	}
+	return s.key.endpointA()
 }
 
 func (s *session) link() *links[session] { return &s.links }
@@ -88,10 +123,10 @@ const maxFree = 4096
 // track finds or creates the session of a packet and counts it. It returns
 // nil when the table is full.
 func (e *Engine) track(proto Proto, src, dst netip.AddrPort, frames, frameBytes uint64) (*session, bool) {
-	k, _ := makeKey(proto, src, dst)
+	k, srcIsA := makeKey(proto, src, dst)
 	h := e.sessions.hash(&k)
 	s := e.sessions.get(&k, h)
-	if s != nil && (e.expired(s, e.now) || (proto == TCP && s.reused(src, &e.tcp))) {
+	if s != nil && (e.expired(s, e.now) || (proto == TCP && s.reused(s.fromClient(srcIsA), &e.tcp))) {
 		// The old session is over: idle too long, lingered long enough
 		// after closing, or its ports were reused by a new connection.
 		e.endSession(s, s.endReason(), true)
@@ -105,16 +140,16 @@ func (e *Engine) track(proto Proto, src, dst netip.AddrPort, frames, frameBytes 
 		s = e.newSession()
 		s.key, s.hash = k, h
 		s.ev.Proto = proto
-		s.ev.Client, s.ev.Server = src, dst
+		s.clientIsA = srcIsA
 		// A SYN-ACK as the first packet seen means we missed the SYN: the
-		// receiver is the client.
-		if proto == TCP && e.tcp.SYN && e.tcp.ACK {
-			s.ev.Client, s.ev.Server = dst, src
+		// receiver is the client (unless it is the sender too).
+		if proto == TCP && e.tcp.SYN && e.tcp.ACK && src != dst {
+			s.clientIsA = !srcIsA
 		}
 		s.ev.Start = e.now
 		e.sessions.insert(s, h)
 	}
-	fromClient := src == s.ev.Client
+	fromClient := s.fromClient(srcIsA)
 	if fromClient && s.ttl == 0 {
 		s.ttl = e.pktTTL
 	}
@@ -134,12 +169,12 @@ func (e *Engine) track(proto Proto, src, dst netip.AddrPort, frames, frameBytes 
 // session's ports: a SYN (without ACK) whose sequence number differs from
 // the first one seen in its direction. This is also how tshark splits TCP
 // streams.
-func (s *session) reused(src netip.AddrPort, t *layers.TCP) bool {
+func (s *session) reused(fromClient bool, t *layers.TCP) bool {
 	if !t.SYN || t.ACK {
 		return false
 	}
 	d := 1
-	if src == s.ev.Client {
+	if fromClient {
 		d = 0
 	}
 	return s.hasBaseSeq[d] && s.baseSeq[d] != t.Seq
@@ -216,9 +251,9 @@ func (e *Engine) endSession(s *session, reason EndReason, remove bool) {
 	if e.cur == s {
 		e.cur = nil
 	}
-	ev := new(Session)
-	*ev = s.ev
-	ev.Reason = reason
+	ev := &Session{Proto: s.ev.Proto, Client: s.client(), Server: s.server(), Start: s.ev.Start, End: s.ev.End,
+		ClientPackets: s.ev.ClientPackets, ClientBytes: s.ev.ClientBytes, ServerPackets: s.ev.ServerPackets, ServerBytes: s.ev.ServerBytes,
+		Reason: reason, App: s.ev.App}
 	if ev.Proto == TCP {
 		e.stats.SessionsTCP++
 	} else {

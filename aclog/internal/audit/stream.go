@@ -37,7 +37,7 @@ const maxDNSMessage = 2 + 65535
 
 // newStream starts the reassembly of session ss's TCP connection.
 func (e *Engine) newStream(ss *session) *tcpStream {
-	return &tcpStream{e: e, sess: ss, client: ss.ev.Client, server: ss.ev.Server}
+	return &tcpStream{e: e, sess: ss, client: ss.client(), server: ss.server()}
 }
 
 // tcpStream is one TCP connection: its reassembly state and what its
@@ -50,8 +50,12 @@ type tcpStream struct {
 	// (a greeting, a response seen first, an FTP data connection).
 	swapped bool
 	kind    streamKind
-	sniff   [2][]byte
-	start   time.Time
+	// held is what a direction holds between segments, by index: the
+	// first bytes while the protocol is not known yet, then (DNS over
+	// TCP) a message cut by a segment boundary. Most streams never need
+	// it, so it is allocated on first use (88 bytes less a stream).
+	held  *[2][]byte
+	start time.Time
 
 	h        [2]half // reassembly, by session direction (0: from the session's client)
 	waiting  bool    // in the engine's list of streams waiting behind a hole
@@ -61,7 +65,6 @@ type tcpStream struct {
 
 	http *http.Conn
 	tls  *tls.Conn
-	dns  [2][]byte // partial length-prefixed messages, per direction
 	text textParser
 
 	ftpCtl     *ftpControl // this is an FTP control connection
@@ -110,7 +113,7 @@ func (s *tcpStream) gap(fromClient bool, n int) {
 		s.tls.Gap(fromClient)
 	case kindDNS:
 		// Length-prefixed framing cannot be recovered after a hole.
-		s.dns[s.index(fromClient)] = nil
+		s.drop(s.index(fromClient))
 		s.done = true
 	case kindSMTP, kindPOP3, kindIMAP, kindFTP, kindIRC, kindXMPP, kindTelnet:
 		s.text.Gap(fromClient, n)
@@ -118,7 +121,7 @@ func (s *tcpStream) gap(fromClient bool, n int) {
 		s.ftpData.size += int64(n)
 		s.ftpData.cut = true
 	case kindUnknown:
-		s.sniff[s.index(fromClient)] = nil
+		s.drop(s.index(fromClient))
 	}
 }
 
@@ -134,18 +137,21 @@ func (s *tcpStream) data(fromClient bool, b []byte) {
 			s.start = s.e.now
 		}
 		i := s.index(fromClient)
-		if len(s.sniff[i]) > 0 {
-			s.sniff[i] = append(s.sniff[i], b...)
-			b = s.sniff[i]
+		if s.held != nil && len(s.held[i]) > 0 {
+			s.held[i] = append(s.held[i], b...)
+			b = s.held[i]
 		}
 		kind, swap, decided := s.detect(fromClient, b)
 		if !decided {
-			if len(s.sniff[i]) == 0 {
-				s.sniff[i] = append(s.sniff[i], b...)
+			if s.held == nil {
+				s.held = new([2][]byte)
+			}
+			if len(s.held[i]) == 0 {
+				s.held[i] = append(s.held[i], b...)
 			}
 			return
 		}
-		s.sniff[i] = nil
+		s.held = nil // what a direction sniffed is of no use once decided
 		s.setKind(kind, swap)
 		if swap {
 			fromClient = !fromClient
@@ -357,9 +363,9 @@ func (s *tcpStream) dnsData(fromClient bool, b []byte) {
 		src, dst = dst, src
 	}
 	buf := b
-	if len(s.dns[i]) > 0 {
-		s.dns[i] = append(s.dns[i], b...)
-		buf = s.dns[i]
+	if s.held != nil && len(s.held[i]) > 0 {
+		s.held[i] = append(s.held[i], b...)
+		buf = s.held[i]
 	}
 	for len(buf) >= 2 {
 		n := int(binary.BigEndian.Uint16(buf))
@@ -373,7 +379,21 @@ func (s *tcpStream) dnsData(fromClient bool, b []byte) {
 	if len(buf) > maxDNSMessage {
 		buf = nil
 	}
-	s.dns[i] = append(s.dns[i][:0:0], buf...)
+	if len(buf) == 0 {
+		s.drop(i)
+		return
+	}
+	if s.held == nil {
+		s.held = new([2][]byte)
+	}
+	s.held[i] = append(s.held[i][:0:0], buf...)
+}
+
+// drop forgets what direction i holds.
+func (s *tcpStream) drop(i int) {
+	if s.held != nil {
+		s.held[i] = nil
+	}
 }
 
 // finish is called once when reassembly is done with the connection.

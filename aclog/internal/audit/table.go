@@ -27,6 +27,16 @@ func makeKey(proto Proto, src, dst netip.AddrPort) (k flowKey, srcIsA bool) {
 	return flowKey{a: src.Addr().As16(), b: dst.Addr().As16(), pa: src.Port(), pb: dst.Port(), proto: proto, v6: src.Addr().Is6()}, srcIsA
 }
 
+func (k *flowKey) endpointA() netip.AddrPort { return netip.AddrPortFrom(k.addr(k.a), k.pa) }
+func (k *flowKey) endpointB() netip.AddrPort { return netip.AddrPortFrom(k.addr(k.b), k.pb) }
+
+func (k *flowKey) addr(a [16]byte) netip.Addr {
+	if k.v6 {
+		return netip.AddrFrom16(a)
+	}
+	return netip.AddrFrom4([4]byte(a[12:]))
+}
+
 // compare orders keys as netip.AddrPort.Compare orders their endpoints
 // (IPv4 before IPv6, then address, then port), then by protocol: the order
 // sessions still open at the end of a capture are emitted in.
