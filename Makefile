@@ -43,9 +43,9 @@ lint: ## gofmt, go vet, staticcheck
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 bench: deps db-up build ## print throughputs next to their references, measured in the same run, into BENCH.md; ONLY=aclog,loader: just those groups
-	$(GO) build -o bin/ ./aclog/internal/pcapgen/cmd/pcapgen
+	$(GO) build -o bin/ ./cmd/pcapgen
 	scripts/shards.sh up 3 >/dev/null
-	$(GO) run ./internal/bench/acbench -bin bin -shards var/shards/shards.yaml -out BENCH.md $(if $(ONLY),-only $(ONLY))
+	$(GO) run ./cmd/acbench -bin bin -shards var/shards/shards.yaml -out BENCH.md $(if $(ONLY),-only $(ONLY))
 
 fuzz: ## run each fuzz target for FUZZTIME (default 60s)
 	@for t in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \

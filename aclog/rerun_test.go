@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/acstore/acstore/aclog/internal/pcapgen"
 	"github.com/acstore/acstore/internal/logfile"
+	"github.com/acstore/acstore/internal/pcapgen"
 	"github.com/acstore/acstore/internal/schema"
 	"github.com/acstore/acstore/internal/testdb"
 )

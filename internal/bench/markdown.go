@@ -65,7 +65,7 @@ func WriteSection(path string, sec Section, order []string) error {
 
 	var out bytes.Buffer
 	out.WriteString(header)
-	fmt.Fprintf(&out, "\nWritten by `make bench` (internal/bench/acbench); do not edit by hand. Each section was "+
+	fmt.Fprintf(&out, "\nWritten by `make bench` (cmd/acbench); do not edit by hand. Each section was "+
 		"measured at the time it gives, on the machine it names; `acbench -only GROUP` measures one group again and "+
 		"replaces its section.\n\n")
 	fmt.Fprintf(&out, "Each ratio marked \"median of %d alternating runs\" is the median of the rate ratios of %d runs, "+

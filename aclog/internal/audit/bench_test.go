@@ -16,7 +16,7 @@ import (
 	"github.com/google/gopacket/layers"
 
 	"github.com/acstore/acstore/aclog/internal/capture"
-	"github.com/acstore/acstore/aclog/internal/pcapgen"
+	"github.com/acstore/acstore/internal/pcapgen"
 )
 
 type packet struct {

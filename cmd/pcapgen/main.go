@@ -14,7 +14,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/acstore/acstore/aclog/internal/pcapgen"
+	"github.com/acstore/acstore/internal/pcapgen"
 )
 
 func main() {
