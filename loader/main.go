@@ -7,8 +7,10 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/acstore/acstore/internal/daemon"
@@ -109,15 +111,7 @@ func run(args []string) error {
 	defer l.Close()
 
 	if *once {
-		res, err := l.RunOnce(ctx)
-		if err != nil {
-			return err
-		}
-		log.Info("loaded", "files", res.Files, "rows", res.Rows, "statements", res.Batches)
-		if n := l.Stats().Failures.Load(); n > 0 {
-			return fmt.Errorf("%d batch(es) failed; their files are still pending", n)
-		}
-		return l.Retention(ctx, time.Now())
+		return loadOnce(ctx, l, log)
 	}
 
 	if err := common.Observe(ctx, log, l.Register, l.StatsLine); err != nil {
@@ -128,4 +122,17 @@ func run(args []string) error {
 	err = l.Run(ctx)
 	log.Info("loader stopped", "files", l.Stats().Files.Load(), "rows", l.Stats().Rows.Load())
 	return err
+}
+
+// loadOnce loads everything pending, then applies retention (-once).
+func loadOnce(ctx context.Context, l *loader.Loader, log *slog.Logger) error {
+	res, err := l.RunOnce(ctx)
+	if err != nil {
+		return err
+	}
+	log.Info("loaded", "files", res.Files, "rows", res.Rows, "statements", res.Batches)
+	if n := l.Stats().Failures.Load(); n > 0 {
+		return fmt.Errorf("%d batch(es) failed; their files are still pending", n)
+	}
+	return l.Retention(ctx, time.Now())
 }

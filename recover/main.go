@@ -89,8 +89,13 @@ func run(args []string) error {
 	}
 	defer set.Close()
 	m := mode{table: *table, day: *day, check: *check, repair: *repair, all: *all}
-	// Past one server, each shard against the sync_files of its own
-	// gateways; a shard that is down is reported and the others go on.
+	return m.onShards(ctx, set, common.Data, log)
+}
+
+// onShards runs the mode on each shard of set: past one server, each
+// shard against the sync_files of its own gateways; a shard that is down
+// is reported and the others go on.
+func (md mode) onShards(ctx context.Context, set *shard.Set, root string, log *slog.Logger) error {
 	var errs []error
 	for _, name := range set.Map.Names() {
 		db, err := set.DB(ctx, name)
@@ -98,12 +103,12 @@ func run(args []string) error {
 			errs = append(errs, err)
 			continue
 		}
-		r := &rebuild.Rebuilder{Root: common.Data, DB: db, Logger: log, Attempts: 3}
+		r := &rebuild.Rebuilder{Root: root, DB: db, Logger: log, Attempts: 3}
 		if set.Map.Sharded() {
 			fmt.Printf("== shard %s\n", name)
 			r.Keep = func(gw, day string) bool { return set.Map.For(gw, day) == name }
 		}
-		if err := m.run(ctx, r, log); err != nil {
+		if err := md.run(ctx, r, log); err != nil {
 			errs = append(errs, fmt.Errorf("shard %s: %w", name, err))
 			if !set.Map.Sharded() {
 				return err
