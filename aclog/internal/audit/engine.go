@@ -76,14 +76,15 @@ type Engine struct {
 	now       time.Time // latest packet time seen
 	nextSweep time.Time
 
-	sessions   sessionTable
-	tcpList    fifo[session, *session] // open TCP sessions, least recently active first
-	udpList    fifo[session, *session]
-	closedList fifo[session, *session] // TCP sessions closed by FIN or RST, lingering
-	free       []*session              // ended sessions, for reuse
-	cur        *session                // session of the packet being processed
-	frags      defragmenter
-	dnsq       dnsTracker
+	sessions    sessionTable
+	tcpList     fifo[session, *session] // open TCP sessions, least recently active first
+	udpList     fifo[session, *session]
+	closedList  fifo[session, *session] // TCP sessions closed by FIN or RST, lingering
+	free        []*session              // ended sessions, for reuse
+	freeStreams []*tcpStream            // their streams, for reuse
+	cur         *session                // session of the packet being processed
+	frags       defragmenter
+	dnsq        dnsTracker
 
 	gaps        fifo[tcpStream, *tcpStream] // streams with data waiting behind a hole, oldest first
 	queuedBytes int                         // bytes those hold

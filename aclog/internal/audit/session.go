@@ -246,6 +246,7 @@ func (s *session) endReason() EndReason {
 func (e *Engine) endSession(s *session, reason EndReason, remove bool) {
 	if s.stream != nil {
 		e.endStream(s.stream)
+		e.recycle(s.stream)
 		s.stream = nil
 	}
 	if e.cur == s {

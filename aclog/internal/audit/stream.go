@@ -35,9 +35,27 @@ const maxSniff = 16
 // maxDNSMessage bounds the DNS-over-TCP buffer (length prefix + message).
 const maxDNSMessage = 2 + 65535
 
-// newStream starts the reassembly of session ss's TCP connection.
+// newStream starts the reassembly of session ss's TCP connection, in a
+// stream recycled from an ended session when there is one.
 func (e *Engine) newStream(ss *session) *tcpStream {
-	return &tcpStream{e: e, sess: ss, client: ss.client(), server: ss.server()}
+	st := &tcpStream{}
+	if n := len(e.freeStreams); n > 0 {
+		st = e.freeStreams[n-1]
+		e.freeStreams = e.freeStreams[:n-1]
+	}
+	// The HTTP parser stays with the stream: its emit func is bound to it.
+	*st = tcpStream{e: e, sess: ss, client: ss.client(), server: ss.server(), http: st.http}
+	return st
+}
+
+// recycle keeps st, whose session has ended, for another session, unless
+// something else may still hold it: the text parsers' and FTP's event
+// funcs and expectations point back to their stream.
+func (e *Engine) recycle(st *tcpStream) {
+	if st.text != nil || st.ftpCtl != nil || st.ftpData != nil || st.ftpDataCtl != nil || len(e.freeStreams) >= maxFree {
+		return
+	}
+	e.freeStreams = append(e.freeStreams, st)
 }
 
 // tcpStream is one TCP connection: its reassembly state and what its
@@ -63,7 +81,7 @@ type tcpStream struct {
 	gapLinks links[tcpStream]
 	finished bool
 
-	http *http.Conn
+	http *http.Conn // also kept, idle, by a recycled stream of another kind
 	tls  *tls.Conn
 	text textParser
 
@@ -285,7 +303,11 @@ func (s *tcpStream) setKind(kind streamKind, swap bool) {
 	app := ""
 	switch kind {
 	case kindHTTP:
-		s.http = http.NewConn(s.emitHTTP)
+		if s.http != nil {
+			s.http.Reset() // a recycled stream's
+		} else {
+			s.http = http.NewConn(s.emitHTTP)
+		}
 		s.http.KeepBodies(s.e.cfg.MaxFileBytes)
 		app = "http"
 	case kindTLS:

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"net/netip"
 	"time"
 
@@ -49,41 +50,28 @@ func textPortKind(p uint16) streamKind {
 
 // greetingKind recognises a server-first protocol from its greeting.
 func greetingKind(b []byte) streamKind {
-	s := string(b[:min(len(b), 256)])
+	b = b[:min(len(b), 256)]
 	switch {
-	case len(s) >= 4 && s[:4] == "220 " || len(s) >= 4 && s[:4] == "220-":
-		up := upper(s)
+	case bytes.HasPrefix(b, []byte("220 ")) || bytes.HasPrefix(b, []byte("220-")):
+		var buf [256]byte
+		up := buf[:copy(buf[:], b)]
+		for i, c := range up {
+			if c >= 'a' && c <= 'z' {
+				up[i] = c - 32
+			}
+		}
 		switch {
-		case contains(up, "FTP"):
+		case bytes.Contains(up, []byte("FTP")):
 			return kindFTP
-		case contains(up, "SMTP") || contains(up, "MAIL"):
+		case bytes.Contains(up, []byte("SMTP")) || bytes.Contains(up, []byte("MAIL")):
 			return kindSMTP
 		}
-	case len(s) >= 4 && s[:4] == "+OK ":
+	case bytes.HasPrefix(b, []byte("+OK ")):
 		return kindPOP3
-	case len(s) >= 5 && s[:5] == "* OK ":
+	case bytes.HasPrefix(b, []byte("* OK ")):
 		return kindIMAP
 	}
 	return kindUnknown
-}
-
-func upper(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if c >= 'a' && c <= 'z' {
-			b[i] = c - 32
-		}
-	}
-	return string(b)
-}
-
-func contains(s, sub string) bool {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return true
-		}
-	}
-	return false
 }
 
 func (s *tcpStream) newText(kind streamKind) (textParser, string) {

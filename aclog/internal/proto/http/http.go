@@ -108,6 +108,13 @@ func NewConn(emit func(*Transaction)) *Conn {
 	return &Conn{emit: emit}
 }
 
+// Reset makes c a parser for a new connection, as NewConn with the same
+// emit func would.
+func (c *Conn) Reset() {
+	clear(c.pending)
+	*c = Conn{emit: c.emit, pending: c.pending[:0]}
+}
+
 // KeepBodies makes the parser keep up to n bytes of each POST or PUT
 // request body.
 func (c *Conn) KeepBodies(n int) { c.bodyCap = n }
