@@ -1,7 +1,12 @@
 package datasync_test
 
 import (
+	"context"
 	"database/sql"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
 	"sort"
 	"testing"
 	"time"
@@ -136,4 +141,99 @@ func TestBigLoadDoesNotStallOthers(t *testing.T) {
 	waitUntil(t, 10*time.Minute, "A's load to end", func() bool { return gwLoaded(t, hoRoot, gwA) == win })
 	checkRows(t, db, bigRoot, gwA)
 	checkRows(t, db, smallRoot, gwB)
+}
+
+// TestKill9MidLoad kills a loading head office (SIGKILL) again and again
+// while branch A's huge file is part-way into its table and branch B's
+// windows load beside it, restarting it each time; after a last load the
+// tables hold every row of both branches' files exactly once.
+func TestKill9MidLoad(t *testing.T) {
+	if os.Getenv("DATASYNC_CHILD") == "loadserver" {
+		loadServerChild()
+		return
+	}
+	db, dsn := testdb.New(t)
+	hoRoot, bigRoot, smallRoot := t.TempDir(), t.TempDir(), t.TempDir()
+	writeBig(t, bigRoot, gwA, t0, bigRows)
+	for i := range 6 {
+		writeWindow(t, smallRoot, gwB, t0.Add(time.Duration(5*i)*time.Minute), uint64(30+i), 300)
+	}
+	// Received by a server without a database: everything is here and
+	// committed before the first load.
+	recv := startServer(t, hoRoot, nil, nil, nil)
+	push(t, clientConfig(t, bigRoot, gwA, recv.URL, nil))
+	push(t, clientConfig(t, smallRoot, gwB, recv.URL, nil))
+	recv.Stop()
+
+	table := "A" + t0.Format(schema.DayLayout)
+	child := func() *exec.Cmd {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestKill9MidLoad$")
+		cmd.Env = append(os.Environ(), "DATASYNC_CHILD=loadserver", "DATASYNC_HO="+hoRoot, "DATASYNC_DSN="+dsn)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	type kill struct{ before, after, small int }
+	var kills []kill
+	last := 0
+	for len(kills) < 6 {
+		srv := child()
+		// Once this life has loaded rows of A's file past the last one's,
+		// at a random moment after.
+		waitUntil(t, 5*time.Minute, "A's load to get further", func() bool { return gwRows(db, table, gwA) > last })
+		time.Sleep(time.Duration(rng.IntN(300)) * time.Millisecond)
+		k := kill{before: gwRows(db, table, gwA)}
+		srv.Process.Kill()
+		srv.Wait()
+		k.after, k.small = gwRows(db, table, gwA), gwRows(db, table, gwB)
+		kills = append(kills, k)
+		if k.after == bigRows {
+			break
+		}
+		last = k.after
+	}
+	mid := 0
+	for i, k := range kills {
+		t.Logf("kill %d: A had %d of %d rows in just before, %d after; B %d rows of %s", i+1, k.before, bigRows, k.after, k.small, table)
+		if k.after > 0 && k.after < bigRows {
+			mid++
+		}
+	}
+	if mid < 4 {
+		t.Errorf("%d of %d kills landed in the middle of A's file, want at least 4", mid, len(kills))
+	}
+	srv := startServer(t, hoRoot, db, nil, nil)
+	loadAll(t, srv)
+	checkRows(t, db, bigRoot, gwA)
+	checkRows(t, db, smallRoot, gwB)
+	if got, want := gwLoaded(t, hoRoot, gwA), t0.Format(datasync.WindowLayout); got != want {
+		t.Errorf("A's last loaded window %q, want %s", got, want)
+	}
+	if got, want := gwLoaded(t, hoRoot, gwB), t0.Add(25*time.Minute).Format(datasync.WindowLayout); got != want {
+		t.Errorf("B's last loaded window %q, want %s", got, want)
+	}
+}
+
+// loadServerChild is a head office that loads what is received, in
+// statements of loadStatement bytes, until it is killed.
+func loadServerChild() {
+	ctx := context.Background()
+	db, err := mariadb.Open(ctx, os.Getenv("DATASYNC_DSN"))
+	if err != nil {
+		panic(err)
+	}
+	srv, err := datasync.NewServer(datasync.ServerConfig{Root: os.Getenv("DATASYNC_HO"), Gateways: gateways(),
+		TLS: datasync.TLSFiles{Insecure: true}, LoadInterval: 200 * time.Millisecond,
+		LoadWorkers: 4, LoadStatementBytes: loadStatement, WindowPast: 20 * 365 * 24 * time.Hour}, db)
+	if err != nil {
+		panic(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	srv.Serve(ctx, ln)
+	os.Exit(0)
 }
