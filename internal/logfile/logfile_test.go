@@ -363,17 +363,33 @@ func TestKillWriter(t *testing.T) {
 			root := t.TempDir()
 			cmd := exec.Command(os.Args[0], "-test.run=^TestKillWriter$")
 			cmd.Env = append(os.Environ(), "ACSTORE_WRITER_CHILD="+root)
-			var out bytes.Buffer
-			cmd.Stdout = &out
+			// The child prints the number of rows of each fsynced frame.
+			outPath := filepath.Join(t.TempDir(), "out")
+			out, err := os.Create(outPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer out.Close()
+			cmd.Stdout = out
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
+			}
+			// The delay counts from its first frame: a loaded machine may
+			// take longer than the delay to start the child at all.
+			for deadline := time.Now().Add(time.Minute); ; time.Sleep(time.Millisecond) {
+				if st, err := out.Stat(); err == nil && st.Size() > 0 || time.Now().After(deadline) {
+					break
+				}
 			}
 			time.Sleep(delay)
 			cmd.Process.Kill()
 			cmd.Wait()
-			// The child prints the number of rows of each fsynced frame.
+			printed, err := os.ReadFile(outPath)
+			if err != nil {
+				t.Fatal(err)
+			}
 			var flushed int
-			for _, l := range strings.Fields(out.String()) {
+			for _, l := range strings.Fields(string(printed)) {
 				n, _ := strconv.Atoi(l)
 				flushed = n
 			}

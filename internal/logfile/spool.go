@@ -99,7 +99,6 @@ type Spool struct {
 	windows map[Name]*window
 	enc     Encoder
 	table   *schema.Table
-	fields  int // of table's rows
 	name    Name
 	stats   SpoolStats
 	tag     *captureTag
@@ -175,7 +174,7 @@ func (s *Spool) sealParts() error {
 // Begin starts a row of the log table letter for an event at ts; add the
 // fields after id and ts to the returned Encoder, then call Commit.
 func (s *Spool) Begin(letter byte, ts time.Time) *Encoder {
-	s.table, s.fields = s.tables[letter], s.counts[letter]
+	s.table = s.tables[letter]
 	s.name = Name{Window: WindowStart(ts), Gateway: s.cfg.Gateway, Table: letter}
 	s.enc.Reset()
 	s.enc.Time(ts)
@@ -189,13 +188,18 @@ func (s *Spool) Commit() error {
 		return fmt.Errorf("commit: unknown table %q", s.name.Table)
 	}
 	s.table = nil
-	if got := s.enc.Fields() + 1; got != s.fields {
-		return fmt.Errorf("commit %c row: %d fields, table %s has %d", t.Letter, got, t.Name, s.fields)
+	return s.commit(t, s.name, s.enc.Bytes(), s.enc.Fields())
+}
+
+// commit adds row, fields fields after the id, to the window n of table t.
+func (s *Spool) commit(t *schema.Table, n Name, row []byte, fields int) error {
+	if got := fields + 1; got != s.counts[t.Letter] {
+		return fmt.Errorf("commit %c row: %d fields, table %s has %d", t.Letter, got, t.Name, s.counts[t.Letter])
 	}
-	w := s.windows[s.name]
+	w := s.windows[n]
 	if w == nil {
 		var err error
-		if w, err = s.open(s.name); err != nil {
+		if w, err = s.open(n); err != nil {
 			return err
 		}
 	}
@@ -218,7 +222,7 @@ func (s *Spool) Commit() error {
 	}
 	w.pending = strconv.AppendUint(w.pending, id, 10)
 	w.pending = append(w.pending, '\t')
-	w.pending = append(w.pending, s.enc.Bytes()...)
+	w.pending = append(w.pending, row...)
 	w.pending = append(w.pending, '\n')
 	w.rows++
 	s.stats.Rows[t.Letter]++

@@ -56,7 +56,7 @@ func (g *Gen) WriteGateway(root, gw, letters string, n int, ts time.Time) error 
 }
 
 // Row begins a row of table t at ts on sp, fills every field and commits.
-func (g *Gen) Row(sp *logfile.Spool, t *schema.Table, ts time.Time) error {
+func (g *Gen) Row(sp logfile.RowWriter, t *schema.Table, ts time.Time) error {
 	e := sp.Begin(t.Letter, ts)
 	for _, c := range t.Columns[3:] { // after id, gw, ts
 		if c.Stored() {

@@ -189,10 +189,19 @@ func (r *run) freshEngine() error {
 		r.engBase = addEngineStats(r.engBase, r.eng.Stats())
 		r.recBase = addRecordStats(r.recBase, r.rec.Stats())
 		n, _ := r.rec.Errors()
-		r.recErrBase += n
+		r.recErrBase += n + r.refused()
 	}
-	r.rec = record.New(r.sp, r.conf, r.rc)
-	eng, err := newEngine(r.p.cfg.Audit, r.rec, r.p.cfg.Workers)
+	var eng engine
+	var err error
+	if workers := r.p.cfg.Workers; workers <= 1 {
+		// One engine on the loop's goroutine, writing to the spool.
+		r.rec = record.New(r.sp, r.conf, r.rc)
+		eng, err = audit.New(r.p.cfg.Audit, r.rec)
+	} else {
+		rows := newBatcher(r.sp)
+		r.rec = record.New(rows, r.conf, r.rc)
+		eng, err = newShards(r.p.cfg.Audit, r.rec, workers, rows)
+	}
 	if err != nil {
 		return err
 	}
@@ -203,7 +212,7 @@ func (r *run) freshEngine() error {
 // unwritten counts the rows that could not be written so far.
 func (r *run) unwritten() uint64 {
 	n, _ := r.rec.Errors()
-	return r.recErrBase + n // rows the spool dropped are among them
+	return r.recErrBase + n + r.refused() // rows the spool dropped are among them
 }
 
 // openLedger opens the capture ledger and says which captures an earlier

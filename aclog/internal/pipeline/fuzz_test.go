@@ -40,7 +40,7 @@ func FuzzShards(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, blob []byte, lt uint8) {
 		events := &collector{}
-		s, err := newShards(audit.DefaultConfig(), events, 4)
+		s, err := newShards(audit.DefaultConfig(), events, 4, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -55,7 +55,7 @@ func FuzzShards(f *testing.F) {
 			n++
 			switch n % 97 {
 			case 13:
-				s.Epoch(ts, func(time.Time) {})
+				s.Epoch(ts, func(time.Time) {}, func(time.Time) {})
 			case 50:
 				s.Flush(ts)
 			case 96:

@@ -296,10 +296,13 @@ func (r *run) feed(ctx context.Context, src capture.Source) error {
 			if ci.Timestamp.After(r.pktTime) {
 				r.pktTime = ci.Timestamp
 			}
-			// The periodic work every 4096 packets, and at least every
-			// tickEvery while packets trickle in (a live link too slow to
-			// fill 4096 but never quiet for a read timeout).
-			if n&4095 != 0 && (n&255 != 0 || time.Since(r.ticked) < tickEvery) {
+			// The periodic work every 4096 packets, and live at least
+			// every tickEvery while packets trickle in (a link too slow to
+			// fill 4096 but never quiet for a read timeout). A capture
+			// file's epochs are counted in packets only: with several
+			// workers they set the order rows are written in, hence
+			// their ids, which must be the same when it is read again.
+			if n&4095 != 0 && (n&255 != 0 || r.file != "" || time.Since(r.ticked) < tickEvery) {
 				continue
 			}
 		case errors.Is(err, capture.ErrTimeout):
@@ -375,21 +378,41 @@ func (r *run) tick() {
 		r.lastFlush = time.Now()
 	}
 	if s, ok := r.eng.(*shards); ok {
-		s.Epoch(r.pktTime, func(applied time.Time) { r.periodic(applied, flush) })
+		s.Epoch(r.pktTime, func(applied time.Time) { r.advanceRows(applied, flush) },
+			func(applied time.Time) { r.advanceFiles(applied, flush, s.refused) })
 	} else {
-		r.periodic(r.pktTime, flush)
+		// What has timed out ends now, as each of several workers' engines
+		// does at an epoch's end, so that the F and T sums are split into
+		// rows the same way for any number of workers.
+		if !r.pktTime.IsZero() {
+			r.eng.Flush(r.pktTime)
+		}
+		r.advanceRows(r.pktTime, flush)
+		r.advanceFiles(r.pktTime, flush, 0)
 	}
 	if flush || time.Since(r.published) >= publishEvery {
 		r.publish()
 	}
 }
 
-// periodic is tick's work on the rows: now is the packet time up to which
-// rows are written.
-func (r *run) periodic(now time.Time, flush bool) {
-	log := r.p.cfg.Logger
+// advanceRows is tick's work on the recorder: now is the packet time up
+// to which events are applied.
+func (r *run) advanceRows(now time.Time, flush bool) {
 	if !now.IsZero() {
 		r.rec.Advance(now)
+	}
+	if flush {
+		r.noteRecord()
+	}
+}
+
+// advanceFiles is tick's work on the spool, after the rows of
+// advanceRows: windows ended by now are published; with flush, every
+// window's rows are written. refused counts the rows the spool refused
+// so far that the recorder does not know of.
+func (r *run) advanceFiles(now time.Time, flush bool, refused uint64) {
+	log := r.p.cfg.Logger
+	if !now.IsZero() {
 		if err := r.sp.Advance(now); err != nil {
 			log.Error("publishing sync_files", "err", err)
 		}
@@ -398,27 +421,49 @@ func (r *run) periodic(now time.Time, flush bool) {
 		if err := r.sp.Flush(); err != nil {
 			log.Error("flushing rows (kept in memory and retried)", "err", err)
 		}
-		r.noteWrites()
+		r.noteSpool(refused)
 	}
 }
 
-// writeStats are the writing side's counters, copied by whichever
-// goroutine writes rows for the loop's stats line.
+// writeStats are the writing side's counters, copied for the loop's stats
+// line by the goroutines that write rows: the recorder's by the one that
+// runs it, the spool's by the one that commits rows.
 type writeStats struct {
-	spool     logfile.SpoolStats
-	record    record.Stats
-	rowErrors uint64
+	spool   logfile.SpoolStats
+	record  record.Stats
+	recErrs uint64 // rows the recorder could not write
+	refused uint64 // rows the spool refused that the recorder does not count
 }
 
-// noteWrites copies the counters of the recorder and spool; call it where
-// rows are written (the writer goroutine, or the loop once the engine is
-// closed).
-func (r *run) noteWrites() {
+func (r *run) noteRecord() {
 	n, _ := r.rec.Errors()
-	w := writeStats{spool: r.sp.Stats(), record: addRecordStats(r.recBase, r.rec.Stats()), rowErrors: r.recErrBase + n}
+	st := addRecordStats(r.recBase, r.rec.Stats())
 	r.wmu.Lock()
-	r.writes = w
+	r.writes.record, r.writes.recErrs = st, r.recErrBase+n
 	r.wmu.Unlock()
+}
+
+func (r *run) noteSpool(refused uint64) {
+	st := r.sp.Stats()
+	r.wmu.Lock()
+	r.writes.spool, r.writes.refused = st, refused
+	r.wmu.Unlock()
+}
+
+// noteWrites copies every writing counter; call it on the loop's
+// goroutine while it holds the recorder and spool (no epoch in flight).
+func (r *run) noteWrites() {
+	r.noteRecord()
+	r.noteSpool(r.refused())
+}
+
+// refused counts the rows the current engine's files goroutine saw the
+// spool refuse.
+func (r *run) refused() uint64 {
+	if s, ok := r.eng.(*shards); ok {
+		return s.refused
+	}
+	return 0
 }
 
 // tickEvery is the longest the periodic work waits while packets come.
@@ -438,7 +483,7 @@ func (r *run) publish() {
 	}
 	s.Engine = addEngineStats(r.engBase, r.eng.Stats())
 	r.wmu.Lock()
-	s.Spool, s.Record, s.RowErrors = r.writes.spool, r.writes.record, r.writes.rowErrors
+	s.Spool, s.Record, s.RowErrors = r.writes.spool, r.writes.record, r.writes.recErrs+r.writes.refused
 	r.wmu.Unlock()
 	s.PacketTime = r.pktTime
 	s.At = time.Now()

@@ -20,15 +20,6 @@ type engine interface {
 	Stats() audit.Stats
 }
 
-// newEngine returns one engine writing to sink, or, with workers > 1, that
-// many engines on goroutines of their own.
-func newEngine(cfg audit.Config, sink audit.Sink, workers int) (engine, error) {
-	if workers <= 1 {
-		return audit.New(cfg, sink)
-	}
-	return newShards(cfg, sink, workers)
-}
-
 // Sharding: packets are given to workers by flowhash, a hash of their two
 // IP addresses, the same whichever way a packet goes (and the same as an
 // AF_PACKET live capture's fanout), so that both directions
@@ -103,21 +94,29 @@ type shards struct {
 	closed  bool
 
 	// The writer: it runs jobs in order, each after applying the epoch
-	// marked before it was queued.
+	// marked before it was queued. Behind it the files goroutine commits
+	// the rows it batched (rows; nil when the sink writes no rows).
 	jobs    chan func()
 	stopped chan struct{}
 	applied time.Time // packet time up to which events are applied; the writer's
+	rows    *batcher
+	refused uint64 // rows the spool refused; the files goroutine's
 
 	mu    sync.Mutex
 	stats []audit.Stats // each worker's counters as of its last epoch applied
 }
 
-func newShards(cfg audit.Config, sink audit.Sink, n int) (*shards, error) {
+// newShards starts n workers and the writer; rows, when not nil, is what
+// sink writes its rows to, and a files goroutine commits them.
+func newShards(cfg audit.Config, sink audit.Sink, n int, rows *batcher) (*shards, error) {
 	// The caps are for the whole: each engine gets its share.
 	cfg.MaxSessions = max(1, cfg.MaxSessions/n)
 	cfg.MaxFragments = max(1, cfg.MaxFragments/n)
 	cfg.MaxBufferedPagesTotal = max(cfg.MaxBufferedPagesPerConn, cfg.MaxBufferedPagesTotal/n)
-	s := &shards{sink: sink, stats: make([]audit.Stats, n), jobs: make(chan func(), 4), stopped: make(chan struct{})}
+	s := &shards{sink: sink, stats: make([]audit.Stats, n), jobs: make(chan func(), 4), stopped: make(chan struct{}), rows: rows}
+	if rows == nil {
+		s.rows = newBatcher(nil)
+	}
 	for range n {
 		c := &collector{}
 		eng, err := audit.New(cfg, c)
@@ -131,15 +130,19 @@ func newShards(cfg audit.Config, sink audit.Sink, n int) (*shards, error) {
 		s.workers = append(s.workers, w)
 		go w.run()
 	}
-	go s.write()
+	files := make(chan struct{})
+	go s.rows.files(&s.refused, files)
+	go s.write(files)
 	return s, nil
 }
 
-// write is the writer goroutine.
-func (s *shards) write() {
+// write is the writer goroutine; once it ends, the files goroutine ends.
+func (s *shards) write(files <-chan struct{}) {
 	for job := range s.jobs {
 		job()
 	}
+	close(s.rows.out)
+	<-files
 	close(s.stopped)
 }
 
@@ -219,36 +222,47 @@ func (s *shards) apply(at time.Time) {
 }
 
 // sync ends the epoch with m and queues for the writer its events, then
-// then (when not nil) with the packet time up to which events are
-// applied.
-func (s *shards) sync(m marker, then func(applied time.Time)) {
+// rec and files (when not nil) with the packet time up to which events
+// are applied: rec on the writer goroutine, files on the files goroutine
+// once the rows written before it are committed.
+func (s *shards) sync(m marker, rec, files func(applied time.Time)) {
+	s.rows.direct = false
 	s.mark(m)
 	s.jobs <- func() {
 		s.apply(m.at)
-		if then != nil {
-			then(s.applied)
+		applied := s.applied
+		if rec != nil {
+			rec(applied)
 		}
+		var then func()
+		if files != nil {
+			then = func() { files(applied) }
+		}
+		s.rows.handoff(then)
 	}
 }
 
-// wait returns once the writer has done every job queued: then the loop's
-// goroutine may use the sink and what it writes to.
+// wait returns once the writer and the files goroutine have done every
+// job queued: then the loop's goroutine may use the sink and the spool.
 func (s *shards) wait() {
 	done := make(chan struct{})
-	s.jobs <- func() { close(done) }
+	s.jobs <- func() { s.rows.handoff(func() { close(done) }) }
 	<-done
+	s.rows.direct = true
 }
 
-// Epoch is called by the loop for its periodic work: then runs on the
-// writer goroutine once the events of the epoch it ends are applied, with
-// the packet time up to which rows are written. Once the shards are
-// closed, then runs at once.
-func (s *shards) Epoch(now time.Time, then func(applied time.Time)) {
+// Epoch is called by the loop for its periodic work: rec runs on the
+// writer goroutine once the events of the epoch it ends are applied, and
+// files on the files goroutine after the rows written so far are
+// committed, both with the packet time up to which rows are written. Once
+// the shards are closed, both run at once.
+func (s *shards) Epoch(now time.Time, rec, files func(applied time.Time)) {
 	if s.closed {
-		then(s.applied)
+		rec(s.applied)
+		files(s.applied)
 		return
 	}
-	s.sync(marker{kind: markEpoch, at: now, last: s.last}, then)
+	s.sync(marker{kind: markEpoch, at: now, last: s.last}, rec, files)
 }
 
 func (s *shards) Flush(now time.Time) {
@@ -258,7 +272,7 @@ func (s *shards) Flush(now time.Time) {
 	if now.After(s.last) {
 		s.last = now
 	}
-	s.sync(marker{kind: markFlush, at: now, last: s.last}, nil)
+	s.sync(marker{kind: markFlush, at: now, last: s.last}, nil, nil)
 }
 
 // Restart ends everything open in every engine and returns once their
@@ -267,20 +281,21 @@ func (s *shards) Restart(at time.Time) {
 	if s.closed {
 		return
 	}
-	s.sync(marker{kind: markRestart, at: at, last: s.last}, nil)
+	s.sync(marker{kind: markRestart, at: at, last: s.last}, nil, nil)
 	s.wait()
 	s.applied, s.last = at, at
 }
 
-// Close ends every engine, writes what they emitted and stops the workers
-// and the writer.
+// Close ends every engine, writes what they emitted and stops the workers,
+// the writer and the files goroutine.
 func (s *shards) Close() {
 	if s.closed {
 		return
 	}
-	s.sync(marker{kind: markClose, last: s.last}, nil)
+	s.sync(marker{kind: markClose, last: s.last}, nil, nil)
 	close(s.jobs)
 	<-s.stopped
+	s.rows.direct = true
 	for _, w := range s.workers {
 		close(w.in)
 	}

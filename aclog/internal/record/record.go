@@ -29,7 +29,7 @@ import (
 // Recorder is an audit.Sink writing rows. It is not safe for concurrent
 // use: the engine calls it from one goroutine.
 type Recorder struct {
-	sp   *logfile.Spool
+	sp   logfile.RowWriter
 	conf *configtab.Tables
 	cfg  Config
 
@@ -97,7 +97,7 @@ type onlineSums struct {
 // New returns a Recorder writing to sp and naming with conf; cfg says
 // where attachment bundles go and how rows are reduced (start from
 // DefaultConfig).
-func New(sp *logfile.Spool, conf *configtab.Tables, cfg Config) *Recorder {
+func New(sp logfile.RowWriter, conf *configtab.Tables, cfg Config) *Recorder {
 	cfg.Validate()
 	if cfg.Now == nil {
 		cfg.Now = time.Now
