@@ -110,6 +110,7 @@ func run(args []string) error {
 			return fmt.Errorf("-shards %s: the console reads through the front: %w", shards.Path, err)
 		}
 		defer cfg.Front.Close()
+		shards.Watch(ctx, set, log)
 	}
 	cfg.DB = db
 	srv, err := web.New(ctx, cfg)

@@ -139,7 +139,7 @@ func serve(args []string) error {
 	if shards.Path != "" {
 		cfg.Shards = set
 	}
-	if set.Map.Front != "" {
+	if set.Map().Front != "" {
 		front, err := spider.New(set, log)
 		if err != nil {
 			return err
@@ -158,6 +158,7 @@ func serve(args []string) error {
 	}
 	defer srv.Close()
 	srv.ReloadOn(ctx, syscall.SIGHUP)
+	shards.Watch(ctx, set, log)
 	if err := common.Observe(ctx, log, srv.Register, srv.StatsLine); err != nil {
 		return err
 	}

@@ -96,7 +96,7 @@ func run(args []string) error {
 	}
 	defer set.Close()
 	cfg.Shards = set
-	if set.Map.Front != "" {
+	if set.Map().Front != "" {
 		front, err := spider.New(set, log)
 		if err != nil {
 			return err
@@ -119,6 +119,7 @@ func run(args []string) error {
 	}
 	log.Info("loader started", append([]any{common.ConfigAttr(), "data", cfg.Root, "keep_files", cfg.Keep, "interval", cfg.Interval},
 		cfg.Disk.Attrs(cfg.KeepDays)...)...)
+	shards.Watch(ctx, set, log)
 	err = l.Run(ctx)
 	log.Info("loader stopped", "files", l.Stats().Files.Load(), "rows", l.Stats().Rows.Load())
 	return err

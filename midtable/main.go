@@ -133,6 +133,7 @@ func run(args []string) error {
 	if *once {
 		return rollOnce(ctx, r, log)
 	}
+	shards.Watch(ctx, set, log)
 	return roll(ctx, &common, cfg, r, db, disk)
 }
 

@@ -97,20 +97,20 @@ func run(args []string) error {
 // is reported and the others go on.
 func (md mode) onShards(ctx context.Context, set *shard.Set, root string, log *slog.Logger) error {
 	var errs []error
-	for _, name := range set.Map.Names() {
+	for _, name := range set.Map().Names() {
 		db, err := set.DB(ctx, name)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		r := &rebuild.Rebuilder{Root: root, DB: db, Logger: log, Attempts: 3}
-		if set.Map.Sharded() {
+		if set.Map().Sharded() {
 			fmt.Printf("== shard %s\n", name)
-			r.Keep = func(gw, day string) bool { return set.Map.For(gw, day) == name }
+			r.Keep = func(gw, day string) bool { return set.Map().For(gw, day) == name }
 		}
 		if err := md.run(ctx, r, log); err != nil {
 			errs = append(errs, fmt.Errorf("shard %s: %w", name, err))
-			if !set.Map.Sharded() {
+			if !set.Map().Sharded() {
 				return err
 			}
 		}

@@ -139,7 +139,7 @@ func (s *Server) loadGateway(ctx context.Context, gw string) error {
 	// published, so the load sees them.
 	win, known := s.state.snapshot()[gw]
 	ferr := s.loadConfig(ctx, gw)
-	if ferr != nil && ctx.Err() == nil && s.cfg.Shards != nil && s.cfg.Shards.Map.Sharded() && mariadb.IsUnavailable(ferr) {
+	if ferr != nil && ctx.Err() == nil && s.cfg.Shards != nil && s.cfg.Shards.Map().Sharded() && mariadb.IsUnavailable(ferr) {
 		// Past one server the config tables are on the default shard:
 		// while it is down they wait (their md5 is not recorded), and the
 		// rows still load on the gateway's own shard.

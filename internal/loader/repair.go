@@ -39,7 +39,7 @@ func (l *Loader) repairAndRebuild(ctx context.Context, tg *target, t *schema.Tab
 // is only appended to would not show it.
 func (l *Loader) CheckTables(ctx context.Context, days ...string) error {
 	var errs []error
-	for _, name := range l.set.Map.Names() {
+	for _, name := range l.set.Map().Names() {
 		tg, err := l.target(ctx, name)
 		if err == nil {
 			err = l.checkTables(ctx, tg, days...)

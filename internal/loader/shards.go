@@ -29,8 +29,8 @@ func (l *Loader) target(ctx context.Context, name string) (*target, error) {
 		return nil, err
 	}
 	rb := &rebuild.Rebuilder{Root: l.cfg.Root, DB: db, Logger: l.cfg.Logger, Attempts: 3}
-	if l.set.Map.Sharded() {
-		m := l.set.Map
+	if l.set.Map().Sharded() {
+		m := l.set.Map()
 		rb.Keep = func(gw, day string) bool { return m.For(gw, day) == name }
 	}
 	return &target{name: name, db: db, rebuild: rb}, nil
@@ -136,8 +136,9 @@ func (l *Loader) gatewayMu(gw string) *sync.Mutex {
 // load), else the shards with batches.
 func (l *Loader) run(ctx context.Context, batches []*batch, all bool) (Result, error) {
 	byShard := make(map[string][]*batch)
+	m := l.set.Map() // one map for the run, even if it is reloaded meanwhile
 	for _, b := range batches {
-		name := l.set.Map.For(b.gw, b.name[1:])
+		name := m.For(b.gw, b.name[1:])
 		byShard[name] = append(byShard[name], b)
 	}
 	var (
@@ -148,14 +149,14 @@ func (l *Loader) run(ctx context.Context, batches []*batch, all bool) (Result, e
 		down   = map[string]error{}
 		wg     sync.WaitGroup
 	)
-	for _, name := range l.set.Map.Names() {
+	for _, name := range m.Names() {
 		if len(byShard[name]) == 0 && (!all || l.checkedShard(name)) {
 			continue
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r, f, m, err := l.runShard(ctx, name, byShard[name])
+			r, f, mk, err := l.runShard(ctx, name, byShard[name])
 			mu.Lock()
 			defer mu.Unlock()
 			res.Files += r.Files
@@ -165,7 +166,7 @@ func (l *Loader) run(ctx context.Context, batches []*batch, all bool) (Result, e
 				res.Failed[gw] = err
 			}
 			failed = failed || f
-			made = made || m
+			made = made || mk
 			if err != nil {
 				down[name] = err
 				// Its gateways wait for it; the others are not held back.
@@ -183,10 +184,10 @@ func (l *Loader) run(ctx context.Context, batches []*batch, all bool) (Result, e
 	}
 	l.syncFront(ctx)
 	if len(down) > 0 {
-		if !l.set.Map.Sharded() {
+		if !m.Sharded() {
 			return res, joinErrs(down)
 		}
-		de := &shard.DownError{Err: joinErrs(down), Of: len(l.set.Map.Shards)}
+		de := &shard.DownError{Err: joinErrs(down), Of: len(m.Shards)}
 		for n := range down {
 			de.Shards = append(de.Shards, n)
 		}

@@ -31,7 +31,7 @@ func (s store) Days(ctx context.Context) ([]string, error) {
 		}
 		return err
 	})
-	if len(errs) == len(s.l.set.Map.Shards) {
+	if len(errs) == len(s.l.set.Map().Shards) {
 		return nil, joinErrs(errs)
 	}
 	out := make([]string, 0, len(seen))

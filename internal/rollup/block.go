@@ -222,7 +222,7 @@ func (r *Roller) trimCache(blocks []Block) {
 // replaces it again.
 func (r *Roller) replace(ctx context.Context, b Block, tables []tableRows) error {
 	// The block's gateway's shard holds its rollups.
-	shardName := r.set.Map.For(b.Gateway, b.Day)
+	shardName := r.set.Map().For(b.Gateway, b.Day)
 	db, err := r.set.DB(ctx, shardName)
 	if err != nil {
 		return err

@@ -29,7 +29,7 @@ func (m Mismatch) String() string {
 // against its own raw tables.
 func CheckShards(ctx context.Context, set *shard.Set, day string) ([]Mismatch, error) {
 	var ms []Mismatch
-	for _, name := range set.Map.Names() {
+	for _, name := range set.Map().Names() {
 		db, err := set.DB(ctx, name)
 		if err != nil {
 			return ms, err

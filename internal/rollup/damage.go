@@ -20,14 +20,14 @@ import (
 // is only written by DELETE and LOAD DATA may not show it by an error.
 func (r *Roller) checkDays(ctx context.Context, days []string) error {
 	damaged := map[string]error{}
-	down := &shard.DownError{Of: len(r.set.Map.Shards)}
+	down := &shard.DownError{Of: len(r.set.Map().Shards)}
 	var downErrs []error
-	for _, shardName := range r.set.Map.Names() {
+	for _, shardName := range r.set.Map().Names() {
 		db, err := r.set.DB(ctx, shardName)
 		if err == nil {
 			err = checkShardDays(ctx, db, days, damaged)
 		}
-		if err != nil && r.set.Map.Sharded() && mariadb.IsUnavailable(err) && ctx.Err() == nil {
+		if err != nil && r.set.Map().Sharded() && mariadb.IsUnavailable(err) && ctx.Err() == nil {
 			// Checked when it is back; the other shards go on.
 			down.Shards = append(down.Shards, shardName)
 			downErrs = append(downErrs, err)
@@ -82,7 +82,7 @@ func checkShardDays(ctx context.Context, db *sql.DB, days []string, damaged map[
 func (r *Roller) repairDay(ctx context.Context, day string, cause error) error {
 	r.cfg.Logger.Warn("rollup table damaged; repairing and recomputing the day", "day", day, "err", cause)
 	r.stats.Repairs.Add(1)
-	for _, shardName := range r.set.Map.Names() {
+	for _, shardName := range r.set.Map().Names() {
 		db, err := r.set.DB(ctx, shardName)
 		if err != nil {
 			return err

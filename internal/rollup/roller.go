@@ -225,7 +225,7 @@ func (r *Roller) RunOnce(ctx context.Context) (Result, error) {
 	failed := false
 	down := map[string]error{} // past one server: shards lost this pass
 	for _, b := range blocks {
-		sh := r.set.Map.For(b.Gateway, b.Day)
+		sh := r.set.Map().For(b.Gateway, b.Day)
 		if down[sh] != nil {
 			continue // its blocks stay pending; the other shards go on
 		}
@@ -241,7 +241,7 @@ func (r *Roller) RunOnce(ctx context.Context) (Result, error) {
 			if mariadb.IsUnavailable(err) {
 				r.checked = false
 			}
-			if mariadb.IsUnavailable(err) && ctx.Err() == nil && r.set.Map.Sharded() {
+			if mariadb.IsUnavailable(err) && ctx.Err() == nil && r.set.Map().Sharded() {
 				down[sh] = err
 				continue
 			}
@@ -329,7 +329,7 @@ func (r *Roller) checkOnce(ctx context.Context, blocks []Block) error {
 
 // downError names the shards lost during a pass, with their errors.
 func (r *Roller) downError(down map[string]error) error {
-	de := &shard.DownError{Of: len(r.set.Map.Shards)}
+	de := &shard.DownError{Of: len(r.set.Map().Shards)}
 	var errs []error
 	for _, n := range slices.Sorted(maps.Keys(down)) {
 		de.Shards = append(de.Shards, n)

@@ -25,13 +25,15 @@ type Front struct {
 	log *slog.Logger
 	mu  sync.Mutex
 	db  *sql.DB
-	// servers: CREATE SERVER ran for every shard since the front was opened.
-	servers bool
+	dsn string // the front's DSN db was opened with
+	// setUp is the map whose shards got a CREATE SERVER on this pool; a
+	// reloaded map (shard.Set.Replace) is set up again.
+	setUp *shard.Map
 }
 
-// New returns the front of set (set.Map.Front); nothing is connected yet.
+// New returns the front of set (set.Map().Front); nothing is connected yet.
 func New(set *shard.Set, log *slog.Logger) (*Front, error) {
-	if set.Map.Front == "" {
+	if set.Map().Front == "" {
 		return nil, errors.New("the shard map names no front")
 	}
 	if log == nil {
@@ -45,18 +47,26 @@ func New(set *shard.Set, log *slog.Logger) (*Front, error) {
 func (f *Front) DB(ctx context.Context) (*sql.DB, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	m := f.set.Map()
+	if m.Front == "" {
+		return nil, errors.New("the shard map names no front")
+	}
+	if f.db != nil && f.dsn != m.Front {
+		f.db.Close() // a reloaded map moved the front
+		f.db, f.setUp = nil, nil
+	}
 	if f.db == nil {
-		db, err := mariadb.Open(ctx, f.set.Map.Front)
+		db, err := mariadb.Open(ctx, m.Front)
 		if err != nil {
 			return nil, fmt.Errorf("spider front: %w", err)
 		}
-		f.db = db
+		f.db, f.dsn = db, m.Front
 	}
-	if !f.servers {
-		if err := f.setup(ctx); err != nil {
+	if f.setUp != m {
+		if err := f.setup(ctx, m); err != nil {
 			return nil, err
 		}
-		f.servers = true
+		f.setUp = m
 	}
 	return f.db, nil
 }
@@ -69,13 +79,13 @@ func (f *Front) Close() error {
 		return nil
 	}
 	err := f.db.Close()
-	f.db, f.servers = nil, false
+	f.db, f.setUp = nil, nil
 	return err
 }
 
 // setup loads Spider if the server lacks it, and (re)defines a server per
 // shard from the map's DSNs.
-func (f *Front) setup(ctx context.Context) error {
+func (f *Front) setup(ctx context.Context, m *shard.Map) error {
 	var n int
 	if err := f.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.ENGINES WHERE ENGINE = 'SPIDER' AND SUPPORT IN ('YES', 'DEFAULT')").Scan(&n); err != nil {
 		return fmt.Errorf("spider front: %w", err)
@@ -86,8 +96,8 @@ func (f *Front) setup(ctx context.Context) error {
 				"(install the mariadb-plugin-spider package on the front): %w", err)
 		}
 	}
-	for _, name := range f.set.Map.Names() {
-		cfg, err := mysql.ParseDSN(f.set.Map.Shards[name])
+	for _, name := range m.Names() {
+		cfg, err := mysql.ParseDSN(m.Shards[name])
 		if err != nil {
 			return fmt.Errorf("shard %s: %w", name, err)
 		}
@@ -117,6 +127,7 @@ func (f *Front) Sync(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	m := f.set.Map()
 	var mu sync.Mutex
 	onShard := map[string]map[string]bool{} // table -> shards that have it
 	errs := f.set.Each(ctx, func(ctx context.Context, name string, db *sql.DB) error {
@@ -150,9 +161,9 @@ func (f *Front) Sync(ctx context.Context) error {
 	var all []error
 	for _, t := range names {
 		day, partitioned := retention.TableDay(t)
-		shards := []string{f.set.Map.Default}
+		shards := []string{m.Default}
 		if partitioned {
-			shards = f.set.Map.ShardsOf(day)
+			shards = m.ShardsOf(day)
 		}
 		complete := true
 		for _, s := range shards {
@@ -167,7 +178,7 @@ func (f *Front) Sync(ctx context.Context) error {
 		if onFront[t] || !complete {
 			continue
 		}
-		ddl, err := DDL(f.set.Map, t, day)
+		ddl, err := DDL(m, t, day)
 		if err != nil {
 			all = append(all, err)
 			continue
@@ -178,7 +189,7 @@ func (f *Front) Sync(ctx context.Context) error {
 		}
 		f.log.Info("spider table created on the front", "table", t, "shards", shards)
 	}
-	for _, name := range f.set.Map.Names() {
+	for _, name := range m.Names() {
 		if err := errs[name]; err != nil {
 			all = append(all, fmt.Errorf("shard %s: %w", name, err))
 		}

@@ -26,7 +26,7 @@ type Reading struct {
 
 // Reading pings the shards (each within ConnectTimeout) and begins a read.
 func (f *Front) Reading(ctx context.Context) *Reading {
-	return &Reading{m: f.set.Map, up: f.Up(ctx), lacking: map[string]bool{}}
+	return &Reading{m: f.set.Map(), up: f.Up(ctx), lacking: map[string]bool{}}
 }
 
 // Up reports whether shard name answered the ping.

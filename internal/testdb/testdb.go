@@ -115,19 +115,41 @@ func (in *Instance) Up() string { return in.run("up") }
 // Down stops the server.
 func (in *Instance) Down() { in.run("down") }
 
+// Pause freezes the server (SIGSTOP), as a hung host does: connections
+// stay open and the kernel still accepts new ones, but nothing answers.
+// Resume (SIGCONT) lets it go on where it stopped.
+func (in *Instance) Pause() { in.signal(syscall.SIGSTOP) }
+
+// Resume ends a Pause.
+func (in *Instance) Resume() { in.signal(syscall.SIGCONT) }
+
+func (in *Instance) signal(sig syscall.Signal) {
+	in.t.Helper()
+	pid := in.pid()
+	if err := syscall.Kill(pid, sig); err != nil {
+		in.t.Fatalf("signal %v to mariadbd %d: %v", sig, pid, err)
+	}
+}
+
+func (in *Instance) pid() int {
+	in.t.Helper()
+	b, err := os.ReadFile(filepath.Join(in.dir, "mariadb", "mysqld.pid"))
+	if err != nil {
+		in.t.Fatalf("mariadbd pid: %v", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		in.t.Fatalf("mariadbd pid file: %v", err)
+	}
+	return pid
+}
+
 // Kill crashes the server: SIGKILL, as a power loss or the OOM killer
 // would end it, leaving open MyISAM tables unclosed. It returns when the
 // process is gone; Up starts it again.
 func (in *Instance) Kill() {
 	in.t.Helper()
-	b, err := os.ReadFile(filepath.Join(in.dir, "mariadb", "mysqld.pid"))
-	if err != nil {
-		in.t.Fatalf("kill mariadbd: %v", err)
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		in.t.Fatalf("kill mariadbd: pid file: %v", err)
-	}
+	pid := in.pid()
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		in.t.Fatalf("kill -9 mariadbd %d: %v", pid, err)
 	}
