@@ -99,8 +99,7 @@ func (r *run) captureFile(ctx context.Context, path string) (done bool, err erro
 		log.Error("capture file is damaged; the packets before the damage were used", "file", path, "err", err)
 	}
 	// The capture's end: everything it left open is written and flushed.
-	r.eng.Close()
-	r.rec.Close()
+	r.end()
 	flushErr := r.sp.Flush()
 	r.lastFlush = time.Now()
 	r.noteWrites()
@@ -184,8 +183,7 @@ func (r *run) purge(o *source.Open, done source.Done, wasDone bool) error {
 // keeping the counters of the previous ones.
 func (r *run) freshEngine() error {
 	if r.eng != nil {
-		r.eng.Close()
-		r.rec.Close()
+		r.end()
 		r.engBase = addEngineStats(r.engBase, r.eng.Stats())
 		r.recBase = addRecordStats(r.recBase, r.rec.Stats())
 		n, _ := r.rec.Errors()
@@ -207,6 +205,19 @@ func (r *run) freshEngine() error {
 	}
 	r.eng = eng
 	return nil
+}
+
+// end ends the engine and then the recorder: every open session, sum
+// and attachment bundle is written. With several workers the recorder
+// ends on the writer goroutine, its rows committed by the files goroutine
+// meanwhile.
+func (r *run) end() {
+	if s, ok := r.eng.(*shards); ok {
+		s.CloseWith(r.rec.Close)
+		return
+	}
+	r.eng.Close()
+	r.rec.Close()
 }
 
 // unwritten counts the rows that could not be written so far.

@@ -226,8 +226,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	}
 	// Capture end: every open session ends, every sum is written, every
 	// window is published.
-	r.eng.Close()
-	r.rec.Close()
+	r.end()
 	closeErr := sp.Close()
 	r.noteWrites()
 	r.publish()

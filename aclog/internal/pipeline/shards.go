@@ -288,11 +288,22 @@ func (s *shards) Restart(at time.Time) {
 
 // Close ends every engine, writes what they emitted and stops the workers,
 // the writer and the files goroutine.
-func (s *shards) Close() {
+func (s *shards) Close() { s.CloseWith(nil) }
+
+// CloseWith is Close running last (when not nil) on the writer goroutine
+// after the engines' last events; when closed already, at once.
+func (s *shards) CloseWith(last func()) {
 	if s.closed {
+		if last != nil {
+			last()
+		}
 		return
 	}
-	s.sync(marker{kind: markClose, last: s.last}, nil, nil)
+	var rec func(time.Time)
+	if last != nil {
+		rec = func(time.Time) { last() }
+	}
+	s.sync(marker{kind: markClose, last: s.last}, rec, nil)
 	close(s.jobs)
 	<-s.stopped
 	s.rows.direct = true
