@@ -159,7 +159,6 @@ func tableRows(t *testing.T, db *sql.DB) map[string][]string {
 // day tables then hold exactly the rows of one clean run. Running the
 // finished captures once more adds nothing.
 func TestKilledAndRunAgain(t *testing.T) {
-	db, dsn := testdb.New(t)
 	cleanDB, cleanDSN := testdb.New(t)
 	aclog, loader := buildTools(t)
 	files := genCaptures(t, 80000)
@@ -183,43 +182,28 @@ func TestKilledAndRunAgain(t *testing.T) {
 	cleanTook := time.Since(began)
 	load(clean, cleanDSN)
 
-	root := t.TempDir()
+	// The kills come at random moments scaled by the clean run's time. The
+	// machine's load may change between that run and these: a round whose
+	// runs all finish before their kills is done again from the start, on
+	// a shorter scale, until kills land mid-capture.
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
-	midWork := 0
-	for attempt := 0; ; attempt++ {
-		cmd := exec.Command(aclog, args(root)...)
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		if attempt >= 6 {
-			if err := cmd.Wait(); err != nil {
-				t.Fatalf("last run: %v\n%s", err, out.String())
-			}
+	var root string
+	var db *sql.DB
+	var dsn string
+	for scale, round := cleanTook, 0; ; scale, round = scale/2, round+1 {
+		root = t.TempDir()
+		db, dsn = testdb.New(t)
+		midWork := killRuns(t, aclog, args(root), root, scale, rng, func() { load(root, dsn) })
+		load(root, dsn)
+		if midWork >= 2 {
+			t.Logf("%d kills landed mid-capture; a clean run takes %v", midWork, cleanTook)
 			break
 		}
-		// Somewhere in the first half of a clean run's time: the run may
-		// also be skipping what earlier attempts finished.
-		time.Sleep(cleanTook/10 + time.Duration(rng.Int64N(int64(cleanTook/2))))
-		cmd.Process.Signal(syscall.SIGKILL)
-		err := cmd.Wait()
-		if err == nil {
-			break // finished before the kill
+		if round == 4 {
+			t.Fatalf("only %d kills landed while a capture was being processed, at every scale down to %v; the test proves nothing", midWork, scale)
 		}
-		// Provably mid-work: the ledger holds a capture begun and not finished.
-		open, _ := os.ReadFile(filepath.Join(root, "state", "aclog", "open.json"))
-		if strings.Contains(string(open), `"slot"`) {
-			midWork++
-		}
-		t.Logf("attempt %d: %v; unfinished: %s", attempt, err, open)
-		load(root, dsn) // load what it left, as a running loader would
+		t.Logf("only %d kills landed mid-capture at scale %v; again at half the scale", midWork, scale)
 	}
-	load(root, dsn)
-	if midWork < 2 {
-		t.Fatalf("only %d kills landed while a capture was being processed; the test proves nothing", midWork)
-	}
-	t.Logf("%d kills landed mid-capture; a clean run takes %v", midWork, cleanTook)
 	want := syncRows(t, clean)
 	sameRows(t, "sync_files", syncRows(t, root), want)
 	wantDB := tableRows(t, cleanDB)
@@ -242,6 +226,42 @@ func TestKilledAndRunAgain(t *testing.T) {
 	load(root, dsn)
 	sameRows(t, "sync_files after running again", syncRows(t, root), want)
 	sameRows(t, "tables after running again", tableRows(t, db), wantDB)
+}
+
+// killRuns runs aclog with args up to 6 times, each killed with SIGKILL
+// at a random moment in the first half of scale (load, a running loader's
+// work, follows each kill), then once to its end; it returns how many
+// kills provably landed mid-work: the ledger then held a capture begun and
+// not finished.
+func killRuns(t *testing.T, aclog string, args []string, root string, scale time.Duration, rng *rand.Rand, load func()) (midWork int) {
+	t.Helper()
+	for attempt := 0; ; attempt++ {
+		cmd := exec.Command(aclog, args...)
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if attempt >= 6 {
+			if err := cmd.Wait(); err != nil {
+				t.Fatalf("last run: %v\n%s", err, out.String())
+			}
+			return midWork
+		}
+		// The run may also be skipping what earlier attempts finished.
+		time.Sleep(scale/10 + time.Duration(rng.Int64N(int64(scale/2)+1)))
+		cmd.Process.Signal(syscall.SIGKILL)
+		err := cmd.Wait()
+		if err == nil {
+			return midWork // finished before the kill
+		}
+		open, _ := os.ReadFile(filepath.Join(root, "state", "aclog", "open.json"))
+		if strings.Contains(string(open), `"slot"`) {
+			midWork++
+		}
+		t.Logf("attempt %d: %v; unfinished: %s", attempt, err, open)
+		load()
+	}
 }
 
 // TestReprocess: -reprocess replaces a capture's rows in the sync_files

@@ -25,12 +25,21 @@ func main() {
 	short := flag.Int("short", 0, "write this many short sessions (half 8-packet HTTP, half 2-packet DNS) instead")
 	rate := flag.Float64("rate", 200, "with -short: sessions starting per second of capture time")
 	dur := flag.Duration("duration", 50*time.Millisecond, "with -short: how long each session lasts (rate x duration are open at once)")
+	start := flag.String("start", "", "time of the first packet, RFC 3339 (default: the generator's fixed start)")
 	flag.Parse()
+	var at time.Time
+	if *start != "" {
+		var err error
+		if at, err = time.Parse(time.RFC3339, *start); err != nil {
+			fmt.Fprintln(os.Stderr, "pcapgen: -start:", err)
+			os.Exit(2)
+		}
+	}
 	if err := run(*out, func(f *os.File) (pcapgen.Stats, error) {
 		if *short > 0 {
 			return pcapgen.WriteShort(f, pcapgen.ShortConfig{Seed: *seed, Sessions: *short, Rate: *rate, Duration: *dur})
 		}
-		return pcapgen.Write(f, pcapgen.Config{Seed: *seed, Packets: *packets, Mail: *mail})
+		return pcapgen.Write(f, pcapgen.Config{Seed: *seed, Packets: *packets, Mail: *mail, Start: at})
 	}); err != nil {
 		fmt.Fprintln(os.Stderr, "pcapgen:", err)
 		os.Exit(1)
