@@ -85,7 +85,7 @@ func NewServer(cfg ServerConfig, db *sql.DB) (*Server, error) {
 
 // limits are the bounds on reading one sync_file.
 func (s *Server) limits() logfile.Limits {
-	return logfile.Limits{MaxDict: int64(s.cfg.MaxDict), MaxRow: int(s.cfg.MaxRow)}
+	return logfile.Limits{MaxDict: int64(s.cfg.MaxDict), MaxRow: int(s.cfg.MaxRow), MaxRatio: int64(s.cfg.MaxRatio)}
 }
 
 // Close releases the loader's ledger.

@@ -34,6 +34,9 @@ type ServerConfig struct {
 	// take (logfile.Limits), whatever the file claims.
 	MaxDict ByteSize
 	MaxRow  ByteSize
+	// MaxRatio bounds the rows one byte of a sync_file may expand to
+	// (logfile.Limits.MaxRatio): the work a small file can cause.
+	MaxRatio int
 	// WindowPast and WindowFuture bound the windows accepted: see
 	// checkWindow.
 	WindowPast   time.Duration
@@ -75,6 +78,7 @@ func (c *ServerConfig) RegisterFlags(fs *flag.FlagSet) {
 	c.MaxDict, c.MaxRow = logfile.DefaultMaxDict, logfile.DefaultMaxRow
 	fs.Var(&c.MaxDict, "max-xz-dict", "largest xz dictionary a sync_file may ask for; a bigger one is refused as damage before anything is allocated")
 	fs.Var(&c.MaxRow, "max-row", "longest row a sync_file may hold; a longer one ends the file as damage")
+	fs.IntVar(&c.MaxRatio, "max-ratio", logfile.DefaultMaxRatio, "most times its size a sync_file's rows may be (past their first 16MiB); a file expanding more ends there as damage (aclog's expand 2 to 4 times)")
 	fs.DurationVar(&c.WindowPast, "window-past", 90*24*time.Hour, "oldest window accepted: this long before the gateway's first window (or now, for a new gateway)")
 	fs.DurationVar(&c.WindowFuture, "window-future", 10*time.Minute, "newest window accepted: this long after now (clocks drift)")
 	fs.IntVar(&c.MaxUploads, "max-uploads", 64, "most uploads in progress at once, over all gateways; more get 503 and Retry-After")

@@ -63,6 +63,18 @@ func LZ4Endless(w io.Writer, n int64) error {
 	return zw.Close()
 }
 
+// LZ4Rows writes rows as an lz4 frame of 4 MiB blocks, as aclog does.
+func LZ4Rows(w io.Writer, rows []byte) error {
+	zw := lz4.NewWriter(w)
+	if err := zw.Apply(lz4.BlockSizeOption(lz4.Block4Mb)); err != nil {
+		return err
+	}
+	if _, err := zw.Write(rows); err != nil {
+		return err
+	}
+	return zw.Close()
+}
+
 // LZ4Claim returns a small lz4 frame whose descriptor claims claim bytes of
 // content and 4 MiB blocks, holding a few rows.
 func LZ4Claim(rows []byte, claim uint64) []byte {

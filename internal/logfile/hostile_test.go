@@ -230,3 +230,56 @@ func readRows(path string) ([]byte, error) {
 	}
 	return data, err
 }
+
+// TestRatioCap: a compressed file whose rows expand past MaxRatio times its
+// size ends as damage once RatioFloor bytes of rows are out (its rows
+// before that are read); real files pass whatever their size.
+func TestRatioCap(t *testing.T) {
+	dir := t.TempDir()
+	rows := func(pattern string, n int) []byte { return bytes.Repeat([]byte(pattern), n/len(pattern)) }
+	var real bytes.Buffer
+	for i := range 400000 { // ~40 MiB of varied rows: lz4 gets about 3 times
+		fmt.Fprintf(&real, "%d\t2026-11-21 13:%02d:%02d\t10.0.%d.%d\t%x\n", i, i/60%60, i%60, i%250, i/250%250, uint64(i)*0x9e3779b97f4a7c15)
+	}
+	for _, c := range []struct {
+		name  string
+		data  []byte
+		want  string // in the error; "" for none
+		ratio int64
+	}{
+		{"lz4 of 64 MiB of short rows", rows("1\tx\n", 64<<20), "times limit (decompression ratio)", logfile.DefaultMaxRatio},
+		{"the same under a higher limit", rows("1\tx\n", 64<<20), "", 1000},
+		{"real-like rows", real.Bytes(), "", logfile.DefaultMaxRatio},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(dir, "20261121_1300_5F86F7A5_A.dat")
+			f, err := os.Create(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := hostile.LZ4Rows(f, c.data); err != nil {
+				t.Fatal(err)
+			}
+			f.Close()
+			fi, _ := os.Stat(path)
+			s, err := logfile.OpenRowsLimits(path, logfile.LZ4, logfile.Limits{MaxRatio: c.ratio})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			n, _ := io.Copy(io.Discard, s)
+			t.Logf("%d bytes of file, %d bytes of rows read (%d times), err %v", fi.Size(), n, n/fi.Size(), s.Err())
+			var le *logfile.LimitError
+			switch {
+			case c.want == "" && s.Err() != nil:
+				t.Errorf("err %v, want none", s.Err())
+			case c.want == "" && n != int64(len(c.data)):
+				t.Errorf("%d bytes of rows read, want all %d", n, len(c.data))
+			case c.want != "" && (!errors.As(s.Err(), &le) || !strings.Contains(s.Err().Error(), c.want)):
+				t.Errorf("err %v, want a LimitError containing %q", s.Err(), c.want)
+			case c.want != "" && (n < logfile.RatioFloor || n > logfile.RatioFloor+1<<20):
+				t.Errorf("%d bytes of rows read before the cut, want about %d", n, logfile.RatioFloor)
+			}
+		})
+	}
+}

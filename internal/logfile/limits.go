@@ -20,13 +20,28 @@ type Limits struct {
 	// ends the stream as damage instead of growing the buffer. aclog flushes
 	// at most 4 MiB of rows at once, so no real row comes near it.
 	MaxRow int
+	// MaxRatio is the most bytes of rows a compressed file may expand to
+	// per byte of it, checked once it has given RatioFloor bytes of
+	// rows: past it the stream ends as damage. Memory is bounded without
+	// it; it bounds the work per byte received, as a few MB of xz can
+	// expand to terabytes of rows. aclog's files expand 2 to 4 times.
+	MaxRatio int64
 }
 
 // Default limits.
 const (
 	DefaultMaxDict = 64 << 20
 	DefaultMaxRow  = 8 << 20
+	// DefaultMaxRatio leaves real files (BENCH.md: lz4 2.4, xz 3.8) a
+	// margin of 25 times.
+	DefaultMaxRatio = 100
+	// RatioFloor is how many bytes of rows any file may give before its
+	// ratio is checked.
+	RatioFloor = 16 << 20
 )
+
+// ratioLimit is LimitError.What for MaxRatio.
+const ratioLimit = "decompression ratio"
 
 // withDefaults fills in the zero fields.
 func (l Limits) withDefaults() Limits {
@@ -36,17 +51,23 @@ func (l Limits) withDefaults() Limits {
 	if l.MaxRow <= 0 {
 		l.MaxRow = DefaultMaxRow
 	}
+	if l.MaxRatio <= 0 {
+		l.MaxRatio = DefaultMaxRatio
+	}
 	return l
 }
 
 // LimitError is a file that asks for more memory than the Limits allow.
 type LimitError struct {
-	What  string // "xz dictionary", "row"
+	What  string // "xz dictionary", "row", "decompression ratio"
 	Asked int64  // what the file asks for; -1 when it is only known to be more
 	Limit int64
 }
 
 func (e *LimitError) Error() string {
+	if e.What == ratioLimit {
+		return fmt.Sprintf("rows %d times the file's size, more than the %d times limit (%s)", e.Asked, e.Limit, e.What)
+	}
 	if e.Asked < 0 {
 		return fmt.Sprintf("%s longer than the %d byte limit", e.What, e.Limit)
 	}

@@ -41,6 +41,20 @@ type RowStream struct {
 	err   error // why the stream ended early
 	eof   bool
 	lim   Limits
+	in    *countReader // the compressed bytes read; nil for Plain
+	out   int64        // the row bytes decompressed
+}
+
+// countReader counts the bytes read through it.
+type countReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 const streamBuf = 256 << 10
@@ -65,7 +79,8 @@ func OpenRowsLimits(path string, codec Codec, lim Limits) (*RowStream, error) {
 		s.src = f
 		return s, nil
 	}
-	br := bufio.NewReaderSize(f, 64<<10)
+	s.in = &countReader{r: f}
+	br := bufio.NewReaderSize(s.in, 64<<10)
 	s.src, s.codec, err = decompressor(br, lim)
 	if err != nil {
 		f.Close()
@@ -112,6 +127,10 @@ func (s *RowStream) fill() {
 	s.end += n
 	if i := bytes.LastIndexByte(s.buf[s.safe:s.end], '\n'); i >= 0 {
 		s.safe += i + 1
+	}
+	s.out += int64(n)
+	if err == nil && s.in != nil && s.out > RatioFloor && s.out > s.lim.MaxRatio*s.in.n {
+		err = &LimitError{What: ratioLimit, Asked: s.out / max(1, s.in.n), Limit: s.lim.MaxRatio}
 	}
 	if err == nil {
 		return
