@@ -48,6 +48,9 @@ type Config struct {
 	// it to let a failing gateway back off alone.
 	Gateways func(gw string) bool
 	Logger   *slog.Logger
+	// ShardPatience is how long RunPass (and so Run) waits for a shard
+	// before it goes on without it; zero: 30 s.
+	ShardPatience time.Duration
 	// Shards, at a head office past one server, routes each gateway's
 	// rows to its shard (package shard); nil: everything goes to the db
 	// given to New.
@@ -84,6 +87,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Disk.Validate(); err != nil {
 		return err
+	}
+	if c.ShardPatience <= 0 {
+		c.ShardPatience = 30 * time.Second
 	}
 	if c.Interval <= 0 {
 		c.Interval = 5 * time.Second
@@ -122,6 +128,12 @@ type Loader struct {
 	mu      sync.Mutex      // guards the maps: shards and gateways load in parallel
 	created map[string]bool // shard/table
 	checked map[string]bool // shards whose tables CheckTables saw at their first pass
+	// left counts, per shard, the goroutines a run stopped waiting for
+	// (RunPass), still loading since leftAt; inflight is every shard
+	// goroutine, which Close waits for.
+	left     map[string]int
+	leftAt   map[string]time.Time
+	inflight sync.WaitGroup
 	// runMu: RunGateway calls share it, RunOnce takes it alone.
 	runMu    sync.RWMutex
 	gateways map[string]*sync.Mutex   // one RunGateway of a gateway at a time
@@ -152,6 +164,8 @@ func New(cfg Config, db *sql.DB) (*Loader, error) {
 		set:       set,
 		created:   make(map[string]bool),
 		checked:   make(map[string]bool),
+		left:      make(map[string]int),
+		leftAt:    make(map[string]time.Time),
 		gateways:  make(map[string]*sync.Mutex),
 		days:      make(map[string]*sync.RWMutex),
 		quietDirs: make(map[string]time.Time),
@@ -169,6 +183,7 @@ func New(cfg Config, db *sql.DB) (*Loader, error) {
 
 // Close releases the ledger.
 func (l *Loader) Close() error {
+	l.inflight.Wait() // shards left loading end with the context they were given
 	if l.ledger != nil {
 		return l.ledger.Close()
 	}

@@ -14,10 +14,15 @@ import (
 func (l *Loader) Run(ctx context.Context) error {
 	backoff.Loop(ctx, l.cfg.Interval, time.Minute, func(ctx context.Context) error {
 		// In the loop, not beside it: the ledger is the loader's alone.
-		if err := l.prune.Tick(ctx, time.Now()); err != nil && ctx.Err() == nil {
+		// Retention lists and drops tables on every shard: bounded, so a
+		// shard that hangs delays only retention (tried again later).
+		tctx, cancel := context.WithTimeout(ctx, l.cfg.ShardPatience)
+		err := l.prune.Tick(tctx, time.Now())
+		cancel()
+		if err != nil && ctx.Err() == nil {
 			l.cfg.Logger.Error("retention", "err", err)
 		}
-		res, err := l.RunOnce(ctx)
+		res, err := l.RunPass(ctx)
 		var de *shard.DownError
 		if errors.As(err, &de) && de.Partial() {
 			// The other shards loaded: keep their pace, retry these next pass.

@@ -60,7 +60,16 @@ func (l *Loader) setCreated(key string, v bool) {
 // *shard.DownError naming them. A file or table that fails is logged,
 // counted and retried at the next pass. It waits for the RunGateway calls
 // in progress, and they for it.
-func (l *Loader) RunOnce(ctx context.Context) (Result, error) {
+func (l *Loader) RunOnce(ctx context.Context) (Result, error) { return l.runAll(ctx, 0) }
+
+// RunPass is RunOnce for a daemon's loop (Run): it waits for a shard at
+// most Config.ShardPatience, then goes on and leaves it loading in the
+// background (see run).
+func (l *Loader) RunPass(ctx context.Context) (Result, error) {
+	return l.runAll(ctx, l.cfg.ShardPatience)
+}
+
+func (l *Loader) runAll(ctx context.Context, patience time.Duration) (Result, error) {
 	l.runMu.Lock()
 	defer l.runMu.Unlock()
 	var batches []*batch
@@ -87,7 +96,7 @@ func (l *Loader) RunOnce(ctx context.Context) (Result, error) {
 		backlog += int64(len(b.files))
 	}
 	l.stats.Backlog.Store(backlog)
-	return l.run(ctx, interleave(batches), true)
+	return l.run(ctx, interleave(batches), true, patience)
 }
 
 // RunGateway is RunOnce for the sync_files of one gateway (keep mode), its
@@ -113,7 +122,7 @@ func (l *Loader) RunGateway(ctx context.Context, gw string) (Result, error) {
 		backlog += int64(len(b.files))
 	}
 	l.stats.Backlog.Add(backlog)
-	res, err := l.run(ctx, batches, false)
+	res, err := l.run(ctx, batches, false, 0)
 	// What this run left is counted again by the next one.
 	l.stats.Backlog.Add(int64(res.Files) - backlog)
 	return res, err
@@ -133,56 +142,34 @@ func (l *Loader) gatewayMu(gw string) *sync.Mutex {
 
 // run loads batches, each shard's in a goroutine of its own; every shard
 // when all is set (it is checked at its first pass even with nothing to
-// load), else the shards with batches.
-func (l *Loader) run(ctx context.Context, batches []*batch, all bool) (Result, error) {
+// load), else the shards with batches. It waits for a shard at most
+// patience (0: for ever). A shard still loading then (hung: it took the
+// connection and stopped answering; or only slow) goes on in the
+// background while run returns, so it holds up neither the other shards
+// nor the pace; later runs leave it alone until it is done, its gateways
+// held in Result.Failed with ErrShardBusy (their files stay pending).
+func (l *Loader) run(ctx context.Context, batches []*batch, all bool, patience time.Duration) (Result, error) {
 	byShard := make(map[string][]*batch)
 	m := l.set.Map() // one map for the run, even if it is reloaded meanwhile
 	for _, b := range batches {
 		name := m.For(b.gw, b.name[1:])
 		byShard[name] = append(byShard[name], b)
 	}
-	var (
-		mu     sync.Mutex
-		res    = Result{Failed: make(map[string]error)}
-		failed bool
-		made   bool
-		down   = map[string]error{}
-		wg     sync.WaitGroup
-	)
+	res := Result{Failed: make(map[string]error)}
+	done := make(chan shardDone, len(m.Shards)) // never blocks a goroutine run left
+	running := map[string]*shardJob{}
 	for _, name := range m.Names() {
 		if len(byShard[name]) == 0 && (!all || l.checkedShard(name)) {
 			continue
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r, f, mk, err := l.runShard(ctx, name, byShard[name])
-			mu.Lock()
-			defer mu.Unlock()
-			res.Files += r.Files
-			res.Batches += r.Batches
-			res.Rows += r.Rows
-			for gw, err := range r.Failed {
-				res.Failed[gw] = err
-			}
-			failed = failed || f
-			made = made || mk
-			if err != nil {
-				down[name] = err
-				// Its gateways wait for it; the others are not held back.
-				for _, b := range byShard[name] {
-					if res.Failed[b.gw] == nil {
-						res.Failed[b.gw] = fmt.Errorf("shard %s: %w", name, err)
-					}
-				}
-			}
-		}()
+		if since, ok := l.leftSince(name); ok {
+			res.hold(byShard[name], busyError(name, since))
+			continue
+		}
+		running[name] = l.startShard(ctx, name, byShard[name], done)
 	}
-	wg.Wait()
-	if made {
-		l.frontDue.Store(true)
-	}
-	l.syncFront(ctx)
+	failed, down := l.collect(done, running, patience, byShard, &res)
+	l.syncFront(ctx, patience)
 	if len(down) > 0 {
 		if !m.Sharded() {
 			return res, joinErrs(down)
@@ -199,9 +186,143 @@ func (l *Loader) run(ctx context.Context, batches []*batch, all bool) (Result, e
 	return res, nil
 }
 
+// ErrShardBusy is the error of a gateway whose shard was still loading an
+// earlier run's batches (left to it by RunPass).
+var ErrShardBusy = errors.New("shard still loading")
+
+func busyError(name string, since time.Time) error {
+	return fmt.Errorf("shard %s: %w (since %s)", name, ErrShardBusy, since.Format(time.TimeOnly))
+}
+
+// shardJob is one shard's goroutine of a run; finished and left are
+// guarded by the loader's mu.
+type shardJob struct {
+	name           string
+	since          time.Time
+	finished, left bool
+}
+
+// shardDone is what a shardJob reports.
+type shardDone struct {
+	name   string
+	res    Result
+	failed bool
+	err    error
+}
+
+// startShard loads a shard's batches in a goroutine of its own.
+func (l *Loader) startShard(ctx context.Context, name string, batches []*batch, done chan<- shardDone) *shardJob {
+	j := &shardJob{name: name, since: time.Now()}
+	l.inflight.Add(1)
+	go func() {
+		defer l.inflight.Done()
+		r, f, made, err := l.runShard(ctx, name, batches)
+		if made {
+			l.frontDue.Store(true)
+		}
+		l.mu.Lock()
+		j.finished = true
+		left := j.left
+		if left {
+			if l.left[name]--; l.left[name] == 0 {
+				delete(l.left, name)
+				delete(l.leftAt, name)
+			}
+		}
+		l.mu.Unlock()
+		if left {
+			l.cfg.Logger.Info("shard done with the batches a pass left it", "shard", name, "files", r.Files, "rows", r.Rows, "err", err)
+		}
+		done <- shardDone{name: name, res: r, failed: f, err: err}
+	}()
+	return j
+}
+
+// collect merges the reports of the shards running into res until every
+// one is done or patience (0: for ever) is over; the gateways of a shard
+// down, or still running then, are held in res.Failed.
+func (l *Loader) collect(done <-chan shardDone, running map[string]*shardJob, patience time.Duration,
+	byShard map[string][]*batch, res *Result) (failed bool, down map[string]error) {
+	down = map[string]error{}
+	var timeout <-chan time.Time
+	if patience > 0 {
+		t := time.NewTimer(patience)
+		defer t.Stop()
+		timeout = t.C
+	}
+	for len(running) > 0 {
+		select {
+		case d := <-done:
+			if running[d.name] == nil {
+				continue // left by this run: it reported when it ended
+			}
+			delete(running, d.name)
+			res.merge(d.res)
+			failed = failed || d.failed
+			if d.err != nil {
+				// Its gateways wait for it; the others are not held back.
+				down[d.name] = d.err
+				res.hold(byShard[d.name], fmt.Errorf("shard %s: %w", d.name, d.err))
+			}
+		case <-timeout:
+			timeout = nil
+			for name, j := range running {
+				if !l.leave(j) {
+					continue // finished just now: its report is on the way
+				}
+				delete(running, name)
+				l.cfg.Logger.Warn("shard still loading; the pass goes on without it, its gateways wait", "shard", name, "since", j.since.Format(time.TimeOnly))
+				res.hold(byShard[name], busyError(name, j.since))
+			}
+		}
+	}
+	return failed, down
+}
+
+// leave marks j as left running by its run; false if it finished.
+func (l *Loader) leave(j *shardJob) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if j.finished {
+		return false
+	}
+	j.left = true
+	if l.left[j.name] == 0 {
+		l.leftAt[j.name] = j.since
+	}
+	l.left[j.name]++
+	return true
+}
+
+// leftSince tells whether a run left shard name loading, and since when.
+func (l *Loader) leftSince(name string) (time.Time, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.leftAt[name], l.left[name] > 0
+}
+
+// hold gives the gateways of batches err, unless they have one already.
+func (r *Result) hold(batches []*batch, err error) {
+	for _, b := range batches {
+		if r.Failed[b.gw] == nil {
+			r.Failed[b.gw] = err
+		}
+	}
+}
+
+func (r *Result) merge(o Result) {
+	r.Files += o.Files
+	r.Batches += o.Batches
+	r.Rows += o.Rows
+	for gw, err := range o.Failed {
+		r.Failed[gw] = err
+	}
+}
+
 // syncFront brings the Spider front up to date when a day table was made
-// since it last was; one run at a time does it.
-func (l *Loader) syncFront(ctx context.Context) {
+// since it last was; one run at a time does it. It lists every shard's
+// tables, so it waits at most patience (0: for ever) for one that hangs.
+func (l *Loader) syncFront(ctx context.Context, patience time.Duration) {
 	if l.cfg.Front == nil {
 		return
 	}
@@ -209,6 +330,11 @@ func (l *Loader) syncFront(ctx context.Context) {
 	defer l.frontMu.Unlock()
 	if !l.frontDue.Load() || ctx.Err() != nil {
 		return
+	}
+	if patience > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, patience)
+		defer cancel()
 	}
 	if err := l.cfg.Front.Sync(ctx); err != nil {
 		// The shards hold the rows; the front catches up at a later pass.
