@@ -14,10 +14,11 @@ import (
 )
 
 // maxSeed bounds a seed blob. The fuzzer minimizes every input that finds
-// new coverage, one cut at a time, before it fuzzes anything else: a
-// whole capture as a seed (30-40 KB) kept it minimizing for minutes, at a
-// dozen execs. Captures are cut into seeds of a few packets instead.
-const maxSeed = 2048
+// new coverage, one cut at a time (up to a minute each by default), before
+// it fuzzes on: whole captures as seeds (30-40 KB) kept it minimizing at a
+// dozen execs, and 2 KB seeds still for most of a 30 s run. Captures are
+// cut into seeds of a few short frames instead.
+const maxSeed = 512
 
 // FuzzEngine feeds arbitrary frames (a blob cut by 2-byte length prefixes)
 // through the whole engine: decoding, defragmentation, sessions,
@@ -26,7 +27,7 @@ const maxSeed = 2048
 func FuzzEngine(f *testing.F) {
 	for _, file := range []string{"http/get.pcap", "dns/ipv6-fragmented-dns.pcap", "tls/tls-split-client-hello.pcap", "dns/dns-tcp.pcap",
 		"smtp/smtp.pcap", "ftp/ipv4.pcap", "imap/imap.pcap", "pop3/pop3.pcap", "http/multipart-form-data.pcap"} {
-		for _, seed := range seeds(f, pcap(file), 3) {
+		for _, seed := range seeds(f, pcap(file), 4) {
 			f.Add(seed, uint8(layers.LinkTypeEthernet))
 		}
 	}
