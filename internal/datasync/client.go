@@ -94,7 +94,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		lim: NewLimiter(int64(cfg.BWLimit)), log: cfg.Logger, sums: make(map[string]fileSum)}
 	st, fresh, err := ReadClientState(cfg.Root, cfg.Gateway)
 	if errors.Is(err, errCorruptState) {
-		aside, aerr := setAsideState(cfg.Root)
+		aside, aerr := setAsideState(cfg.FS, cfg.Root)
 		if aerr != nil {
 			return nil, fmt.Errorf("%v; and setting it aside failed: %w", err, aerr)
 		}
@@ -160,7 +160,7 @@ func (c *Client) RunOnce(ctx context.Context) error {
 		c.lastErr, c.lastErrAt = "", time.Time{}
 		c.mu.Unlock()
 	}
-	if serr := c.st.save(c.cfg.Root); serr != nil {
+	if serr := c.st.save(c.cfg.FS, c.cfg.Root); serr != nil {
 		err = errors.Join(err, serr)
 	}
 	return err

@@ -60,6 +60,9 @@ func (c *ClientConfig) Validate() error {
 	if c.Root == "" {
 		return errors.New("no -data directory")
 	}
+	if c.FS == nil {
+		c.FS = fileutil.OS
+	}
 	if !logfile.ValidGateway(c.Gateway) {
 		return fmt.Errorf("-gateway %q: want 8 upper-case hex digits, e.g. 5F86F7A5", c.Gateway)
 	}

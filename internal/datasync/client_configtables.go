@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/acstore/acstore/internal/dataroot"
+	"github.com/acstore/acstore/internal/fileutil"
 )
 
 // shipConfig sends each config table whose md5 differs from what the
@@ -33,12 +34,9 @@ func (c *Client) shipConfig(ctx context.Context) error {
 			continue
 		}
 		// Send a snapshot, so an edit while sending cannot tear it. It
-		// needs no fsync: after a crash it is simply made again.
+		// needs no fsync: it is made again before every send.
 		snap := filepath.Join(c.outgoingDir(), name)
-		if err := os.MkdirAll(c.outgoingDir(), 0o755); err != nil {
-			return err
-		}
-		if err := os.WriteFile(snap, data, 0o644); err != nil {
+		if err := writeSnapshot(c.cfg.FS, snap, data); err != nil {
 			return fmt.Errorf("config %s: %w", name, err)
 		}
 		fi, err := os.Stat(snap)
@@ -60,4 +58,22 @@ func (c *Client) shipConfig(ctx context.Context) error {
 		c.log.Info("config table shipped", "table", strings.TrimSuffix(name, ".tsv"), "md5", md)
 	}
 	return nil
+}
+
+// writeSnapshot writes data at path, replacing what is there. Its
+// directory is made durably all the same: the state is published beside
+// it, and MkdirAllFS takes a directory that exists as durable.
+func writeSnapshot(fsys fileutil.FS, path string, data []byte) error {
+	if err := fileutil.MkdirAllFS(fsys, filepath.Dir(path)); err != nil {
+		return err
+	}
+	f, err := fsys.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -114,11 +114,7 @@ func (c *Client) recompress(f localFile) (string, error) {
 	// by fileutil (temp, fsync, rename, fsync the directory). A bare
 	// rename could leave out naming an empty or torn xz file after a cut,
 	// shipped and committed as the window's complete file.
-	fsys := c.cfg.FS
-	if fsys == nil {
-		fsys = fileutil.OS
-	}
-	tmp, err := fileutil.CreateFS(fsys, out, dir)
+	tmp, err := fileutil.CreateFS(c.cfg.FS, out, dir)
 	if err != nil {
 		return "", err
 	}
@@ -151,6 +147,6 @@ func (c *Client) recompress(f localFile) (string, error) {
 
 func (c *Client) removeOutgoing(w *window) {
 	for _, f := range w.files {
-		os.Remove(filepath.Join(c.outgoingDir(), fmt.Sprintf("%s.%d.xz", f.name.String(), f.size)))
+		c.cfg.FS.Remove(filepath.Join(c.outgoingDir(), fmt.Sprintf("%s.%d.xz", f.name.String(), f.size)))
 	}
 }

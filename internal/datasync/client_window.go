@@ -79,7 +79,7 @@ func (c *Client) shipWindow(ctx context.Context, w *window) error {
 			c.quarantine(f, se)
 		}
 		c.log.Error("the server refuses this window; its files are set aside", "window", w.name, "err", se.Body.Error)
-		return c.st.save(c.cfg.Root)
+		return c.st.save(c.cfg.FS, c.cfg.Root)
 	} else if err != nil {
 		return fmt.Errorf("window %s: %w", w.name, err)
 	}
@@ -99,7 +99,7 @@ func (c *Client) shipWindow(ctx context.Context, w *window) error {
 	c.st.prune(c.horizon())
 	c.stats.Windows.Add(1)
 	c.removeOutgoing(w)
-	if err := c.st.save(c.cfg.Root); err != nil {
+	if err := c.st.save(c.cfg.FS, c.cfg.Root); err != nil {
 		return err
 	}
 	c.log.Debug("window shipped", "window", w.name, "files", len(w.files))

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/acstore/acstore/internal/dataroot"
+	"github.com/acstore/acstore/internal/fileutil"
 	"github.com/acstore/acstore/internal/logfile"
 	"github.com/acstore/acstore/internal/mariadb"
 	"github.com/acstore/acstore/internal/schema"
@@ -32,14 +33,15 @@ type GatewayState struct {
 
 // serverState is the server's state file, rewritten atomically on change.
 type serverState struct {
+	fsys fileutil.FS
 	path string
 	log  *slog.Logger
 	mu   sync.Mutex
 	gws  map[string]*GatewayState
 }
 
-func openServerState(path string, log *slog.Logger) (*serverState, error) {
-	st := &serverState{path: path, log: log, gws: make(map[string]*GatewayState)}
+func openServerState(fsys fileutil.FS, path string, log *slog.Logger) (*serverState, error) {
+	st := &serverState{fsys: fsys, path: path, log: log, gws: make(map[string]*GatewayState)}
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return st, nil
@@ -52,7 +54,7 @@ func openServerState(path string, log *slog.Logger) (*serverState, error) {
 		// loader's ledger are the truth. Start again from them.
 		aside := fmt.Sprintf("%s.corrupt-%d", path, time.Now().Unix())
 		log.Error("server state file is corrupt; setting it aside, gateways will report from scratch", "path", path, "moved_to", aside, "err", err)
-		os.Rename(path, aside)
+		fsys.Rename(path, aside)
 		st.gws = make(map[string]*GatewayState)
 	}
 	return st, nil
@@ -102,7 +104,7 @@ func (st *serverState) update(gw string, fn func(g *GatewayState)) error {
 	if err != nil {
 		return err
 	}
-	if err := logfile.WriteFileAtomic(st.path, filepath.Dir(st.path), data); err != nil {
+	if err := fileutil.WriteFileFS(st.fsys, st.path, filepath.Dir(st.path), data); err != nil {
 		return fmt.Errorf("server state: %w", err)
 	}
 	return nil

@@ -81,7 +81,7 @@ func recompressCuts(t *testing.T, n int, skip func(string) bool) (cuts, inProgre
 		if len(rep.Outside) > 0 {
 			problems = append(problems, "written outside the file layer")
 		}
-		out, err := client(root, nil).recompress(lf)
+		out, err := client(root, fileutil.OS).recompress(lf)
 		if err != nil {
 			problems = append(problems, err.Error())
 			continue

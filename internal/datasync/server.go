@@ -49,6 +49,11 @@ type Server struct {
 	gateways atomic.Pointer[map[string]string] // GW -> secret; replaced by Reload
 	tlsCfg   atomic.Pointer[tls.Config]        // replaced by Reload
 
+	// dirMu serialises making the directories files are published in: a
+	// second upload must not publish into a new directory before the
+	// first has made it durable (fileutil.MkdirAllFS).
+	dirMu sync.Mutex
+
 	mu      sync.Mutex
 	busy    map[string]bool          // gw/name being uploaded
 	partial map[string]partialHash   // incoming path -> hash of its bytes so far
@@ -62,7 +67,7 @@ func NewServer(cfg ServerConfig, db *sql.DB) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	st, err := openServerState(dataroot.Root(cfg.Root).ServeState(), cfg.Logger)
+	st, err := openServerState(cfg.FS, dataroot.Root(cfg.Root).ServeState(), cfg.Logger)
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/acstore/acstore/internal/fileutil"
 	"github.com/acstore/acstore/internal/logfile"
 	"github.com/acstore/acstore/internal/retention"
 )
@@ -59,6 +60,9 @@ type ServerConfig struct {
 	IncomingTTL    time.Duration // partial uploads idle this long are removed; 0: never
 	HousekeepEvery time.Duration // how often; a minute when 0
 	Logger         *slog.Logger
+	// FS is the file layer of what the server writes (fileutil.OS if nil;
+	// a fileutil.CutFS in power-cut tests).
+	FS fileutil.FS
 }
 
 // DefaultLoadWorkers is -load-workers: a few gateways at once keep the
@@ -98,6 +102,9 @@ func (c *ServerConfig) RegisterFlags(fs *flag.FlagSet) {
 func (c *ServerConfig) Validate() error {
 	if c.Root == "" {
 		return errors.New("no -data directory")
+	}
+	if c.FS == nil {
+		c.FS = fileutil.OS
 	}
 	if c.Gateways == nil {
 		if c.GatewaysFile == "" {

@@ -83,7 +83,7 @@ func (s *Server) sweepIncoming(now time.Time) error {
 			s.mu.Unlock()
 			continue
 		}
-		err = os.Remove(path)
+		err = s.cfg.FS.Remove(path)
 		if err == nil {
 			delete(s.partial, path)
 			if _, ok := s.used[gw]; ok {

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/acstore/acstore/internal/fileutil"
 	"github.com/acstore/acstore/internal/logfile"
 	"github.com/acstore/acstore/internal/schema"
 	"github.com/acstore/acstore/internal/xbundle"
@@ -89,7 +90,13 @@ func (s *Server) unpack(gw string, t target, inc, dir string) error {
 		// The bundle itself is already counted while it arrived.
 		lim.MaxTotal = max(1, q-s.usage(gw))
 	}
-	res, err := xbundle.Unpack(inc, dir, lim)
+	// The gateway's directory is made here, where its making is
+	// serialised; the day's by Unpack (durably, and not for a bundle it
+	// refuses).
+	if err := s.mkdirs(filepath.Dir(dir)); err != nil {
+		return err
+	}
+	res, err := xbundle.UnpackFS(s.cfg.FS, inc, dir, lim)
 	s.addUsage(gw, res.Bytes)
 	var ce *xbundle.CorruptionError
 	var bad *xbundle.ContentError
@@ -147,14 +154,24 @@ func (s *Server) publish(gw string, t target, inc, final string) error {
 			return err
 		}
 	}
-	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
+	if err := s.mkdirs(filepath.Dir(final)); err != nil {
 		return err
 	}
-	if err := logfile.RenameSync(inc, final); err != nil {
+	// The file was fsynced by finish; the rename is fsynced here: the
+	// answer "complete" comes after both.
+	if err := fileutil.RenameFS(s.cfg.FS, inc, final); err != nil {
 		return fmt.Errorf("publish %s: %w", t.name, err)
 	}
 	if t.config {
 		s.notifyLoad(gw)
 	}
 	return nil
+}
+
+// mkdirs makes a directory files are published in, durably, one maker at
+// a time (see dirMu).
+func (s *Server) mkdirs(dir string) error {
+	s.dirMu.Lock()
+	defer s.dirMu.Unlock()
+	return fileutil.MkdirAllFS(s.cfg.FS, dir)
 }

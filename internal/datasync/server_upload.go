@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/acstore/acstore/internal/fileutil"
 )
 
 type partialHash struct {
@@ -138,7 +140,7 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, gw, name string)
 		// A refused upload that got nothing leaves no file behind.
 		if err != nil {
 			if fi, serr := os.Stat(inc); serr == nil && fi.Size() == 0 {
-				os.Remove(inc)
+				s.cfg.FS.Remove(inc)
 				s.removeEmptyDirs(inc)
 			}
 		}
@@ -149,18 +151,21 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, gw, name string)
 	return s.finish(gw, name, t, f, h, size, sum, haveSize)
 }
 
-// openIncoming opens the incoming file of an upload, checks that it holds
-// exactly offset bytes, and returns the sha256 of those.
-func (s *Server) openIncoming(inc, name string, offset int64) (*os.File, hash.Hash, error) {
-	var f *os.File
+// openIncoming opens the incoming file of an upload for appending, checks
+// that it holds exactly offset bytes, and returns the sha256 of those.
+// Nothing about it needs to be durable before finish: after a power cut
+// the client resumes from what is left (a shorter file answers 416 with
+// its size) and the sha256 of the whole file is checked again.
+func (s *Server) openIncoming(inc, name string, offset int64) (fileutil.File, hash.Hash, error) {
+	var f fileutil.File
 	var err error
 	for try := 0; try < 3; try++ {
 		// Another upload's removeEmptyDirs may take the directory away
 		// between the two: then make it again.
-		if err = os.MkdirAll(filepath.Dir(inc), 0o755); err != nil {
+		if err = s.cfg.FS.MkdirAll(filepath.Dir(inc)); err != nil {
 			return nil, nil, s.diskErr(err, 0)
 		}
-		if f, err = os.OpenFile(inc, os.O_RDWR|os.O_CREATE, 0o644); !errors.Is(err, fs.ErrNotExist) {
+		if f, err = s.cfg.FS.OpenFile(inc, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644); !errors.Is(err, fs.ErrNotExist) {
 			break
 		}
 	}
@@ -175,7 +180,7 @@ func (s *Server) openIncoming(inc, name string, offset int64) (*os.File, hash.Ha
 	if fi.Size() != offset {
 		f.Close()
 		if fi.Size() == 0 {
-			os.Remove(inc)
+			s.cfg.FS.Remove(inc)
 		}
 		e := fail(http.StatusRequestedRangeNotSatisfiable, "have %d bytes of %s, not %d: resume from %d", fi.Size(), name, offset, fi.Size())
 		e.Body.Offset = fi.Size()
@@ -184,10 +189,7 @@ func (s *Server) openIncoming(inc, name string, offset int64) (*os.File, hash.Ha
 	if offset > 0 {
 		s.stats.Resumed.Add(1)
 	}
-	h, err := s.resumeHash(inc, f, offset)
-	if err == nil {
-		_, err = f.Seek(offset, io.SeekStart)
-	}
+	h, err := s.resumeHash(inc, offset)
 	if err != nil {
 		f.Close()
 		return nil, nil, err
@@ -200,7 +202,7 @@ func (s *Server) openIncoming(inc, name string, offset int64) (*os.File, hash.Ha
 // holds the same few KiB however big its frames and however slowly they
 // come; a frame that fails its check is cut off the file again and the
 // hash restored.
-func (s *Server) receive(w http.ResponseWriter, r *http.Request, gw, name string, f *os.File, h hash.Hash, offset, size int64) error {
+func (s *Server) receive(w http.ResponseWriter, r *http.Request, gw, name string, f fileutil.File, h hash.Hash, offset, size int64) error {
 	inc := f.Name()
 	rc := http.NewResponseController(w)
 	buf := make([]byte, uploadBuf)
@@ -214,8 +216,7 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request, gw, name string
 			if n > 0 || errors.Is(err, errBadFrame) {
 				// Cut what may have been written, so the file holds only
 				// whole frames, and forget them in the hash.
-				f.Truncate(offset)
-				f.Seek(offset, io.SeekStart)
+				f.Truncate(offset) // opened for appending: the next frame goes here
 				h.(encoding.BinaryUnmarshaler).UnmarshalBinary(before)
 			}
 			s.savePartial(inc, offset, h)
@@ -260,7 +261,7 @@ func (s *Server) frameErr(err error, name string, offset, size int64) error {
 
 // discard removes an incoming file and what is known of it.
 func (s *Server) discard(gw, inc string, size int64) {
-	os.Remove(inc)
+	s.cfg.FS.Remove(inc)
 	s.removeEmptyDirs(inc)
 	s.forgetPartial(inc)
 	s.addUsage(gw, -size)
@@ -270,20 +271,22 @@ func (s *Server) discard(gw, inc string, size int64) {
 // empty, so that a refused upload leaves nothing, not even a directory.
 func (s *Server) removeEmptyDirs(inc string) {
 	for d := filepath.Dir(inc); d != s.cfg.Root && strings.HasPrefix(d, s.cfg.Root); d = filepath.Dir(d) {
-		if os.Remove(d) != nil {
+		if s.cfg.FS.Remove(d) != nil {
 			return // not empty
 		}
 	}
 }
 
 // finish checks the whole file's sha256 and publishes it.
-func (s *Server) finish(gw, name string, t target, f *os.File, h hash.Hash, size int64, sum string, haveSize int64) (any, error) {
+func (s *Server) finish(gw, name string, t target, f fileutil.File, h hash.Hash, size int64, sum string, haveSize int64) (any, error) {
 	inc := f.Name()
 	if got := hex.EncodeToString(h.Sum(nil)); got != sum {
 		f.Close()
 		s.discard(gw, inc, size)
 		return nil, fail(http.StatusUnprocessableEntity, "%s: sha256 of the whole file is %s, the client declared %s; the received bytes are discarded, send it again from 0", name, got, sum)
 	}
+	// Durable before it is published and answered complete: the branch
+	// may forget a file the server said it has.
 	if err := f.Sync(); err != nil {
 		return nil, s.diskErr(err, size)
 	}
@@ -310,7 +313,7 @@ func (s *Server) finish(gw, name string, t target, f *os.File, h hash.Hash, size
 
 // resumeHash returns the sha256 of the first offset bytes of the incoming
 // file: from memory when this server received them, else read again.
-func (s *Server) resumeHash(path string, f *os.File, offset int64) (hash.Hash, error) {
+func (s *Server) resumeHash(path string, offset int64) (hash.Hash, error) {
 	h := sha256.New()
 	s.mu.Lock()
 	p, ok := s.partial[path]
@@ -321,6 +324,11 @@ func (s *Server) resumeHash(path string, f *os.File, offset int64) (hash.Hash, e
 		}
 		h.Reset()
 	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
 	if _, err := io.Copy(h, io.NewSectionReader(f, 0, offset)); err != nil {
 		return nil, fmt.Errorf("hash the received part of %s: %w", path, err)
 	}

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/acstore/acstore/internal/dataroot"
-	"github.com/acstore/acstore/internal/logfile"
+	"github.com/acstore/acstore/internal/fileutil"
 )
 
 const stateVersion = 1
@@ -104,10 +104,10 @@ func ReadClientState(root, gw string) (st *ClientState, fresh bool, err error) {
 // setAside moves a corrupt state file out of the way, keeping it for a
 // post-mortem, so the client rebuilds its state instead of failing again
 // at every start.
-func setAsideState(root string) (string, error) {
+func setAsideState(fsys fileutil.FS, root string) (string, error) {
 	path := statePath(root)
 	aside := fmt.Sprintf("%s.corrupt-%d", path, time.Now().UnixNano())
-	if err := os.Rename(path, aside); err != nil {
+	if err := fsys.Rename(path, aside); err != nil {
 		return "", err
 	}
 	return aside, nil
@@ -115,13 +115,13 @@ func setAsideState(root string) (string, error) {
 
 // save writes the state crash-safely: temporary file, fsync, rename, fsync
 // of the directory.
-func (st *ClientState) save(root string) error {
+func (st *ClientState) save(fsys fileutil.FS, root string) error {
 	data, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return err
 	}
 	path := statePath(root)
-	if err := logfile.WriteFileAtomic(path, filepath.Dir(path), data); err != nil {
+	if err := fileutil.WriteFileFS(fsys, path, filepath.Dir(path), data); err != nil {
 		return fmt.Errorf("save client state: %w", err)
 	}
 	return nil

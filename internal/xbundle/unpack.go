@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"github.com/acstore/acstore/internal/fileutil"
 	"github.com/pierrec/lz4/v4"
@@ -52,6 +54,13 @@ var ErrTooMuch = errors.New("unpacks to more than allowed")
 // good entries and returns its *CorruptionError; a bad entry gives a
 // *ContentError; over lim.MaxTotal gives an error wrapping ErrTooMuch.
 func Unpack(path, dir string, lim Limits) (Unpacked, error) {
+	return UnpackFS(fileutil.OS, path, dir, lim)
+}
+
+// UnpackFS is Unpack writing through fsys (a fileutil.CutFS in power-cut
+// tests). When it returns, what it unpacked is durable: each content
+// fsynced, dir's entries fsynced, and dir itself if it made it.
+func UnpackFS(fsys fileutil.FS, path, dir string, lim Limits) (Unpacked, error) {
 	if lim.MaxEntry <= 0 || lim.MaxEntry > MaxEntrySize {
 		lim.MaxEntry = MaxEntrySize
 	}
@@ -70,19 +79,26 @@ func Unpack(path, dir string, lim Limits) (Unpacked, error) {
 	}
 	// The staging directory is beside the bundle, so that a refused
 	// bundle leaves not even a directory where contents go.
-	stage, err := os.MkdirTemp(filepath.Dir(path), "."+filepath.Base(path)+".unpack-*")
-	if err != nil {
+	// It needs no fsync: after a cut the bundle is unpacked again.
+	stage := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".unpack-"+strconv.FormatUint(rand.Uint64(), 36))
+	if err := fsys.MkdirAll(stage); err != nil {
 		return Unpacked{}, fmt.Errorf("xbundle: %w", err)
 	}
-	defer os.RemoveAll(stage)
 	var res Unpacked
 	var names []string
+	staged := make(map[string]bool)
+	defer func() {
+		for name := range staged {
+			fsys.Remove(filepath.Join(stage, name))
+		}
+		fsys.Remove(stage)
+	}()
 	walkErr := b.walk(func(e Entry) error {
 		name := e.Hex()
 		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
 			return nil
 		}
-		if _, err := os.Stat(filepath.Join(stage, name)); err == nil {
+		if staged[name] {
 			return nil // listed twice
 		}
 		if e.Size > lim.MaxEntry {
@@ -91,7 +107,8 @@ func Unpack(path, dir string, lim Limits) (Unpacked, error) {
 		if lim.MaxTotal > 0 && res.Bytes+e.Size > lim.MaxTotal {
 			return fmt.Errorf("xbundle: %s: %w (%d bytes)", path, ErrTooMuch, lim.MaxTotal)
 		}
-		if err := b.extract(e, filepath.Join(stage, name)); err != nil {
+		staged[name] = true
+		if err := b.extract(fsys, e, filepath.Join(stage, name)); err != nil {
 			return err
 		}
 		names = append(names, name)
@@ -103,18 +120,19 @@ func Unpack(path, dir string, lim Limits) (Unpacked, error) {
 		return Unpacked{}, walkErr
 	}
 	if len(names) > 0 {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		if err := fileutil.MkdirAllFS(fsys, dir); err != nil {
 			return Unpacked{}, fmt.Errorf("xbundle: %w", err)
 		}
 	}
 	for _, name := range names {
-		if err := os.Rename(filepath.Join(stage, name), filepath.Join(dir, name)); err != nil {
+		if err := fsys.Rename(filepath.Join(stage, name), filepath.Join(dir, name)); err != nil {
 			return res, fmt.Errorf("xbundle: unpack %s: %w", name, err)
 		}
+		delete(staged, name)
 		res.Entries++
 	}
 	if len(names) > 0 {
-		if err := fileutil.SyncDir(dir); err != nil {
+		if err := fileutil.SyncDirFS(fsys, dir); err != nil {
 			return res, fmt.Errorf("xbundle: %w", err)
 		}
 	}
@@ -126,7 +144,7 @@ func Unpack(path, dir string, lim Limits) (Unpacked, error) {
 
 // extract streams an entry's content to dst (fsynced), checking its data
 // checksum, its size and its sha256 without holding it in memory.
-func (b *Reader) extract(e Entry, dst string) (err error) {
+func (b *Reader) extract(fsys fileutil.FS, e Entry, dst string) (err error) {
 	bad := func(format string, args ...any) error {
 		return &ContentError{Entry: e.Hex(), Err: fmt.Errorf(format, args...)}
 	}
@@ -145,7 +163,7 @@ func (b *Reader) extract(e Entry, dst string) (err error) {
 	if e.codec == codecLZ4 {
 		src = onlyReader{lz4.NewReader(src)}
 	}
-	out, err := os.Create(dst)
+	out, err := fsys.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return err
 	}
@@ -155,11 +173,12 @@ func (b *Reader) extract(e Entry, dst string) (err error) {
 		}
 	}()
 	h := sha256.New()
+	w := &diskWriter{w: out}
 	// One byte past the size tells a content longer than it claims.
-	n, err := io.Copy(io.MultiWriter(out, h), io.LimitReader(src, e.Size+1))
+	n, err := io.Copy(io.MultiWriter(w, h), io.LimitReader(src, e.Size+1))
 	if err != nil {
 		var pe *os.PathError
-		if errors.As(err, &pe) {
+		if w.err != nil || errors.As(err, &pe) {
 			return err // the disk, not the bundle
 		}
 		return bad("lz4: %v", err)
@@ -168,6 +187,20 @@ func (b *Reader) extract(e Entry, dst string) (err error) {
 		return bad("content does not match its size and sha256")
 	}
 	return out.Sync()
+}
+
+// diskWriter remembers a failed write: the disk's fault, not the bundle's.
+type diskWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (d *diskWriter) Write(p []byte) (int, error) {
+	n, err := d.w.Write(p)
+	if err != nil {
+		d.err = err
+	}
+	return n, err
 }
 
 // onlyReader hides lz4.Reader's WriteTo, which stops after one frame.
