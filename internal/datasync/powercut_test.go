@@ -2,15 +2,14 @@ package datasync
 
 import (
 	"bytes"
-	"errors"
 	"log/slog"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/acstore/acstore/internal/fileutil"
+	"github.com/acstore/acstore/internal/fileutil/cuttest"
 	"github.com/acstore/acstore/internal/logfile"
 	"github.com/acstore/acstore/internal/rowgen"
 	"github.com/acstore/acstore/internal/schema"
@@ -20,8 +19,8 @@ import (
 // sync_file to xz, then recompresses again as the next pass does: it must
 // ship the whole file. A file found under the outgoing name is reused as is
 // (a resumed upload sends the same bytes), so a torn one would be shipped
-// and committed as complete. Returns the cuts that went wrong.
-func recompressCuts(t *testing.T, n int, skip func(string) bool) (cuts, inProgress int, problems []string) {
+// and committed as complete.
+func recompressCuts(t *testing.T, n int, skip func(string) bool) cuttest.Result {
 	src := t.TempDir()
 	sp, err := logfile.NewSpool(logfile.SpoolConfig{Root: src, Gateway: "5F86F7A5", Codec: logfile.LZ4, MaxFrameBytes: 4 << 10})
 	if err != nil {
@@ -48,49 +47,27 @@ func recompressCuts(t *testing.T, n int, skip func(string) bool) (cuts, inProgre
 		return &Client{cfg: ClientConfig{Root: root, Codec: logfile.XZ, FS: fsys}, log: slog.New(slog.DiscardHandler), sums: make(map[string]fileSum)}
 	}
 	refRoot := t.TempDir()
-	os.MkdirAll(filepath.Join(refRoot, "state"), 0o755)
-	ref, _ := fileutil.NewCutFS(refRoot)
-	out, err := client(refRoot, ref).recompress(lf)
+	out, err := client(refRoot, fileutil.OS).recompress(lf)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want, _ := os.ReadFile(out)
-	total := ref.Ops()
-	rng := rand.New(rand.NewPCG(5, 5))
-	for i := range n {
-		if skip != nil && len(problems) > 0 {
-			break
-		}
-		root := t.TempDir()
-		os.MkdirAll(filepath.Join(root, "state"), 0o755)
-		c, _ := fileutil.NewCutFS(root)
-		c.Skip = skip
-		at := 1 + rng.IntN(total+1) // total+1: the cut comes after the last operation
-		c.CutAfter(at)
-		if _, err := client(root, c).recompress(lf); !errors.Is(err, fileutil.ErrCut) && (err != nil || at <= total) {
-			t.Fatalf("cut %d: recompress ended with %v", i, err)
-		}
-		rep, err := c.Cut(rng)
+	cfg := cuttest.Config{N: n, Seed: 5, Skip: skip, Setup: func(root string) error {
+		return os.MkdirAll(filepath.Join(root, "state"), 0o755)
+	}}
+	return cuttest.Run(t, cfg, func(root string, fsys fileutil.FS) (struct{}, error) {
+		_, err := client(root, fsys).recompress(lf)
+		return struct{}{}, err
+	}, func(c *cuttest.Cut[struct{}]) {
+		out, err := client(c.Root, fileutil.OS).recompress(lf)
 		if err != nil {
-			t.Fatal(err)
-		}
-		cuts++
-		if rep.InProgress() {
-			inProgress++
-		}
-		if len(rep.Outside) > 0 {
-			problems = append(problems, "written outside the file layer")
-		}
-		out, err := client(root, fileutil.OS).recompress(lf)
-		if err != nil {
-			problems = append(problems, err.Error())
-			continue
+			c.Fail("the next pass: %v", err)
+			return
 		}
 		if got, _ := os.ReadFile(out); !bytes.Equal(got, want) {
-			problems = append(problems, "after the cut the next pass ships "+filepath.Base(out)+" torn")
+			c.Fail("after the cut the next pass ships %s torn", filepath.Base(out))
 		}
-	}
-	return cuts, inProgress, problems
+	})
 }
 
 // TestRecompressPowerCut: after a power cut at any point of a
@@ -98,18 +75,11 @@ func recompressCuts(t *testing.T, n int, skip func(string) bool) (cuts, inProgre
 // recompressed file is needed for that (its directory's is not: a lost
 // entry only redoes a deterministic recompression).
 func TestRecompressPowerCut(t *testing.T) {
-	cuts, inProgress, problems := recompressCuts(t, 200, nil)
-	for _, p := range problems {
-		t.Error(p)
-	}
-	t.Logf("%d cuts, %d hit work not yet durable", cuts, inProgress)
-	if inProgress < cuts/2 {
-		t.Errorf("only %d of %d cuts hit work in progress", inProgress, cuts)
-	}
-	_, _, problems = recompressCuts(t, 240, func(s string) bool { return s == "(*Publisher).Commit<datasync.(*Client).recompress" })
-	if len(problems) == 0 {
+	recompressCuts(t, 200, nil).Report(t)
+	res := recompressCuts(t, 240, func(s string) bool { return s == "(*Publisher).Commit<datasync.(*Client).recompress" })
+	if len(res.Problems) == 0 {
 		t.Error("without the fsync of the recompressed file, no cut finds a torn file shipped")
 	} else {
-		t.Logf("without the fsync of the recompressed file: %s", problems[0])
+		t.Logf("without the fsync of the recompressed file: %s", res.Problems[0])
 	}
 }

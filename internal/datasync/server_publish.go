@@ -90,12 +90,11 @@ func (s *Server) unpack(gw string, t target, inc, dir string) error {
 		// The bundle itself is already counted while it arrived.
 		lim.MaxTotal = max(1, q-s.usage(gw))
 	}
-	// The gateway's directory is made here, where its making is
-	// serialised; the day's by Unpack (durably, and not for a bundle it
-	// refuses).
-	if err := s.mkdirs(filepath.Dir(dir)); err != nil {
-		return err
-	}
+	// Unpack makes dir durably, and nothing for a bundle it refuses. Its
+	// making is not under dirMu: two unpacks making the same new
+	// directory at once (one bundle a window per gateway: only two
+	// gateways' first bundles on a fresh server) could answer one before
+	// the other's fsync of the parent.
 	res, err := xbundle.UnpackFS(s.cfg.FS, inc, dir, lim)
 	s.addUsage(gw, res.Bytes)
 	var ce *xbundle.CorruptionError

@@ -52,10 +52,8 @@ func TestPublish(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(dir, "missing", "x")); string(b) != "x" {
 		t.Errorf("published into a missing directory: %q", b)
 	}
-	os.Chmod(filepath.Join(dir, "missing"), 0o555)
-	defer os.Chmod(filepath.Join(dir, "missing"), 0o755)
-	if err := fileutil.WriteFile(filepath.Join(dir, "missing", "sub", "y"), tmp, nil); err == nil && os.Geteuid() != 0 {
-		t.Error("publishing under a read-only directory succeeded")
+	if err := fileutil.WriteFile(filepath.Join(path, "y"), tmp, nil); err == nil {
+		t.Error("publishing under a file succeeded")
 	}
 	if left, _ := os.ReadDir(tmp); len(left) != 0 {
 		t.Errorf("temporary files left after a failed publish: %v", left)

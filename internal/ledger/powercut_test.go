@@ -2,18 +2,16 @@ package ledger_test
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"maps"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/acstore/acstore/internal/fileutil"
+	"github.com/acstore/acstore/internal/fileutil/cuttest"
 	"github.com/acstore/acstore/internal/ledger"
 )
 
@@ -87,92 +85,35 @@ func ledgerScenario(root string, fsys fileutil.FS) (acked map[string]int64, err 
 // the table, claims each with the size written, holds every entry a
 // returned Sync acknowledged, and reads no torn line as an entry.
 func TestLedgerPowerCut(t *testing.T) {
-	base := t.TempDir()
-	res, sites := ledgerCuts(t, base, 300, 1, nil)
-	for _, p := range res.problems {
-		t.Error(p)
-	}
-	t.Logf("%d cuts, %d hit work not yet durable, %d left a torn line; fsync sites %v", res.cuts, res.inProgress, res.torn, slices.Sorted(maps.Keys(sites)))
-	if res.inProgress < res.cuts/2 {
-		t.Errorf("only %d of %d cuts hit work in progress", res.inProgress, res.cuts)
-	}
+	ledgerCuts(t, 300, 1, nil).Report(t)
 }
 
 // TestLedgerEveryFsyncNeeded drops each fsync site in turn: cuts must then
 // find a broken promise.
 func TestLedgerEveryFsyncNeeded(t *testing.T) {
-	base := t.TempDir()
-	_, sites := ledgerCuts(t, base, 30, 2, nil)
+	sites := ledgerCuts(t, 30, 2, nil).Sites
+	// The table's own, standing for the database.
+	maps.DeleteFunc(sites, func(site string, _ int) bool { return strings.Contains(site, "ledger_test.") })
 	if len(sites) < 3 {
 		t.Fatalf("fsync sites %v", sites)
 	}
-	for _, site := range slices.Sorted(maps.Keys(sites)) {
-		if strings.Contains(site, "ledger_test.") {
-			continue // the table's own, standing for the database
-		}
-		res, _ := ledgerCuts(t, base, 300, 3, func(s string) bool { return s == site })
-		if len(res.problems) == 0 {
-			t.Errorf("without the fsync at %s, %d cuts find nothing wrong", site, res.cuts)
-			continue
-		}
-		t.Logf("without the fsync at %s: cut %d of the run fails: %s", site, res.cuts, res.problems[0])
-	}
+	cuttest.EveryFsyncNeeded(t, sites, nil, func(skip func(string) bool) cuttest.Result {
+		return ledgerCuts(t, 300, 3, skip)
+	})
 }
 
-type cutResult struct {
-	cuts, inProgress, torn int
-	problems               []string
-}
-
-func ledgerCuts(t *testing.T, base string, n int, seed uint64, skip func(string) bool) (cutResult, map[string]int) {
-	ref, _ := fileutil.NewCutFS(t.TempDir())
-	if _, err := ledgerScenario(ref.Root(), ref); err != nil {
-		t.Fatal(err)
-	}
-	total := ref.Ops()
-	rng := rand.New(rand.NewPCG(seed, 7))
-	var res cutResult
-	sites := make(map[string]int)
-	for i := range n {
-		if skip != nil && len(res.problems) > 0 {
-			break
-		}
-		fail := func(format string, a ...any) {
-			res.problems = append(res.problems, fmt.Sprintf("cut %d: ", i)+fmt.Sprintf(format, a...))
-		}
-		root, _ := os.MkdirTemp(base, "cut")
-		c, _ := fileutil.NewCutFS(root)
-		c.Skip = skip
-		at := 1 + rng.IntN(total+1) // total+1: the cut comes after the last operation
-		c.CutAfter(at)
-		acked, err := ledgerScenario(root, c)
-		if !errors.Is(err, fileutil.ErrCut) && (err != nil || at <= total) {
-			t.Fatalf("cut %d: the loop ended with %v", i, err)
-		}
-		rep, err := c.Cut(rng)
-		if err != nil {
-			t.Fatal(err)
-		}
-		maps.Copy(sites, c.Sites)
-		res.cuts++
-		if rep.InProgress() {
-			res.inProgress++
-		}
-		if rep.TornFiles > 0 {
-			res.torn++
-		}
-		if len(rep.Outside) > 0 {
-			fail("written outside the file layer: %v", rep.Outside)
-		}
+func ledgerCuts(t *testing.T, n int, seed uint64, skip func(string) bool) cuttest.Result {
+	return cuttest.Run(t, cuttest.Config{N: n, Seed: seed, Skip: skip}, ledgerScenario, func(c *cuttest.Cut[map[string]int64]) {
+		root := c.Root
 		table := readPairs(filepath.Join(root, "db", "table"))
 		l, err := ledger.Open(filepath.Join(root, "ledger"))
 		if err != nil {
-			fail("reopen: %v", err)
-			continue
+			c.Fail("reopen: %v", err)
+			return
 		}
-		for name, size := range acked {
+		for name, size := range c.Acked {
 			if !l.Has(name, size) {
-				fail("%s was acknowledged by Sync and is gone", name)
+				c.Fail("%s was acknowledged by Sync and is gone", name)
 			}
 		}
 		paths, _ := filepath.Glob(filepath.Join(root, "ledger", "*.ledger"))
@@ -183,7 +124,7 @@ func ledgerCuts(t *testing.T, base string, n int, seed uint64, skip func(string)
 					continue // a torn line
 				}
 				if ts, in := table[name]; !in || ts != size {
-					fail("the ledger claims %s (%d bytes); the table has %d, %v", name, size, ts, in)
+					c.Fail("the ledger claims %s (%d bytes); the table has %d, %v", name, size, ts, in)
 				}
 			}
 		}
@@ -198,18 +139,16 @@ func ledgerCuts(t *testing.T, base string, n int, seed uint64, skip func(string)
 		l.Close()
 		l, err = ledger.Open(filepath.Join(root, "ledger"))
 		if err != nil {
-			fail("reopen after appending: %v", err)
-			continue
+			c.Fail("reopen after appending: %v", err)
+			return
 		}
 		for name := range table {
 			if size, ok := l.Size(name); ok && size != table[name] {
-				fail("after the next append the ledger claims %s (%d bytes); the table has %d", name, size, table[name])
+				c.Fail("after the next append the ledger claims %s (%d bytes); the table has %d", name, size, table[name])
 			}
 		}
 		l.Close()
-		os.RemoveAll(root)
-	}
-	return res, sites
+	})
 }
 
 func readPairs(path string) map[string]int64 {

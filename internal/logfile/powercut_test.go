@@ -2,10 +2,7 @@ package logfile_test
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
-	"maps"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,6 +12,7 @@ import (
 	"time"
 
 	"github.com/acstore/acstore/internal/fileutil"
+	"github.com/acstore/acstore/internal/fileutil/cuttest"
 	"github.com/acstore/acstore/internal/logfile"
 	"github.com/acstore/acstore/internal/rowgen"
 	"github.com/acstore/acstore/internal/schema"
@@ -127,139 +125,90 @@ func isPrefix(got, want []string) bool {
 	return len(got) <= len(want) && slices.Equal(got, want[:len(got)])
 }
 
-type cutResult struct {
-	cuts, inProgress, torn, rebootCuts int
-	problems                           []string
-}
-
 // spoolCuts runs n cuts of the writer (and, every other time, a second
 // cut during the boot that seals its files), checking the durable tree.
-func spoolCuts(t *testing.T, n int, seed uint64, skip func(string) bool) (cutResult, map[string]int) {
-	base := t.TempDir()
-	refRoot := filepath.Join(base, "ref")
-	os.MkdirAll(refRoot, 0o755)
-	ref, err := fileutil.NewCutFS(refRoot)
-	if err != nil {
+// It also counts the boots cut again.
+func spoolCuts(t *testing.T, n int, seed uint64, skip func(string) bool) (cuttest.Result, int) {
+	refRoot := t.TempDir()
+	if _, err := cutScenario(refRoot, fileutil.OS); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cutScenario(refRoot, ref); err != nil {
-		t.Fatal(err)
-	}
-	total := ref.Ops()
 	want, werrs := syncRows(t, refRoot)
 	if len(werrs) > 0 || len(want) != 8 {
 		t.Fatalf("reference run: %d sync_files, errors %v", len(want), werrs)
 	}
-	rng := rand.New(rand.NewPCG(seed, 1))
-	var res cutResult
-	sites := make(map[string]int)
-	for i := range n {
-		if skip != nil && len(res.problems) > 0 {
-			break // the knob test needs one failure
-		}
-		root := filepath.Join(base, fmt.Sprint(i))
-		os.MkdirAll(root, 0o755)
-		fail := func(format string, a ...any) {
-			res.problems = append(res.problems, fmt.Sprintf("cut %d: ", i)+fmt.Sprintf(format, a...))
-		}
-		c, _ := fileutil.NewCutFS(root)
-		c.Skip = skip
-		at := 1 + rng.IntN(total+1) // total+1: the cut comes after the last operation
-		c.CutAfter(at)
-		published, err := cutScenario(root, c)
-		if !errors.Is(err, fileutil.ErrCut) && (err != nil || at <= total) {
-			t.Fatalf("cut %d at op %d of %d: the writer ended with %v", i, at, total, err)
-		}
-		rep, err := c.Cut(rng)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for k, v := range c.Sites {
-			sites[k] += v
-		}
-		res.cuts++
-		if rep.InProgress() {
-			res.inProgress++
-		}
-		if rep.TornFiles > 0 {
-			res.torn++
-		}
-		if len(rep.Outside) > 0 {
-			fail("written outside the file layer: %v", rep.Outside)
-		}
+	rebootCuts := 0
+	res := cuttest.Run(t, cuttest.Config{N: n, Seed: seed, Skip: skip}, cutScenario, func(c *cuttest.Cut[map[string]bool]) {
+		root := c.Root
 		// As found at boot: every load_file's rows are durable in its
 		// sync_file, and what a sync_file reads is whole rows in order.
 		durable, _ := syncRows(t, root)
 		for name, rows := range durable {
 			if !isPrefix(rows, want[name]) {
-				fail("%s reads %d rows that are not a prefix of the %d written", name, len(rows), len(want[name]))
+				c.Fail("%s reads %d rows that are not a prefix of the %d written", name, len(rows), len(want[name]))
 			}
 		}
-		for name := range published {
+		for name := range c.Acked {
 			if _, err := os.Stat(filepath.Join(root, "sync", gw, name[:8], name)); err != nil {
-				fail("%s was published before the cut and is gone: %v", name, err)
+				c.Fail("%s was published before the cut and is gone: %v", name, err)
 			}
 		}
 		loads, _, bad := loadRows(root)
 		for _, b := range bad {
-			fail("load_file %s", b)
+			c.Fail("load_file %s", b)
 		}
 		for name, rows := range loads {
 			for _, r := range rows {
 				if !slices.Contains(durable[name], r) {
-					fail("a load_file of %s holds a row not durable in the sync_file", name)
+					c.Fail("a load_file of %s holds a row not durable in the sync_file", name)
 					break
 				}
 			}
 		}
 		// Boot: the spool seals the .part files, maybe cut again.
-		c2, _ := fileutil.NewCutFS(root)
-		c2.Skip = skip
-		if i%2 == 1 {
-			c2.CutAfter(1 + rng.IntN(12))
+		boot := c.Boot()
+		if c.I%2 == 1 {
+			boot.CutAfter(1 + c.Rng.IntN(12))
 		}
-		_, err = logfile.NewSpool(logfile.SpoolConfig{Root: root, Gateway: gw, Codec: logfile.LZ4, FS: c2})
-		if c2.Dead() {
-			res.rebootCuts++
-			if _, err := c2.Cut(rng); err != nil {
+		_, err := logfile.NewSpool(logfile.SpoolConfig{Root: root, Gateway: gw, Codec: logfile.LZ4, FS: boot})
+		if boot.Dead() {
+			rebootCuts++
+			if _, err := boot.Cut(c.Rng); err != nil {
 				t.Fatal(err)
 			}
 			_, err = logfile.NewSpool(logfile.SpoolConfig{Root: root, Gateway: gw, Codec: logfile.LZ4})
 		}
 		if err != nil {
-			fail("boot: %v", err)
-			continue
-		}
-		for k, v := range c2.Sites {
-			sites[k] += v
+			c.Fail("boot: %v", err)
+			return
 		}
 		// After boot: sealed files read whole, keep every durable row,
 		// and loader is owed every row exactly: by load_files or a
 		// backfill marker.
 		sealed, serrs := syncRows(t, root)
 		for name, err := range serrs {
-			fail("after boot %s: %v", name, err)
+			c.Fail("after boot %s: %v", name, err)
 		}
 		loads, backfill, _ := loadRows(root)
 		for name, rows := range durable {
 			if !isPrefix(rows, sealed[name]) {
-				fail("boot lost rows of %s: %d durable, %d after", name, len(rows), len(sealed[name]))
+				c.Fail("boot lost rows of %s: %d durable, %d after", name, len(rows), len(sealed[name]))
 			}
 		}
 		for name, rows := range sealed {
 			if !isPrefix(rows, want[name]) {
-				fail("after boot %s holds rows not written", name)
+				c.Fail("after boot %s holds rows not written", name)
 			}
 			got := slices.Clone(loads[name])
 			sort.Strings(got)
 			all := slices.Clone(rows)
 			sort.Strings(all)
 			if !backfill[name] && !slices.Equal(got, all) {
-				fail("%s: loader is owed %d rows, load_files hold %d and no backfill marker", name, len(all), len(got))
+				c.Fail("%s: loader is owed %d rows, load_files hold %d and no backfill marker", name, len(all), len(got))
 			}
 		}
-	}
-	return res, sites
+	})
+	return res, rebootCuts
 }
 
 // TestSpoolPowerCut cuts the power under the writer at random operations
@@ -269,15 +218,9 @@ func spoolCuts(t *testing.T, n int, seed uint64, skip func(string) bool) (cutRes
 // published, the boot loses nothing durable even if cut itself, and loader
 // is owed every row (load_files or a backfill marker).
 func TestSpoolPowerCut(t *testing.T) {
-	res, sites := spoolCuts(t, 240, 1, nil)
-	for _, p := range res.problems {
-		t.Error(p)
-	}
-	t.Logf("%d cuts, %d hit work not yet durable, %d left a torn tail, %d boots cut again; fsync sites %d",
-		res.cuts, res.inProgress, res.torn, res.rebootCuts, len(sites))
-	if res.inProgress < res.cuts/2 {
-		t.Errorf("only %d of %d cuts hit work in progress", res.inProgress, res.cuts)
-	}
+	res, rebootCuts := spoolCuts(t, 240, 1, nil)
+	res.Report(t)
+	t.Logf("%d boots cut again", rebootCuts)
 }
 
 // redundantFsync are the fsyncs no spool cut can miss, and why they stay.
@@ -291,20 +234,12 @@ var redundantFsync = map[string]string{
 // (the CutFS knob) and checks that the cuts then find a broken promise:
 // no fsync is there for nothing.
 func TestSpoolEveryFsyncNeeded(t *testing.T) {
-	_, sites := spoolCuts(t, 40, 2, nil)
-	if len(sites) < 5 {
-		t.Fatalf("only %d fsync sites seen: %v", len(sites), sites)
+	res, _ := spoolCuts(t, 40, 2, nil)
+	if len(res.Sites) < 5 {
+		t.Fatalf("only %d fsync sites seen: %v", len(res.Sites), res.Sites)
 	}
-	for _, site := range slices.Sorted(maps.Keys(sites)) {
-		if why, ok := redundantFsync[site]; ok {
-			t.Logf("not needed by the spool, kept: %s: %s", site, why)
-			continue
-		}
-		res, _ := spoolCuts(t, 400, 3, func(s string) bool { return s == site })
-		if len(res.problems) == 0 {
-			t.Errorf("without the fsync at %s, %d cuts find nothing wrong", site, res.cuts)
-			continue
-		}
-		t.Logf("without the fsync at %s: cut %d of the run fails: %s", site, res.cuts, res.problems[0])
-	}
+	cuttest.EveryFsyncNeeded(t, res.Sites, redundantFsync, func(skip func(string) bool) cuttest.Result {
+		res, _ := spoolCuts(t, 400, 3, skip)
+		return res
+	})
 }

@@ -1,15 +1,11 @@
 package rollup
 
 import (
-	"errors"
-	"fmt"
-	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/acstore/acstore/internal/fileutil"
+	"github.com/acstore/acstore/internal/fileutil/cuttest"
 	"github.com/acstore/acstore/internal/logfile"
 )
 
@@ -39,71 +35,38 @@ func stateScenario(dir string, fsys fileutil.FS) (map[logfile.Name]int64, error)
 	return acked, nil
 }
 
+// stateCuts cuts the power at random operations of stateScenario and
+// opens the state as at boot.
+func stateCuts(t *testing.T, n int, skip func(string) bool) cuttest.Result {
+	return cuttest.Run(t, cuttest.Config{N: n, Seed: 9, Skip: skip}, stateScenario, func(c *cuttest.Cut[map[logfile.Name]int64]) {
+		s, err := openState(c.Root)
+		if err != nil {
+			c.Fail("boot: %v", err)
+			return
+		}
+		for n, size := range c.Acked {
+			if !s.has(n, size) {
+				c.Fail("%s was recorded and is gone", n)
+			}
+		}
+		for _, files := range s.days {
+			for name, size := range files {
+				if size%100 >= 3 {
+					c.Fail("claims %s with size %d, never recorded", name, size)
+				}
+			}
+		}
+	})
+}
+
 // TestStatePowerCut cuts the power while midtable records its blocks: the
 // state must open at boot (a torn record would stop midtable for good),
 // hold every block whose record returned, and claim nothing else. Then
 // each fsync is dropped in turn and a cut must find it missing.
 func TestStatePowerCut(t *testing.T) {
-	ref, _ := fileutil.NewCutFS(t.TempDir())
-	if _, err := stateScenario(ref.Root(), ref); err != nil {
-		t.Fatal(err)
-	}
-	total := ref.Ops()
-	run := func(n int, skip func(string) bool) (cuts, inProgress int, problems []string) {
-		rng := rand.New(rand.NewPCG(9, 9))
-		for i := range n {
-			if skip != nil && len(problems) > 0 {
-				break
-			}
-			dir := t.TempDir()
-			c, _ := fileutil.NewCutFS(dir)
-			c.Skip = skip
-			at := 1 + rng.IntN(total+1) // total+1: after the last operation
-			c.CutAfter(at)
-			acked, err := stateScenario(dir, c)
-			if !errors.Is(err, fileutil.ErrCut) && (err != nil || at <= total) {
-				t.Fatalf("cut %d: %v", i, err)
-			}
-			rep, err := c.Cut(rng)
-			if err != nil {
-				t.Fatal(err)
-			}
-			cuts++
-			if rep.InProgress() {
-				inProgress++
-			}
-			s, err := openState(dir)
-			if err != nil {
-				problems = append(problems, fmt.Sprintf("cut %d: boot: %v", i, err))
-				continue
-			}
-			for n, size := range acked {
-				if !s.has(n, size) {
-					problems = append(problems, fmt.Sprintf("cut %d: %s was recorded and is gone", i, n))
-				}
-			}
-			for _, files := range s.days {
-				for name, size := range files {
-					if size%100 >= 3 {
-						problems = append(problems, fmt.Sprintf("cut %d: claims %s with size %d, never recorded", i, name, size))
-					}
-				}
-			}
-			os.RemoveAll(filepath.Join(dir, ".tmp"))
-		}
-		return cuts, inProgress, problems
-	}
-	cuts, inProgress, problems := run(240, nil)
-	for _, p := range problems {
-		t.Error(p)
-	}
-	t.Logf("%d cuts, %d hit work not yet durable; fsync sites %v", cuts, inProgress, ref.Sites)
-	for site := range ref.Sites {
-		_, _, problems := run(240, func(s string) bool { return s == site })
-		if len(problems) == 0 {
-			t.Errorf("without the fsync at %s no cut finds anything wrong", site)
-			continue
-		}
-		t.Logf("without the fsync at %s: %s", site, problems[0])
-	}
+	res := stateCuts(t, 240, nil)
+	res.Report(t)
+	cuttest.EveryFsyncNeeded(t, res.Sites, nil, func(skip func(string) bool) cuttest.Result {
+		return stateCuts(t, 240, skip)
+	})
 }
