@@ -26,24 +26,24 @@ func shortCapture(bin, path string, sessions int, rate float64, dur time.Duratio
 }
 
 // aclogRun runs aclog -r on capture with workers engines in a fresh data
-// root and returns its time and peak RSS in bytes.
-func aclogRun(bin, dir, capture string, workers int) (time.Duration, int64, error) {
+// root and returns its time, its CPU time (user and system) and its peak
+// RSS in bytes.
+func aclogRun(bin, dir, capture string, workers int) (took, cpu time.Duration, rss int64, err error) {
 	root := filepath.Join(dir, "data")
 	if err := os.RemoveAll(root); err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	cmd := exec.Command(filepath.Join(bin, "aclog"), "-r", capture, "-data", root, "-gateway", "BE0C4A11",
 		"-log-level", "warn", "-stats-interval", "0", "-workers", fmt.Sprint(workers))
 	cmd.Env = append(os.Environ(), fmt.Sprintf("GOMAXPROCS=%d", workers+1))
-	took, err := timed(cmd)
+	took, err = timed(cmd)
 	if err != nil {
-		return 0, 0, fmt.Errorf("aclog -workers %d: %w", workers, err)
+		return 0, 0, 0, fmt.Errorf("aclog -workers %d: %w", workers, err)
 	}
-	var rss int64
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		rss = ru.Maxrss << 10
 	}
-	return took, rss, nil
+	return took, cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(), rss, nil
 }
 
 // AclogShort times aclog on short sessions shaped like web and DNS
@@ -70,10 +70,12 @@ func AclogShort(bin string, sessions int, open []int) ([]Row, error) {
 		name := func(w int) string { return fmt.Sprintf("aclog -r short sessions, %.0f/s, -workers %d", rate, w) }
 		ref := fmt.Sprintf("tshark -T fields on short sessions, %.0f/s (reference)", rate)
 		var rss int64
+		cpu := map[int][]time.Duration{}
 		trial := func(w int) Trial {
 			return func() (time.Duration, error) {
-				d, r, err := aclogRun(bin, dir, capture, w)
+				d, c, r, err := aclogRun(bin, dir, capture, w)
 				rss = max(rss, r)
+				cpu[w] = append(cpu[w], c)
 				return d, err
 			}
 		}
@@ -84,19 +86,28 @@ func AclogShort(bin string, sessions int, open []int) ([]Row, error) {
 			cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
 			return timed(cmd)
 		}
-		pair, err := Pair(Row{Group: "aclog short", Name: name(1), Amount: float64(pkts), Unit: "pkts", Note: note},
-			Row{Group: "aclog short", Name: ref, Amount: float64(pkts), Unit: "pkts"}, trial(1), tshark)
+		// 2 workers and 1 side by side, alternating: the ratio is the
+		// speed-up, run by run. The CPU time says what each costs
+		// whatever else the machine is doing.
+		both, err := Pair(Row{Group: "aclog short", Name: name(2), Amount: float64(pkts), Unit: "pkts"},
+			Row{Group: "aclog short", Name: name(1), Amount: float64(pkts), Unit: "pkts", Note: note}, trial(2), trial(1))
 		if err != nil {
 			return nil, err
 		}
-		two, err := Repeat(Row{Group: "aclog short", Name: name(2), Amount: float64(pkts), Unit: "pkts", Reference: name(1),
-			Note: "2 workers vs 1"}, trial(2))
+		perCPU := func(w int) string {
+			c := Median(cpu[w])
+			return fmt.Sprintf("CPU %.2f s, %.0f pkts per CPU-second", c.Seconds(), float64(pkts)/c.Seconds())
+		}
+		two, one := both[0], both[1]
+		two.Note = "2 workers vs 1; " + perCPU(2)
+		one.Note += "; " + perCPU(1)
+		tsh, err := Repeat(Row{Group: "aclog short", Name: ref, Amount: float64(pkts), Unit: "pkts"}, tshark)
 		if err != nil {
 			return nil, err
 		}
-		rows = append(rows, pair...)
-		rows = append(rows, two,
-			Row{Group: "aclog short", Name: name(1) + ", sessions", Amount: float64(sessions), Unit: "sessions", Took: pair[0].Took,
+		one.Reference = ref
+		rows = append(rows, two, one, tsh,
+			Row{Group: "aclog short", Name: name(1) + ", sessions", Amount: float64(sessions), Unit: "sessions", Took: one.Took,
 				Note: fmt.Sprintf("peak RSS %d MB", rss>>20)},
 			Row{Group: "aclog short", Name: name(2) + ", sessions", Amount: float64(sessions), Unit: "sessions", Took: two.Took})
 	}
@@ -113,7 +124,7 @@ func AclogShort(bin string, sessions int, open []int) ([]Row, error) {
 		var rss int64
 		row, err := Repeat(Row{Group: "aclog open sessions", Name: fmt.Sprintf("aclog -r, %d sessions open, -workers 1", n),
 			Amount: float64(pkts), Unit: "pkts"}, func() (time.Duration, error) {
-			d, r, err := aclogRun(bin, dir, capture, 1)
+			d, _, r, err := aclogRun(bin, dir, capture, 1)
 			rss = max(rss, r)
 			return d, err
 		})
