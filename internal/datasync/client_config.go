@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/acstore/acstore/internal/bytesize"
 	"github.com/acstore/acstore/internal/fileutil"
 	"github.com/acstore/acstore/internal/logfile"
 )
@@ -21,7 +22,7 @@ type ClientConfig struct {
 	Secret     string // read from SecretFile when empty
 	TLS        TLSFiles
 	Codec      logfile.Codec
-	BWLimit    Rate
+	BWLimit    bytesize.Rate
 	Interval   time.Duration // between passes of push without -once
 	Parallel   int           // files of a window on the wire at once
 	Retries    int           // attempts per request before a pass gives up

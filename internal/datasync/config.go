@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -136,91 +135,6 @@ func ReadSecret(path string) (string, error) {
 		return "", fmt.Errorf("-secret-file %s: empty", path)
 	}
 	return s, nil
-}
-
-// ByteSize is a flag of a size like 10GB, 512MiB or 2000000.
-type ByteSize int64
-
-// String is the size in the largest unit that holds it whole (64MiB,
-// 200GB), as -h prints a default and Set reads it back.
-func (b *ByteSize) String() string { return formatBytes(int64(*b)) }
-
-// Set parses a size; 0 means unlimited.
-func (b *ByteSize) Set(s string) error {
-	n, err := parseBytes(s)
-	if err == nil {
-		*b = ByteSize(n)
-	}
-	return err
-}
-
-// Rate is a flag of a bandwidth like 2MB/s, 512KiB/s or 10Mbit/s, in bytes
-// per second; 0 means unlimited.
-type Rate int64
-
-func (r *Rate) String() string {
-	if *r == 0 {
-		return "0"
-	}
-	return formatBytes(int64(*r)) + "/s"
-}
-
-// Set parses a rate.
-func (r *Rate) Set(s string) error {
-	s = strings.TrimSuffix(strings.TrimSpace(s), "/s")
-	bits := false
-	for _, suf := range []string{"bit", "bps"} {
-		if t, ok := strings.CutSuffix(s, suf); ok {
-			s, bits = t, true
-		}
-	}
-	n, err := parseBytes(s)
-	if err != nil {
-		return fmt.Errorf("bandwidth %q: want e.g. 2MB/s, 512KiB/s or 10Mbit/s", s)
-	}
-	if bits {
-		n /= 8
-	}
-	*r = Rate(n)
-	return nil
-}
-
-// formatBytes writes n in the largest unit (binary KiB..TiB or decimal
-// KB..TB) that divides it, else in bytes.
-func formatBytes(n int64) string {
-	if n == 0 {
-		return "0"
-	}
-	for _, u := range []struct {
-		suf string
-		m   int64
-	}{{"TiB", 1 << 40}, {"TB", 1e12}, {"GiB", 1 << 30}, {"GB", 1e9}, {"MiB", 1 << 20}, {"MB", 1e6}, {"KiB", 1 << 10}, {"KB", 1e3}} {
-		if n%u.m == 0 {
-			return strconv.FormatInt(n/u.m, 10) + u.suf
-		}
-	}
-	return strconv.FormatInt(n, 10)
-}
-
-func parseBytes(s string) (int64, error) {
-	s = strings.TrimSpace(s)
-	mult := int64(1)
-	units := []struct {
-		suf string
-		m   int64
-	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
-		{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"K", 1e3}, {"M", 1e6}, {"G", 1e9}, {"T", 1e12}, {"B", 1}}
-	for _, u := range units {
-		if t, ok := strings.CutSuffix(s, u.suf); ok {
-			s, mult = strings.TrimSpace(t), u.m
-			break
-		}
-	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || f < 0 {
-		return 0, fmt.Errorf("size %q: want e.g. 10GB, 512MiB or 2000000", s)
-	}
-	return int64(f * float64(mult)), nil
 }
 
 // windowName returns the protocol name of a window.

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/acstore/acstore/internal/bytesize"
 	"github.com/acstore/acstore/internal/datasync"
 	"github.com/acstore/acstore/internal/logfile"
 	"github.com/acstore/acstore/internal/retention"
@@ -298,7 +299,7 @@ func TestGatewayQuota(t *testing.T) {
 	dayA := gwBytes(gwA, day1)
 	quota := usedA - dayA/2 // A over by half its first day; B far below
 	srv = startServer(t, hoRoot, db, nil, func(c *datasync.ServerConfig) {
-		c.Quota = datasync.ByteSize(quota)
+		c.Quota = bytesize.Size(quota)
 		c.Disk = retention.Watermarks{High: 100}
 	})
 	if err := srv.Housekeep(context.Background(), time.Date(2026, 11, 23, 9, 0, 0, 0, time.Local)); err != nil {

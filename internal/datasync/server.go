@@ -79,7 +79,7 @@ func NewServer(cfg ServerConfig, db *sql.DB) (*Server, error) {
 	s.gateways.Store(&cfg.Gateways)
 	if db != nil || cfg.Shards != nil {
 		if s.loader, err = loader.New(loader.Config{Root: cfg.Root, Keep: true, KeepDays: cfg.KeepDays, Disk: cfg.Disk, Logger: cfg.Logger,
-			Limits: s.limits(), MaxStatementBytes: int64(cfg.LoadStatementBytes), Shards: cfg.Shards, Front: cfg.Front}, db); err != nil {
+			Limits: s.limits(), MaxStatementBytes: cfg.LoadStatementBytes, Shards: cfg.Shards, Front: cfg.Front}, db); err != nil {
 			return nil, err
 		}
 	} else {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/acstore/acstore/internal/bytesize"
 	"github.com/acstore/acstore/internal/fileutil"
 	"github.com/acstore/acstore/internal/logfile"
 	"github.com/acstore/acstore/internal/retention"
@@ -27,14 +28,14 @@ type ServerConfig struct {
 	GatewaysFile string
 	Gateways     map[string]string // GW -> secret; read from GatewaysFile when nil
 	TLS          TLSFiles
-	Quota        ByteSize // per gateway, on disk; 0: unlimited
-	MaxFileSize  ByteSize
+	Quota        bytesize.Size // per gateway, on disk; 0: unlimited
+	MaxFileSize  bytesize.Size
 	// MaxAttachment is the largest content an X bundle may unpack to.
-	MaxAttachment ByteSize
+	MaxAttachment bytesize.Size
 	// MaxDict and MaxRow bound the memory the load of one sync_file may
 	// take (logfile.Limits), whatever the file claims.
-	MaxDict ByteSize
-	MaxRow  ByteSize
+	MaxDict bytesize.Size
+	MaxRow  bytesize.Size
 	// MaxRatio bounds the rows one byte of a sync_file may expand to
 	// (logfile.Limits.MaxRatio): the work a small file can cause.
 	MaxRatio int
@@ -53,7 +54,7 @@ type ServerConfig struct {
 	// one after the other); LoadStatementBytes bounds one LOAD DATA
 	// statement, so a huge file shares its day table with the others.
 	LoadWorkers        int
-	LoadStatementBytes ByteSize
+	LoadStatementBytes bytesize.Size
 	// Housekeeping: retention by age and disk, abandoned uploads.
 	KeepDays       int // 0: keep every day
 	Disk           retention.Watermarks

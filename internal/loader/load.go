@@ -127,7 +127,7 @@ func (l *Loader) loadStatement(ctx context.Context, tg *target, b *batch) (int64
 	defer conn.Close()
 	r := &filesReader{files: b.files, log: l.cfg.Logger, lim: l.cfg.Limits}
 	defer r.Close()
-	rows := &statements{r: r, max: l.cfg.MaxStatementBytes}
+	rows := &statements{r: r, max: int64(l.cfg.MaxStatementBytes)}
 	var total int64
 	for {
 		n, err := l.loadPart(ctx, conn, tg, b, logfile.Upgrade(b.table, rows))

@@ -19,6 +19,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/acstore/acstore/internal/bytesize"
 	"github.com/acstore/acstore/internal/daemon"
 	"github.com/acstore/acstore/internal/dataroot"
 	"github.com/acstore/acstore/internal/ledger"
@@ -35,12 +36,12 @@ type Config struct {
 	Disk          retention.Watermarks
 	Interval      time.Duration
 	MaxBatchFiles int
-	MaxBatchBytes int64
+	MaxBatchBytes bytesize.Size
 	// MaxStatementBytes bounds the rows (uncompressed) one LOAD DATA
 	// statement streams: a bigger file is loaded by several, so that it
 	// holds a day table (one writer at a time, MyISAM) no longer than
 	// that while other gateways' loads wait for it.
-	MaxStatementBytes int64
+	MaxStatementBytes bytesize.Size
 	// Limits bound the memory reading one file may take, whatever the
 	// file claims (xz dictionary, row length); zero: logfile's defaults.
 	Limits logfile.Limits
@@ -73,8 +74,10 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	c.Disk.RegisterFlags(fs)
 	fs.DurationVar(&c.Interval, "interval", 5*time.Second, "how often to look for files to load")
 	fs.IntVar(&c.MaxBatchFiles, "batch-files", 256, "most files loaded by one LOAD DATA statement")
-	fs.Int64Var(&c.MaxBatchBytes, "batch-bytes", 256<<20, "most bytes (on disk) loaded by one LOAD DATA statement")
-	fs.Int64Var(&c.MaxStatementBytes, "statement-bytes", DefaultStatementBytes, "most bytes of rows (uncompressed) one LOAD DATA statement streams; a bigger file is loaded by several, so it holds its day table no longer than that")
+	c.MaxBatchBytes = 256 << 20
+	fs.Var(&c.MaxBatchBytes, "batch-bytes", "most bytes (on disk) loaded by one LOAD DATA statement")
+	c.MaxStatementBytes = DefaultStatementBytes
+	fs.Var(&c.MaxStatementBytes, "statement-bytes", "most bytes of rows (uncompressed) one LOAD DATA statement streams; a bigger file is loaded by several, so it holds its day table no longer than that")
 }
 
 // Validate checks the settings.

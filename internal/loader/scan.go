@@ -183,7 +183,7 @@ func newGrouper(cfg Config) *grouper { return &grouper{cfg: cfg, open: make(map[
 func (g *grouper) add(n logfile.Name, p pending) {
 	key := n.Gateway + "/" + n.DayTable()
 	b := g.open[key]
-	if b == nil || len(b.files) >= g.cfg.MaxBatchFiles || b.bytes+p.size > g.cfg.MaxBatchBytes && len(b.files) > 0 {
+	if b == nil || len(b.files) >= g.cfg.MaxBatchFiles || b.bytes+p.size > int64(g.cfg.MaxBatchBytes) && len(b.files) > 0 {
 		t, _ := schema.ByLetter(n.Table)
 		b = &batch{table: t, name: n.DayTable(), gw: n.Gateway}
 		g.open[key] = b

@@ -1,14 +1,14 @@
-package datasync_test
+package bytesize_test
 
 import (
 	"testing"
 
-	"github.com/acstore/acstore/internal/datasync"
+	"github.com/acstore/acstore/internal/bytesize"
 )
 
-// TestByteSizeString: -h prints sizes and rates in units, and what it
+// TestString: -h prints sizes and rates in units, and what it
 // prints reads back as the same number.
-func TestByteSizeString(t *testing.T) {
+func TestString(t *testing.T) {
 	for _, c := range []struct {
 		n    int64
 		want string
@@ -16,16 +16,16 @@ func TestByteSizeString(t *testing.T) {
 		{0, "0"}, {1, "1"}, {1000, "1KB"}, {1024, "1KiB"}, {1536, "1536"},
 		{32 << 20, "32MiB"}, {2 << 30, "2GiB"}, {200e9, "200GB"}, {3 << 40, "3TiB"}, {123456789, "123456789"},
 	} {
-		b := datasync.ByteSize(c.n)
+		b := bytesize.Size(c.n)
 		if got := b.String(); got != c.want {
-			t.Errorf("ByteSize(%d) = %q, want %q", c.n, got, c.want)
+			t.Errorf("Size(%d) = %q, want %q", c.n, got, c.want)
 		}
-		var back datasync.ByteSize
+		var back bytesize.Size
 		if err := back.Set(b.String()); err != nil || back != b {
-			t.Errorf("ByteSize(%d): %q reads back as %d (%v)", c.n, b.String(), back, err)
+			t.Errorf("Size(%d): %q reads back as %d (%v)", c.n, b.String(), back, err)
 		}
-		r := datasync.Rate(c.n)
-		var rback datasync.Rate
+		r := bytesize.Rate(c.n)
+		var rback bytesize.Rate
 		if err := rback.Set(r.String()); err != nil || rback != r {
 			t.Errorf("Rate(%d): %q reads back as %d (%v)", c.n, r.String(), rback, err)
 		}
