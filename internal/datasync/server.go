@@ -77,6 +77,12 @@ func NewServer(cfg ServerConfig, db *sql.DB) (*Server, error) {
 		busy:   make(map[string]bool), partial: make(map[string]partialHash),
 		sums: make(map[string]publishedHash), used: make(map[string]int64)}
 	s.gateways.Store(&cfg.Gateways)
+	if set := cfg.Shards; set != nil {
+		s.loads.shardOf = func(gw string) (string, int) {
+			m := set.Map()
+			return m.For(gw, time.Now().Format("20060102")), len(m.Shards)
+		}
+	}
 	if db != nil || cfg.Shards != nil {
 		if s.loader, err = loader.New(loader.Config{Root: cfg.Root, Keep: true, KeepDays: cfg.KeepDays, Disk: cfg.Disk, Logger: cfg.Logger,
 			Limits: s.limits(), MaxStatementBytes: cfg.LoadStatementBytes, Shards: cfg.Shards, Front: cfg.Front}, db); err != nil {

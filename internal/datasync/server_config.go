@@ -91,7 +91,7 @@ func (c *ServerConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.AuthSkew, "auth-skew", 5*time.Minute, "accept a signed request this far from the server's clock; its nonce is remembered twice as long")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", time.Minute, "drop a client silent for this long (slow or dead links)")
 	fs.DurationVar(&c.LoadInterval, "load-interval", 30*time.Second, "also run the load this often, to retry after a failure")
-	fs.IntVar(&c.LoadWorkers, "load-workers", DefaultLoadWorkers, "most gateways loading into the database at once (each gateway's files one after the other), so one gateway's huge file does not hold back the others")
+	fs.IntVar(&c.LoadWorkers, "load-workers", DefaultLoadWorkers, "most gateways loading into the database at once (each gateway's files one after the other), so one gateway's huge file does not hold back the others; with -shards, a shard's gateways take at most their share")
 	c.LoadStatementBytes = loader.DefaultStatementBytes
 	fs.Var(&c.LoadStatementBytes, "load-statement-bytes", "most bytes of rows (uncompressed) one LOAD DATA statement streams; a bigger file takes several, and other gateways' loads into the same day table get their turn in between")
 	fs.IntVar(&c.KeepDays, "keep-days", 0, "remove every gateway's days older than this many days (files, attachments, day tables, rollups); 0 keeps everything")

@@ -26,6 +26,13 @@ type loadSched struct {
 	active  int             // len(running)
 	holds   map[string]loadHold
 	locks   map[string]*sync.Mutex // see lock
+
+	// shardOf, at a head office past one server, names the shard that
+	// holds gw's rows today and how many shards there are. A shard's
+	// gateways then take at most their share of the workers, so that a
+	// hung shard (connections open, nothing answering) holds back its own
+	// gateways only, as a shard that is down does.
+	shardOf func(gw string) (shard string, shards int)
 }
 
 // loadHold is a gateway's load backoff.
@@ -86,9 +93,10 @@ func (ls *loadSched) next() []string {
 	defer ls.mu.Unlock()
 	var start []string
 	now := time.Now()
+	busy := ls.shardsBusy()
 	kept := ls.queue[:0]
 	for _, gw := range ls.queue {
-		if ls.active < ls.workers && !ls.running[gw] && !now.Before(ls.holds[gw].until) {
+		if ls.active < ls.workers && !ls.running[gw] && !now.Before(ls.holds[gw].until) && ls.shardFree(gw, busy) {
 			ls.running[gw] = true
 			ls.active++
 			delete(ls.due, gw)
@@ -99,6 +107,33 @@ func (ls *loadSched) next() []string {
 	}
 	ls.queue = kept
 	return start
+}
+
+// shardsBusy counts the running loads of each shard.
+func (ls *loadSched) shardsBusy() map[string]int {
+	if ls.shardOf == nil {
+		return nil
+	}
+	busy := make(map[string]int)
+	for gw := range ls.running {
+		name, _ := ls.shardOf(gw)
+		busy[name]++
+	}
+	return busy
+}
+
+// shardFree reports whether gw's shard has a worker left of its share
+// (the workers over the shards, rounded up), and if so counts gw in busy.
+func (ls *loadSched) shardFree(gw string, busy map[string]int) bool {
+	if ls.shardOf == nil {
+		return true
+	}
+	name, shards := ls.shardOf(gw)
+	if shards > 1 && busy[name] >= (ls.workers+shards-1)/shards {
+		return false
+	}
+	busy[name]++
+	return true
 }
 
 func (ls *loadSched) done(gw string) {
