@@ -7,6 +7,8 @@ package main
 import (
 	"errors"
 	"flag"
+	"os"
+	"runtime/debug"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -117,6 +119,9 @@ func run(args []string) error {
 	cfg.Root, cfg.Logger = common.Data, log
 	if err := disk.Validate(); err != nil {
 		return err
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(cfg.Audit.MemoryLimit())
 	}
 	p, err := pipeline.New(cfg)
 	if err != nil {
