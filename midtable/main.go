@@ -9,7 +9,6 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"flag"
 	"fmt"
@@ -45,8 +44,11 @@ under DIR/sync (never from the day tables): whenever a window is
 published, the 4-hour block it falls in is recomputed from all its files
 and replaced in one locked step. DIR/state/midtable records what was
 rolled up, so after a crash -once redoes exactly the unfinished blocks.
-The daemon keeps the disk under -disk-high and -disk-critical as loader
-does (see loader -h). One rolling midtable per data root.
+The daemon drops the rollup tables of days older than -keep-days, with
+DIR/state/midtable's record of them (loader's retention leaves both to
+midtable), and keeps the disk under -disk-high and -disk-critical as loader
+does (see loader -h), dropping the oldest days' rollups with their files.
+One rolling midtable per data root.
 
 query picks the rollup with the dimensions asked for and covers the
 interval with 4H, 1H and 30M buckets, reading raw day-table rows only for
@@ -72,10 +74,8 @@ func run(args []string) error {
 	fs := flag.NewFlagSet("midtable", flag.ContinueOnError)
 	var common daemon.Common
 	var cfg rollup.Config
-	var disk retention.Watermarks
 	common.RegisterFlags(fs)
 	cfg.RegisterFlags(fs)
-	disk.RegisterFlags(fs)
 	var shards shard.Flag
 	shards.Register(fs)
 	once := fs.Bool("once", false, "roll up everything pending, then exit")
@@ -101,15 +101,15 @@ func run(args []string) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	if err := disk.Validate(); err != nil {
-		return err
-	}
 	set, db, err := shards.Open(ctx, common.DSN)
 	if err != nil {
 		return err
 	}
 	defer set.Close()
 	cfg.Shards = set
+	if db != nil {
+		cfg.DayTables = retention.DBStore{DB: db}
+	} // past one server, loader -keep drops the day tables on every shard
 	if *check {
 		return checkDay(ctx, set, *day)
 	}
@@ -134,7 +134,7 @@ func run(args []string) error {
 		return rollOnce(ctx, r, log)
 	}
 	shards.Watch(ctx, set, log)
-	return roll(ctx, &common, cfg, r, db, disk)
+	return roll(ctx, &common, cfg, r)
 }
 
 // checkDay prints each rollup of day that differs from its raw tables.
@@ -166,21 +166,16 @@ func rollOnce(ctx context.Context, r *rollup.Roller, log *slog.Logger) error {
 	return nil
 }
 
-// roll is the daemon: it rolls up each window as it is published and
-// keeps the disk under its watermarks until ctx ends.
-func roll(ctx context.Context, common *daemon.Common, cfg rollup.Config, r *rollup.Roller, db *sql.DB, disk retention.Watermarks) error {
+// roll is the daemon: it rolls up each window as it is published, drops
+// the rollups past -keep-days and keeps the disk under its watermarks
+// until ctx ends.
+func roll(ctx context.Context, common *daemon.Common, cfg rollup.Config, r *rollup.Roller) error {
 	log := cfg.Logger
-	var store retention.Store
-	if db != nil {
-		store = retention.DBStore{DB: db}
-	} // past one server, loader -keep drops the days on every shard
-	pr := retention.New(retention.Config{Root: cfg.Root, Marks: disk, Store: store, Logger: log})
-	register := func(reg prometheus.Registerer) { r.Register(reg); pr.Register(reg, "midtable") }
+	register := func(reg prometheus.Registerer) { r.Register(reg) }
 	if err := common.Observe(ctx, log, register, r.StatsLine); err != nil {
 		return err
 	}
-	go pr.Run(ctx)
-	log.Info("midtable started", append([]any{common.ConfigAttr(), "data", cfg.Root, "interval", cfg.Interval}, disk.Attrs(0)...)...)
+	log.Info("midtable started", append([]any{common.ConfigAttr(), "data", cfg.Root, "interval", cfg.Interval}, cfg.Disk.Attrs(cfg.KeepDays)...)...)
 	err := r.Run(ctx)
 	log.Info("midtable stopped", "blocks", r.Stats().Blocks.Load(), "rows", r.Stats().Rows.Load())
 	return err

@@ -27,7 +27,7 @@ func (w Watermarks) Attrs(keepDays int) []any {
 
 // RegisterFlags adds -disk-high and -disk-critical to fs.
 func (w *Watermarks) RegisterFlags(fs *flag.FlagSet) {
-	fs.Float64Var(&w.High, "disk-high", 90, "percent of the data root's filesystem in use above which the oldest days already shipped to head office are dropped (tables, sync_files, attachments, rollups) until below; 0: off")
+	fs.Float64Var(&w.High, "disk-high", 90, "percent of the data root's filesystem in use above which the oldest days already shipped to head office are dropped (sync_files, attachments, and this program's tables and state of them) until below; 0: off")
 	fs.Float64Var(&w.Critical, "disk-critical", 97, "percent in use above which days not yet shipped are dropped too, oldest first, each logged as an error; today's day is never dropped; 0: off")
 }
 

@@ -1,8 +1,9 @@
 // Package retention decides which days of a data root go, and removes
-// them whole (day tables, sync_files, attachment bundles, rollups, the
-// state that remembers them): by age (-keep-days) and by the disk
-// watermarks (-disk-high, -disk-critical) that every daemon writing to the
-// root checks.
+// them whole (sync_files, attachment bundles, and what the daemon's Store
+// holds of them: loader's day tables, midtable's rollups and its record of
+// them): by age (-keep-days) and by the disk watermarks (-disk-high,
+// -disk-critical) that every daemon writing to the root checks. Each
+// program drops its own tables and state; the files are everyone's.
 //
 // When datasync push runs on the root, a day head office has not received
 // is never removed by age, nor at the high watermark: a branch offline for
@@ -292,11 +293,12 @@ func (p *Pruner) above(used float64) bool {
 
 func round1(v float64) float64 { return float64(int64(v*10+0.5)) / 10 }
 
-// drop removes everything of day: its tables first (a crash then leaves
-// files, which the next pass finds), then its sync_files and attachment
-// bundles of every gateway, its unpacked attachments (head office), the
-// load_files and backfill markers of it still waiting, and last the
-// rollup state that says the day was rolled up.
+// drop removes everything of day: what the Store holds first (a crash
+// then leaves files, which the next pass finds), then its sync_files and
+// attachment bundles of every gateway, its unpacked attachments (head
+// office), and the load_files and backfill markers of it still waiting.
+// Midtable's rollups and its record of them are midtable's: it drops them
+// through its own Store.
 func (p *Pruner) drop(ctx context.Context, d string) error {
 	if p.cfg.Store != nil {
 		if err := p.cfg.Store.DropDay(ctx, d); err != nil {
@@ -309,7 +311,6 @@ func (p *Pruner) drop(ctx context.Context, d string) error {
 		root.SyncDay("*", d),
 		root.AttachmentsDay("*", d),
 		filepath.Join(root.Load(), d+"_*"),
-		filepath.Join(root.State("midtable"), d+".done"),
 	} {
 		paths, err := filepath.Glob(pattern)
 		if err != nil {

@@ -124,10 +124,14 @@ func TestOfflineBranchLosesNothing(t *testing.T) {
 
 // TestDiskWatermarks fills a real 16 MiB tmpfs with five days of a branch
 // (three shipped, two not) and today, and brings it back under the
-// watermarks: at -disk-high the oldest shipped day goes first (tables,
-// rollups, sync_files, attachment bundle), then the other shipped ones;
+// watermarks, loader then midtable running their retention as their
+// daemons do: at -disk-high the oldest shipped day goes first (loader: its
+// day tables, sync_files, attachment bundle), then the other shipped ones;
 // the unshipped days stay until -disk-critical, and go oldest first;
-// today never goes.
+// today never goes. Loader leaves the rollups and midtable's record of
+// them (.done) alone; midtable drops them, oldest first, while the disk is
+// still above the watermark once loader is done, and keeps them when
+// loader has freed enough.
 func TestDiskWatermarks(t *testing.T) {
 	ctx := context.Background()
 	db, _ := testdb.New(t)
@@ -176,9 +180,9 @@ func TestDiskWatermarks(t *testing.T) {
 		}
 	}
 
-	// prune runs a loader's retention with these watermarks and returns
-	// its counters.
-	prune := func(m retention.Watermarks) *retention.Stats {
+	// prune runs a loader's retention with these watermarks, then
+	// midtable's, and returns their counters.
+	prune := func(m retention.Watermarks) (lst, mst *retention.Stats) {
 		t.Helper()
 		l, err := loader.New(loader.Config{Root: root, Disk: m, Logger: testLogger(t)}, db)
 		if err != nil {
@@ -188,24 +192,42 @@ func TestDiskWatermarks(t *testing.T) {
 		if err := l.Retention(ctx, now); err != nil {
 			t.Fatal(err)
 		}
-		return l.Pruner().Stats()
+		r, err := rollup.New(rollup.Config{Root: root, Disk: m, DayTables: retention.DBStore{DB: db}, Logger: testLogger(t)}, db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		if err := r.Retention(ctx, now); err != nil {
+			t.Fatal(err)
+		}
+		return l.Pruner().Stats(), r.Pruner().Stats()
 	}
-	check := func(step string, gone ...time.Time) {
+	in := func(d time.Time, set []time.Time) bool {
+		for _, g := range set {
+			if g.Equal(d) {
+				return true
+			}
+		}
+		return false
+	}
+	// check: the days gone (files and day tables), and those whose rollups
+	// and record are gone.
+	check := func(step string, gone, rollupsGone []time.Time) {
 		t.Helper()
 		for _, d := range all {
 			name := d.Format(schema.DayLayout)
-			wantGone := false
-			for _, g := range gone {
-				wantGone = wantGone || g.Equal(d)
-			}
+			wantGone, wantRollupsGone := in(d, gone), in(d, rollupsGone)
 			if exists(dayDir(root, d)) == wantGone {
 				t.Errorf("%s: sync_files of %s: gone=%v, want gone=%v", step, name, !wantGone, wantGone)
 			}
 			if hasTable(t, db, "A"+name) == wantGone {
 				t.Errorf("%s: table A%s: gone=%v, want gone=%v", step, name, !wantGone, wantGone)
 			}
-			if hasRollup(t, db, d) == wantGone {
-				t.Errorf("%s: rollups of %s: gone=%v, want gone=%v", step, name, !wantGone, wantGone)
+			if hasRollup(t, db, d) == wantRollupsGone {
+				t.Errorf("%s: rollups of %s: gone=%v, want gone=%v", step, name, !wantRollupsGone, wantRollupsGone)
+			}
+			if exists(filepath.Join(root, "state", "midtable", name+".done")) == wantRollupsGone {
+				t.Errorf("%s: midtable's record of %s: gone=%v, want gone=%v", step, name, !wantRollupsGone, wantRollupsGone)
 			}
 		}
 	}
@@ -216,28 +238,33 @@ func TestDiskWatermarks(t *testing.T) {
 	dayPct := 100 * float64(dirSize(t, dayDir(root, d1))) / float64(16<<20)
 	t.Logf("tmpfs 16 MiB: %.1f%% used by six days of %.1f%% each", u0, dayPct)
 
-	// Above high by half a day: the oldest shipped day goes, only it.
-	st := prune(retention.Watermarks{High: u0 - dayPct/2})
-	check("high, half a day", d1)
-	if n := st.HighDays.Load(); n != 1 {
-		t.Errorf("high: %d days removed, want 1", n)
+	// Above high by half a day: the oldest shipped day goes, only it;
+	// loader freed enough, so midtable keeps its rollups.
+	st, mt := prune(retention.Watermarks{High: u0 - dayPct/2})
+	check("high, half a day", []time.Time{d1}, nil)
+	if n, m := st.HighDays.Load(), mt.HighDays.Load(); n != 1 || m != 0 {
+		t.Errorf("high: %d days removed by loader, %d by midtable; want 1 and 0", n, m)
 	}
-	// Far above high: every shipped day goes, the unshipped ones stay.
-	st = prune(retention.Watermarks{High: 1})
-	check("high, far", d1, d2, d3)
-	if n := st.HighDays.Load(); n != 2 {
-		t.Errorf("high far: %d more days removed, want 2", n)
+	// Far above high: every shipped day goes, the unshipped ones stay;
+	// the disk is still above, so midtable drops the shipped days'
+	// rollups too.
+	st, mt = prune(retention.Watermarks{High: 1})
+	check("high, far", []time.Time{d1, d2, d3}, []time.Time{d1, d2, d3})
+	if n, m := st.HighDays.Load(), mt.HighDays.Load(); n != 2 || m != 3 {
+		t.Errorf("high far: %d more days removed by loader, %d by midtable; want 2 and 3", n, m)
 	}
-	// Above critical by half a day: the oldest unshipped day goes.
+	// Above critical by half a day: the oldest unshipped day goes; the
+	// disk is still above high, so midtable drops its rollups, which
+	// nothing holds back now that its files are gone.
 	u1, _ := retention.Used(root)
-	st = prune(retention.Watermarks{High: 1, Critical: u1 - dayPct/2})
-	check("critical, half a day", d1, d2, d3, d4)
-	if c, u := st.CriticalDays.Load(), st.UnshippedDays.Load(); c != 1 || u != 1 {
-		t.Errorf("critical: %d days removed, %d unshipped; want 1 and 1", c, u)
+	st, mt = prune(retention.Watermarks{High: 1, Critical: u1 - dayPct/2})
+	check("critical, half a day", []time.Time{d1, d2, d3, d4}, []time.Time{d1, d2, d3, d4})
+	if c, u, m := st.CriticalDays.Load(), st.UnshippedDays.Load(), mt.HighDays.Load(); c != 1 || u != 1 || m != 1 {
+		t.Errorf("critical: %d days removed, %d unshipped, %d by midtable; want 1, 1 and 1", c, u, m)
 	}
 	// Far above critical: everything but today.
-	st = prune(retention.Watermarks{High: 1, Critical: 1})
-	check("critical, far", d1, d2, d3, d4, d5)
+	st, _ = prune(retention.Watermarks{High: 1, Critical: 1})
+	check("critical, far", []time.Time{d1, d2, d3, d4, d5}, []time.Time{d1, d2, d3, d4, d5})
 	if u := st.UnshippedDays.Load(); u != 1 {
 		t.Errorf("critical far: %d unshipped days removed, want 1", u)
 	}

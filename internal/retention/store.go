@@ -3,7 +3,10 @@ package retention
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -12,8 +15,8 @@ import (
 	"github.com/acstore/acstore/internal/schema"
 )
 
-// Store holds what a day has besides its files: the day tables and the
-// rollups in the database.
+// Store holds what a day has besides its files: its tables in a
+// database, and whatever state a program keeps of it.
 type Store interface {
 	// Days lists the days (YYYYMMDD) the store holds something of.
 	Days(ctx context.Context) ([]string, error)
@@ -21,16 +24,57 @@ type Store interface {
 	DropDay(ctx context.Context, day string) error
 }
 
-// DBStore is the day tables (A20261121 ...) and rollup tables
-// (MidFGA1H20261121 ...) of a database.
+// Stores is several stores as one: the days any of them holds, dropped
+// from each in turn.
+type Stores []Store
+
+// Days lists the days any store holds something of.
+func (ss Stores) Days(ctx context.Context) ([]string, error) {
+	seen := make(map[string]bool)
+	var errs []error
+	for _, s := range ss {
+		days, err := s.Days(ctx)
+		errs = append(errs, err)
+		for _, d := range days {
+			seen[d] = true
+		}
+	}
+	days := slices.Sorted(maps.Keys(seen))
+	return days, errors.Join(errs...)
+}
+
+// DropDay drops day from every store, in order; it stops at the first
+// that fails, so the next pass finds the day again.
+func (ss Stores) DropDay(ctx context.Context, day string) error {
+	for _, s := range ss {
+		if err := s.DropDay(ctx, day); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DBStore is the tables of a database that belong to a day: by default
+// its day tables (A20261121 ...), not the rollup tables (MidFGA1H20261121
+// ...), which midtable drops itself.
 type DBStore struct {
 	DB *sql.DB
+	// Match picks the tables the store holds and says their day; nil:
+	// DayTable.
+	Match func(table string) (day string, ok bool)
 	// Dropped, when set, is called with each table dropped, so a caller
 	// caching which tables exist can forget it.
 	Dropped func(table string)
 }
 
-// Days lists the days of the database's day and rollup tables.
+func (s DBStore) match(t string) (string, bool) {
+	if s.Match != nil {
+		return s.Match(t)
+	}
+	return DayTable(t)
+}
+
+// Days lists the days of the database's tables the store holds.
 func (s DBStore) Days(ctx context.Context) ([]string, error) {
 	tables, err := mariadb.Tables(ctx, s.DB)
 	if err != nil {
@@ -39,7 +83,7 @@ func (s DBStore) Days(ctx context.Context) ([]string, error) {
 	seen := make(map[string]bool)
 	var days []string
 	for _, t := range tables {
-		if day, ok := TableDay(t); ok && !seen[day] {
+		if day, ok := s.match(t); ok && !seen[day] {
 			seen[day] = true
 			days = append(days, day)
 		}
@@ -48,14 +92,14 @@ func (s DBStore) Days(ctx context.Context) ([]string, error) {
 	return days, nil
 }
 
-// DropDay drops every day and rollup table of day.
+// DropDay drops every table of day the store holds.
 func (s DBStore) DropDay(ctx context.Context, day string) error {
 	tables, err := mariadb.Tables(ctx, s.DB)
 	if err != nil {
 		return err
 	}
 	for _, t := range tables {
-		if d, ok := TableDay(t); !ok || d != day {
+		if d, ok := s.match(t); !ok || d != day {
 			continue
 		}
 		if _, err := s.DB.ExecContext(ctx, "DROP TABLE IF EXISTS "+mariadb.Quote(t)); err != nil {
@@ -66,6 +110,12 @@ func (s DBStore) DropDay(ctx context.Context, day string) error {
 		}
 	}
 	return nil
+}
+
+// DayTable returns the YYYYMMDD a day table (A20261121 ...) belongs to.
+func DayTable(name string) (string, bool) {
+	day, ok := TableDay(name)
+	return day, ok && len(name) == 9
 }
 
 // TableDay returns the YYYYMMDD a day or rollup table belongs to: its last

@@ -23,6 +23,7 @@ import (
 	"github.com/acstore/acstore/internal/dataroot"
 	"github.com/acstore/acstore/internal/logfile"
 	"github.com/acstore/acstore/internal/mariadb"
+	"github.com/acstore/acstore/internal/retention"
 	"github.com/acstore/acstore/internal/schema"
 	"github.com/acstore/acstore/internal/shard"
 )
@@ -40,18 +41,37 @@ type Config struct {
 	// Shards, at a head office past one server, puts each gateway's
 	// rollups on its shard (package shard); nil: on the db given to New.
 	Shards *shard.Set
+	// KeepDays drops the rollups (and their record) of days older than
+	// this; 0 keeps everything.
+	KeepDays int
+	// Disk are the watermarks at which the daemon drops the oldest days
+	// whole: their files, their rollups, and what DayTables holds of
+	// them.
+	Disk retention.Watermarks
+	// DayTables, when set, drops the day tables with a day at the disk
+	// watermarks (one server; past one, loader -keep drops them on every
+	// shard).
+	DayTables retention.Store
 }
 
 // RegisterFlags adds midtable's own daemon flags to fs.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.Interval, "interval", 5*time.Second, "how often to look for newly published sync_files")
 	fs.IntVar(&c.Workers, "workers", runtime.GOMAXPROCS(0), "sync_files read in parallel")
+	fs.IntVar(&c.KeepDays, "keep-days", 0, "drop the rollup tables, and the record of what they were computed from, of days older than this many days; 0 keeps everything")
+	c.Disk.RegisterFlags(fs)
 }
 
 // Validate checks the settings and fills in defaults.
 func (c *Config) Validate() error {
 	if c.Root == "" {
 		return errors.New("no -data directory")
+	}
+	if c.KeepDays < 0 {
+		return errors.New("-keep-days must be 0 or more")
+	}
+	if err := c.Disk.Validate(); err != nil {
+		return err
 	}
 	if c.StateDir == "" {
 		c.StateDir = dataroot.Root(c.Root).State("midtable")
@@ -113,6 +133,8 @@ type Roller struct {
 	cache   map[fileKey]*cached
 	checked bool // checkDays ran since the server was last seen lost
 	stats   Stats
+	prune   *retention.Pruner
+	lastAge time.Time
 }
 
 // New returns a Roller; it reads the record of rolled-up files under
@@ -137,6 +159,11 @@ func New(cfg Config, db *sql.DB) (*Roller, error) {
 	if r.state, err = openState(cfg.StateDir); err != nil {
 		return nil, err
 	}
+	stores := retention.Stores{r}
+	if cfg.DayTables != nil {
+		stores = retention.Stores{cfg.DayTables, r}
+	}
+	r.prune = retention.New(retention.Config{Root: cfg.Root, Marks: cfg.Disk, Store: stores, Logger: cfg.Logger})
 	return r, nil
 }
 
@@ -173,12 +200,15 @@ func (r *Roller) Register(reg prometheus.Registerer) {
 		daemon.Gauge(sub, "pending_files", "Sync_files not yet rolled up at the last scan.", func() float64 { return float64(r.stats.Pending.Load()) }),
 		daemon.Gauge(sub, "last_success_seconds", "Unix time of the last pass that left nothing pending.", func() float64 { return float64(r.stats.LastSuccess.Load()) }),
 	)
+	r.prune.Register(reg, sub)
 }
 
 // Run rolls up newly published sync_files every Interval until ctx ends,
-// waiting with backoff while the database is away.
+// waiting with backoff while the database is away, and runs the retention
+// between passes.
 func (r *Roller) Run(ctx context.Context) error {
 	backoff.Loop(ctx, r.cfg.Interval, time.Minute, func(ctx context.Context) error {
+		r.retain(ctx, time.Now())
 		res, err := r.RunOnce(ctx)
 		var de *shard.DownError
 		if errors.As(err, &de) && de.Partial() {
@@ -275,9 +305,13 @@ func (r *Roller) RunOnce(ctx context.Context) (Result, error) {
 func (r *Roller) pending() (map[Block][]pendingFile, []Block, error) {
 	pending := make(map[Block][]pendingFile)
 	var count int64
+	cutoff := r.cutoff(time.Now())
 	err := logfile.WalkSync(r.cfg.Root, func(path string, n logfile.Name) error {
 		if _, ok := r.plans[n.Table]; !ok {
 			return nil
+		}
+		if n.Day() < cutoff {
+			return nil // past -keep-days: its rollups are dropped, not made again
 		}
 		info, err := os.Stat(path)
 		if err != nil {

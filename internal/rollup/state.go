@@ -3,6 +3,7 @@ package rollup
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -83,5 +84,22 @@ func (s *state) record(day string, files []pendingFile) error {
 	if err := fileutil.WriteFileFS(s.fsys, filepath.Join(s.dir, day+stateExt), filepath.Join(s.dir, ".tmp"), b.Bytes()); err != nil {
 		return fmt.Errorf("state: %w", err)
 	}
+	return nil
+}
+
+// recordedDays lists the days with a record.
+func (s *state) recordedDays() []string { return slices.Sorted(maps.Keys(s.days)) }
+
+// forget removes the record of day, durably: once it returns, a power cut
+// cannot bring back a record claiming files whose rollups are dropped next.
+func (s *state) forget(day string) error {
+	err := s.fsys.Remove(filepath.Join(s.dir, day+stateExt))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("state: %w", err)
+	}
+	if err := fileutil.SyncDirFS(s.fsys, s.dir); err != nil {
+		return fmt.Errorf("state: %w", err)
+	}
+	delete(s.days, day)
 	return nil
 }

@@ -211,14 +211,16 @@ func (f *Front) createOnShard(ctx context.Context, s, t string) error {
 	return nil
 }
 
-// DropDay drops the front's tables of day (retention; the shards' own
-// tables are dropped by their loader).
+// DropDay drops the front's tables of day, rollup tables included
+// (loader's retention; the shards' day tables are dropped by their loader,
+// their rollup tables by midtable). A rollup table midtable still keeps on
+// the shards gets its front table again at the next Sync.
 func (f *Front) DropDay(ctx context.Context, day string) error {
 	fdb, err := f.DB(ctx)
 	if err != nil {
 		return err
 	}
-	return retention.DBStore{DB: fdb}.DropDay(ctx, day)
+	return retention.DBStore{DB: fdb, Match: retention.TableDay}.DropDay(ctx, day)
 }
 
 // Up pings every shard (each within ConnectTimeout) and returns those that
