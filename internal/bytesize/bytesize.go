@@ -4,6 +4,7 @@
 package bytesize
 
 import (
+	"flag"
 	"fmt"
 	"strconv"
 	"strings"
@@ -92,4 +93,34 @@ func parseBytes(s string) (int64, error) {
 		return 0, fmt.Errorf("size %q: want e.g. 10GB, 512MiB or 2000000", s)
 	}
 	return int64(f * float64(mult)), nil
+}
+
+// IntVar defines a size flag on an int or int64 field: the program keeps
+// its field's type, and -h prints the default in units as for a Size.
+func IntVar[T ~int | ~int64](fs *flag.FlagSet, p *T, name string, value T, usage string) {
+	*p = value
+	fs.Var(&intSize[T]{p}, name, usage)
+}
+
+// intSize is a Size flag stored in an int or int64.
+type intSize[T ~int | ~int64] struct{ p *T }
+
+// String is as Size's; the zero intSize (the flag package makes one to
+// tell a zero default) is 0.
+func (s *intSize[T]) String() string {
+	if s.p == nil {
+		return "0"
+	}
+	b := Size(*s.p)
+	return b.String()
+}
+
+// Set parses a size as Size does.
+func (s *intSize[T]) Set(v string) error {
+	var b Size
+	if err := b.Set(v); err != nil {
+		return err
+	}
+	*s.p = T(b)
+	return nil
 }

@@ -1,6 +1,9 @@
 package bytesize_test
 
 import (
+	"bytes"
+	"flag"
+	"strings"
 	"testing"
 
 	"github.com/acstore/acstore/internal/bytesize"
@@ -29,5 +32,33 @@ func TestString(t *testing.T) {
 		if err := rback.Set(r.String()); err != nil || rback != r {
 			t.Errorf("Rate(%d): %q reads back as %d (%v)", c.n, r.String(), rback, err)
 		}
+	}
+}
+
+// TestIntVar: a size flag on an int field prints its default in units in
+// -h, reads units, and refuses what is not a size.
+func TestIntVar(t *testing.T) {
+	var n int
+	var m int64
+	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	var out bytes.Buffer
+	fs.SetOutput(&out)
+	bytesize.IntVar(fs, &n, "buf", 64<<20, "buffer")
+	bytesize.IntVar(fs, &m, "win", 0, "window")
+	if n != 64<<20 || m != 0 {
+		t.Fatalf("defaults %d, %d; want %d, 0", n, m, 64<<20)
+	}
+	fs.PrintDefaults()
+	if !strings.Contains(out.String(), "(default 64MiB)") || strings.Contains(out.String(), "(default 0)") {
+		t.Errorf("-h:\n%s\nwant (default 64MiB) for -buf and no default for -win", out.String())
+	}
+	if err := fs.Parse([]string{"-buf", "1.5KiB", "-win", "2GB"}); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1536 || m != 2e9 {
+		t.Errorf("parsed %d, %d; want 1536, 2000000000", n, m)
+	}
+	if err := fs.Parse([]string{"-buf", "lots"}); err == nil || n != 1536 {
+		t.Errorf("-buf lots: err %v, value %d; want an error and 1536 kept", err, n)
 	}
 }

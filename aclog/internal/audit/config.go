@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"time"
+
+	"github.com/acstore/acstore/internal/bytesize"
 )
 
 // Config tunes the engine. The zero value is not valid; start from
@@ -90,10 +92,10 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.IntVar(&c.MaxBufferedPagesTotal, prefix+"max-pages-total", c.MaxBufferedPagesTotal, "out-of-order TCP pages (1.9 KB) buffered in total")
 	fs.IntVar(&c.MaxSessions, prefix+"max-sessions", c.MaxSessions, "sessions tracked at once")
 	fs.IntVar(&c.MaxFragments, prefix+"max-fragments", c.MaxFragments, "IP datagrams awaiting fragments at once")
-	fs.IntVar(&c.MaxMessageBytes, prefix+"max-message-bytes", c.MaxMessageBytes, "bytes of one mail message held for parsing")
-	fs.IntVar(&c.MaxFileBytes, prefix+"max-file-bytes", c.MaxFileBytes, "bytes of one FTP transfer or HTTP request body held")
-	fs.IntVar(&c.MailBodyBytes, prefix+"mail-body-bytes", c.MailBodyBytes, "decoded text body kept of one mail (mail_content)")
-	fs.IntVar(&c.MailAttachmentBytes, prefix+"mail-attachment-bytes", c.MailAttachmentBytes, "decoded content kept of one mail attachment")
+	bytesize.IntVar(fs, &c.MaxMessageBytes, prefix+"max-message-bytes", c.MaxMessageBytes, "bytes of one mail message held for parsing")
+	bytesize.IntVar(fs, &c.MaxFileBytes, prefix+"max-file-bytes", c.MaxFileBytes, "bytes of one FTP transfer or HTTP request body held")
+	bytesize.IntVar(fs, &c.MailBodyBytes, prefix+"mail-body-bytes", c.MailBodyBytes, "decoded text body kept of one mail (mail_content)")
+	bytesize.IntVar(fs, &c.MailAttachmentBytes, prefix+"mail-attachment-bytes", c.MailAttachmentBytes, "decoded content kept of one mail attachment")
 }
 
 // LongestTimeout is the longest any open state waits for a packet: after

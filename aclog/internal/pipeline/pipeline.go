@@ -21,6 +21,7 @@ import (
 	"github.com/acstore/acstore/aclog/internal/capture"
 	"github.com/acstore/acstore/aclog/internal/record"
 	"github.com/acstore/acstore/aclog/internal/source"
+	"github.com/acstore/acstore/internal/bytesize"
 	"github.com/acstore/acstore/internal/configtab"
 	"github.com/acstore/acstore/internal/logfile"
 )
@@ -75,10 +76,10 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.WatchDelete, "watch-delete", false, "with -watch: delete each capture once processed")
 	fs.DurationVar(&c.WatchPoll, "watch-poll", time.Second, "with -watch: how often to look for new captures")
 	fs.StringVar(&c.Filter, "f", "", "BPF filter for live capture, e.g. 'tcp or udp port 53'")
-	fs.IntVar(&c.Snaplen, "snaplen", 262144, "bytes kept of each live packet")
+	bytesize.IntVar(fs, &c.Snaplen, "snaplen", 262144, "bytes kept of each live packet")
 	fs.StringVar(&c.Capture, "capture", "afpacket", "live capture method: afpacket (Linux AF_PACKET rings, one socket per worker) or pcap (libpcap)")
 	fs.BoolVar(&c.Promisc, "promisc", true, "put the interface in promiscuous mode (a mirror/SPAN port carries frames addressed to other hosts)")
-	fs.IntVar(&c.BufferSize, "buffer-size", 64<<20, "kernel capture buffer in bytes (afpacket: all rings together), to absorb bursts")
+	bytesize.IntVar(fs, &c.BufferSize, "buffer-size", 64<<20, "kernel capture buffer in bytes (afpacket: all rings together), to absorb bursts")
 	fs.IntVar(&c.Workers, "workers", runtime.NumCPU(), "engines parsing packets in parallel (packets shared by a hash of their addresses); rows are the same for any number")
 	fs.StringVar(&c.Gateway, "gateway", "", "this appliance's gateway id: 8 hex digits, e.g. 5F86F7A5 (required)")
 	fs.Var(&c.Codec, "compress", "sync_file compression: lz4 (fast, default) or xz (about 1.5x smaller, slower)")

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/acstore/acstore/internal/bytesize"
 )
 
 // Config tunes the Recorder beyond the spool it writes to.
@@ -103,8 +105,8 @@ func DefaultConfig() Config {
 
 // RegisterFlags adds the recorder's flags.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
-	fs.IntVar(&c.XMaxFile, "x-max-file", c.XMaxFile, "largest attachment/upload/FTP file stored in a window's X bundle, bytes")
-	fs.Int64Var(&c.XMaxWindow, "x-max-window", c.XMaxWindow, "content one window's X bundle holds at most, bytes")
+	bytesize.IntVar(fs, &c.XMaxFile, "x-max-file", c.XMaxFile, "largest attachment/upload/FTP file stored in a window's X bundle, bytes")
+	bytesize.IntVar(fs, &c.XMaxWindow, "x-max-window", c.XMaxWindow, "content one window's X bundle holds at most, bytes")
 	fs.BoolVar(&c.Reduce.Enabled, "reduce", c.Reduce.Enabled, "log reduction (seed 001): drop U rows of static resources, fold repeated U and Q rows into the row kept, which counts them (repeat_count, last_ts)")
 	fs.Func("reduce-tables", "with -reduce: the tables it touches, letters U and Q (default UQ)", func(s string) error {
 		c.Reduce.Tables = strings.ToUpper(strings.NewReplacer(",", "", " ", "").Replace(s))
