@@ -32,8 +32,23 @@ func stateScenario(dir string, fsys fileutil.FS) (map[logfile.Name]int64, error)
 			acked[f.n] = f.size
 		}
 	}
+	// Retention forgets the first day: once forget returns, its record
+	// must stay gone (its rollups are dropped next).
+	day := t0.Format("20060102")
+	if err := s.forget(day); err != nil {
+		return acked, err
+	}
+	for n := range acked {
+		if n.Day() == day {
+			acked[n] = forgotten
+		}
+	}
 	return acked, nil
 }
+
+// forgotten marks, in stateScenario's answer, a file whose day's record
+// was forgotten.
+const forgotten = -1
 
 // stateCuts cuts the power at random operations of stateScenario and
 // opens the state as at boot.
@@ -45,6 +60,12 @@ func stateCuts(t *testing.T, n int, skip func(string) bool) cuttest.Result {
 			return
 		}
 		for n, size := range c.Acked {
+			if size == forgotten {
+				if _, ok := s.days[n.Day()][n.String()]; ok {
+					c.Fail("%s: its day was forgotten and its record is back", n)
+				}
+				continue
+			}
 			if !s.has(n, size) {
 				c.Fail("%s was recorded and is gone", n)
 			}
@@ -59,9 +80,10 @@ func stateCuts(t *testing.T, n int, skip func(string) bool) cuttest.Result {
 	})
 }
 
-// TestStatePowerCut cuts the power while midtable records its blocks: the
-// state must open at boot (a torn record would stop midtable for good),
-// hold every block whose record returned, and claim nothing else. Then
+// TestStatePowerCut cuts the power while midtable records its blocks and
+// then forgets a day (retention): the state must open at boot (a torn
+// record would stop midtable for good), hold every block whose record
+// returned, claim nothing else, and not bring back a forgotten day. Then
 // each fsync is dropped in turn and a cut must find it missing.
 func TestStatePowerCut(t *testing.T) {
 	res := stateCuts(t, 240, nil)
