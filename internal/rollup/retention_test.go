@@ -121,3 +121,52 @@ func TestAgeRetention(t *testing.T) {
 	}
 	t.Logf("rollup tables left: %d (%s)", len(names), name(recent))
 }
+
+// TestRunRetention: the daemon's loop (Run) drops the rollups past
+// -keep-days and their record between its passes, and keeps the recent
+// day's.
+func TestRunRetention(t *testing.T) {
+	db, _ := testdb.New(t)
+	root := t.TempDir()
+	var days []string
+	for i, ago := range []int{30, 1} {
+		d := time.Now().AddDate(0, 0, -ago)
+		d = time.Date(d.Year(), d.Month(), d.Day(), 8, 0, 0, 0, time.Local)
+		if _, err := rowgen.Grouped(rowgen.GroupedConfig{Root: root, Gateway: gw2, Seed: uint64(i + 7),
+			Start: d, Windows: 1, RowsPerWindow: 20, Letters: "F"}); err != nil {
+			t.Fatal(err)
+		}
+		days = append(days, d.Format(schema.DayLayout))
+	}
+	runOnce(t, newRoller(t, db, rollup.Config{Root: root}))
+	old, recent := days[0], days[1]
+	if n, _ := midRows(t, db, old); n == 0 {
+		t.Fatalf("no rollup table of %s after the pass", old)
+	}
+	r := newRoller(t, db, rollup.Config{Root: root, KeepDays: 7, Interval: 10 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan error)
+	go func() { stopped <- r.Run(ctx) }()
+	waitFor(t, time.Minute, "the old day's rollups to go", func() bool {
+		all, err := mariadb.Tables(ctx, db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tb := range all {
+			if _, _, d, ok := rollup.ParseTable(tb); ok && d == old {
+				return false
+			}
+		}
+		return true
+	})
+	cancel()
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dataroot.Root(root).State("midtable"), old+".done")); !os.IsNotExist(err) {
+		t.Errorf("%s: its record is still there (%v)", old, err)
+	}
+	if n, rows := midRows(t, db, recent); n == 0 || rows == 0 {
+		t.Errorf("%s, recent: %d rollup tables, %d rows left", recent, n, rows)
+	}
+}
