@@ -77,7 +77,10 @@ func TestDatabaseCrash(t *testing.T) {
 
 	rng := rand.New(rand.NewPCG(3, 4))
 	var kills []killRecord
-	for len(kills) < 12 {
+	// 12 kills, and more (up to 30) until one has left a table damaged:
+	// a kill between statements may find every table flushed, and on a
+	// loaded machine several can in a row.
+	for len(kills) < 12 || l.Stats().Repairs.Load() == 0 && len(kills) < 30 {
 		// Kill only once loader has loaded something since the server
 		// came back, then at a random moment of the work that follows.
 		before := l.Stats().Files.Load()
