@@ -11,9 +11,10 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
+
+	"github.com/acstore/acstore/internal/syncbuf"
 )
 
 // ErrNoLive says the live measurement cannot run here (not root, no
@@ -293,7 +294,7 @@ func (v veth) trial(bin, dir, capture string, workers, rate int) (liveTrial, err
 	}
 	aclog := exec.Command(filepath.Join(bin, "aclog"), "-i", v.outer, "-workers", strconv.Itoa(workers), "-data", root,
 		"-gateway", "BE0C4A11", "-log-level", "info", "-stats-interval", "0")
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	aclog.Stderr = &logs
 	if err := aclog.Start(); err != nil {
 		return liveTrial{}, err
@@ -357,23 +358,4 @@ func softirq() time.Duration {
 		}
 	}
 	return 0
-}
-
-// syncBuffer is a bytes.Buffer written by a command's output copier and
-// read meanwhile.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

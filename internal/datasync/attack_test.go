@@ -14,7 +14,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +21,7 @@ import (
 	"github.com/acstore/acstore/internal/hostile"
 	"github.com/acstore/acstore/internal/logfile"
 	"github.com/acstore/acstore/internal/schema"
+	"github.com/acstore/acstore/internal/syncbuf"
 	"github.com/acstore/acstore/internal/testdb"
 )
 
@@ -339,7 +339,7 @@ func TestHostileSyncFile(t *testing.T) {
 // refused; refusals are counted and their log lines rate-limited.
 func TestAuthTellsNothing(t *testing.T) {
 	hoRoot := t.TempDir()
-	var logBuf syncBuffer
+	var logBuf syncbuf.Buffer
 	srv := startServer(t, hoRoot, nil, nil, func(c *datasync.ServerConfig) {
 		c.Logger = slogTo(&logBuf)
 	})
@@ -395,24 +395,6 @@ func TestAuthTellsNothing(t *testing.T) {
 	if n := strings.Count(logBuf.String(), "request refused"); n > 25 {
 		t.Errorf("%d refusal lines logged for 604 refusals in a few seconds: not rate-limited", n)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a logger used by many requests.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func slogTo(w io.Writer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }

@@ -1,38 +1,19 @@
 package datasync_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/acstore/acstore/internal/datasync"
 	"github.com/acstore/acstore/internal/logfile"
+	"github.com/acstore/acstore/internal/syncbuf"
 	"github.com/acstore/acstore/internal/testdb"
 )
-
-// lockedBuffer is a log destination safe for the server's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestPermanentErrorsFailFast: a push that cannot succeed by trying again
 // (a server certificate from a CA the branch does not trust, a wrong
@@ -43,7 +24,7 @@ func (l *lockedBuffer) String() string {
 func TestPermanentErrorsFailFast(t *testing.T) {
 	db, _ := testdb.New(t)
 	p, stranger := newPKI(t, gwA), newPKI(t)
-	var serverLog lockedBuffer
+	var serverLog syncbuf.Buffer
 	ts := startServer(t, t.TempDir(), db, p, func(c *datasync.ServerConfig) {
 		c.Logger = slog.New(slog.NewTextHandler(&serverLog, nil))
 	})

@@ -24,6 +24,7 @@ import (
 	"github.com/acstore/acstore/internal/datasync"
 	"github.com/acstore/acstore/internal/hostile"
 	"github.com/acstore/acstore/internal/logfile"
+	"github.com/acstore/acstore/internal/syncbuf"
 	"github.com/acstore/acstore/internal/testdb"
 )
 
@@ -63,7 +64,7 @@ func TestServerRSS(t *testing.T) {
 	os.WriteFile(gwFile, []byte(gwA+" "+secretA+"\n"+gwB+" "+secretB+"\n"+gwC+" "+secretC+"\n"), 0o600)
 	hoRoot := filepath.Join(dir, "ho")
 	addr, metrics := freePort(t), freePort(t)
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	cmd := exec.Command(bin, "serve", "-data", hoRoot, "-dsn", dsn, "-gateways", gwFile, "-insecure", "-listen", addr,
 		"-metrics-addr", metrics, "-max-uploads", "16", "-max-gateway-uploads", "4", "-idle-timeout", "30s",
 		"-load-interval", "1s", "-window-past", "87600h")

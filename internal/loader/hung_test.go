@@ -11,6 +11,7 @@ import (
 	"github.com/acstore/acstore/internal/loader"
 	"github.com/acstore/acstore/internal/schema"
 	"github.com/acstore/acstore/internal/shard"
+	"github.com/acstore/acstore/internal/syncbuf"
 	"github.com/acstore/acstore/internal/testdb"
 )
 
@@ -30,7 +31,7 @@ func TestHungShard(t *testing.T) {
 	root := t.TempDir()
 	set := shard.Open(s.Map)
 	t.Cleanup(func() { set.Close() })
-	var logs lockedBuffer
+	var logs syncbuf.Buffer
 	l, err := loader.New(loader.Config{Root: root, Keep: true, KeepDays: 3650, Interval: 50 * time.Millisecond,
 		ShardPatience: 300 * time.Millisecond, Shards: set, Logger: slog.New(slog.NewTextHandler(&logs, nil))}, nil)
 	if err != nil {

@@ -1,7 +1,6 @@
 package loader_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"os"
@@ -16,25 +15,9 @@ import (
 	"github.com/acstore/acstore/internal/loader"
 	"github.com/acstore/acstore/internal/schema"
 	"github.com/acstore/acstore/internal/shard"
+	"github.com/acstore/acstore/internal/syncbuf"
 	"github.com/acstore/acstore/internal/testdb"
 )
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestShardMapReload: a running loader takes a new shard map from its
 // file without a restart. A map that would move a day already in force is
@@ -79,7 +62,7 @@ func TestShardMapReload(t *testing.T) {
 	set := shard.Open(m)
 	t.Cleanup(func() { set.Close() })
 
-	var logs lockedBuffer
+	var logs syncbuf.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	root := t.TempDir()
 	l, err := loader.New(loader.Config{Root: root, Keep: true, KeepDays: 3650, Interval: 50 * time.Millisecond, Shards: set, Logger: log}, nil)

@@ -7,10 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/acstore/acstore/internal/syncbuf"
 )
 
 // twoShards is in force from 20261201: s1 takes the upper half.
@@ -79,24 +80,6 @@ func TestReplace(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log buffer Watch's goroutine writes while the test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestWatch: Watch takes a changed file without a signal, a bad one is
 // logged and the old map stays, and SIGHUP reads the file again.
 func TestWatch(t *testing.T) {
@@ -117,7 +100,7 @@ func TestWatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	set := Open(m)
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
