@@ -6,9 +6,12 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/acstore/acstore/internal/dataroot"
@@ -465,7 +468,7 @@ func (s *Spool) close(w *window) error {
 // them as load_files. Call it every few seconds.
 func (s *Spool) Flush() error {
 	var errs []error
-	for _, w := range s.windows {
+	for _, w := range s.openWindows() {
 		if err := s.flush(w); err != nil {
 			errs = append(errs, err)
 		}
@@ -477,8 +480,8 @@ func (s *Spool) Flush() error {
 // grace period before now (packet time when reading captures).
 func (s *Spool) Advance(now time.Time) error {
 	var errs []error
-	for n, w := range s.windows {
-		if !n.Window.Add(WindowLength + s.cfg.Grace).After(now) {
+	for _, w := range s.openWindows() {
+		if !w.name.Window.Add(WindowLength + s.cfg.Grace).After(now) {
 			if err := s.close(w); err != nil {
 				errs = append(errs, err)
 			}
@@ -490,12 +493,21 @@ func (s *Spool) Advance(now time.Time) error {
 // Close flushes and publishes every open window.
 func (s *Spool) Close() error {
 	var errs []error
-	for _, w := range s.windows {
+	for _, w := range s.openWindows() {
 		if err := s.close(w); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// openWindows returns the open windows in the order of their names, so that the
+// files are written in the same order every run (a map's order is not):
+// what a crash or a power cut at a given moment leaves is then the same.
+func (s *Spool) openWindows() []*window {
+	ws := slices.Collect(maps.Values(s.windows))
+	slices.SortFunc(ws, func(a, b *window) int { return strings.Compare(a.name.String(), b.name.String()) })
+	return ws
 }
 
 // Stats returns a copy of the counters.
