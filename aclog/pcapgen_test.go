@@ -47,18 +47,11 @@ func (c *counter) File(*audit.FileTransfer)     {}
 func (c *counter) Post(*audit.Post)             {}
 func (c *counter) Chat(*audit.Chat)             {}
 
-// TestGeneratedCaptureParses: every session the generator wrote is found by
-// the engine, with every request, query and server name.
-func TestGeneratedCaptureParses(t *testing.T) {
-	var buf bytes.Buffer
-	st, err := pcapgen.Write(&buf, pcapgen.Config{Seed: 1, Packets: 30000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.Packets < 30000 || st.HTTPRequests == 0 || st.DNSQueries == 0 || st.TLSSessions == 0 {
-		t.Fatalf("stats %+v", st)
-	}
-	src, err := capture.NewReader("generated", bytes.NewReader(buf.Bytes()))
+// parse runs a capture through the engine and returns what it found and
+// its counters.
+func parse(t *testing.T, capt []byte) (*counter, audit.Stats) {
+	t.Helper()
+	src, err := capture.NewReader("generated", bytes.NewReader(capt))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +64,21 @@ func TestGeneratedCaptureParses(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.Close()
-	es := e.Stats()
+	return c, e.Stats()
+}
+
+// TestGeneratedCaptureParses: every session the generator wrote is found by
+// the engine, with every request, query and server name.
+func TestGeneratedCaptureParses(t *testing.T) {
+	var buf bytes.Buffer
+	st, err := pcapgen.Write(&buf, pcapgen.Config{Seed: 1, Packets: 30000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Packets < 30000 || st.HTTPRequests == 0 || st.DNSQueries == 0 || st.TLSSessions == 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	c, es := parse(t, buf.Bytes())
 	if es.Packets != uint64(st.Packets) || es.Bytes != uint64(st.Bytes) || es.Malformed != 0 || es.TCPGaps != 0 ||
 		es.HTTPErrors != 0 || es.DNSErrors != 0 || es.TLSErrors != 0 {
 		t.Errorf("engine stats %+v", es)
@@ -93,20 +100,8 @@ func TestGeneratedMailParses(t *testing.T) {
 	if st.Mails == 0 || st.SMTPSessions == 0 || st.HTTPRequests != 0 {
 		t.Fatalf("stats %+v", st)
 	}
-	src, err := capture.NewReader("generated", bytes.NewReader(buf.Bytes()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &counter{}
-	e, err := audit.New(audit.DefaultConfig(), c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := audit.Run(context.Background(), src, e); err != nil {
-		t.Fatal(err)
-	}
-	e.Close()
-	if es := e.Stats(); es.Malformed != 0 || es.TCPGaps != 0 || es.TextErrors != 0 {
+	c, es := parse(t, buf.Bytes())
+	if es.Malformed != 0 || es.TCPGaps != 0 || es.TextErrors != 0 {
 		t.Errorf("engine stats %+v", es)
 	}
 	if c.mails != st.Mails || c.attachments != st.Attachments || c.dnsq != st.DNSQueries {

@@ -8,10 +8,11 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -300,30 +301,31 @@ func tableDigest(t testing.TB, db *sql.DB, table string, cols []string, gw strin
 	return d
 }
 
-// checkHeadOffice asserts that the head-office database holds exactly the
-// rows of the branch's sync_files, per table and day, and its config
-// tables, and that the attachments are unpacked byte-identical.
-func checkHeadOffice(t testing.TB, db *sql.DB, hoRoot, branchRoot, gw string, att map[string][]byte) {
+// checkRows asserts that the database holds exactly the rows of the
+// branch's sync_files, per day table: each once, none missing.
+func checkRows(t testing.TB, db *sql.DB, branchRoot, gw string) {
 	t.Helper()
 	want := fileDigests(t, branchRoot, gw)
 	if len(want) == 0 {
 		t.Fatal("branch has no rows")
 	}
-	names := make([]string, 0, len(want))
-	for n := range want {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(want)) {
 		tb, _, err := schema.ParseDayTable(name, time.Local)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := tableDigest(t, db, name, tb.FileColumns(), gw)
-		if *got != *want[name] {
+		if got := tableDigest(t, db, name, tb.FileColumns(), gw); *got != *want[name] {
 			t.Errorf("%s gw %s: table has %d rows (sum %x), sync_files %d rows (sum %x)", name, gw, got.rows, got.sum, want[name].rows, want[name].sum)
 		}
 	}
+}
+
+// checkHeadOffice asserts that the head-office database holds exactly the
+// rows of the branch's sync_files, per table and day, and its config
+// tables, and that the attachments are unpacked byte-identical.
+func checkHeadOffice(t testing.TB, db *sql.DB, hoRoot, branchRoot, gw string, att map[string][]byte) {
+	t.Helper()
+	checkRows(t, db, branchRoot, gw)
 	for _, tb := range schema.ConfigTables() {
 		want := configDigest(t, filepath.Join(branchRoot, "config", tb.Name+".tsv"))
 		got := tableDigest(t, db, tb.Name, tb.FileColumns(), gw)

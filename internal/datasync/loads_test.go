@@ -7,7 +7,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"sort"
 	"testing"
 	"time"
 
@@ -65,27 +64,6 @@ func gwLoaded(t testing.TB, hoRoot, gw string) string {
 		return ""
 	}
 	return st[gw].LastLoaded
-}
-
-// checkRows asserts that the database holds exactly the rows of the
-// branch's sync_files, per day table: each once, none missing.
-func checkRows(t testing.TB, db *sql.DB, branchRoot, gw string) {
-	t.Helper()
-	want := fileDigests(t, branchRoot, gw)
-	names := make([]string, 0, len(want))
-	for n := range want {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		tb, _, err := schema.ParseDayTable(name, time.Local)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := tableDigest(t, db, name, tb.FileColumns(), gw); *got != *want[name] {
-			t.Errorf("%s gw %s: table has %d rows (sum %x), sync_files %d rows (sum %x)", name, gw, got.rows, got.sum, want[name].rows, want[name].sum)
-		}
-	}
 }
 
 // TestBigLoadDoesNotStallOthers: while branch A's huge file is loading

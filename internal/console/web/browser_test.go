@@ -105,6 +105,19 @@ func shot(t *testing.T, ctx context.Context, path string) {
 	t.Logf("screenshot: %s", path)
 }
 
+// logIn signs in as admin at the console at url and waits for the search
+// form.
+func logIn(url, password string) chromedp.Tasks {
+	return chromedp.Tasks{
+		chromedp.Navigate(url + "/"),
+		chromedp.WaitVisible("#user", chromedp.ByID),
+		chromedp.SendKeys("#user", "admin", chromedp.ByID),
+		chromedp.SendKeys("#password", password, chromedp.ByID),
+		chromedp.Click("#login", chromedp.ByID),
+		chromedp.WaitVisible("#searchform", chromedp.ByID),
+	}
+}
+
 func step(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action) {
 	t.Helper()
 	if err := chromedp.Run(ctx, actions...); err != nil {
@@ -120,14 +133,7 @@ func TestBrowser(t *testing.T) {
 	ctx := newBrowser(t, 1280, 900)
 	f := newFixture(t, time.Minute)
 
-	step(t, ctx, "log in",
-		chromedp.Navigate(f.url+"/"),
-		chromedp.WaitVisible("#user", chromedp.ByID),
-		chromedp.SendKeys("#user", "admin", chromedp.ByID),
-		chromedp.SendKeys("#password", f.adminPW, chromedp.ByID),
-		chromedp.Click("#login", chromedp.ByID),
-		chromedp.WaitVisible("#searchform", chromedp.ByID),
-	)
+	step(t, ctx, "log in", logIn(f.url, f.adminPW))
 
 	// Search: U over the capture's day, host contains "ocsp".
 	var total string

@@ -154,12 +154,7 @@ func TestShardedConsole(t *testing.T) {
 	bctx := newBrowser(t, 1280, 900)
 	var shown string
 	step(t, bctx, "log in and search",
-		chromedp.Navigate(f.url+"/"),
-		chromedp.WaitVisible("#user", chromedp.ByID),
-		chromedp.SendKeys("#user", "admin", chromedp.ByID),
-		chromedp.SendKeys("#password", f.adminPW, chromedp.ByID),
-		chromedp.Click("#login", chromedp.ByID),
-		chromedp.WaitVisible("#searchform", chromedp.ByID),
+		logIn(f.url, f.adminPW),
 		chromedp.Navigate(f.url+"/search?"+span+"&t=A"),
 		chromedp.WaitVisible("#total[data-done]", chromedp.ByQuery),
 		chromedp.Text("#total", &shown, chromedp.ByID),
