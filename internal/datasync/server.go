@@ -17,6 +17,7 @@ import (
 	"github.com/acstore/acstore/internal/loader"
 	"github.com/acstore/acstore/internal/logfile"
 	"github.com/acstore/acstore/internal/retention"
+	"github.com/acstore/acstore/internal/schema"
 )
 
 // ServerStats are the server's counters.
@@ -80,7 +81,7 @@ func NewServer(cfg ServerConfig, db *sql.DB) (*Server, error) {
 	if set := cfg.Shards; set != nil {
 		s.loads.shardOf = func(gw string) (string, int) {
 			m := set.Map()
-			return m.For(gw, time.Now().Format("20060102")), len(m.Shards)
+			return m.For(gw, time.Now().Format(schema.DayLayout)), len(m.Shards)
 		}
 	}
 	if db != nil || cfg.Shards != nil {
