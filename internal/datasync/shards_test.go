@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -134,8 +135,10 @@ func TestShardedHeadOffice(t *testing.T) {
 	t.Logf("load with s0 down: %v", err)
 	checkShards(t, set, sh.Map, map[string]string{gws[1]: roots[gws[1]], gws[2]: roots[gws[2]], gws[3]: roots[gws[3]]}, "s1", "s2")
 	sh.Shards[0].Up()
-	// s0's gateway backs off after its failures; it loads within it.
-	for deadline := time.Now().Add(2 * time.Minute); len(shardProblems(t, set, sh.Map, roots)) > 0; time.Sleep(500 * time.Millisecond) {
+	// s0's gateway backs off after its failures, and so do the config
+	// loads of every gateway (config tables live on s0); each loads
+	// within its backoff.
+	for deadline := time.Now().Add(2 * time.Minute); len(shardProblems(t, set, sh.Map, roots))+len(configProblems(t, s0, roots)) > 0; time.Sleep(500 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			break
 		}
@@ -143,14 +146,24 @@ func TestShardedHeadOffice(t *testing.T) {
 	}
 	checkShards(t, set, sh.Map, roots)
 	// The new config tables reached the default shard.
-	for _, g := range gws {
+	for _, p := range configProblems(t, s0, roots) {
+		t.Error(p)
+	}
+}
+
+// configProblems compares each gateway's config tables on the default
+// shard db with its branch's config files.
+func configProblems(t *testing.T, db *sql.DB, roots map[string]string) []string {
+	var out []string
+	for _, g := range slices.Sorted(maps.Keys(roots)) {
 		for _, tb := range schema.ConfigTables() {
 			want := configDigest(t, filepath.Join(roots[g], "config", tb.Name+".tsv"))
-			if got := tableDigest(t, s0, tb.Name, tb.FileColumns(), g); *got != *want {
-				t.Errorf("config %s of %s on s0: %d rows, want %d (or different bytes)", tb.Name, g, got.rows, want.rows)
+			if got := tableDigest(t, db, tb.Name, tb.FileColumns(), g); *got != *want {
+				out = append(out, fmt.Sprintf("config %s of %s on s0: %d rows, want %d (or different bytes)", tb.Name, g, got.rows, want.rows))
 			}
 		}
 	}
+	return out
 }
 
 // checkShards asserts that each gateway's rows are, exactly, on its shard
