@@ -75,13 +75,26 @@ func Sniff(head []byte) (Codec, bool) {
 // an xz stream) written to w. Concatenated frames are what `lz4 -dc` and
 // `xz -dc` read as one file.
 func appendFrame(w io.Writer, c Codec, rows []byte) error {
+	return writeFrame(w, c, nil, func(zw io.Writer) error {
+		_, err := zw.Write(rows)
+		return err
+	})
+}
+
+// writeFrame writes one frame of codec c to w holding what write writes
+// to its writer; an LZ4 frame goes through zw when it is not nil.
+func writeFrame(w io.Writer, c Codec, zw *lz4.Writer, write func(io.Writer) error) error {
 	switch c {
 	case LZ4:
-		zw, err := newLZ4Writer(w)
-		if err != nil {
-			return err
+		if zw == nil {
+			var err error
+			if zw, err = newLZ4Writer(w); err != nil {
+				return err
+			}
+		} else {
+			zw.Reset(w)
 		}
-		if _, err := zw.Write(rows); err != nil {
+		if err := write(zw); err != nil {
 			return fmt.Errorf("lz4: %w", err)
 		}
 		return zw.Close()
@@ -91,13 +104,12 @@ func appendFrame(w io.Writer, c Codec, rows []byte) error {
 		if err != nil {
 			return fmt.Errorf("xz: %w", err)
 		}
-		if _, err := zw.Write(rows); err != nil {
+		if err := write(zw); err != nil {
 			return fmt.Errorf("xz: %w", err)
 		}
 		return zw.Close()
 	case Plain:
-		_, err := w.Write(rows)
-		return err
+		return write(w)
 	}
 	return fmt.Errorf("append frame: unknown codec %v", c)
 }
@@ -106,23 +118,16 @@ func appendFrame(w io.Writer, c Codec, rows []byte) error {
 // frame (a new one allocates its block buffers).
 type frameWriter struct{ lz4 *lz4.Writer }
 
-func (f *frameWriter) append(w io.Writer, c Codec, rows []byte) error {
-	if c != LZ4 {
-		return appendFrame(w, c, rows)
-	}
-	if f.lz4 == nil {
+// append writes rows as one frame to w.
+func (f *frameWriter) append(w io.Writer, c Codec, rows *rowBuf) error {
+	if c == LZ4 && f.lz4 == nil {
 		zw, err := newLZ4Writer(w)
 		if err != nil {
 			return err
 		}
 		f.lz4 = zw
-	} else {
-		f.lz4.Reset(w)
 	}
-	if _, err := f.lz4.Write(rows); err != nil {
-		return fmt.Errorf("lz4: %w", err)
-	}
-	return f.lz4.Close()
+	return writeFrame(w, c, f.lz4, rows.writeTo)
 }
 
 func newLZ4Writer(w io.Writer) (*lz4.Writer, error) {

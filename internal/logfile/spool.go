@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -107,12 +106,15 @@ type Spool struct {
 	tag     *captureTag
 
 	// What every row and frame would otherwise allocate again: the
-	// tables by letter with their field counts, the row buffers of closed
-	// windows, one frame compressor.
+	// tables by letter with their field counts, the chunks of flushed
+	// rows, one frame compressor.
 	tables [256]*schema.Table
 	counts [256]int
-	free   [][]byte
+	chunks chunkPool
 	frames frameWriter
+	// recent is the window each table's last row went to: rows come in
+	// runs of the same window, and the map's key hashes a string.
+	recent [256]*window
 }
 
 type window struct {
@@ -120,7 +122,7 @@ type window struct {
 	f        fileutil.File
 	size     int64 // bytes of complete frames in the file
 	seq      uint64
-	pending  []byte
+	pending  rowBuf
 	rows     int
 	firstID  uint64
 	backfill bool // a backfill marker is owed for this window
@@ -141,6 +143,7 @@ func NewSpool(cfg SpoolConfig) (*Spool, error) {
 		return nil, err
 	}
 	s := &Spool{cfg: cfg, windows: make(map[Name]*window), stats: SpoolStats{Rows: make(map[byte]uint64)}}
+	s.chunks.max = maxFreeBytes(cfg.MaxFrameBytes) / chunkSize
 	for _, t := range schema.LogTables() {
 		s.tables[t.Letter], s.counts[t.Letter] = t, t.FieldCount()
 	}
@@ -199,18 +202,22 @@ func (s *Spool) commit(t *schema.Table, n Name, row []byte, fields int) error {
 	if got := fields + 1; got != s.counts[t.Letter] {
 		return fmt.Errorf("commit %c row: %d fields, table %s has %d", t.Letter, got, t.Name, s.counts[t.Letter])
 	}
-	w := s.windows[n]
+	w := s.recent[t.Letter]
+	if w == nil || w.name != n {
+		w = s.windows[n]
+	}
 	if w == nil {
 		var err error
 		if w, err = s.open(n); err != nil {
 			return err
 		}
 	}
-	if len(w.pending) >= maxPendingFrames*s.cfg.MaxFrameBytes {
+	s.recent[t.Letter] = w
+	if w.pending.size >= maxPendingFrames*s.cfg.MaxFrameBytes {
 		// The disk has refused several frames: holding more would only
 		// exhaust memory. The loss is counted and reported, never silent.
 		s.stats.Dropped++
-		return fmt.Errorf("%w: %s holds %d MB unwritten", ErrDropped, w.name, len(w.pending)>>20)
+		return fmt.Errorf("%w: %s holds %d MB unwritten", ErrDropped, w.name, w.pending.size>>20)
 	}
 	id, err := s.nextID(w)
 	if err != nil {
@@ -220,16 +227,10 @@ func (s *Spool) commit(t *schema.Table, n Name, row []byte, fields int) error {
 	if w.rows == 0 {
 		w.firstID = id
 	}
-	if w.pending == nil {
-		w.pending = s.buffer()
-	}
-	w.pending = strconv.AppendUint(w.pending, id, 10)
-	w.pending = append(w.pending, '\t')
-	w.pending = append(w.pending, row...)
-	w.pending = append(w.pending, '\n')
+	w.pending.add(&s.chunks, id, row)
 	w.rows++
 	s.stats.Rows[t.Letter]++
-	if len(w.pending) >= s.cfg.MaxFrameBytes {
+	if w.pending.size >= s.cfg.MaxFrameBytes {
 		return s.flush(w)
 	}
 	return nil
@@ -320,33 +321,15 @@ type writeBuffer []byte
 
 func (b *writeBuffer) Write(p []byte) (int, error) { *b = append(*b, p...); return len(p), nil }
 
-// maxFreeBuffers bounds the row buffers kept for windows to come (the
-// busiest tables' next windows), each up to 2 x MaxFrameBytes.
-const maxFreeBuffers = 4
-
-// buffer returns an empty row buffer, one a closed window left if there
-// is one.
-func (s *Spool) buffer() []byte {
-	if n := len(s.free); n > 0 {
-		b := s.free[n-1]
-		s.free = s.free[:n-1]
-		return b[:0]
-	}
-	return make([]byte, 0, 64<<10)
-}
-
-// recycle keeps b for a window to come.
-func (s *Spool) recycle(b []byte) {
-	if cap(b) > 0 && len(s.free) < maxFreeBuffers && cap(b) <= 2*s.cfg.MaxFrameBytes {
-		s.free = append(s.free, b[:0])
-	}
-}
+// maxFreeBytes bounds the flushed chunks kept for the rows to come: a few
+// frames' worth, what the busiest windows take between two flushes.
+func maxFreeBytes(maxFrame int) int { return 4 * maxFrame }
 
 // flush appends the window's pending rows to its sync_file as one frame,
 // fsyncs, and then publishes them as a load_file.
 func (s *Spool) flush(w *window) error {
 	if w.rows > 0 {
-		if err := s.frames.append(w.f, s.cfg.Codec, w.pending); err != nil {
+		if err := s.frames.append(w.f, s.cfg.Codec, &w.pending); err != nil {
 			return s.undoFrame(w, err)
 		}
 		if err := w.f.Sync(); err != nil {
@@ -361,7 +344,8 @@ func (s *Spool) flush(w *window) error {
 		if !s.cfg.HighPerformance {
 			s.publishLoad(w)
 		}
-		w.pending, w.rows = w.pending[:0], 0
+		w.pending.reset(&s.chunks)
+		w.rows = 0
 	}
 	if w.backfill {
 		if err := s.writeBackfill(w.name); err != nil {
@@ -399,12 +383,26 @@ func (s *Spool) publishLoad(w *window) {
 		s.stats.LoadPaused = false
 	}
 	ln := LoadName{Sync: w.name, FirstID: w.firstID}
-	if err := fileutil.WriteFileFS(s.cfg.FS, filepath.Join(dir, ln.String()), filepath.Join(dir, ".tmp"), w.pending); err != nil {
+	if err := s.writeLoad(filepath.Join(dir, ln.String()), filepath.Join(dir, ".tmp"), &w.pending); err != nil {
 		s.cfg.Logger.Warn("load_file not written; loader will back-fill from the sync_file", "file", ln.String(), "err", err)
 		w.backfill = true
 		return
 	}
 	s.stats.LoadFiles++
+}
+
+// writeLoad publishes rows as the load_file path (fileutil.WriteFileFS,
+// chunk by chunk).
+func (s *Spool) writeLoad(path, tmpDir string, rows *rowBuf) error {
+	f, err := fileutil.CreateFS(s.cfg.FS, path, tmpDir)
+	if err != nil {
+		return err
+	}
+	if err := rows.writeTo(f); err != nil {
+		f.Abort()
+		return fmt.Errorf("write %s: %w", f.Name(), err)
+	}
+	return f.Commit()
 }
 
 func (s *Spool) loadBacklog(dir string) int {
@@ -455,7 +453,9 @@ func (s *Spool) close(w *window) error {
 		return err
 	}
 	delete(s.windows, w.name)
-	s.recycle(w.pending)
+	if s.recent[w.name.Table] == w {
+		s.recent[w.name.Table] = nil
+	}
 	final := w.name.Path(s.cfg.Root)
 	if err := fileutil.RenameFS(s.cfg.FS, final+".part", final); err != nil {
 		return fmt.Errorf("publish %s: %w", final, err)

@@ -117,7 +117,7 @@ func (s *Spool) Purge(n Name, slot uint64) (int, error) {
 func (s *Spool) Held() (rows int, bytes int) {
 	for _, w := range s.windows {
 		rows += w.rows
-		bytes += len(w.pending)
+		bytes += w.pending.size
 	}
 	return rows, bytes
 }
