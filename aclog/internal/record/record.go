@@ -12,10 +12,7 @@
 package record
 
 import (
-	"cmp"
-	"math/bits"
 	"net/netip"
-	"slices"
 	"strings"
 	"time"
 
@@ -44,8 +41,7 @@ type Recorder struct {
 	// apps named by the protocol recognised, by that name ("http"): few
 	recognised map[string]configtab.App
 
-	flows  map[flowKey]*flowSums
-	online map[onlineKey]*onlineSums
+	sums sums
 	// due is the earliest minute or window pending in flows and online
 	// (zero when none): Advance looks at them only once it has ended.
 	due time.Time
@@ -53,46 +49,10 @@ type Recorder struct {
 	errs   uint64
 	lastEr error
 
-	// reused from row to row and sum to sum
-	scratch   []byte
-	flowsDue  []flowRow
-	onlineDue []onlineRow
-}
-
-type flowRow struct {
-	k flowKey
-	f *flowSums
-}
-
-type onlineRow struct {
-	k onlineKey
-	o *onlineSums
+	scratch []byte // reused from row to row
 }
 
 type connKey struct{ client, server netip.AddrPort }
-
-// flowKey is one F row: a minute, an address and an app.
-type flowKey struct {
-	minute time.Time
-	ip     netip.Addr
-	app    configtab.App
-}
-
-type flowSums struct {
-	up, down, packets uint64
-	sessions          uint32
-}
-
-// onlineKey is one T row: a window and an address.
-type onlineKey struct {
-	window time.Time
-	ip     netip.Addr
-}
-
-type onlineSums struct {
-	first, last time.Time
-	minutes     uint8 // bit i: minute i of the window had traffic
-}
 
 // New returns a Recorder writing to sp and naming with conf; cfg says
 // where attachment bundles go and how rows are reduced (start from
@@ -109,8 +69,7 @@ func New(sp logfile.RowWriter, conf *configtab.Tables, cfg Config) *Recorder {
 		stats:      Stats{Reduced: make(map[string]uint64)},
 		connApp:    make(map[connKey]configtab.App),
 		recognised: make(map[string]configtab.App),
-		flows:      make(map[flowKey]*flowSums),
-		online:     make(map[onlineKey]*onlineSums),
+		sums:       newSums(),
 	}
 }
 
@@ -196,61 +155,6 @@ func (r *Recorder) Session(s *audit.Session) {
 	r.commit()
 	r.addFlow(s, app)
 	r.addOnline(s)
-}
-
-// addFlow spreads the session's bytes and packets evenly over the minutes
-// it spans (the engine reports sessions, not packets), the remainder in the
-// last minute so the sums stay exact; the session counts in its first.
-func (r *Recorder) addFlow(s *audit.Session, app configtab.App) {
-	first := s.Start.Truncate(time.Minute)
-	last := s.End.Truncate(time.Minute)
-	if last.Before(first) {
-		last = first
-	}
-	n := uint64(last.Sub(first)/time.Minute) + 1
-	up, down, pkts := s.ClientBytes, s.ServerBytes, s.ClientPackets+s.ServerPackets
-	for i := uint64(0); i < n; i++ {
-		k := flowKey{minute: first.Add(time.Duration(i) * time.Minute), ip: s.Client.Addr(), app: app}
-		f := r.flows[k]
-		if f == nil {
-			f = &flowSums{}
-			r.flows[k] = f
-			r.pending(k.minute)
-		}
-		f.up += up / n
-		f.down += down / n
-		f.packets += pkts / n
-		if i == n-1 {
-			f.up += up % n
-			f.down += down % n
-			f.packets += pkts % n
-		}
-		if i == 0 {
-			f.sessions++
-		}
-	}
-}
-
-// addOnline marks the minutes of each window the session was active in.
-func (r *Recorder) addOnline(s *audit.Session) {
-	end := s.End
-	if end.Before(s.Start) {
-		end = s.Start
-	}
-	for w := logfile.WindowStart(s.Start); !w.After(end); w = w.Add(logfile.WindowLength) {
-		k := onlineKey{window: w, ip: s.Client.Addr()}
-		o := r.online[k]
-		from, to := maxTime(s.Start, w), minTime(end, w.Add(logfile.WindowLength-time.Nanosecond))
-		if o == nil {
-			o = &onlineSums{first: from, last: to}
-			r.online[k] = o
-			r.pending(w)
-		}
-		o.first, o.last = minTime(o.first, from), maxTime(o.last, to)
-		for m := from.Truncate(time.Minute); !m.After(to); m = m.Add(time.Minute) {
-			o.minutes |= 1 << uint(m.Sub(w)/time.Minute)
-		}
-	}
 }
 
 // SetSource names the capture the next events come from: a capture file's
@@ -385,67 +289,6 @@ func (r *Recorder) Close() {
 func (r *Recorder) Restart() {
 	r.Close()
 	clear(r.connApp)
-}
-
-func (r *Recorder) emit(due func(time.Time) bool) {
-	r.due = time.Time{}
-	fs := r.flowsDue[:0]
-	for k, f := range r.flows {
-		if due(k.minute) {
-			fs = append(fs, flowRow{k, f})
-			delete(r.flows, k)
-		} else {
-			r.pending(k.minute)
-		}
-	}
-	// Deterministic order: the same capture gives the same files.
-	slices.SortFunc(fs, func(x, y flowRow) int {
-		a, b := &x.k, &y.k
-		if c := a.minute.Compare(b.minute); c != 0 {
-			return c
-		}
-		if c := a.ip.Compare(b.ip); c != 0 {
-			return c
-		}
-		// The whole app (name, type, kind, rule): two rules naming the
-		// same app are two keys, and an order that ties them would differ
-		// from run to run, and with it the rows' ids.
-		return cmp.Or(strings.Compare(a.app.Name, b.app.Name), strings.Compare(a.app.Type, b.app.Type),
-			strings.Compare(a.app.Kind, b.app.Kind), strings.Compare(a.app.Rule, b.app.Rule))
-	})
-	for _, x := range fs {
-		k, f := &x.k, x.f
-		e := r.sp.Begin('F', k.minute)
-		r.who(e, k.ip)
-		e.Addr(k.ip).Str(k.app.Type).Str(k.app.Name).
-			Uint(f.up).Uint(f.down).Uint(f.packets).Uint(uint64(f.sessions))
-		r.commit()
-	}
-	clear(fs)
-	r.flowsDue = fs[:0]
-	ol := r.onlineDue[:0]
-	for k, o := range r.online {
-		if due(k.window) {
-			ol = append(ol, onlineRow{k, o})
-			delete(r.online, k)
-		} else {
-			r.pending(k.window)
-		}
-	}
-	slices.SortFunc(ol, func(x, y onlineRow) int {
-		return cmp.Or(x.k.window.Compare(y.k.window), x.k.ip.Compare(y.k.ip))
-	})
-	for _, x := range ol {
-		k, o := &x.k, x.o
-		minutes := bits.OnesCount8(o.minutes)
-		e := r.sp.Begin('T', k.window)
-		r.who(e, k.ip)
-		e.Addr(k.ip).Time(o.first).Time(o.last).
-			Uint(uint64(minutes)).Uint(uint64(o.last.Sub(o.first).Round(time.Second) / time.Second))
-		r.commit()
-	}
-	clear(ol)
-	r.onlineDue = ol[:0]
 }
 
 func minTime(a, b time.Time) time.Time {
