@@ -4,6 +4,7 @@ package capture
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -103,26 +104,27 @@ func TestFanoutByFlowhash(t *testing.T) {
 	send(t, peer, frames)
 	got := map[uint32]int{} // frame index: socket
 	perSocket := make([]int, sockets)
-	deadline := time.After(10 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for len(got) < len(frames) {
-		select {
-		case b := <-s.ch:
-			for _, p := range b.pkts {
-				data := b.buf[p.off : p.off+p.n]
-				i := strings.Index(string(data), "fanout")
-				if i < 0 || i+10 > len(data) {
-					continue // the kernel's own (IPv6 neighbour discovery)
-				}
-				idx := binary.BigEndian.Uint32(data[i+6:])
-				got[idx] = b.sock
-				perSocket[b.sock]++
-				if want := flowhash.Shard(layers.LinkTypeEthernet, data, sockets); b.sock != want {
-					t.Errorf("frame %d (%x...) came through socket %d, flowhash says %d", idx, data[:min(len(data), 40)], b.sock, want)
-				}
-			}
-			s.free <- &afBatch{buf: b.buf[:0], pkts: b.pkts[:0]}
-		case <-deadline:
+		if time.Now().After(deadline) {
 			t.Fatalf("%d of %d frames captured in 10s", len(got), len(frames))
+		}
+		data, _, err := src.ReadPacket()
+		switch {
+		case errors.Is(err, ErrTimeout):
+			continue
+		case err != nil:
+			t.Fatal(err)
+		}
+		i := strings.Index(string(data), "fanout")
+		if i < 0 || i+10 > len(data) {
+			continue // the kernel's own (IPv6 neighbour discovery)
+		}
+		idx := binary.BigEndian.Uint32(data[i+6:])
+		got[idx] = s.at
+		perSocket[s.at]++
+		if want := flowhash.Shard(layers.LinkTypeEthernet, data, sockets); s.at != want {
+			t.Errorf("frame %d (%x...) came through socket %d, flowhash says %d", idx, data[:min(len(data), 40)], s.at, want)
 		}
 	}
 	for i, n := range perSocket {
