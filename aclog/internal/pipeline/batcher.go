@@ -6,12 +6,12 @@ import (
 	"github.com/acstore/acstore/internal/logfile"
 )
 
-// batcher is the recorder's row writer when several workers run: the
-// writer goroutine makes the text of rows into batches, and the files
-// goroutine commits them to the spool (ids, frames, files), so the two
-// halves of writing rows run at once. Between a wait for the writer and
-// the next epoch the loop's goroutine holds the recorder and the spool
-// (restarts, a capture's end): then rows go to the spool directly.
+// batcher is a lane's row writer when several workers run: the lane's
+// goroutine makes the text of rows into batches, and the files goroutine
+// commits them to the spool (ids, frames, files), so the two halves of
+// writing rows run at once. Between a wait for the lanes and the next
+// epoch the loop's goroutine holds the recorders and the spool (restarts,
+// a capture's end): then rows go to the spool directly.
 type batcher struct {
 	sp     *logfile.Spool
 	direct bool
@@ -20,11 +20,11 @@ type batcher struct {
 	out    chan fileJob // to the files goroutine
 }
 
-// fileJob is what the files goroutine does: commit a batch (when not
-// nil), then run then (when not nil).
+// fileJob is a batch for the files goroutine to commit (when not nil);
+// end says it is the last of its epoch.
 type fileJob struct {
 	batch *logfile.Batch
-	then  func()
+	end   bool
 }
 
 // batchBytes is the size at which a batch goes to the files goroutine
@@ -57,35 +57,38 @@ func (b *batcher) Commit() error {
 	}
 	b.cur.Commit()
 	if b.cur.Size() >= batchBytes {
-		b.handoff(nil)
+		b.handoff(false)
 	}
 	return nil
 }
 
-// handoff sends the rows batched so far, then then, to the files
-// goroutine.
-func (b *batcher) handoff(then func()) {
+// handoff sends the rows batched so far to the files goroutine; end says
+// the epoch ends with them.
+func (b *batcher) handoff(end bool) {
 	var full *logfile.Batch
 	if b.cur.Len() > 0 && b.sp != nil {
 		full, b.cur = b.cur, <-b.free
 	}
-	if full != nil || then != nil {
-		b.out <- fileJob{batch: full, then: then}
+	if full != nil || end {
+		b.out <- fileJob{batch: full, end: end}
 	}
 }
 
-// files is the files goroutine: it commits the batches and runs the jobs
-// in order, counting the rows the spool refused, until out is closed.
-func (b *batcher) files(refused *uint64, stopped chan<- struct{}) {
+// endEpoch sends the rows batched so far and the end of the epoch.
+func (b *batcher) endEpoch() { b.handoff(true) }
+
+// commitEpoch is the files goroutine's: it commits the batches of the
+// next epoch and reports how many rows the spool refused.
+func (b *batcher) commitEpoch() (refused uint64) {
 	for j := range b.out {
 		if j.batch != nil {
 			n, _ := b.sp.CommitBatch(j.batch)
-			*refused += uint64(n)
+			refused += uint64(n)
 			b.free <- j.batch
 		}
-		if j.then != nil {
-			j.then()
+		if j.end {
+			break
 		}
 	}
-	close(stopped)
+	return refused
 }

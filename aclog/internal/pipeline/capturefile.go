@@ -74,7 +74,7 @@ func (r *run) captureFile(ctx context.Context, path string) (done bool, err erro
 	if err := r.freshEngine(); err != nil {
 		return false, err
 	}
-	r.rec.SetSource(sourceName(path))
+	r.recs.SetSource(sourceName(path))
 	before := r.unwritten()
 	rowsBefore := r.rowsWritten()
 	ts := &timedSource{Source: src}
@@ -185,45 +185,52 @@ func (r *run) freshEngine() error {
 	if r.eng != nil {
 		r.end()
 		r.engBase = addEngineStats(r.engBase, r.eng.Stats())
-		r.recBase = addRecordStats(r.recBase, r.rec.Stats())
-		n, _ := r.rec.Errors()
-		r.recErrBase += n + r.refused()
+		r.recBase = addRecordStats(r.recBase, r.recs.Stats())
+		r.recErrBase += r.recs.Errors() + r.refused()
 	}
 	var eng engine
 	var err error
 	if workers := r.p.cfg.Workers; workers <= 1 {
 		// One engine on the loop's goroutine, writing to the spool.
-		r.rec = record.New(r.sp, r.conf, r.rc)
-		eng, err = audit.New(r.p.cfg.Audit, r.rec)
+		r.recs = newRecorders([]logfile.RowWriter{r.sp}, r.conf, r.rc)
+		eng, err = audit.New(r.p.cfg.Audit, r.recs[0])
 	} else {
-		rows := newBatcher(r.sp)
-		r.rec = record.New(rows, r.conf, r.rc)
-		eng, err = newShards(r.p.cfg.Audit, r.rec, workers, rows)
+		// As many lanes as workers, each recorder writing to a batcher.
+		rows := make([]*batcher, workers)
+		ws := make([]logfile.RowWriter, workers)
+		for k := range rows {
+			rows[k] = newBatcher(r.sp)
+			ws[k] = rows[k]
+		}
+		r.recs = newRecorders(ws, r.conf, r.rc)
+		eng, err = newShards(r.p.cfg.Audit, workers, r.recs.sinks(), rows)
 	}
 	if err != nil {
 		return err
 	}
+	r.wmu.Lock()
+	r.writes.lanes = make([]laneWrites, len(r.recs))
+	r.wmu.Unlock()
 	r.eng = eng
 	return nil
 }
 
-// end ends the engine and then the recorder: every open session, sum
-// and attachment bundle is written. With several workers the recorder
-// ends on the writer goroutine, its rows committed by the files goroutine
-// meanwhile.
+// end ends the engine and then the recorders: every open session, sum
+// and attachment bundle is written. With several workers each recorder
+// ends on its lane's goroutine, their rows committed by the files
+// goroutine meanwhile.
 func (r *run) end() {
 	if s, ok := r.eng.(*shards); ok {
-		s.CloseWith(r.rec.Close)
+		s.CloseWith(func(k int) { r.recs[k].Close() })
 		return
 	}
 	r.eng.Close()
-	r.rec.Close()
+	r.recs.Close()
 }
 
 // unwritten counts the rows that could not be written so far.
 func (r *run) unwritten() uint64 {
-	n, _ := r.rec.Errors()
-	return r.recErrBase + n + r.refused() // rows the spool dropped are among them
+	return r.recErrBase + r.recs.Errors() + r.refused() // rows the spool dropped are among them
 }
 
 // openLedger opens the capture ledger and says which captures an earlier

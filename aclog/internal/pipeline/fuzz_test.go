@@ -15,7 +15,7 @@ import (
 )
 
 // FuzzShards feeds arbitrary frames (a blob cut by 2-byte length prefixes)
-// through four engines sharing them, with epochs, flushes and a restart on
+// through four engines sharing them and two lanes, with epochs, flushes and a restart on
 // the way: nothing may panic or hang, and every packet is counted once.
 func FuzzShards(f *testing.F) {
 	for _, file := range []string{"http/get.pcap", "dns/ipv6-fragmented-dns.pcap", "ftp/ipv4.pcap", "smtp/smtp.pcap"} {
@@ -39,8 +39,7 @@ func FuzzShards(f *testing.F) {
 		f.Add(blob, uint8(1))
 	}
 	f.Fuzz(func(t *testing.T, blob []byte, lt uint8) {
-		events := &collector{}
-		s, err := newShards(audit.DefaultConfig(), events, 4, nil)
+		s, err := newShards(audit.DefaultConfig(), 4, []audit.Sink{newCollector(1), newCollector(1)}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -55,7 +54,7 @@ func FuzzShards(f *testing.F) {
 			n++
 			switch n % 97 {
 			case 13:
-				s.Epoch(ts, func(time.Time) {}, func(time.Time) {})
+				s.Epoch(ts, func(int, time.Time) {}, func(time.Time) {})
 			case 50:
 				s.Flush(ts)
 			case 96:

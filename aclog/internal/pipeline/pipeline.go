@@ -163,7 +163,7 @@ func (p *Pipeline) Snapshot() Snapshot {
 type run struct {
 	p       *Pipeline
 	eng     engine
-	rec     *record.Recorder
+	recs    recorders // one per lane
 	sp      *logfile.Spool
 	src     capture.Source
 	srcBase capture.Stats // counters of the sources already closed
@@ -267,7 +267,7 @@ func (r *run) live(ctx context.Context) error {
 	c.Logger.Info("capturing", "iface", c.Iface, "capture", c.Capture, "promisc", c.Promisc, "buffer_size", c.BufferSize,
 		"workers", c.Workers)
 	defer src.Close()
-	r.rec.SetSource("live:" + r.p.cfg.Iface)
+	r.recs.SetSource("live:" + r.p.cfg.Iface)
 	err = r.feed(ctx, src)
 	r.srcBase = addStats(r.srcBase, src.Stats())
 	r.src = nil
@@ -353,7 +353,7 @@ func (r *run) checkTime(t time.Time) {
 // attachment bundles, sync_file windows) and sets packet time to t.
 func (r *run) restart(t time.Time) {
 	r.eng.Restart(t)
-	r.rec.Restart()
+	r.recs.Restart()
 	if err := r.sp.Close(); err != nil {
 		r.p.cfg.Logger.Error("publishing sync_files", "err", err)
 	}
@@ -369,8 +369,8 @@ func maxTime(a, b time.Time) time.Time {
 
 // tick closes the windows that ended by packet time and, every
 // LoadInterval of wall time, flushes rows to the files. With several
-// workers this happens on the writer goroutine, behind the rows of the
-// epoch tick ends.
+// workers this happens on the lanes' goroutines and the files goroutine,
+// behind the rows of the epoch tick ends.
 func (r *run) tick() {
 	r.ticked = time.Now()
 	flush := time.Since(r.lastFlush) >= r.p.cfg.LoadInterval
@@ -378,7 +378,7 @@ func (r *run) tick() {
 		r.lastFlush = time.Now()
 	}
 	if s, ok := r.eng.(*shards); ok {
-		s.Epoch(r.pktTime, func(applied time.Time) { r.advanceRows(applied, flush) },
+		s.Epoch(r.pktTime, func(k int, applied time.Time) { r.advanceRows(k, applied, flush) },
 			func(applied time.Time) { r.advanceFiles(applied, flush, s.refused) })
 	} else {
 		// What has timed out ends now, as each of several workers' engines
@@ -387,7 +387,7 @@ func (r *run) tick() {
 		if !r.pktTime.IsZero() {
 			r.eng.Flush(r.pktTime)
 		}
-		r.advanceRows(r.pktTime, flush)
+		r.advanceRows(0, r.pktTime, flush)
 		r.advanceFiles(r.pktTime, flush, 0)
 	}
 	if flush || time.Since(r.published) >= publishEvery {
@@ -395,14 +395,14 @@ func (r *run) tick() {
 	}
 }
 
-// advanceRows is tick's work on the recorder: now is the packet time up
-// to which events are applied.
-func (r *run) advanceRows(now time.Time, flush bool) {
+// advanceRows is tick's work on lane k's recorder: now is the packet time
+// up to which events are applied.
+func (r *run) advanceRows(k int, now time.Time, flush bool) {
 	if !now.IsZero() {
-		r.rec.Advance(now)
+		r.recs[k].Advance(now)
 	}
 	if flush {
-		r.noteRecord()
+		r.noteRecord(k)
 	}
 }
 
@@ -426,20 +426,24 @@ func (r *run) advanceFiles(now time.Time, flush bool, refused uint64) {
 }
 
 // writeStats are the writing side's counters, copied for the loop's stats
-// line by the goroutines that write rows: the recorder's by the one that
+// line by the goroutines that write rows: each recorder's by the one that
 // runs it, the spool's by the one that commits rows.
 type writeStats struct {
 	spool   logfile.SpoolStats
-	record  record.Stats
-	recErrs uint64 // rows the recorder could not write
-	refused uint64 // rows the spool refused that the recorder does not count
+	lanes   []laneWrites // the current recorders', in lane order
+	refused uint64       // rows the spool refused that the recorders do not count
 }
 
-func (r *run) noteRecord() {
-	n, _ := r.rec.Errors()
-	st := addRecordStats(r.recBase, r.rec.Stats())
+type laneWrites struct {
+	record record.Stats
+	errs   uint64 // rows the recorder could not write
+}
+
+func (r *run) noteRecord(k int) {
+	n, _ := r.recs[k].Errors()
+	st := r.recs[k].Stats()
 	r.wmu.Lock()
-	r.writes.record, r.writes.recErrs = st, r.recErrBase+n
+	r.writes.lanes[k] = laneWrites{record: st, errs: n}
 	r.wmu.Unlock()
 }
 
@@ -453,7 +457,9 @@ func (r *run) noteSpool(refused uint64) {
 // noteWrites copies every writing counter; call it on the loop's
 // goroutine while it holds the recorder and spool (no epoch in flight).
 func (r *run) noteWrites() {
-	r.noteRecord()
+	for k := range r.recs {
+		r.noteRecord(k)
+	}
 	r.noteSpool(r.refused())
 }
 
@@ -482,8 +488,13 @@ func (r *run) publish() {
 		s.Source = addStats(r.srcBase, r.src.Stats())
 	}
 	s.Engine = addEngineStats(r.engBase, r.eng.Stats())
+	s.Record, s.RowErrors = r.recBase, r.recErrBase
 	r.wmu.Lock()
-	s.Spool, s.Record, s.RowErrors = r.writes.spool, r.writes.record, r.writes.recErrs+r.writes.refused
+	for _, l := range r.writes.lanes {
+		s.Record = addRecordStats(s.Record, l.record)
+		s.RowErrors += l.errs
+	}
+	s.Spool, s.RowErrors = r.writes.spool, s.RowErrors+r.writes.refused
 	r.wmu.Unlock()
 	s.PacketTime = r.pktTime
 	s.At = time.Now()

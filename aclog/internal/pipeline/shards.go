@@ -26,19 +26,23 @@ type engine interface {
 // of a session, every fragment of a datagram, and what ties sessions
 // between two hosts (an FTP data connection to its control connection, a
 // TFTP transfer to its request, a DNS response to its query) meet in one
-// engine. Each worker runs its own engine; their events go to one writer
-// goroutine, which alone writes rows, so F and T sums are made in one place
-// and row order (hence ids) depends only on the capture.
+// engine. Each worker runs its own engine; their events go to the lanes
+// (lanes.go), recorders that each write the rows of some clients, and the
+// rows to one files goroutine, which alone commits them to the spool.
 //
-// Three stages run at once: the loop reads packets and hands them over in
-// batches; the workers parse them; the writer writes rows. Every epoch
-// (4096 packets, a flush, a restart, the end) the loop puts a marker in
-// every worker's input and queues a job for the writer. A worker answers
-// each marker with the events of its epoch; the writer takes an epoch's
-// events worker by worker, in worker order, and then runs the job's
-// periodic work (windows closed by packet time, flushes). Channels of
-// fixed size between the stages bound what is in flight: a stage that
-// falls behind stops the one before it.
+// Four stages run at once: the loop reads packets and hands them over in
+// batches; the workers parse them; the lanes write rows; the files
+// goroutine commits them. Every epoch (4096 packets, a flush, a restart,
+// the end) the loop puts a marker in every worker's input and queues a job
+// for every lane and one for the files goroutine. A worker answers each
+// marker with the events of its epoch, one list per lane; a lane takes
+// them worker by worker, in worker order, and then runs the job's periodic
+// work (windows closed by packet time, flushes); the files goroutine
+// commits the epoch's rows lane by lane, then runs its work on the spool.
+// Channels of fixed size between the stages bound what is in flight: a
+// stage that falls behind stops the one before it. Every stage takes
+// epochs in the order the loop made them, so none waits for one that
+// waits for it.
 
 const batchPackets = 256
 
@@ -72,7 +76,7 @@ type marker struct {
 	last time.Time
 }
 
-// epoch is what a worker did between two markers.
+// epoch is what a worker did between two markers, for one lane.
 type epoch struct {
 	events []any
 	stats  audit.Stats
@@ -82,68 +86,65 @@ type worker struct {
 	eng  *audit.Engine
 	sink *collector
 	in   chan *batch
-	out  chan epoch
+	out  []chan epoch // one per lane
 	free chan *batch
 	cur  *batch
 }
 
 type shards struct {
-	sink    audit.Sink
 	workers []*worker
+	lanes   []*lane
 	last    time.Time // latest packet time handed over
+	applied time.Time // packet time up to which the epochs queued apply events
 	closed  bool
 
-	// The writer: it runs jobs in order, each after applying the epoch
-	// marked before it was queued. Behind it the files goroutine commits
-	// the rows it batched (rows; nil when the sink writes no rows).
-	jobs    chan func()
-	stopped chan struct{}
-	applied time.Time // packet time up to which events are applied; the writer's
-	rows    *batcher
-	refused uint64 // rows the spool refused; the files goroutine's
+	fileJobs chan func() // per epoch: the spool's work after its rows
+	stopped  chan struct{}
+	refused  uint64 // rows the spool refused; the files goroutine's
 
 	mu    sync.Mutex
 	stats []audit.Stats // each worker's counters as of its last epoch applied
 }
 
-// newShards starts n workers and the writer; rows, when not nil, is what
-// sink writes its rows to, and a files goroutine commits them.
-func newShards(cfg audit.Config, sink audit.Sink, n int, rows *batcher) (*shards, error) {
+// newShards starts n workers and a lane for each of sinks, each lane's
+// sink writing its rows to the batcher of the same index in rows (nil: no
+// rows written), and the files goroutine that commits them.
+func newShards(cfg audit.Config, n int, sinks []audit.Sink, rows []*batcher) (*shards, error) {
 	// The caps are for the whole: each engine gets its share.
 	cfg.MaxSessions = max(1, cfg.MaxSessions/n)
 	cfg.MaxFragments = max(1, cfg.MaxFragments/n)
 	cfg.MaxBufferedPagesTotal = max(cfg.MaxBufferedPagesPerConn, cfg.MaxBufferedPagesTotal/n)
-	s := &shards{sink: sink, stats: make([]audit.Stats, n), jobs: make(chan func(), 4), stopped: make(chan struct{}), rows: rows}
-	if rows == nil {
-		s.rows = newBatcher(nil)
+	s := &shards{stats: make([]audit.Stats, n), fileJobs: make(chan func(), 4), stopped: make(chan struct{})}
+	for k, sink := range sinks {
+		l := &lane{sink: sink, jobs: make(chan laneJob, 4)}
+		if rows != nil {
+			l.rows = rows[k]
+		} else {
+			l.rows = newBatcher(nil)
+		}
+		s.lanes = append(s.lanes, l)
 	}
 	for range n {
-		c := &collector{}
+		c := newCollector(len(sinks))
 		eng, err := audit.New(cfg, c)
 		if err != nil {
 			return nil, err
 		}
-		w := &worker{eng: eng, sink: c, in: make(chan *batch, 16), out: make(chan epoch, 2), free: make(chan *batch, 18)}
+		w := &worker{eng: eng, sink: c, in: make(chan *batch, 16), free: make(chan *batch, 18)}
+		for range sinks {
+			w.out = append(w.out, make(chan epoch, 2))
+		}
 		for range 17 {
 			w.free <- &batch{buf: make([]byte, 0, 256<<10), pkts: make([]pktRef, 0, batchPackets)}
 		}
 		s.workers = append(s.workers, w)
 		go w.run()
 	}
-	files := make(chan struct{})
-	go s.rows.files(&s.refused, files)
-	go s.write(files)
-	return s, nil
-}
-
-// write is the writer goroutine; once it ends, the files goroutine ends.
-func (s *shards) write(files <-chan struct{}) {
-	for job := range s.jobs {
-		job()
+	for k := range s.lanes {
+		go s.runLane(k)
 	}
-	close(s.rows.out)
-	<-files
-	close(s.stopped)
+	go s.files(s.stopped)
+	return s, nil
 }
 
 func (w *worker) run() {
@@ -163,12 +164,17 @@ func (w *worker) run() {
 			case markClose:
 				w.eng.Close()
 			}
-			w.out <- epoch{events: w.sink.take(), stats: w.eng.Stats()}
+			st := w.eng.Stats()
+			for k, ev := range w.sink.take() {
+				w.out[k] <- epoch{events: ev, stats: st}
+			}
 		}
 		b.buf, b.pkts, b.marker = b.buf[:0], b.pkts[:0], nil
 		w.free <- b
 	}
-	close(w.out)
+	for _, out := range w.out {
+		close(out)
+	}
 }
 
 // Packet hands the packet to its worker.
@@ -204,61 +210,58 @@ func (s *shards) mark(m marker) {
 	}
 }
 
-// apply writes the events of the oldest epoch not applied, worker by
-// worker, on the writer goroutine; at is its marker's time.
-func (s *shards) apply(at time.Time) {
-	for i, w := range s.workers {
-		ep := <-w.out
-		for _, ev := range ep.events {
-			deliver(s.sink, ev)
-		}
-		s.mu.Lock()
-		s.stats[i] = ep.stats
-		s.mu.Unlock()
-	}
-	if !at.IsZero() {
-		s.applied = at
+// direct says whether the lanes' rows go to the spool directly (the
+// loop's goroutine holds the recorders and the spool) or to the files
+// goroutine.
+func (s *shards) direct(on bool) {
+	for _, l := range s.lanes {
+		l.rows.direct = on
 	}
 }
 
-// sync ends the epoch with m and queues for the writer its events, then
+// sync ends the epoch with m and queues its events for the lanes, then
 // rec and files (when not nil) with the packet time up to which events
-// are applied: rec on the writer goroutine, files on the files goroutine
-// once the rows written before it are committed.
-func (s *shards) sync(m marker, rec, files func(applied time.Time)) {
-	s.rows.direct = false
+// are applied: rec on each lane's goroutine with its index, files on the
+// files goroutine once the lanes' rows are committed.
+func (s *shards) sync(m marker, rec func(lane int, applied time.Time), files func(applied time.Time)) {
+	s.direct(false)
 	s.mark(m)
-	s.jobs <- func() {
-		s.apply(m.at)
-		applied := s.applied
-		if rec != nil {
-			rec(applied)
-		}
-		var then func()
-		if files != nil {
-			then = func() { files(applied) }
-		}
-		s.rows.handoff(then)
+	if !m.at.IsZero() {
+		s.applied = m.at
 	}
+	applied := s.applied
+	for _, l := range s.lanes {
+		l.jobs <- laneJob{apply: true, applied: applied, rec: rec}
+	}
+	var then func()
+	if files != nil {
+		then = func() { files(applied) }
+	}
+	s.fileJobs <- then
 }
 
-// wait returns once the writer and the files goroutine have done every
-// job queued: then the loop's goroutine may use the sink and the spool.
+// wait returns once the lanes and the files goroutine have done every
+// job queued: then the loop's goroutine may use the sinks and the spool.
 func (s *shards) wait() {
+	for _, l := range s.lanes {
+		l.jobs <- laneJob{}
+	}
 	done := make(chan struct{})
-	s.jobs <- func() { s.rows.handoff(func() { close(done) }) }
+	s.fileJobs <- func() { close(done) }
 	<-done
-	s.rows.direct = true
+	s.direct(true)
 }
 
-// Epoch is called by the loop for its periodic work: rec runs on the
-// writer goroutine once the events of the epoch it ends are applied, and
+// Epoch is called by the loop for its periodic work: rec runs on each
+// lane's goroutine once the events of the epoch it ends are applied, and
 // files on the files goroutine after the rows written so far are
 // committed, both with the packet time up to which rows are written. Once
-// the shards are closed, both run at once.
-func (s *shards) Epoch(now time.Time, rec, files func(applied time.Time)) {
+// the shards are closed, both run at once, rec for every lane in order.
+func (s *shards) Epoch(now time.Time, rec func(lane int, applied time.Time), files func(applied time.Time)) {
 	if s.closed {
-		rec(s.applied)
+		for k := range s.lanes {
+			rec(k, s.applied)
+		}
 		files(s.applied)
 		return
 	}
@@ -287,26 +290,32 @@ func (s *shards) Restart(at time.Time) {
 }
 
 // Close ends every engine, writes what they emitted and stops the workers,
-// the writer and the files goroutine.
+// the lanes and the files goroutine.
 func (s *shards) Close() { s.CloseWith(nil) }
 
-// CloseWith is Close running last (when not nil) on the writer goroutine
-// after the engines' last events; when closed already, at once.
-func (s *shards) CloseWith(last func()) {
+// CloseWith is Close running last (when not nil) on each lane's goroutine
+// with its index after the engines' last events; when closed already, at
+// once for every lane in order.
+func (s *shards) CloseWith(last func(lane int)) {
 	if s.closed {
 		if last != nil {
-			last()
+			for k := range s.lanes {
+				last(k)
+			}
 		}
 		return
 	}
-	var rec func(time.Time)
+	var rec func(int, time.Time)
 	if last != nil {
-		rec = func(time.Time) { last() }
+		rec = func(k int, _ time.Time) { last(k) }
 	}
 	s.sync(marker{kind: markClose, last: s.last}, rec, nil)
-	close(s.jobs)
+	for _, l := range s.lanes {
+		close(l.jobs)
+	}
+	close(s.fileJobs)
 	<-s.stopped
-	s.rows.direct = true
+	s.direct(true)
 	for _, w := range s.workers {
 		close(w.in)
 	}
@@ -322,47 +331,4 @@ func (s *shards) Stats() audit.Stats {
 		t = addEngineStats(t, st)
 	}
 	return t
-}
-
-// collector is a worker's sink: events wait for the loop.
-type collector struct{ events []any }
-
-func (c *collector) take() []any {
-	ev := c.events
-	c.events = nil
-	return ev
-}
-
-func (c *collector) Session(v *audit.Session)       { c.events = append(c.events, v) }
-func (c *collector) HTTP(v *audit.HTTPRequest)      { c.events = append(c.events, v) }
-func (c *collector) DNS(v *audit.DNSQuery)          { c.events = append(c.events, v) }
-func (c *collector) TLS(v *audit.TLSHandshake)      { c.events = append(c.events, v) }
-func (c *collector) Mail(v *audit.Mail)             { c.events = append(c.events, v) }
-func (c *collector) Credential(v *audit.Credential) { c.events = append(c.events, v) }
-func (c *collector) File(v *audit.FileTransfer)     { c.events = append(c.events, v) }
-func (c *collector) Post(v *audit.Post)             { c.events = append(c.events, v) }
-func (c *collector) Chat(v *audit.Chat)             { c.events = append(c.events, v) }
-
-// deliver passes a collected event to sink.
-func deliver(sink audit.Sink, ev any) {
-	switch v := ev.(type) {
-	case *audit.Session:
-		sink.Session(v)
-	case *audit.HTTPRequest:
-		sink.HTTP(v)
-	case *audit.DNSQuery:
-		sink.DNS(v)
-	case *audit.TLSHandshake:
-		sink.TLS(v)
-	case *audit.Mail:
-		sink.Mail(v)
-	case *audit.Credential:
-		sink.Credential(v)
-	case *audit.FileTransfer:
-		sink.File(v)
-	case *audit.Post:
-		sink.Post(v)
-	case *audit.Chat:
-		sink.Chat(v)
-	}
 }

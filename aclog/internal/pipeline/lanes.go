@@ -1,0 +1,158 @@
+package pipeline
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"time"
+
+	"github.com/acstore/acstore/aclog/internal/audit"
+)
+
+// Lanes: with several workers the recorder's work (rows, U and Q folding,
+// F and T sums) is split too, into lanes of one recorder each, by client
+// address. Everything a recorder keeps from event to event is of one
+// client: the app a connection's host named, the U and Q rows held for
+// folding (their keys start with the client), the F and T sums (per
+// client). So a client's sessions, requests and queries all go to one lane
+// and each sum is made whole in one place, never split or doubled, though
+// the workers share a client's sessions by flow. Mail, file transfers,
+// posts, credentials and chat go to lane 0: it alone keeps the windows'
+// attachment bundles (X), which are per window, not per client.
+//
+// A lane takes an epoch's events worker by worker, in worker order, and
+// makes the text of its rows into batches; the files goroutine commits
+// them epoch by epoch, lane by lane in lane order, then runs the epoch's
+// work on the spool. The order rows are committed in, hence their ids,
+// depends on the capture alone, never on which goroutine ran first.
+
+type lane struct {
+	sink audit.Sink // the lane's recorder
+	rows *batcher   // what sink writes its rows to
+	jobs chan laneJob
+}
+
+// laneJob is a lane's part of an epoch: apply its events (when apply),
+// then run rec (when not nil) with the packet time up to which events
+// are applied, then hand the rows to the files goroutine.
+type laneJob struct {
+	apply   bool
+	applied time.Time
+	rec     func(lane int, applied time.Time)
+}
+
+// clientLane is the lane of events of client a among n: a fixed hash, so
+// that the same capture gives the same rows in the same order every run.
+func clientLane(a netip.Addr, n int) int {
+	if n == 1 {
+		return 0
+	}
+	b := a.As16()
+	h := (binary.LittleEndian.Uint64(b[:8]) ^ binary.LittleEndian.Uint64(b[8:])) * 0x9e3779b97f4a7c15
+	return int((h >> 32) % uint64(n))
+}
+
+// runLane is lane k's goroutine; it closes the lane's rows once its jobs
+// end.
+func (s *shards) runLane(k int) {
+	l := s.lanes[k]
+	for j := range l.jobs {
+		if j.apply {
+			s.apply(k)
+		}
+		if j.rec != nil {
+			j.rec(k, j.applied)
+		}
+		l.rows.endEpoch()
+	}
+	close(l.rows.out)
+}
+
+// apply gives lane k's events of the oldest epoch it has not applied to
+// its recorder, worker by worker. Lane 0 notes the workers' counters.
+func (s *shards) apply(k int) {
+	l := s.lanes[k]
+	for i, w := range s.workers {
+		ep := <-w.out[k]
+		for _, ev := range ep.events {
+			deliver(l.sink, ev)
+		}
+		if k == 0 {
+			s.mu.Lock()
+			s.stats[i] = ep.stats
+			s.mu.Unlock()
+		}
+	}
+}
+
+// files is the files goroutine: for each epoch it commits the lanes' rows
+// lane by lane, then runs the epoch's work on the spool (when not nil),
+// until the loop closes fileJobs; then it waits for the lanes to end.
+func (s *shards) files(stopped chan<- struct{}) {
+	for then := range s.fileJobs {
+		for _, l := range s.lanes {
+			s.refused += l.rows.commitEpoch()
+		}
+		if then != nil {
+			then()
+		}
+	}
+	for _, l := range s.lanes {
+		for range l.rows.out {
+		}
+	}
+	close(stopped)
+}
+
+// collector is a worker's sink: events wait for the lanes, one list per
+// lane.
+type collector struct{ lanes [][]any }
+
+func newCollector(lanes int) *collector { return &collector{lanes: make([][]any, lanes)} }
+
+// take returns the events collected for each lane and starts afresh.
+func (c *collector) take() [][]any {
+	ev := c.lanes
+	c.lanes = make([][]any, len(ev))
+	return ev
+}
+
+func (c *collector) client(a netip.Addr, ev any) {
+	k := clientLane(a, len(c.lanes))
+	c.lanes[k] = append(c.lanes[k], ev)
+}
+
+func (c *collector) first(ev any) { c.lanes[0] = append(c.lanes[0], ev) }
+
+func (c *collector) Session(v *audit.Session)       { c.client(v.Client.Addr(), v) }
+func (c *collector) HTTP(v *audit.HTTPRequest)      { c.client(v.Client.Addr(), v) }
+func (c *collector) DNS(v *audit.DNSQuery)          { c.client(v.Client.Addr(), v) }
+func (c *collector) TLS(v *audit.TLSHandshake)      { c.client(v.Client.Addr(), v) }
+func (c *collector) Mail(v *audit.Mail)             { c.first(v) }
+func (c *collector) Credential(v *audit.Credential) { c.first(v) }
+func (c *collector) File(v *audit.FileTransfer)     { c.first(v) }
+func (c *collector) Post(v *audit.Post)             { c.first(v) }
+func (c *collector) Chat(v *audit.Chat)             { c.first(v) }
+
+// deliver passes a collected event to sink.
+func deliver(sink audit.Sink, ev any) {
+	switch v := ev.(type) {
+	case *audit.Session:
+		sink.Session(v)
+	case *audit.HTTPRequest:
+		sink.HTTP(v)
+	case *audit.DNSQuery:
+		sink.DNS(v)
+	case *audit.TLSHandshake:
+		sink.TLS(v)
+	case *audit.Mail:
+		sink.Mail(v)
+	case *audit.Credential:
+		sink.Credential(v)
+	case *audit.FileTransfer:
+		sink.File(v)
+	case *audit.Post:
+		sink.Post(v)
+	case *audit.Chat:
+		sink.Chat(v)
+	}
+}
