@@ -11,7 +11,9 @@ import (
 	"github.com/acstore/acstore/internal/bytesize"
 	"github.com/acstore/acstore/internal/datasync"
 	"github.com/acstore/acstore/internal/logfile"
+	"github.com/acstore/acstore/internal/mariadb"
 	"github.com/acstore/acstore/internal/retention"
+	"github.com/acstore/acstore/internal/rollup"
 	"github.com/acstore/acstore/internal/testdb"
 	"github.com/acstore/acstore/internal/testenv"
 )
@@ -281,6 +283,13 @@ func TestGatewayQuota(t *testing.T) {
 	loadAll(t, srv)
 	srv.Stop()
 	const day1, day2 = "20261120", "20261121"
+	roller, err := rollup.New(rollup.Config{Root: hoRoot, Workers: 1}, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := roller.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	gwBytes := func(gw, day string) int64 {
 		return dirBytes(t, filepath.Join(hoRoot, "sync", gw, day)) + dirBytes(t, filepath.Join(hoRoot, "attachments", gw, day))
 	}
@@ -323,6 +332,27 @@ func TestGatewayQuota(t *testing.T) {
 	}
 	if n := rows("A"+day2, gwA); n != a2 {
 		t.Errorf("A%s: gateway A has %d rows, had %d", day2, n, a2)
+	}
+	// The rollups go with the day's files, rollup's own code removing them.
+	tables, err := mariadb.Tables(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rollups := 0
+	for _, tb := range tables {
+		if day, ok := rollup.TableDay(tb); !ok || day != day1 {
+			continue
+		}
+		rollups++
+		if n := rows(tb, gwA); n != 0 {
+			t.Errorf("%s keeps %d rows of gateway A", tb, n)
+		}
+		if rows(tb, gwB) == 0 {
+			t.Errorf("%s has no rows of gateway B left", tb)
+		}
+	}
+	if rollups == 0 {
+		t.Errorf("no rollup table of %s", day1)
 	}
 	checkHeadOffice(t, db, hoRoot, rootB, gwB, attB)
 	t.Logf("gateway A stored %d bytes, quota %d at -disk-high 100: its day %s went (%d bytes), gateway B untouched", usedA, quota, day1, dayA)

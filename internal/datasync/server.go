@@ -18,6 +18,7 @@ import (
 	"github.com/acstore/acstore/internal/logfile"
 	"github.com/acstore/acstore/internal/retention"
 	"github.com/acstore/acstore/internal/schema"
+	"github.com/acstore/acstore/internal/shard"
 )
 
 // ServerStats are the server's counters.
@@ -37,6 +38,7 @@ type Server struct {
 	cfg    ServerConfig
 	db     *sql.DB
 	loader *loader.Loader
+	shards *shard.Set // the loader's: cfg.Shards, else db as one shard
 	log    *slog.Logger
 	state  *serverState
 	stats  ServerStats
@@ -85,8 +87,11 @@ func NewServer(cfg ServerConfig, db *sql.DB) (*Server, error) {
 		}
 	}
 	if db != nil || cfg.Shards != nil {
+		if s.shards = cfg.Shards; s.shards == nil {
+			s.shards = shard.Of(db)
+		}
 		if s.loader, err = loader.New(loader.Config{Root: cfg.Root, Keep: true, KeepDays: cfg.KeepDays, Disk: cfg.Disk, Logger: cfg.Logger,
-			Limits: s.limits(), MaxStatementBytes: cfg.LoadStatementBytes, Shards: cfg.Shards, Front: cfg.Front}, db); err != nil {
+			Limits: s.limits(), MaxStatementBytes: cfg.LoadStatementBytes, Shards: s.shards, Front: cfg.Front}, db); err != nil {
 			return nil, err
 		}
 	} else {

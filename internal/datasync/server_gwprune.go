@@ -8,6 +8,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/acstore/acstore/internal/rollup"
 	"github.com/acstore/acstore/internal/schema"
 )
 
@@ -81,7 +82,7 @@ func (s *Server) gatewayDays(gw, today string) []string {
 }
 
 // dropGatewayDay removes one gateway's day: its rows first (on its
-// shard), then its files, under the gateway's load lock so no load puts
+// shard; day tables through loader, rollup tables through rollup), then its files, under the gateway's load lock so no load puts
 // rows back meanwhile. A failure or crash in between leaves files whose rows are
 // gone: the day is still listed and the next pass finishes it (the ledger
 // keeps the files from being loaded again).
@@ -91,6 +92,9 @@ func (s *Server) dropGatewayDay(ctx context.Context, gw, day string) error {
 	defer mu.Unlock()
 	if s.loader != nil {
 		if err := s.loader.DeleteGatewayDay(ctx, gw, day); err != nil {
+			return err
+		}
+		if err := rollup.DeleteGatewayDay(ctx, s.shards, gw, day); err != nil {
 			return err
 		}
 	}

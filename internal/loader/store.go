@@ -9,7 +9,6 @@ import (
 	"slices"
 	"sort"
 
-	"github.com/acstore/acstore/internal/mariadb"
 	"github.com/acstore/acstore/internal/retention"
 )
 
@@ -75,26 +74,18 @@ func joinErrs(m map[string]error) error {
 	return errors.Join(errs...)
 }
 
-// DeleteGatewayDay removes one gateway's rows from every day and rollup
-// table of day, on every shard (the gateway's rows are on one; the others
-// delete nothing), for head office's per-gateway quota. A shard that is
-// down makes it fail, to be tried again.
+// DeleteGatewayDay removes one gateway's rows from every day table of
+// day, on every shard (the gateway's rows are on one; the others delete
+// nothing), for head office's per-gateway quota. A shard that is down
+// makes it fail, to be tried again. Rollup tables are midtable's
+// (rollup.DeleteGatewayDay).
 func (l *Loader) DeleteGatewayDay(ctx context.Context, gw, day string) error {
 	mu := l.dayMu(day)
 	mu.Lock()
 	defer mu.Unlock()
 	return joinErrs(l.set.Each(ctx, func(ctx context.Context, name string, db *sql.DB) error {
-		tables, err := mariadb.Tables(ctx, db)
-		if err != nil {
-			return err
-		}
-		for _, t := range tables {
-			if d, ok := retention.TableDay(t); !ok || d != day {
-				continue
-			}
-			if _, err := db.ExecContext(ctx, "DELETE FROM "+mariadb.Quote(t)+" WHERE gw = ?", gw); err != nil {
-				return fmt.Errorf("shard %s: remove gateway %s's rows of %s: %w", name, gw, t, err)
-			}
+		if err := (retention.DBStore{DB: db}).DeleteGateway(ctx, gw, day); err != nil {
+			return fmt.Errorf("shard %s: %w", name, err)
 		}
 		return nil
 	}))

@@ -14,6 +14,8 @@ import (
 
 	"github.com/acstore/acstore/internal/datasync"
 	"github.com/acstore/acstore/internal/logfile"
+	"github.com/acstore/acstore/internal/retention"
+	"github.com/acstore/acstore/internal/rollup"
 	"github.com/acstore/acstore/internal/rowgen"
 	"github.com/acstore/acstore/internal/schema"
 	"github.com/acstore/acstore/internal/testenv"
@@ -161,4 +163,12 @@ func countRows(t testing.TB, root string, day time.Time) map[string]int {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// tableDay returns the day of a day table or a rollup table.
+func tableDay(name string) (string, bool) {
+	if day, ok := retention.DayTable(name); ok {
+		return day, true
+	}
+	return rollup.TableDay(name)
 }

@@ -113,7 +113,7 @@ func TestOfflineBranchLosesNothing(t *testing.T) {
 	}
 	tables, _ := mariadb.Tables(ctx, branchDB)
 	for _, tb := range tables {
-		if day, ok := retention.TableDay(tb); ok && day != recent.Format(schema.DayLayout) {
+		if day, ok := tableDay(tb); ok && day != recent.Format(schema.DayLayout) {
 			t.Errorf("table %s of an old day left", tb)
 		}
 	}

@@ -8,7 +8,6 @@ import (
 	"maps"
 	"slices"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/acstore/acstore/internal/mariadb"
@@ -112,26 +111,36 @@ func (s DBStore) DropDay(ctx context.Context, day string) error {
 	return nil
 }
 
-// DayTable returns the YYYYMMDD a day table (A20261121 ...) belongs to.
-func DayTable(name string) (string, bool) {
-	day, ok := TableDay(name)
-	return day, ok && len(name) == 9
+// DeleteGateway removes one gateway's rows from every table of day the
+// store holds (head office's per-gateway quota): the tables stay, with the
+// other gateways' rows.
+func (s DBStore) DeleteGateway(ctx context.Context, gw, day string) error {
+	tables, err := mariadb.Tables(ctx, s.DB)
+	if err != nil {
+		return err
+	}
+	for _, t := range tables {
+		if d, ok := s.match(t); !ok || d != day {
+			continue
+		}
+		if _, err := s.DB.ExecContext(ctx, "DELETE FROM "+mariadb.Quote(t)+" WHERE gw = ?", gw); err != nil {
+			return fmt.Errorf("remove gateway %s's rows of %s: %w", gw, t, err)
+		}
+	}
+	return nil
 }
 
-// TableDay returns the YYYYMMDD a day or rollup table belongs to: its last
-// eight characters, when the name is one of acstore's.
-func TableDay(name string) (string, bool) {
-	if len(name) < 9 {
+// DayTable returns the YYYYMMDD a day table (A20261121 ...) belongs to.
+func DayTable(name string) (string, bool) {
+	if len(name) != 9 {
 		return "", false
 	}
-	day := name[len(name)-8:]
+	if _, ok := schema.ByLetter(name[0]); !ok {
+		return "", false
+	}
+	day := name[1:]
 	if _, err := time.Parse(schema.DayLayout, day); err != nil {
 		return "", false
 	}
-	prefix := name[:len(name)-8]
-	if len(prefix) == 1 {
-		_, ok := schema.ByLetter(prefix[0])
-		return day, ok
-	}
-	return day, strings.HasPrefix(prefix, "Mid")
+	return day, true
 }

@@ -16,10 +16,12 @@ import (
 
 	"github.com/acstore/acstore/internal/retention"
 	"github.com/acstore/acstore/internal/schema"
+	"github.com/acstore/acstore/internal/shard"
 )
 
-// tableDay is the day of a rollup table (MidFGA1H20261121 ...).
-func tableDay(name string) (string, bool) {
+// TableDay returns the YYYYMMDD a rollup table (MidFGA1H20261121 ...)
+// belongs to.
+func TableDay(name string) (string, bool) {
 	_, _, day, ok := ParseTable(name)
 	if !ok {
 		return "", false
@@ -39,7 +41,7 @@ func (r *Roller) Days(ctx context.Context) ([]string, error) {
 	}
 	var mu sync.Mutex
 	errs := r.set.Each(ctx, func(ctx context.Context, name string, db *sql.DB) error {
-		days, err := retention.DBStore{DB: db, Match: tableDay}.Days(ctx)
+		days, err := retention.DBStore{DB: db, Match: TableDay}.Days(ctx)
 		mu.Lock()
 		defer mu.Unlock()
 		for _, d := range days {
@@ -62,7 +64,7 @@ func (r *Roller) DropDay(ctx context.Context, day string) error {
 	}
 	var mu sync.Mutex
 	errs := r.set.Each(ctx, func(ctx context.Context, name string, db *sql.DB) error {
-		return retention.DBStore{DB: db, Match: tableDay, Dropped: func(t string) {
+		return retention.DBStore{DB: db, Match: TableDay, Dropped: func(t string) {
 			mu.Lock()
 			defer mu.Unlock()
 			delete(r.created, name+"/"+t)
@@ -126,6 +128,19 @@ func (r *Roller) retain(ctx context.Context, now time.Time) {
 	if err := errors.Join(errs...); err != nil && ctx.Err() == nil {
 		r.cfg.Logger.Error("retention", "err", err)
 	}
+}
+
+// DeleteGatewayDay removes one gateway's rows from the rollup tables of
+// day on every shard of set (the gateway's rows are on one; the others
+// delete nothing), for head office's per-gateway quota, which drops the
+// gateway's day whole: its sync_files go, and so do the rollups made of
+// them. The record of rolled-up files is midtable's and stays (the files
+// are gone, so nothing is rolled up again). A shard that is down makes it
+// fail, to be tried again.
+func DeleteGatewayDay(ctx context.Context, set *shard.Set, gw, day string) error {
+	return joinShardErrs(set.Each(ctx, func(ctx context.Context, name string, db *sql.DB) error {
+		return retention.DBStore{DB: db, Match: TableDay}.DeleteGateway(ctx, gw, day)
+	}))
 }
 
 func joinShardErrs(m map[string]error) error {

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/acstore/acstore/internal/retention"
 	"github.com/acstore/acstore/internal/rollup"
 	"github.com/acstore/acstore/internal/schema"
 	"github.com/acstore/acstore/internal/shard"
@@ -104,4 +105,13 @@ func Partitions(m *shard.Map, day string, up map[string]bool) (parts, missing []
 		}
 	}
 	return parts, missing
+}
+
+// tableDay returns the YYYYMMDD a day table or a rollup table belongs to:
+// such a table is partitioned by its day's shard map on the front.
+func tableDay(name string) (string, bool) {
+	if day, ok := retention.DayTable(name); ok {
+		return day, true
+	}
+	return rollup.TableDay(name)
 }

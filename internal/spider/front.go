@@ -160,7 +160,7 @@ func (f *Front) Sync(ctx context.Context) error {
 	sort.Strings(names)
 	var all []error
 	for _, t := range names {
-		day, partitioned := retention.TableDay(t)
+		day, partitioned := tableDay(t)
 		shards := []string{m.Default}
 		if partitioned {
 			shards = m.ShardsOf(day)
@@ -220,7 +220,7 @@ func (f *Front) DropDay(ctx context.Context, day string) error {
 	if err != nil {
 		return err
 	}
-	return retention.DBStore{DB: fdb, Match: retention.TableDay}.DropDay(ctx, day)
+	return retention.DBStore{DB: fdb, Match: tableDay}.DropDay(ctx, day)
 }
 
 // Up pings every shard (each within ConnectTimeout) and returns those that

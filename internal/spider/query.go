@@ -6,7 +6,6 @@ import (
 	"sync"
 
 	"github.com/acstore/acstore/internal/mariadb"
-	"github.com/acstore/acstore/internal/retention"
 	"github.com/acstore/acstore/internal/rollup"
 	"github.com/acstore/acstore/internal/shard"
 )
@@ -37,7 +36,7 @@ func (r *Reading) Up(name string) bool { return r.up[name] }
 // columns when none of its day's shards is. Config tables live on the
 // default shard and are named as they are.
 func (r *Reading) From(table string) string {
-	day, partitioned := retention.TableDay(table)
+	day, partitioned := tableDay(table)
 	if !partitioned {
 		return mariadb.Quote(table)
 	}
