@@ -60,6 +60,16 @@ func (e *Encoder) Raw(b []byte) *Encoder {
 	return e
 }
 
+// Encoded adds n fields (n > 0) another Encoder encoded: b is its Bytes
+// after a Reset, the fields without the time Begin puts first. A row
+// kept for later is kept as text this way, not as what it was made from.
+func (e *Encoder) Encoded(b []byte, n int) *Encoder {
+	e.sep()
+	e.buf = append(e.buf, b...)
+	e.fields += n - 1
+	return e
+}
+
 // StrOrNull adds s, or NULL when s is empty.
 func (e *Encoder) StrOrNull(s string) *Encoder {
 	if s == "" {

@@ -49,7 +49,8 @@ type Recorder struct {
 	errs   uint64
 	lastEr error
 
-	scratch []byte // reused from row to row
+	scratch []byte          // reused from row to row
+	holdEnc logfile.Encoder // the rows held for folding are encoded with it
 }
 
 type connKey struct{ client, server netip.AddrPort }
@@ -182,6 +183,13 @@ func (r *Recorder) HTTP(h *audit.HTTPRequest) {
 // last.
 func (r *Recorder) writeU(h *audit.HTTPRequest, app configtab.App, count uint64, last time.Time) {
 	e := r.sp.Begin('U', h.Time)
+	r.encodeU(e, h, app)
+	e.Uint(min(count, 1<<32-1)).Time(last)
+	r.commit()
+}
+
+// encodeU adds the fields of h's U row that come before its count.
+func (r *Recorder) encodeU(e *logfile.Encoder, h *audit.HTTPRequest, app configtab.App) {
 	r.endpoints(e, h.Client, h.Server)
 	e.Str(app.Name).Str(h.Method).StrOrNull(h.Host).Str(h.URI)
 	if h.HasResponse {
@@ -191,8 +199,7 @@ func (r *Recorder) writeU(h *audit.HTTPRequest, app configtab.App, count uint64,
 	}
 	e.StrOrNull(h.ContentType).StrOrNull(h.UserAgent).StrOrNull(h.Referer).
 		Uint(uint64(max(h.RequestBodyLen, 0))).Uint(uint64(max(h.ResponseBodyLen, 0))).
-		Str(app.Type).Uint(min(count, 1<<32-1)).Time(last)
-	r.commit()
+		Str(app.Type)
 }
 
 // TLS writes an S row.
@@ -226,6 +233,13 @@ func (r *Recorder) DNS(q *audit.DNSQuery) {
 // last.
 func (r *Recorder) writeQ(q *audit.DNSQuery, count uint64, last time.Time) {
 	e := r.sp.Begin('Q', q.Time)
+	r.encodeQ(e, q)
+	e.Uint(min(count, 1<<32-1)).Time(last)
+	r.commit()
+}
+
+// encodeQ adds the fields of q's Q row that come before its count.
+func (r *Recorder) encodeQ(e *logfile.Encoder, q *audit.DNSQuery) {
 	r.endpoints(e, q.Client, q.Server)
 	e.Str(q.Transport.String()).Str(q.Name).Str(dns.TypeString(q.QType))
 	if q.HasResponse {
@@ -246,8 +260,6 @@ func (r *Recorder) writeQ(q *audit.DNSQuery, count uint64, last time.Time) {
 		e.Raw(b)
 		r.scratch = b
 	}
-	e.Uint(min(count, 1<<32-1)).Time(last)
-	r.commit()
 }
 
 // Advance writes the F and T rows of the windows that ended before now
