@@ -11,6 +11,7 @@ import (
 
 	"github.com/acstore/acstore/aclog/internal/proto/dns"
 	"github.com/acstore/acstore/aclog/internal/proto/http"
+	"github.com/acstore/acstore/aclog/internal/proto/tftp"
 )
 
 // Stats counts what the engine saw. All counters are cumulative.
@@ -90,9 +91,8 @@ type Engine struct {
 	queuedBytes int                         // bytes those hold
 
 	ftpExpect map[netip.AddrPort]*ftpExpectation // data connections announced on FTP control connections
-	tftp      map[netip.AddrPort]*tftpTransfer   // TFTP transfers by client endpoint
 	ftpCheck  time.Time                          // no FTP expectation expires before
-	tftpCheck time.Time                          // no TFTP transfer goes quiet before
+	tftp      *tftp.Tracker
 
 	closed bool
 }
@@ -115,6 +115,7 @@ func New(cfg Config, sink Sink) (*Engine, error) {
 	e.sessions.init()
 	e.frags.init(cfg.MaxFragments)
 	e.dnsq.init()
+	e.tftp = tftp.NewTracker(cfg.MaxFileBytes, e.tftpDone)
 	return e, nil
 }
 
@@ -370,7 +371,7 @@ func (e *Engine) udpPacket(src, dst netip.Addr, frames, frameBytes uint64) {
 	s, _ := e.track(UDP, netip.AddrPortFrom(src, uint16(u.SrcPort)), netip.AddrPortFrom(dst, uint16(u.DstPort)), frames, frameBytes)
 	srcAP := netip.AddrPortFrom(src, uint16(u.SrcPort))
 	dstAP := netip.AddrPortFrom(dst, uint16(u.DstPort))
-	if (len(e.tftp) > 0 || u.DstPort == 69) && e.tftpPacket(srcAP, dstAP, u.Payload) {
+	if (e.tftp.Len() > 0 || u.DstPort == 69) && e.tftp.Packet(srcAP, dstAP, u.Payload, e.now) {
 		if s != nil {
 			s.ev.App = "tftp"
 		}
@@ -416,7 +417,7 @@ func (e *Engine) sweep(now time.Time) {
 	e.expireGaps(now.Add(-e.cfg.GapWait))
 	e.expireSessions(now)
 	e.expireFTP(now)
-	e.expireTFTP(now, false)
+	e.tftp.Expire(now, false)
 	e.dnsq.expire(e, now.Add(-e.cfg.DNSTimeout), false)
 	e.stats.FragmentsDropped += e.frags.expire(now.Add(-fragmentTimeout), false)
 }
@@ -458,7 +459,7 @@ func (e *Engine) Restart(at time.Time) {
 	e.sweep(e.now) // what has timed out by the last packet ends as such
 	e.endAll()
 	clear(e.ftpExpect)
-	e.ftpCheck, e.tftpCheck = time.Time{}, time.Time{}
+	e.ftpCheck = time.Time{}
 	e.now, e.nextSweep = at, time.Time{}
 	e.stats.Restarts++
 }
@@ -466,7 +467,7 @@ func (e *Engine) Restart(at time.Time) {
 // endAll ends every stream, transfer, session, query and fragment train.
 func (e *Engine) endAll() {
 	e.pktIPLen = 0 // what this flushes was not completed by a packet
-	e.expireTFTP(time.Time{}, true)
+	e.tftp.Expire(time.Time{}, true)
 	e.endAllSessions()
 	e.dnsq.expire(e, time.Time{}, true)
 	e.stats.FragmentsDropped += e.frags.expire(time.Time{}, true)
