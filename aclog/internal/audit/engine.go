@@ -70,7 +70,6 @@ type Engine struct {
 	udp     layers.UDP
 	parsers map[gopacket.LayerType]*gopacket.DecodingLayerParser
 	decoded []gopacket.LayerType
-	dnsMsg  dns.Message
 
 	pktTTL    uint8     // IP TTL of the packet being processed
 	pktIPLen  uint32    // its IP total length; 0 outside a packet (sweeps, Close)
@@ -85,7 +84,7 @@ type Engine struct {
 	freeStreams []*tcpStream            // their streams, for reuse
 	cur         *session                // session of the packet being processed
 	frags       defragmenter
-	dnsq        dnsTracker
+	dnsq        *dns.Tracker[flowKey] // DNS queries waiting for their responses
 
 	gaps        fifo[tcpStream, *tcpStream] // streams with data waiting behind a hole, oldest first
 	queuedBytes int                         // bytes those hold
@@ -114,7 +113,7 @@ func New(cfg Config, sink Sink) (*Engine, error) {
 	}
 	e.sessions.init()
 	e.frags.init(cfg.MaxFragments)
-	e.dnsq.init()
+	e.dnsq = dns.NewTracker[flowKey](cfg.DNSTimeout, e.emitDNS)
 	e.tftp = tftp.NewTracker(cfg.MaxFileBytes, e.tftpDone)
 	return e, nil
 }
@@ -418,7 +417,7 @@ func (e *Engine) sweep(now time.Time) {
 	e.expireSessions(now)
 	e.expireFTP(now)
 	e.tftp.Expire(now, false)
-	e.dnsq.expire(e, now.Add(-e.cfg.DNSTimeout), false)
+	e.dnsq.Expire(now, false)
 	e.stats.FragmentsDropped += e.frags.expire(now.Add(-fragmentTimeout), false)
 }
 
@@ -469,6 +468,6 @@ func (e *Engine) endAll() {
 	e.pktIPLen = 0 // what this flushes was not completed by a packet
 	e.tftp.Expire(time.Time{}, true)
 	e.endAllSessions()
-	e.dnsq.expire(e, time.Time{}, true)
+	e.dnsq.Expire(time.Time{}, true)
 	e.stats.FragmentsDropped += e.frags.expire(time.Time{}, true)
 }

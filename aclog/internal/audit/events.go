@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/acstore/acstore/aclog/internal/proto/dns"
 	"github.com/acstore/acstore/aclog/internal/proto/form"
 	"github.com/acstore/acstore/aclog/internal/proto/mail"
 	"github.com/acstore/acstore/aclog/internal/proto/textconn"
@@ -142,12 +143,7 @@ type DNSQuery struct {
 }
 
 // DNSAnswer is one answer-section record.
-type DNSAnswer struct {
-	Name string
-	Type uint16
-	TTL  uint32
-	Data string // text: "192.0.2.1", "www.example.com", "10 mx.example.com" ...
-}
+type DNSAnswer = dns.Answer
 
 // TLSHandshake is what the clear part of one TLS handshake showed.
 type TLSHandshake struct {
