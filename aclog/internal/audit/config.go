@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/acstore/acstore/aclog/internal/proto/ftp"
 	"github.com/acstore/acstore/aclog/internal/proto/tftp"
 	"github.com/acstore/acstore/internal/bytesize"
 )
@@ -104,7 +105,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 // still continue.
 func (c *Config) LongestTimeout() time.Duration {
 	return max(c.TCPIdleTimeout, c.UDPIdleTimeout, c.TCPClosedLinger, c.DNSTimeout, c.GapWait,
-		fragmentTimeout, ftpExpectTimeout, tftp.IdleTimeout)
+		fragmentTimeout, ftp.ExpectTimeout, tftp.IdleTimeout)
 }
 
 // RowDelay is how long after its packets a row may be written: a session

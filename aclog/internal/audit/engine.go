@@ -10,6 +10,7 @@ import (
 	"github.com/google/gopacket/layers"
 
 	"github.com/acstore/acstore/aclog/internal/proto/dns"
+	"github.com/acstore/acstore/aclog/internal/proto/ftp"
 	"github.com/acstore/acstore/aclog/internal/proto/http"
 	"github.com/acstore/acstore/aclog/internal/proto/tftp"
 )
@@ -89,8 +90,7 @@ type Engine struct {
 	gaps        fifo[tcpStream, *tcpStream] // streams with data waiting behind a hole, oldest first
 	queuedBytes int                         // bytes those hold
 
-	ftpExpect map[netip.AddrPort]*ftpExpectation // data connections announced on FTP control connections
-	ftpCheck  time.Time                          // no FTP expectation expires before
+	ftpExpect ftp.Expectations // data connections announced on FTP control connections
 	tftp      *tftp.Tracker
 
 	closed bool
@@ -105,11 +105,10 @@ func New(cfg Config, sink Sink) (*Engine, error) {
 		return nil, fmt.Errorf("audit: nil sink")
 	}
 	e := &Engine{
-		cfg:       cfg,
-		sink:      sink,
-		parsers:   make(map[gopacket.LayerType]*gopacket.DecodingLayerParser),
-		decoded:   make([]gopacket.LayerType, 0, 8),
-		ftpExpect: make(map[netip.AddrPort]*ftpExpectation),
+		cfg:     cfg,
+		sink:    sink,
+		parsers: make(map[gopacket.LayerType]*gopacket.DecodingLayerParser),
+		decoded: make([]gopacket.LayerType, 0, 8),
 	}
 	e.sessions.init()
 	e.frags.init(cfg.MaxFragments)
@@ -415,7 +414,7 @@ func (e *Engine) sweep(now time.Time) {
 	e.pktIPLen = 0 // what a sweep flushes was not completed by a packet
 	e.expireGaps(now.Add(-e.cfg.GapWait))
 	e.expireSessions(now)
-	e.expireFTP(now)
+	e.ftpExpect.Expire(now)
 	e.tftp.Expire(now, false)
 	e.dnsq.Expire(now, false)
 	e.stats.FragmentsDropped += e.frags.expire(now.Add(-fragmentTimeout), false)
@@ -457,8 +456,7 @@ func (e *Engine) Restart(at time.Time) {
 	}
 	e.sweep(e.now) // what has timed out by the last packet ends as such
 	e.endAll()
-	clear(e.ftpExpect)
-	e.ftpCheck = time.Time{}
+	e.ftpExpect.Reset()
 	e.now, e.nextSweep = at, time.Time{}
 	e.stats.Restarts++
 }

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/acstore/acstore/aclog/internal/proto/ftp"
 	"github.com/acstore/acstore/aclog/internal/proto/http"
 	"github.com/acstore/acstore/aclog/internal/proto/tls"
 )
@@ -85,9 +86,9 @@ type tcpStream struct {
 	tls  *tls.Conn
 	text textParser
 
-	ftpCtl     *ftpControl // this is an FTP control connection
-	ftpData    *ftpData    // this is an FTP data connection ...
-	ftpDataCtl *ftpControl // ... of this control connection
+	ftpCtl     *ftp.Control // this is an FTP control connection
+	ftpData    *ftp.Data    // this is an FTP data connection ...
+	ftpDataCtl *ftp.Control // ... of this control connection
 
 	done bool // nothing more to learn: ignore further data
 }
@@ -136,8 +137,7 @@ func (s *tcpStream) gap(fromClient bool, n int) {
 	case kindSMTP, kindPOP3, kindIMAP, kindFTP, kindIRC, kindXMPP, kindTelnet:
 		s.text.Gap(fromClient, n)
 	case kindFTPData:
-		s.ftpData.size += int64(n)
-		s.ftpData.cut = true
+		s.ftpData.Gap(n)
 	case kindUnknown:
 		s.drop(s.index(fromClient))
 	}
@@ -203,7 +203,7 @@ func (s *tcpStream) data(fromClient bool, b []byte) {
 			s.tls.Data(fromClient, b)
 		}
 	case kindFTPData:
-		s.ftpData.add(b)
+		s.ftpData.Add(b)
 	}
 }
 
@@ -212,7 +212,7 @@ func (s *tcpStream) closeText() {
 	s.text.Close(s.e.now)
 	s.e.stats.TextErrors += uint64(s.text.Errors())
 	if s.ftpCtl != nil {
-		s.ftpCtl.close()
+		s.ftpCtl.Close()
 		s.ftpCtl = nil
 	}
 }
@@ -436,12 +436,11 @@ func (s *tcpStream) finish() {
 	case kindSMTP, kindPOP3, kindIMAP, kindFTP, kindIRC, kindXMPP, kindTelnet:
 		s.closeText()
 	case kindFTPData:
-		s.ftpData.done = true
-		s.ftpDataCtl.check()
+		s.ftpDataCtl.End(s.ftpData)
 	}
 	if s.ftpCtl != nil {
 		// An FTP control connection that went TLS.
-		s.ftpCtl.close()
+		s.ftpCtl.Close()
 		s.ftpCtl = nil
 	}
 	s.done = true

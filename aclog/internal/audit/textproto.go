@@ -2,7 +2,6 @@ package audit
 
 import (
 	"bytes"
-	"net/netip"
 	"time"
 
 	"github.com/acstore/acstore/aclog/internal/proto/chat"
@@ -137,182 +136,48 @@ func (s *tcpStream) emitLogin(proto, serverName string, l *textconn.Login) {
 	})
 }
 
-// ftpExpectation is a data connection announced on a control connection.
-type ftpExpectation struct {
-	ctl *ftpControl
-	at  time.Time
-}
-
-// maxFTPExpect bounds the announced data connections waiting to be seen.
-const maxFTPExpect = 4096
-
-// ftpExpectTimeout: a data connection not opened this long after it was
-// announced is forgotten.
-const ftpExpectTimeout = 2 * time.Minute
-
-// ftpControl ties an FTP control connection to its data connections.
-type ftpControl struct {
-	s        *tcpStream
-	xfer     *ftpXfer
-	nextData *ftpData // opened before its command was seen (passive mode)
-}
-
-type ftpXfer struct {
-	cmd     *ftp.Command
-	replied bool
-	data    *ftpData
-}
-
-// ftpData is one data connection's content.
-type ftpData struct {
-	buf  []byte
-	size int64
-	cut  bool
-	done bool
-	max  int
-}
-
-func (d *ftpData) add(b []byte) {
-	d.size += int64(len(b))
-	if room := d.max - len(d.buf); room > 0 {
-		if len(b) > room {
-			b, d.cut = b[:room], true
-		}
-		d.buf = append(d.buf, b...)
-	} else if len(b) > 0 {
-		d.cut = true
-	}
-}
-
+// newFTP returns the parser of an FTP control connection, wired to the
+// capture's table of announced data connections and reporting the stream's
+// file transfers.
 func (s *tcpStream) newFTP() textParser {
-	c := &ftpControl{s: s}
+	e := s.e
+	c := ftp.NewControl(e.cfg.MaxFileBytes, s.emitFTP)
 	s.ftpCtl = c
 	return ftp.NewConn(ftp.Handler{
 		Login: func(l *textconn.Login) { s.emitLogin("ftp", textconn.ServerName(l.Greeting), l) },
 		Expect: func(x ftp.Expect) {
-			e := s.e
-			if len(e.ftpExpect) >= maxFTPExpect {
+			if !e.ftpExpect.Add(c, x, s.server, e.now) {
 				e.stats.SessionsDropped++
-				return
-			}
-			ap := x.Addr
-			if !ap.Addr().IsValid() {
-				// EPSV names only a port: the server's address.
-				ap = netip.AddrPortFrom(s.server.Addr(), ap.Port())
-			}
-			e.ftpExpect[ap] = &ftpExpectation{ctl: c, at: e.now}
-			if e.ftpCheck.IsZero() {
-				e.ftpCheck = e.now.Add(ftpExpectTimeout)
-			}
-			if x.Passive && ap.Addr() != s.server.Addr() {
-				// A NATed server announces its private address: the client
-				// connects to the public one.
-				e.ftpExpect[netip.AddrPortFrom(s.server.Addr(), ap.Port())] = &ftpExpectation{ctl: c, at: e.now}
 			}
 		},
-		Start: func(cmd *ftp.Command) {
-			if c.xfer != nil {
-				c.emit()
-			}
-			c.xfer = &ftpXfer{cmd: cmd, data: c.nextData}
-			c.nextData = nil
-		},
-		Done: func(cmd *ftp.Command) {
-			if c.xfer != nil && c.xfer.cmd == cmd {
-				c.xfer.replied = true
-				c.check()
-			}
-		},
+		Start: c.Start,
+		Done:  c.Replied,
 	})
 }
 
-// attach binds a new data connection to the control connection.
-func (c *ftpControl) attach() *ftpData {
-	d := &ftpData{max: c.s.e.cfg.MaxFileBytes}
-	if c.xfer != nil && c.xfer.data == nil {
-		c.xfer.data = d
-	} else {
-		c.nextData = d
-	}
-	return d
-}
-
-func (c *ftpControl) check() {
-	x := c.xfer
-	if x != nil && x.replied && (x.data == nil || x.data.done) {
-		c.emit()
-	}
-}
-
-// emit reports the transfer in progress (file transfers only; listings
-// are not files).
-func (c *ftpControl) emit() {
-	x := c.xfer
-	c.xfer = nil
-	switch x.cmd.Verb {
-	case "RETR", "STOR", "STOU", "APPE":
-	default:
-		return
-	}
-	s := c.s
-	ev := &FileTransfer{
-		Time: x.cmd.Time, Client: s.client, Server: s.server, Proto: "ftp", Command: x.cmd.Verb, Name: x.cmd.Arg,
-		Upload: x.cmd.Verb != "RETR", Reply: x.cmd.Reply, NoData: x.data == nil,
-	}
-	if d := x.data; d != nil {
-		ev.Size, ev.Content, ev.Cut = d.size, d.buf, d.cut || !d.done
-	} else if x.cmd.Announced >= 0 {
-		// No data connection captured: the size the server announced.
-		ev.Size, ev.Cut = x.cmd.Announced, true
-	}
+// emitFTP reports a transfer of the FTP control connection s.
+func (s *tcpStream) emitFTP(t *ftp.Transfer) {
 	s.e.stats.FileRecords++
-	s.e.sink.File(ev)
-}
-
-// close ends the control connection: a transfer still open is reported.
-func (c *ftpControl) close() {
-	if c.xfer != nil {
-		c.emit()
-	}
+	s.e.sink.File(&FileTransfer{
+		Time: t.Time, Client: s.client, Server: s.server, Proto: "ftp", Command: t.Verb, Name: t.Name,
+		Upload: t.Upload, Size: t.Size, Content: t.Content, Cut: t.Cut, Reply: t.Reply, NoData: t.NoData,
+	})
 }
 
 // matchFTPData reports whether a new connection is an announced FTP data
 // connection, and binds it.
 func (s *tcpStream) matchFTPData() bool {
-	e := s.e
-	if len(e.ftpExpect) == 0 {
+	ctl, swapped := s.e.ftpExpect.Match(s.client, s.server)
+	if ctl == nil {
 		return false
 	}
-	for _, ap := range []netip.AddrPort{s.server, s.client} {
-		x := e.ftpExpect[ap]
-		if x == nil {
-			continue
-		}
-		delete(e.ftpExpect, ap)
-		if ap == s.client {
-			s.client, s.server = s.server, s.client
-			s.swapped = !s.swapped
-		}
-		s.ftpData = x.ctl.attach()
-		s.ftpDataCtl = x.ctl
-		return true
+	if swapped {
+		s.client, s.server = s.server, s.client
+		s.swapped = !s.swapped
 	}
-	return false
-}
-
-func (e *Engine) expireFTP(now time.Time) {
-	// At most maxFTPExpect, looked at only once the oldest could expire.
-	if len(e.ftpExpect) == 0 || now.Before(e.ftpCheck) {
-		return
-	}
-	e.ftpCheck = time.Time{}
-	for ap, x := range e.ftpExpect {
-		if now.Sub(x.at) > ftpExpectTimeout {
-			delete(e.ftpExpect, ap)
-		} else if at := x.at.Add(ftpExpectTimeout); e.ftpCheck.IsZero() || at.Before(e.ftpCheck) {
-			e.ftpCheck = at
-		}
-	}
+	s.ftpData = ctl.Attach()
+	s.ftpDataCtl = ctl
+	return true
 }
 
 // emitChat reports a chat message.

@@ -2,8 +2,35 @@
 // command with its reply, logins (USER/PASS; the password only measured),
 // the data connections announced by PORT, EPRT, PASV and EPSV, and the
 // transfers (RETR, STOR, STOU, APPE, LIST, NLST, MLSD) with their final
-// replies. The data connections themselves are matched and read by the
-// caller (aclog/internal/audit), which knows the packets.
+// replies. It also pairs the control connection with its data connections
+// (Expectations, Control) to report each file moved (Transfer); the caller
+// (aclog/internal/audit), which knows the packets, hands it the data.
+//
+// # Lifecycle
+//
+// One Expectations serves a whole capture; each control connection has a
+// Conn (the parser) and a Control (its transfers), each data connection a
+// Data:
+//
+//   - The Conn's Handler.Expect adds the announced endpoint to
+//     Expectations; Handler.Start and Handler.Done are the Control's Start
+//     and Replied.
+//   - A new TCP connection is offered to Expectations.Match before anything
+//     else is made of it. A match takes the expectation (one data
+//     connection each) and names the Control: Control.Attach returns the
+//     connection's Data, bound to the transfer waiting for one, or to the
+//     next transfer when the data connection came first (passive mode).
+//   - The data connection's bytes go to Data.Add, lost bytes to Data.Gap,
+//     and its end to Control.End. Data keeps at most the Control's cap and
+//     counts the rest.
+//   - A transfer (RETR, STOR, STOU, APPE; listings are not reported) is
+//     passed to the done func once: when its final reply and the end of
+//     its data connection (if any) have both been seen, when the next
+//     transfer starts, or at Control.Close, which ends the control
+//     connection. The done func owns the Transfer.
+//   - Expectations.Expire forgets announcements not used within
+//     ExpectTimeout; Reset forgets them all (the capture's clock went back).
+//     At most MaxExpected wait at once: Add reports a dropped one.
 package ftp
 
 import (
