@@ -133,14 +133,26 @@ func Parse(b []byte, m *Message) error {
 	p.msg = b
 	p.buf = m.scratch[:0]
 	defer func() { m.scratch = p.buf[:0] }()
+	off, err := p.questions(m, off, qd)
+	if err != nil {
+		return err
+	}
+	p.answers(m, off, an)
+	return nil
+}
+
+// questions reads qd questions from off, keeping the first maxQuestions,
+// and returns the offset after them.
+func (p *parser) questions(m *Message, off, qd int) (int, error) {
+	b := p.msg
 	for i := 0; i < qd; i++ {
 		name, n, err := p.name(off)
 		if err != nil {
-			return fmt.Errorf("%w: question %d: %v", ErrMalformed, i, err)
+			return 0, fmt.Errorf("%w: question %d: %v", ErrMalformed, i, err)
 		}
 		off = n
 		if off+4 > len(b) {
-			return fmt.Errorf("%w: question %d truncated", ErrMalformed, i)
+			return 0, fmt.Errorf("%w: question %d truncated", ErrMalformed, i)
 		}
 		if i < maxQuestions {
 			m.Questions = append(m.Questions, Question{
@@ -151,11 +163,18 @@ func Parse(b []byte, m *Message) error {
 		}
 		off += 4
 	}
+	return off, nil
+}
+
+// answers reads an answer records from off, keeping the first maxAnswers;
+// a record that cannot be read ends the section and sets m.Partial.
+func (p *parser) answers(m *Message, off, an int) {
+	b := p.msg
 	for i := 0; i < an; i++ {
 		name, n, err := p.name(off)
 		if err != nil || n+10 > len(b) {
 			m.Partial = true
-			return nil
+			return
 		}
 		off = n
 		rr := RR{
@@ -168,7 +187,7 @@ func Parse(b []byte, m *Message) error {
 		off += 10
 		if off+rdlen > len(b) {
 			m.Partial = true
-			return nil
+			return
 		}
 		rr.Data = p.rdata(rr.Type, off, rdlen)
 		off += rdlen
@@ -176,7 +195,6 @@ func Parse(b []byte, m *Message) error {
 			m.Answers = append(m.Answers, rr)
 		}
 	}
-	return nil
 }
 
 type parser struct {
