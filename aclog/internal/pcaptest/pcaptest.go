@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
@@ -22,6 +23,7 @@ type Segment struct {
 	Src, Dst   netip.AddrPort
 	UDP        bool
 	Data       []byte
+	Time       time.Time // the packet's capture time
 }
 
 type connKey struct {
@@ -49,7 +51,7 @@ func Segments(t testing.TB, path string) []Segment {
 	conns := map[connKey]*conn{}
 	var out []Segment
 	for {
-		data, _, err := src.ReadPacket()
+		data, ci, err := src.ReadPacket()
 		if errors.Is(err, io.EOF) {
 			return out
 		}
@@ -71,7 +73,7 @@ func Segments(t testing.TB, path string) []Segment {
 		} else {
 			continue
 		}
-		var seg Segment
+		seg := Segment{Time: ci.Timestamp}
 		var tcp *layers.TCP
 		switch l := p.TransportLayer().(type) {
 		case *layers.TCP:

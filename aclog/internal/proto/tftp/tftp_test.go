@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/acstore/acstore/aclog/internal/pcaptest"
 )
 
 var (
@@ -150,5 +152,67 @@ func TestBounded(t *testing.T) {
 		if got[i-1].Compare(got[i]) >= 0 {
 			t.Fatalf("ended out of order: %v before %v", got[i-1], got[i])
 		}
+	}
+}
+
+// TestCapture: the transfers of a real client and server (testdata/README.md
+// says how the capture was made and what the files hold).
+func TestCapture(t *testing.T) {
+	pattern := func(n, mul, add int) []byte {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte((i*mul + add) % 256)
+		}
+		return b
+	}
+	cl := netip.MustParseAddr("127.0.0.1")
+	srv := netip.MustParseAddrPort("127.0.0.69:69")
+	want := []struct {
+		client  uint16
+		cmd     string
+		name    string
+		content []byte
+		errCode int
+	}{
+		{51335, "RRQ", "pxelinux.0", pattern(640, 7, 3), 0},
+		{0, "RRQ", "big.img", pattern(3000, 13, 1), 0},
+		{0, "WRQ", "up.txt", bytes.Repeat([]byte("uploaded over tftp\n"), 40), 0},
+		{0, "RRQ", "missing.bin", nil, 1},
+	}
+	var got []*Transfer
+	tr := NewTracker(1<<20, func(x *Transfer) { got = append(got, x) })
+	segs := pcaptest.Segments(t, "testdata/curl-tftpd-hpa.pcap")
+	requests, late := 0, 0
+	for _, s := range segs {
+		if !tr.Packet(s.Src, s.Dst, s.Data, s.Time) {
+			// The ACK of a last block comes after the transfer ended.
+			if s.Data[1] != 4 {
+				t.Errorf("%v > %v: not taken for TFTP: % x", s.Src, s.Dst, s.Data)
+			}
+			late++
+		}
+		if s.Dst == srv {
+			requests++
+		}
+	}
+	if late != 3 {
+		t.Errorf("%d packets not taken for TFTP, want the 3 last ACKs", late)
+	}
+	tr.Expire(time.Time{}, true)
+	if len(got) != len(want) || requests != len(want) {
+		t.Fatalf("%d transfers of %d requests, want %d", len(got), requests, len(want))
+	}
+	for i, w := range want {
+		g := got[i]
+		upload := w.cmd == "WRQ"
+		cut := w.errCode != 0
+		if g.Client.Addr() != cl || (w.client != 0 && g.Client.Port() != w.client) || g.Server != srv ||
+			g.Command != w.cmd || g.Name != w.name || g.Upload != upload || g.Size != int64(len(w.content)) ||
+			!bytes.Equal(g.Content, w.content) || g.Cut != cut || g.ErrorCode != w.errCode || g.NoData != (w.content == nil) {
+			t.Errorf("transfer %d: %+v", i, *g)
+		}
+	}
+	if !got[0].Time.Equal(segs[0].Time) {
+		t.Errorf("first transfer at %v, want its request's time %v", got[0].Time, segs[0].Time)
 	}
 }
