@@ -80,29 +80,7 @@ func (c *IRC) Close(now time.Time) {
 
 // line handles one IRC message: [":prefix "] command params [" :trailing"].
 func (c *IRC) line(fromClient bool, l []byte) {
-	s := string(l)
-	prefix := ""
-	if strings.HasPrefix(s, ":") {
-		prefix, s, _ = strings.Cut(s[1:], " ")
-	}
-	cmd, rest, _ := strings.Cut(s, " ")
-	cmd = strings.ToUpper(cmd)
-	var params []string
-	trailing, hasTrailing := "", false
-	for rest != "" {
-		if strings.HasPrefix(rest, ":") {
-			trailing, hasTrailing = rest[1:], true
-			break
-		}
-		var p string
-		p, rest, _ = strings.Cut(rest, " ")
-		if p != "" {
-			params = append(params, p)
-		}
-	}
-	if hasTrailing {
-		params = append(params, trailing)
-	}
+	prefix, cmd, params := splitIRC(string(l))
 	switch cmd {
 	case "NICK":
 		if fromClient && len(params) > 0 {
@@ -141,6 +119,33 @@ func (c *IRC) line(fromClient bool, l []byte) {
 			c.errors++
 		}
 	}
+}
+
+// splitIRC splits an IRC message (RFC 2812 2.3.1) into its prefix (without
+// the colon), its command in upper case and its parameters, the trailing
+// one last.
+func splitIRC(s string) (prefix, cmd string, params []string) {
+	if strings.HasPrefix(s, ":") {
+		prefix, s, _ = strings.Cut(s[1:], " ")
+	}
+	cmd, rest, _ := strings.Cut(s, " ")
+	cmd = strings.ToUpper(cmd)
+	trailing, hasTrailing := "", false
+	for rest != "" {
+		if strings.HasPrefix(rest, ":") {
+			trailing, hasTrailing = rest[1:], true
+			break
+		}
+		var p string
+		p, rest, _ = strings.Cut(rest, " ")
+		if p != "" {
+			params = append(params, p)
+		}
+	}
+	if hasTrailing {
+		params = append(params, trailing)
+	}
+	return prefix, cmd, params
 }
 
 // MaxStanza bounds an XMPP stanza held while it arrives.
