@@ -19,8 +19,10 @@
 //     followed any more (records cannot be found again in the middle of a
 //     stream).
 //   - Handshake may be read at any time; it grows as messages arrive.
-//   - Done reports that nothing more can be learned (the server side went
-//     encrypted, or both directions were lost or malformed): the caller
+//   - Done reports that nothing more can be learned (the server's part of
+//     the handshake in clear is over: ServerHelloDone, a TLS 1.3
+//     ServerHello, or its first encrypted record; or both directions were
+//     lost or malformed): the caller
 //     stops feeding the Conn and takes the Handshake. There is no Close;
 //     a Conn holds nothing that needs releasing.
 //
