@@ -37,7 +37,7 @@ type flowSums struct {
 type flowTable struct {
 	minute time.Time
 	index  map[flowKey]int32
-	rows   []flowSums
+	rows   blocks[flowSums]
 }
 
 type onlineSums struct {
@@ -50,7 +50,7 @@ type onlineSums struct {
 type onlineTable struct {
 	window time.Time
 	index  map[netip.Addr]int32
-	rows   []onlineSums
+	rows   blocks[onlineSums]
 }
 
 // sums holds the pending F and T rows.
@@ -66,9 +66,13 @@ type sums struct {
 	lastApp configtab.App
 	lastID  uint32
 
-	// tables written, for reuse
+	// tables written, for reuse (emptied when they are taken: a table
+	// written at the capture's end is not)
 	spareFlows  []*flowTable
 	spareOnline []*onlineTable
+	// the rows of the table being written, sorted
+	flowOrder   []flowSums
+	onlineOrder []onlineSums
 }
 
 // maxSpareTables bounds the cleared tables kept (each keeps the memory
@@ -107,6 +111,8 @@ func (s *sums) flowRow(m time.Time, k flowKey) (*flowSums, bool) {
 			if n := len(s.spareFlows); n > 0 {
 				t = s.spareFlows[n-1]
 				s.spareFlows = s.spareFlows[:n-1]
+				clear(t.index)
+				t.rows.reset()
 			} else {
 				t = &flowTable{index: make(map[flowKey]int32)}
 			}
@@ -116,11 +122,11 @@ func (s *sums) flowRow(m time.Time, k flowKey) (*flowSums, bool) {
 		s.lastFlow = t
 	}
 	if i, ok := t.index[k]; ok {
-		return &t.rows[i], false
+		return t.rows.at(i), false
 	}
-	t.index[k] = int32(len(t.rows))
-	t.rows = append(t.rows, flowSums{flowKey: k})
-	return &t.rows[len(t.rows)-1], true
+	i := t.rows.add(flowSums{flowKey: k})
+	t.index[k] = i
+	return t.rows.at(i), true
 }
 
 // onlineRow returns the T sums of address ip in window w, and whether
@@ -132,6 +138,8 @@ func (s *sums) onlineRow(w time.Time, ip netip.Addr) (*onlineSums, bool) {
 			if n := len(s.spareOnline); n > 0 {
 				t = s.spareOnline[n-1]
 				s.spareOnline = s.spareOnline[:n-1]
+				clear(t.index)
+				t.rows.reset()
 			} else {
 				t = &onlineTable{index: make(map[netip.Addr]int32)}
 			}
@@ -141,11 +149,11 @@ func (s *sums) onlineRow(w time.Time, ip netip.Addr) (*onlineSums, bool) {
 		s.lastOnline = t
 	}
 	if i, ok := t.index[ip]; ok {
-		return &t.rows[i], false
+		return t.rows.at(i), false
 	}
-	t.index[ip] = int32(len(t.rows))
-	t.rows = append(t.rows, onlineSums{ip: ip})
-	return &t.rows[len(t.rows)-1], true
+	i := t.rows.add(onlineSums{ip: ip})
+	t.index[ip] = i
+	return t.rows.at(i), true
 }
 
 // addFlow spreads the session's bytes and packets evenly over the minutes
@@ -220,9 +228,6 @@ func (r *Recorder) emit(due func(time.Time) bool) {
 	for _, t := range fts {
 		r.writeFlows(t)
 		delete(s.flows, t.minute)
-		clear(t.index)
-		clear(t.rows)
-		t.rows = t.rows[:0]
 		if len(s.spareFlows) < maxSpareTables {
 			s.spareFlows = append(s.spareFlows, t)
 		}
@@ -240,9 +245,6 @@ func (r *Recorder) emit(due func(time.Time) bool) {
 	for _, t := range ots {
 		r.writeOnline(t)
 		delete(s.online, t.window)
-		clear(t.index)
-		clear(t.rows)
-		t.rows = t.rows[:0]
 		if len(s.spareOnline) < maxSpareTables {
 			s.spareOnline = append(s.spareOnline, t)
 		}
@@ -253,7 +255,8 @@ func (r *Recorder) emit(due func(time.Time) bool) {
 // writeFlows writes the F rows of a minute by address and app.
 func (r *Recorder) writeFlows(t *flowTable) {
 	apps := r.sums.apps
-	slices.SortFunc(t.rows, func(x, y flowSums) int {
+	rows := t.rows.appendTo(slices.Grow(r.sums.flowOrder[:0], t.rows.len()))
+	slices.SortFunc(rows, func(x, y flowSums) int {
 		if c := x.ip.Compare(y.ip); c != 0 || x.app == y.app {
 			return c
 		}
@@ -264,8 +267,8 @@ func (r *Recorder) writeFlows(t *flowTable) {
 		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.Type, b.Type),
 			strings.Compare(a.Kind, b.Kind), strings.Compare(a.Rule, b.Rule))
 	})
-	for i := range t.rows {
-		f := &t.rows[i]
+	for i := range rows {
+		f := &rows[i]
 		app := &apps[f.app]
 		e := r.sp.Begin('F', t.minute)
 		r.who(e, f.ip)
@@ -273,13 +276,16 @@ func (r *Recorder) writeFlows(t *flowTable) {
 			Uint(f.up).Uint(f.down).Uint(f.packets).Uint(uint64(f.sessions))
 		r.commit()
 	}
+	clear(rows)
+	r.sums.flowOrder = rows[:0]
 }
 
 // writeOnline writes the T rows of a window by address.
 func (r *Recorder) writeOnline(t *onlineTable) {
-	slices.SortFunc(t.rows, func(x, y onlineSums) int { return x.ip.Compare(y.ip) })
-	for i := range t.rows {
-		o := &t.rows[i]
+	rows := t.rows.appendTo(slices.Grow(r.sums.onlineOrder[:0], t.rows.len()))
+	slices.SortFunc(rows, func(x, y onlineSums) int { return x.ip.Compare(y.ip) })
+	for i := range rows {
+		o := &rows[i]
 		minutes := bits.OnesCount8(o.minutes)
 		e := r.sp.Begin('T', t.window)
 		r.who(e, o.ip)
@@ -287,4 +293,6 @@ func (r *Recorder) writeOnline(t *onlineTable) {
 			Uint(uint64(minutes)).Uint(uint64(o.last.Sub(o.first).Round(time.Second) / time.Second))
 		r.commit()
 	}
+	clear(rows)
+	r.sums.onlineOrder = rows[:0]
 }
