@@ -17,19 +17,50 @@ import (
 // A file the server refuses for its content is set aside (quarantined) and
 // the window is committed without it: one bad file must not stop a branch.
 func (c *Client) shipWindow(ctx context.Context, w *window) error {
-	var commit Commit
-	pctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	files := make([]localFile, 0, len(w.files))
 	for _, f := range w.files {
 		if !c.quarantined(f) {
 			files = append(files, f)
 		}
 	}
+	commit, err := c.shipFiles(ctx, files)
+	if err != nil {
+		return fmt.Errorf("window %s: %w", w.name, err)
+	}
+	err = c.commit(ctx, w.name, commit)
+	var se *StatusError
+	if errors.As(err, &se) && se.Quarantine() {
+		// The server refuses the window itself (out of its range, say a
+		// clock that jumped ahead): the whole window is set aside, and the
+		// watermark stays where it is, or the real windows before it
+		// would pass for shipped.
+		for _, f := range files {
+			c.quarantine(f, se)
+		}
+		c.log.Error("the server refuses this window; its files are set aside", "window", w.name, "err", se.Body.Error)
+		return c.st.save(c.cfg.FS, c.cfg.Root)
+	} else if err != nil {
+		return fmt.Errorf("window %s: %w", w.name, err)
+	}
+	c.shipped(w)
+	c.stats.Windows.Add(1)
+	c.removeOutgoing(w)
+	if err := c.st.save(c.cfg.FS, c.cfg.Root); err != nil {
+		return err
+	}
+	c.log.Debug("window shipped", "window", w.name, "files", len(w.files))
+	return nil
+}
+
+// shipFiles sends files, which start in shipping order; with -parallel
+// above 1, up to that many are on the wire at once (the window is loaded
+// only after its commit, so this changes no result, only which bytes a
+// cut loses). A file the server refuses for its content is quarantined
+// and left out of the commit returned.
+func (c *Client) shipFiles(ctx context.Context, files []localFile) (Commit, error) {
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	ready := c.prepareAhead(pctx, files)
-	// Files start in shipping order; with -parallel above 1, up to that
-	// many are on the wire at once (the window is loaded only after its
-	// commit, so this changes no result, only which bytes a cut loses).
 	sent := make([]WindowFile, len(files))
 	errs := make([]error, len(files))
 	slots := make(chan struct{}, c.cfg.Parallel)
@@ -49,7 +80,7 @@ func (c *Client) shipWindow(ctx context.Context, w *window) error {
 		}()
 	}
 	wg.Wait()
-	commit.Files = make([]WindowFile, 0, len(files))
+	commit := Commit{Files: make([]WindowFile, 0, len(files))}
 	for i, err := range errs {
 		var se *StatusError
 		if errors.As(err, &se) && se.Quarantine() {
@@ -59,30 +90,23 @@ func (c *Client) shipWindow(ctx context.Context, w *window) error {
 			commit.Files = append(commit.Files, sent[i])
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("window %s: %w", w.name, err)
-	}
+	return commit, errors.Join(errs...)
+}
+
+// commit posts a window's commit, signed with the sha256 of its body.
+func (c *Client) commit(ctx context.Context, name string, commit Commit) error {
 	body, _ := json.Marshal(commit)
 	sum := sha256.Sum256(body)
 	hdr := http.Header{HeaderSha256: {hex.EncodeToString(sum[:])}} // signed: binds the body
-	err := c.retry(ctx, "commit "+w.name, func() error {
-		_, err := c.do(ctx, http.MethodPost, "/v1/windows/"+w.name, hdr, bytes.NewReader(body), int64(len(body)), nil)
+	return c.retry(ctx, "commit "+name, func() error {
+		_, err := c.do(ctx, http.MethodPost, "/v1/windows/"+name, hdr, bytes.NewReader(body), int64(len(body)), nil)
 		return err
 	})
-	var se *StatusError
-	if errors.As(err, &se) && se.Quarantine() {
-		// The server refuses the window itself (out of its range, say a
-		// clock that jumped ahead): the whole window is set aside, and the
-		// watermark stays where it is, or the real windows before it
-		// would pass for shipped.
-		for _, f := range files {
-			c.quarantine(f, se)
-		}
-		c.log.Error("the server refuses this window; its files are set aside", "window", w.name, "err", se.Body.Error)
-		return c.st.save(c.cfg.FS, c.cfg.Root)
-	} else if err != nil {
-		return fmt.Errorf("window %s: %w", w.name, err)
-	}
+}
+
+// shipped records a committed window's files (those not set aside) and
+// moves the watermarks past it.
+func (c *Client) shipped(w *window) {
 	for _, f := range w.files {
 		if c.quarantined(f) {
 			continue
@@ -97,13 +121,6 @@ func (c *Client) shipWindow(ctx context.Context, w *window) error {
 		c.st.Watermark = w.name
 	}
 	c.st.prune(c.horizon())
-	c.stats.Windows.Add(1)
-	c.removeOutgoing(w)
-	if err := c.st.save(c.cfg.FS, c.cfg.Root); err != nil {
-		return err
-	}
-	c.log.Debug("window shipped", "window", w.name, "files", len(w.files))
-	return nil
 }
 
 // quarantined reports whether f is set aside as it is now; a file that

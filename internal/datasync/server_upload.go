@@ -83,17 +83,9 @@ func (s *Server) lock(key string) (func(), error) {
 // sha256 checks out. Everything about the request (name, window, sizes,
 // slots, quota) is checked before a byte is stored.
 func (s *Server) upload(w http.ResponseWriter, r *http.Request, gw, name string) (_ any, err error) {
-	t, err := s.acceptTarget(gw, name)
+	u, err := s.uploadRequest(r, gw, name)
 	if err != nil {
 		return nil, err
-	}
-	size, sum, err := s.declared(r.Header.Get(HeaderSize), r.Header.Get(HeaderSha256))
-	if err != nil {
-		return nil, err
-	}
-	offset, err := strconv.ParseInt(r.Header.Get(HeaderOffset), 10, 64)
-	if err != nil || offset < 0 || offset > size {
-		return nil, fail(http.StatusBadRequest, "bad offset %q", r.Header.Get(HeaderOffset))
 	}
 	release, err := s.slots.take(gw)
 	if err != nil {
@@ -110,28 +102,18 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, gw, name string)
 	s.stats.Active.Add(1)
 	defer s.stats.Active.Add(-1)
 
-	final := s.finalPath(gw, t)
-	have, haveSize, err := s.publishedSum(final)
+	haveSize, done, err := s.admit(gw, u)
 	if err != nil {
 		return nil, err
 	}
-	if have == sum && haveSize == size {
+	if done {
 		s.stats.Duplicates.Add(1)
 		io.Copy(io.Discard, io.LimitReader(r.Body, MaxFrame))
-		return FileStatus{Name: name, Complete: true, Offset: size}, nil
-	}
-	if q := int64(s.cfg.Quota); q > 0 && s.usage(gw)+size-haveSize > q {
-		s.stats.QuotaFull.Add(1)
-		return nil, fail(http.StatusInsufficientStorage, "quota of gateway %s exceeded: %d bytes stored, %d more would pass the %d byte quota", gw, s.usage(gw), size, q)
-	}
-	if !t.config {
-		if err := s.firstWindow(gw, t.sync.Window); err != nil {
-			return nil, err
-		}
+		return FileStatus{Name: name, Complete: true, Offset: u.size}, nil
 	}
 
-	inc := s.incomingPath(gw, t, size, sum)
-	f, h, err := s.openIncoming(inc, name, offset)
+	inc := s.incomingPath(gw, u.t, u.size, u.sum)
+	f, h, err := s.openIncoming(inc, name, u.offset)
 	if err != nil {
 		return nil, err
 	}
@@ -145,10 +127,61 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, gw, name string)
 			}
 		}
 	}()
-	if err := s.receive(w, r, gw, name, f, h, offset, size); err != nil {
+	if err := s.receive(w, r, gw, name, f, h, u.offset, u.size); err != nil {
 		return nil, err
 	}
-	return s.finish(gw, name, t, f, h, size, sum, haveSize)
+	return s.finish(gw, name, u.t, f, h, u.size, u.sum, haveSize)
+}
+
+// uploadReq is what an upload request declares: the file, its whole size
+// and sha256, and the offset its frames start at.
+type uploadReq struct {
+	t      target
+	size   int64
+	sum    string
+	offset int64
+}
+
+// uploadRequest checks the name, size, sha256 and offset an upload
+// request declares.
+func (s *Server) uploadRequest(r *http.Request, gw, name string) (uploadReq, error) {
+	t, err := s.acceptTarget(gw, name)
+	if err != nil {
+		return uploadReq{}, err
+	}
+	size, sum, err := s.declared(r.Header.Get(HeaderSize), r.Header.Get(HeaderSha256))
+	if err != nil {
+		return uploadReq{}, err
+	}
+	offset, err := strconv.ParseInt(r.Header.Get(HeaderOffset), 10, 64)
+	if err != nil || offset < 0 || offset > size {
+		return uploadReq{}, fail(http.StatusBadRequest, "bad offset %q", r.Header.Get(HeaderOffset))
+	}
+	return uploadReq{t: t, size: size, sum: sum, offset: offset}, nil
+}
+
+// admit decides, with the upload's slot and lock held, whether the file
+// is already published with this content (done), or may be stored: within
+// the gateway's quota, and for a sync_file, in a window the gateway may
+// still send. haveSize is the size of the version published before.
+func (s *Server) admit(gw string, u uploadReq) (haveSize int64, done bool, err error) {
+	have, haveSize, err := s.publishedSum(s.finalPath(gw, u.t))
+	if err != nil {
+		return 0, false, err
+	}
+	if have == u.sum && haveSize == u.size {
+		return haveSize, true, nil
+	}
+	if q := int64(s.cfg.Quota); q > 0 && s.usage(gw)+u.size-haveSize > q {
+		s.stats.QuotaFull.Add(1)
+		return 0, false, fail(http.StatusInsufficientStorage, "quota of gateway %s exceeded: %d bytes stored, %d more would pass the %d byte quota", gw, s.usage(gw), u.size, q)
+	}
+	if !u.t.config {
+		if err := s.firstWindow(gw, u.t.sync.Window); err != nil {
+			return 0, false, err
+		}
+	}
+	return haveSize, false, nil
 }
 
 // openIncoming opens the incoming file of an upload for appending, checks
