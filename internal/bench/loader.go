@@ -29,156 +29,208 @@ import (
 // timed once, on samples. Every trial checks that the table then holds
 // exactly n rows.
 func Loader(ctx context.Context, db *sql.DB, n int) ([]Row, error) {
-	const gw = "BE0C4A11"
-	tb, _ := schema.ByLetter('A')
 	root, err := os.MkdirTemp("", "acbench-loader-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(root)
-	if err := WriteRows(root, gw, 'A', n, 20000, logfile.LZ4); err != nil {
+	b := &loadBench{ctx: ctx, db: db, root: root, n: n, dayTable: schema.DayTable('A', time.Now().Truncate(time.Hour))}
+	b.tb, _ = schema.ByLetter('A')
+	defer b.dropAll()
+	if err := b.setUp(); err != nil {
 		return nil, err
 	}
-	// Keep the load_files: loader deletes what it loads, and each loader
-	// trial gets them back as hard links.
-	pristine := filepath.Join(root, "pristine")
-	if err := os.Rename(logfile.LoadDir(root), pristine); err != nil {
-		return nil, err
-	}
-	loads, _ := filepath.Glob(filepath.Join(pristine, "*"+logfile.LoadExt))
-	all, size, err := concat(filepath.Join(root, "all.txt"), loads)
-	if err != nil {
-		return nil, err
-	}
-	os.Chmod(root, 0o755)
-	os.Chmod(all, 0o644)
-	dayTable := schema.DayTable('A', time.Now().Truncate(time.Hour))
-	var drop []string
-	defer func() {
-		for _, t := range drop {
-			db.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+mariadb.Quote(t))
-		}
-	}()
-	fresh := func(name string) error {
-		drop = append(drop, name)
-		if _, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS "+mariadb.Quote(name)); err != nil {
-			return err
-		}
-		return mariadb.CreateTable(ctx, db, tb, name)
-	}
-	holds := func(name string) error {
-		var got int
-		if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+mariadb.Quote(name)).Scan(&got); err != nil {
-			return err
-		}
-		if got != n {
-			return fmt.Errorf("%s holds %d rows, want the %d generated", name, got, n)
-		}
-		return nil
-	}
-	cols := "`" + strings.Join(tb.FileColumns(), "`, `") + "`"
-	infile := func() (time.Duration, error) {
-		if err := fresh("bench_infile"); err != nil {
-			return 0, err
-		}
-		start := time.Now()
-		if _, err := db.ExecContext(ctx, "LOAD DATA INFILE '"+all+"' IGNORE INTO TABLE bench_infile CHARACTER SET binary ("+cols+") SET gw = '"+gw+"'"); err != nil {
-			return 0, fmt.Errorf("server LOAD DATA INFILE: %w", err)
-		}
-		took := time.Since(start)
-		return took, holds("bench_infile")
-	}
-	var statements int
-	load := func() (time.Duration, error) {
-		if err := fresh(dayTable); err != nil {
-			return 0, err
-		}
-		if err := linkAll(loads, logfile.LoadDir(root)); err != nil {
-			return 0, err
-		}
-		l, err := loader.New(loader.Config{Root: root}, db)
-		if err != nil {
-			return 0, err
-		}
-		defer l.Close()
-		start := time.Now()
-		res, err := l.RunOnce(ctx)
-		took := time.Since(start)
-		if err != nil {
-			return 0, err
-		}
-		if res.Rows != int64(n) {
-			return 0, fmt.Errorf("loader loaded %d rows, want %d", res.Rows, n)
-		}
-		statements = res.Batches
-		return took, holds(dayTable)
-	}
-	rb := &rebuild.Rebuilder{Root: root, DB: db, Attempts: 1}
-	rebuildDay := func() (time.Duration, error) {
-		if err := fresh(dayTable); err != nil {
-			return 0, err
-		}
-		start := time.Now()
-		res, err := rb.Table(ctx, 'A', dayTable[1:])
-		took := time.Since(start)
-		if err != nil {
-			return 0, err
-		}
-		if res.Rows != int64(n) {
-			return 0, fmt.Errorf("rebuild loaded %d rows, want %d", res.Rows, n)
-		}
-		return took, holds(dayTable)
-	}
-	check := func() (time.Duration, error) {
-		start := time.Now()
-		ms, err := rb.Check(ctx)
-		took := time.Since(start)
-		if err != nil {
-			return 0, err
-		}
-		if len(ms) != 0 {
-			return 0, fmt.Errorf("recover -check found %v on a table just rebuilt", ms)
-		}
-		return took, nil
-	}
-
 	const ref = "server LOAD DATA INFILE (reference)"
-	mb := float64(size) / 1e6
+	mb := float64(b.size) / 1e6
 	refRow := Row{Group: "loader", Name: ref, Amount: float64(n), Unit: "rows", Note: fmt.Sprintf("%.0f MB of rows", mb)}
-	rows, err := Pair(Row{Group: "loader", Name: fmt.Sprintf("loader, %d load_files", len(loads)), Amount: float64(n), Unit: "rows"},
-		refRow, load, infile)
+	rows, err := Pair(Row{Group: "loader", Name: fmt.Sprintf("loader, %d load_files", len(b.loads)), Amount: float64(n), Unit: "rows"},
+		refRow, b.load, b.infile)
 	if err != nil {
 		return nil, err
 	}
-	rows[0].Note = fmt.Sprintf("%d statements", statements)
+	rows[0].Note = fmt.Sprintf("%d statements", b.statements)
 	rebuilt, err := Pair(Row{Group: "loader", Name: "recover: whole-day rebuild from sync_files", Amount: float64(n), Unit: "rows",
-		Note: "target >= 0.80x"}, refRow, rebuildDay, infile)
+		Note: "target >= 0.80x"}, refRow, b.rebuildDay, b.infile)
 	if err != nil {
 		return nil, err
 	}
 	rows = append(rows, rebuilt[0])
 	// -check reads the table just rebuilt.
 	checked, err := Repeat(Row{Group: "loader", Name: "recover -check (counts + row checksums)", Amount: float64(n), Unit: "rows",
-		Reference: ref}, check)
+		Reference: ref}, b.check)
 	if err != nil {
 		return nil, err
 	}
 	rows = append(rows, checked)
+	inserts, err := b.inserts(ref)
+	if err != nil {
+		return nil, err
+	}
+	return append(rows, inserts...), nil
+}
 
-	// Row-by-row INSERT, one run each on a sample.
+// loadBench is one run of Loader: its data root, rows and tables.
+type loadBench struct {
+	ctx        context.Context
+	db         *sql.DB
+	root       string
+	n          int
+	tb         *schema.Table
+	dayTable   string
+	loads      []string // the load_files, kept aside
+	all        string   // every row in one file, for the server
+	size       int64    // its bytes
+	drop       []string // every table the run makes, dropped at the end
+	statements int      // loader's statements in its last trial
+	rb         *rebuild.Rebuilder
+}
+
+const loadBenchGateway = "BE0C4A11"
+
+// setUp writes the rows as load_files and sync_files, keeps the load_files
+// aside (loader deletes what it loads, and each loader trial gets them back
+// as hard links) and writes every row into one file for the server.
+func (b *loadBench) setUp() error {
+	if err := WriteRows(b.root, loadBenchGateway, 'A', b.n, 20000, logfile.LZ4); err != nil {
+		return err
+	}
+	pristine := filepath.Join(b.root, "pristine")
+	if err := os.Rename(logfile.LoadDir(b.root), pristine); err != nil {
+		return err
+	}
+	b.loads, _ = filepath.Glob(filepath.Join(pristine, "*"+logfile.LoadExt))
+	var err error
+	b.all, b.size, err = concat(filepath.Join(b.root, "all.txt"), b.loads)
+	if err != nil {
+		return err
+	}
+	os.Chmod(b.root, 0o755)
+	os.Chmod(b.all, 0o644)
+	b.rb = &rebuild.Rebuilder{Root: b.root, DB: b.db, Attempts: 1}
+	return nil
+}
+
+// dropAll drops every table of the run, even when its context has ended.
+func (b *loadBench) dropAll() {
+	dropTables(b.ctx, b.db, b.drop)
+}
+
+// dropTables drops tables, even when ctx has ended: what a run leaves
+// behind goes whatever stopped it.
+func dropTables(ctx context.Context, db *sql.DB, tables []string) {
+	for _, t := range tables {
+		db.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+mariadb.Quote(t))
+	}
+}
+
+// fresh makes name an empty A table.
+func (b *loadBench) fresh(name string) error {
+	b.drop = append(b.drop, name)
+	if _, err := b.db.ExecContext(b.ctx, "DROP TABLE IF EXISTS "+mariadb.Quote(name)); err != nil {
+		return err
+	}
+	return mariadb.CreateTable(b.ctx, b.db, b.tb, name)
+}
+
+// holds checks that name holds exactly the rows generated.
+func (b *loadBench) holds(name string) error {
+	var got int
+	if err := b.db.QueryRowContext(b.ctx, "SELECT COUNT(*) FROM "+mariadb.Quote(name)).Scan(&got); err != nil {
+		return err
+	}
+	if got != b.n {
+		return fmt.Errorf("%s holds %d rows, want the %d generated", name, got, b.n)
+	}
+	return nil
+}
+
+// infile is one trial of the server reading every row itself.
+func (b *loadBench) infile() (time.Duration, error) {
+	if err := b.fresh("bench_infile"); err != nil {
+		return 0, err
+	}
+	cols := "`" + strings.Join(b.tb.FileColumns(), "`, `") + "`"
+	start := time.Now()
+	if _, err := b.db.ExecContext(b.ctx, "LOAD DATA INFILE '"+b.all+"' IGNORE INTO TABLE bench_infile CHARACTER SET binary ("+cols+") SET gw = '"+loadBenchGateway+"'"); err != nil {
+		return 0, fmt.Errorf("server LOAD DATA INFILE: %w", err)
+	}
+	took := time.Since(start)
+	return took, b.holds("bench_infile")
+}
+
+// load is one trial of loader.
+func (b *loadBench) load() (time.Duration, error) {
+	if err := b.fresh(b.dayTable); err != nil {
+		return 0, err
+	}
+	if err := linkAll(b.loads, logfile.LoadDir(b.root)); err != nil {
+		return 0, err
+	}
+	l, err := loader.New(loader.Config{Root: b.root}, b.db)
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	start := time.Now()
+	res, err := l.RunOnce(b.ctx)
+	took := time.Since(start)
+	if err != nil {
+		return 0, err
+	}
+	if res.Rows != int64(b.n) {
+		return 0, fmt.Errorf("loader loaded %d rows, want %d", res.Rows, b.n)
+	}
+	b.statements = res.Batches
+	return took, b.holds(b.dayTable)
+}
+
+// rebuildDay is one trial of recover rebuilding the day table.
+func (b *loadBench) rebuildDay() (time.Duration, error) {
+	if err := b.fresh(b.dayTable); err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	res, err := b.rb.Table(b.ctx, 'A', b.dayTable[1:])
+	took := time.Since(start)
+	if err != nil {
+		return 0, err
+	}
+	if res.Rows != int64(b.n) {
+		return 0, fmt.Errorf("rebuild loaded %d rows, want %d", res.Rows, b.n)
+	}
+	return took, b.holds(b.dayTable)
+}
+
+// check is one trial of recover -check.
+func (b *loadBench) check() (time.Duration, error) {
+	start := time.Now()
+	ms, err := b.rb.Check(b.ctx)
+	took := time.Since(start)
+	if err != nil {
+		return 0, err
+	}
+	if len(ms) != 0 {
+		return 0, fmt.Errorf("recover -check found %v on a table just rebuilt", ms)
+	}
+	return took, nil
+}
+
+// inserts times row-by-row INSERT, one run each on a sample.
+func (b *loadBench) inserts(ref string) ([]Row, error) {
+	var rows []Row
 	for _, s := range []struct {
 		name, engine string
 		sample       int
-	}{{"row-by-row INSERT, MyISAM (one run, sample)", "MyISAM", min(n, 20000)}, {"row-by-row INSERT, InnoDB autocommit (pre-3.2; one run, sample)", "InnoDB", min(n, 5000)}} {
+	}{{"row-by-row INSERT, MyISAM (one run, sample)", "MyISAM", min(b.n, 20000)}, {"row-by-row INSERT, InnoDB autocommit (pre-3.2; one run, sample)", "InnoDB", min(b.n, 5000)}} {
 		table := "bench_insert_" + strings.ToLower(s.engine)
-		drop = append(drop, table)
-		if _, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS "+mariadb.Quote(table)); err != nil {
+		b.drop = append(b.drop, table)
+		if _, err := b.db.ExecContext(b.ctx, "DROP TABLE IF EXISTS "+mariadb.Quote(table)); err != nil {
 			return nil, err
 		}
-		if _, err := db.ExecContext(ctx, strings.Replace(tb.CreateSQL(table), "ENGINE=MyISAM", "ENGINE="+s.engine, 1)); err != nil {
+		if _, err := b.db.ExecContext(b.ctx, strings.Replace(b.tb.CreateSQL(table), "ENGINE=MyISAM", "ENGINE="+s.engine, 1)); err != nil {
 			return nil, err
 		}
-		took, err := insertRows(ctx, db, tb, table, all, gw, s.sample)
+		took, err := insertRows(b.ctx, b.db, b.tb, table, b.all, loadBenchGateway, s.sample)
 		if err != nil {
 			return nil, err
 		}

@@ -37,7 +37,6 @@ func Midtable(ctx context.Context, db *sql.DB, n int, logger *slog.Logger) ([]Ro
 	if n <= 0 {
 		n = MidtableRows
 	}
-	const gw = "BE0C4A12"
 	start := time.Date(2000, 1, 3, 12, 0, 0, 0, time.Local)
 	day := start.Format("20060102")
 	root, err := os.MkdirTemp("", "acbench-midtable-")
@@ -45,195 +44,235 @@ func Midtable(ctx context.Context, db *sql.DB, n int, logger *slog.Logger) ([]Ro
 		return nil, err
 	}
 	defer os.RemoveAll(root)
-	windows := rollup.BlockMinutes / 5
-	if _, err := rowgen.Grouped(rowgen.GroupedConfig{Root: root, Gateway: gw, Seed: 7, Start: start, Windows: windows,
-		RowsPerWindow: (n + windows - 1) / windows, Letters: "F", Users: 2000, Apps: 60}); err != nil {
-		return nil, fmt.Errorf("write rows: %w", err)
-	}
-	n = (n + windows - 1) / windows * windows
-	var drop []string
-	defer func() {
-		for _, t := range drop {
-			db.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+mariadb.Quote(t))
-		}
-	}()
-	raw := "F" + day
-	drop = append(drop, raw)
-	for _, r := range rollup.RollupsOf('F') {
-		for _, p := range rollup.Periods() {
-			drop = append(drop, r.Table(p, day), "bench_"+r.Table(p, day))
-		}
-	}
-	for _, t := range drop { // left by an interrupted run
-		if _, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS "+mariadb.Quote(t)); err != nil {
-			return nil, err
-		}
-	}
-	l, err := loader.New(loader.Config{Root: root, Keep: true}, db)
-	if err != nil {
+	m := &midBench{ctx: ctx, db: db, root: root, day: day, raw: "F" + day, fine: "bench_fine_F" + day, logger: logger}
+	defer m.dropAll()
+	if err := m.setUp(start, n); err != nil {
 		return nil, err
-	}
-	_, err = l.RunOnce(ctx)
-	l.Close()
-	if err != nil {
-		return nil, fmt.Errorf("load raw rows: %w", err)
-	}
-	var rows []Row
-	var files int
-	logfile.WalkSync(root, func(string, logfile.Name) error { files++; return nil })
-	rawSums, err := measureSums(ctx, db, raw)
-	if err != nil {
-		return nil, err
-	}
-	// Every trial checks its 24 tables: each sums to the raw table.
-	checkTables := func(prefix string) error {
-		for _, r := range rollup.RollupsOf('F') {
-			for _, p := range rollup.Periods() {
-				name := prefix + r.Table(p, day)
-				got, err := measureSums(ctx, db, name)
-				if err != nil {
-					return err
-				}
-				if got != rawSums {
-					return fmt.Errorf("%s sums to %s, the raw rows to %s", name, got, rawSums)
-				}
-			}
-		}
-		return nil
-	}
-	var tables int
-	var res rollup.Result
-	mid := func() (time.Duration, error) {
-		for _, r := range rollup.RollupsOf('F') {
-			for _, p := range rollup.Periods() {
-				if _, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS "+mariadb.Quote(r.Table(p, day))); err != nil {
-					return 0, err
-				}
-			}
-		}
-		state, err := os.MkdirTemp(root, "state-")
-		if err != nil {
-			return 0, err
-		}
-		ro, err := rollup.New(rollup.Config{Root: root, StateDir: state, Logger: logger}, db)
-		if err != nil {
-			return 0, err
-		}
-		begin := time.Now()
-		res, err = ro.RunOnce(ctx)
-		took := time.Since(begin)
-		if err != nil {
-			return 0, err
-		}
-		if res.Rows != int64(n) {
-			return 0, fmt.Errorf("midtable aggregated %d rows, want %d", res.Rows, n)
-		}
-		return took, checkTables("")
-	}
-	// The server, like for like: one pass over the raw rows summing them
-	// per 30 minutes and every dimension at once, then the same tables
-	// from that, on 2 connections (midtable uses the machine's cores too).
-	fine := "bench_fine_F" + day
-	drop = append(drop, fine)
-	server := func() (time.Duration, error) {
-		tables = 0
-		for _, r := range rollup.RollupsOf('F') {
-			for _, p := range rollup.Periods() {
-				name := "bench_" + r.Table(p, day)
-				if _, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS "+mariadb.Quote(name)); err != nil {
-					return 0, err
-				}
-				if _, err := db.ExecContext(ctx, r.CreateSQL(name)); err != nil {
-					return 0, err
-				}
-				tables++
-			}
-		}
-		if _, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS "+mariadb.Quote(fine)); err != nil {
-			return 0, err
-		}
-		begin := time.Now()
-		if _, err := db.ExecContext(ctx, "CREATE TABLE "+mariadb.Quote(fine)+" ENGINE=MyISAM "+finePassSQL(raw)); err != nil {
-			return 0, fmt.Errorf("server 30-minute pass: %w", err)
-		}
-		var jobs []string
-		for _, r := range rollup.RollupsOf('F') {
-			for _, p := range rollup.Periods() {
-				jobs = append(jobs, "INSERT INTO "+mariadb.Quote("bench_"+r.Table(p, day))+" "+r.SelectFrom(p, fine))
-			}
-		}
-		errs := make(chan error, 2)
-		for c := 0; c < 2; c++ {
-			go func() {
-				for i := c; i < len(jobs); i += 2 {
-					if _, err := db.ExecContext(ctx, jobs[i]); err != nil {
-						errs <- fmt.Errorf("server GROUP BY: %w", err)
-						return
-					}
-				}
-				errs <- nil
-			}()
-		}
-		err := errors.Join(<-errs, <-errs)
-		took := time.Since(begin)
-		if err != nil {
-			return 0, err
-		}
-		return took, checkTables("bench_")
 	}
 	// Warm the raw table into the OS cache first.
-	if _, err := db.ExecContext(ctx, "SELECT SUM(bytes_up) FROM "+mariadb.Quote(raw)); err != nil {
+	if _, err := db.ExecContext(ctx, "SELECT SUM(bytes_up) FROM "+mariadb.Quote(m.raw)); err != nil {
 		return nil, err
 	}
 	const refAll = "server: one 30-min pass, then the same tables on 2 connections (reference)"
-	pair, err := Pair(Row{Group: "midtable", Name: fmt.Sprintf("midtable, all F rollup tables from %d sync_files", files), Amount: float64(n), Unit: "rows"},
-		Row{Group: "midtable", Name: refAll, Amount: float64(n), Unit: "rows"}, mid, server)
+	pair, err := Pair(Row{Group: "midtable", Name: fmt.Sprintf("midtable, all F rollup tables from %d sync_files", m.files), Amount: float64(m.n), Unit: "rows"},
+		Row{Group: "midtable", Name: refAll, Amount: float64(m.n), Unit: "rows"}, m.midtable, m.server)
 	if err != nil {
 		return nil, err
 	}
-	pair[0].Note = fmt.Sprintf("%d tables, %d rollup rows", tables, res.TableRows)
-	rows = append(rows, pair...)
+	pair[0].Note = fmt.Sprintf("%d tables, %d rollup rows", m.tables, m.res.TableRows)
+	rows := pair
 	// One table alone, straight from the raw rows, as a scale.
-	oneTable := "bench_" + rollup.RollupsOf('F')[0].Table(rollup.Periods()[1], day)
 	for _, r := range rollup.RollupsOf('F') {
 		if r.Dims == "GA" {
-			oneTable = "bench_" + r.Table(rollup.Periods()[1], day)
-			one, err := Repeat(Row{Group: "midtable", Name: "server: one GROUP BY (FGA 1H) from the raw rows", Amount: float64(n), Unit: "rows"},
-				func() (time.Duration, error) {
-					if _, err := db.ExecContext(ctx, "TRUNCATE TABLE "+mariadb.Quote(oneTable)); err != nil {
-						return 0, err
-					}
-					begin := time.Now()
-					if _, err := db.ExecContext(ctx, "INSERT INTO "+mariadb.Quote(oneTable)+" "+r.RawSQL(rollup.Periods()[1], day)); err != nil {
-						return 0, err
-					}
-					return time.Since(begin), nil
-				})
+			one, err := m.oneGroupBy(r)
 			if err != nil {
 				return nil, err
 			}
-			one.Note = fmt.Sprintf("midtable builds all %d tables at %.2fx the rate of this one", tables, one.Took.Seconds()/pair[0].Took.Seconds())
+			one.Note = fmt.Sprintf("midtable builds all %d tables at %.2fx the rate of this one", m.tables, one.Took.Seconds()/pair[0].Took.Seconds())
 			rows = append(rows, one)
 		}
 	}
+	report, err := m.report(start)
+	if err != nil {
+		return nil, err
+	}
+	return append(rows, report...), nil
+}
 
-	// A 4-hour report, from rollups and from raw rows.
+// midBench is one run of Midtable: its data root, day and tables.
+type midBench struct {
+	ctx       context.Context
+	db        *sql.DB
+	root, day string
+	raw, fine string   // the raw day table; the server's 30-minute pass
+	drop      []string // every table the run makes, dropped at the end
+	n, files  int      // raw rows, sync_files
+	rawSums   string   // the measures' sums over the raw rows
+	logger    *slog.Logger
+
+	tables int           // rollup tables built
+	res    rollup.Result // midtable's last pass
+}
+
+// setUp writes about n rows of a 4-hour block as sync_files, drops the
+// tables an interrupted run left, and loads the raw day table.
+func (m *midBench) setUp(start time.Time, n int) error {
+	const gw = "BE0C4A12"
+	windows := rollup.BlockMinutes / 5
+	if _, err := rowgen.Grouped(rowgen.GroupedConfig{Root: m.root, Gateway: gw, Seed: 7, Start: start, Windows: windows,
+		RowsPerWindow: (n + windows - 1) / windows, Letters: "F", Users: 2000, Apps: 60}); err != nil {
+		return fmt.Errorf("write rows: %w", err)
+	}
+	m.n = (n + windows - 1) / windows * windows
+	m.drop = append(m.drop, m.raw)
+	for _, r := range rollup.RollupsOf('F') {
+		for _, p := range rollup.Periods() {
+			m.drop = append(m.drop, r.Table(p, m.day), "bench_"+r.Table(p, m.day))
+		}
+	}
+	for _, t := range m.drop { // left by an interrupted run
+		if err := m.dropTable(t); err != nil {
+			return err
+		}
+	}
+	m.drop = append(m.drop, m.fine)
+	l, err := loader.New(loader.Config{Root: m.root, Keep: true}, m.db)
+	if err != nil {
+		return err
+	}
+	_, err = l.RunOnce(m.ctx)
+	l.Close()
+	if err != nil {
+		return fmt.Errorf("load raw rows: %w", err)
+	}
+	logfile.WalkSync(m.root, func(string, logfile.Name) error { m.files++; return nil })
+	m.rawSums, err = measureSums(m.ctx, m.db, m.raw)
+	return err
+}
+
+func (m *midBench) dropTable(t string) error {
+	_, err := m.db.ExecContext(m.ctx, "DROP TABLE IF EXISTS "+mariadb.Quote(t))
+	return err
+}
+
+// dropAll drops every table of the run, even when its context has ended.
+func (m *midBench) dropAll() {
+	dropTables(m.ctx, m.db, m.drop)
+}
+
+// checkTables checks a trial's 24 tables: each sums to the raw table.
+func (m *midBench) checkTables(prefix string) error {
+	for _, r := range rollup.RollupsOf('F') {
+		for _, p := range rollup.Periods() {
+			name := prefix + r.Table(p, m.day)
+			got, err := measureSums(m.ctx, m.db, name)
+			if err != nil {
+				return err
+			}
+			if got != m.rawSums {
+				return fmt.Errorf("%s sums to %s, the raw rows to %s", name, got, m.rawSums)
+			}
+		}
+	}
+	return nil
+}
+
+// midtable is one trial of midtable: every F rollup from the sync_files,
+// with a fresh record.
+func (m *midBench) midtable() (time.Duration, error) {
+	for _, r := range rollup.RollupsOf('F') {
+		for _, p := range rollup.Periods() {
+			if err := m.dropTable(r.Table(p, m.day)); err != nil {
+				return 0, err
+			}
+		}
+	}
+	state, err := os.MkdirTemp(m.root, "state-")
+	if err != nil {
+		return 0, err
+	}
+	ro, err := rollup.New(rollup.Config{Root: m.root, StateDir: state, Logger: m.logger}, m.db)
+	if err != nil {
+		return 0, err
+	}
+	begin := time.Now()
+	m.res, err = ro.RunOnce(m.ctx)
+	took := time.Since(begin)
+	if err != nil {
+		return 0, err
+	}
+	if m.res.Rows != int64(m.n) {
+		return 0, fmt.Errorf("midtable aggregated %d rows, want %d", m.res.Rows, m.n)
+	}
+	return took, m.checkTables("")
+}
+
+// server is one trial of the server, like for like: one pass over the raw
+// rows summing them per 30 minutes and every dimension at once, then the
+// same tables from that, on 2 connections (midtable uses the machine's
+// cores too).
+func (m *midBench) server() (time.Duration, error) {
+	m.tables = 0
+	for _, r := range rollup.RollupsOf('F') {
+		for _, p := range rollup.Periods() {
+			name := "bench_" + r.Table(p, m.day)
+			if err := m.dropTable(name); err != nil {
+				return 0, err
+			}
+			if _, err := m.db.ExecContext(m.ctx, r.CreateSQL(name)); err != nil {
+				return 0, err
+			}
+			m.tables++
+		}
+	}
+	if err := m.dropTable(m.fine); err != nil {
+		return 0, err
+	}
+	begin := time.Now()
+	if _, err := m.db.ExecContext(m.ctx, "CREATE TABLE "+mariadb.Quote(m.fine)+" ENGINE=MyISAM "+finePassSQL(m.raw)); err != nil {
+		return 0, fmt.Errorf("server 30-minute pass: %w", err)
+	}
+	var jobs []string
+	for _, r := range rollup.RollupsOf('F') {
+		for _, p := range rollup.Periods() {
+			jobs = append(jobs, "INSERT INTO "+mariadb.Quote("bench_"+r.Table(p, m.day))+" "+r.SelectFrom(p, m.fine))
+		}
+	}
+	errs := make(chan error, 2)
+	for c := 0; c < 2; c++ {
+		go func() {
+			for i := c; i < len(jobs); i += 2 {
+				if _, err := m.db.ExecContext(m.ctx, jobs[i]); err != nil {
+					errs <- fmt.Errorf("server GROUP BY: %w", err)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	err := errors.Join(<-errs, <-errs)
+	took := time.Since(begin)
+	if err != nil {
+		return 0, err
+	}
+	return took, m.checkTables("bench_")
+}
+
+// oneGroupBy times the server building r's 1-hour table alone, straight
+// from the raw rows.
+func (m *midBench) oneGroupBy(r *rollup.Rollup) (Row, error) {
+	table := "bench_" + r.Table(rollup.Periods()[1], m.day)
+	return Repeat(Row{Group: "midtable", Name: "server: one GROUP BY (FGA 1H) from the raw rows", Amount: float64(m.n), Unit: "rows"},
+		func() (time.Duration, error) {
+			if _, err := m.db.ExecContext(m.ctx, "TRUNCATE TABLE "+mariadb.Quote(table)); err != nil {
+				return 0, err
+			}
+			begin := time.Now()
+			if _, err := m.db.ExecContext(m.ctx, "INSERT INTO "+mariadb.Quote(table)+" "+r.RawSQL(rollup.Periods()[1], m.day)); err != nil {
+				return 0, err
+			}
+			return time.Since(begin), nil
+		})
+}
+
+// report times a 4-hour report from start, from rollups and from raw rows.
+func (m *midBench) report(start time.Time) ([]Row, error) {
 	q := rollup.Query{Table: 'F', By: "U", From: start, To: start.Add(4 * time.Hour), OrderBy: "bytes_down", Top: 10}
-	fromRollup, prl, err := timeQuery(ctx, db, q, 21)
+	fromRollup, prl, err := timeQuery(m.ctx, m.db, q, 21)
 	if err != nil {
 		return nil, err
 	}
 	q.RawOnly = true
-	fromRaw, _, err := timeQuery(ctx, db, q, 5)
+	fromRaw, _, err := timeQuery(m.ctx, m.db, q, 5)
 	if err != nil {
 		return nil, err
 	}
 	const refRaw = "4-hour report from raw rows (reference)"
-	rows = append(rows,
-		Row{Group: "midtable", Name: "4-hour report from rollups", Amount: 1, Unit: "queries", Took: fromRollup, Reference: refRaw,
+	return []Row{
+		{Group: "midtable", Name: "4-hour report from rollups", Amount: 1, Unit: "queries", Took: fromRollup, Reference: refRaw,
 			Note: fmt.Sprintf("top 10 users by bytes_down; reads %v", prl.Parts)},
-		Row{Group: "midtable", Name: refRaw, Amount: 1, Unit: "queries", Took: fromRaw, Note: fmt.Sprintf("GROUP BY over %d raw rows", n)})
-	return rows, nil
+		{Group: "midtable", Name: refRaw, Amount: 1, Unit: "queries", Took: fromRaw, Note: fmt.Sprintf("GROUP BY over %d raw rows", m.n)},
+	}, nil
 }
 
 // timeQuery runs q runs times (plus one to warm up) and returns the median
