@@ -155,18 +155,7 @@ func branch(t testing.TB, root, gw string, seed uint64, rows int, codec logfile.
 	}
 	g := rowgen.New(seed, true)
 	for _, w := range windows {
-		for i := 0; i < rows; i++ {
-			for _, tb := range schema.LogTables() {
-				if err := g.Row(sp, tb, w.Add(time.Duration(i)*time.Millisecond*7)); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if i%(rows/3+1) == 0 {
-				if err := sp.Flush(); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
+		writeRows(t, sp, w, g, rows)
 	}
 	if err := sp.Close(); err != nil {
 		t.Fatal(err)
@@ -382,7 +371,13 @@ func loadAll(t testing.TB, s *testServer) {
 // then.
 func writeInto(t testing.TB, sp *logfile.Spool, w time.Time, seed uint64, rows int) {
 	t.Helper()
-	g := rowgen.New(seed, true)
+	writeRows(t, sp, w, rowgen.New(seed, true), rows)
+}
+
+// writeRows writes rows of every log table from g at w on sp, flushing
+// now and then.
+func writeRows(t testing.TB, sp *logfile.Spool, w time.Time, g *rowgen.Gen, rows int) {
+	t.Helper()
 	for i := 0; i < rows; i++ {
 		for _, tb := range schema.LogTables() {
 			if err := g.Row(sp, tb, w.Add(time.Duration(i)*time.Millisecond*7)); err != nil {

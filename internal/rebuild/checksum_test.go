@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/acstore/acstore/internal/loader"
 	"github.com/acstore/acstore/internal/logfile"
 	"github.com/acstore/acstore/internal/rebuild"
 	"github.com/acstore/acstore/internal/rowgen"
@@ -62,13 +61,7 @@ func TestCheckContent(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			l, err := loader.New(loader.Config{Root: root}, db)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := l.RunOnce(context.Background()); err != nil {
-				t.Fatal(err)
-			}
+			load(t, db, root)
 			r := &rebuild.Rebuilder{Root: root, DB: db, Attempts: 1}
 			if ms, err := r.Check(context.Background()); err != nil || len(ms) != 0 {
 				t.Fatalf("check of a freshly loaded table: %v %v", ms, err)

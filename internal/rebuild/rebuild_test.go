@@ -48,6 +48,13 @@ func setup(t *testing.T, letters string, perWindow int) (*sql.DB, string, string
 	if err := sp.Close(); err != nil {
 		t.Fatal(err)
 	}
+	load(t, db, root)
+	return db, dsn, root
+}
+
+// load loads root's load_files into db, as loader does on a branch.
+func load(t testing.TB, db *sql.DB, root string) {
+	t.Helper()
 	l, err := loader.New(loader.Config{Root: root}, db)
 	if err != nil {
 		t.Fatal(err)
@@ -55,7 +62,6 @@ func setup(t *testing.T, letters string, perWindow int) (*sql.DB, string, string
 	if _, err := l.RunOnce(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	return db, dsn, root
 }
 
 func TestRebuildTable(t *testing.T) {

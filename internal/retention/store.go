@@ -93,14 +93,11 @@ func (s DBStore) Days(ctx context.Context) ([]string, error) {
 
 // DropDay drops every table of day the store holds.
 func (s DBStore) DropDay(ctx context.Context, day string) error {
-	tables, err := mariadb.Tables(ctx, s.DB)
+	tables, err := s.tablesOf(ctx, day)
 	if err != nil {
 		return err
 	}
 	for _, t := range tables {
-		if d, ok := s.match(t); !ok || d != day {
-			continue
-		}
 		if _, err := s.DB.ExecContext(ctx, "DROP TABLE IF EXISTS "+mariadb.Quote(t)); err != nil {
 			return fmt.Errorf("drop %s: %w", t, err)
 		}
@@ -115,19 +112,31 @@ func (s DBStore) DropDay(ctx context.Context, day string) error {
 // store holds (head office's per-gateway quota): the tables stay, with the
 // other gateways' rows.
 func (s DBStore) DeleteGateway(ctx context.Context, gw, day string) error {
-	tables, err := mariadb.Tables(ctx, s.DB)
+	tables, err := s.tablesOf(ctx, day)
 	if err != nil {
 		return err
 	}
 	for _, t := range tables {
-		if d, ok := s.match(t); !ok || d != day {
-			continue
-		}
 		if _, err := s.DB.ExecContext(ctx, "DELETE FROM "+mariadb.Quote(t)+" WHERE gw = ?", gw); err != nil {
 			return fmt.Errorf("remove gateway %s's rows of %s: %w", gw, t, err)
 		}
 	}
 	return nil
+}
+
+// tablesOf lists the tables of day the store holds.
+func (s DBStore) tablesOf(ctx context.Context, day string) ([]string, error) {
+	tables, err := mariadb.Tables(ctx, s.DB)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, t := range tables {
+		if d, ok := s.match(t); ok && d == day {
+			out = append(out, t)
+		}
+	}
+	return out, nil
 }
 
 // DayTable returns the YYYYMMDD a day table (A20261121 ...) belongs to.
