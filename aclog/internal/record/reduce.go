@@ -22,10 +22,18 @@ type reducer struct {
 	held  map[reduceKey]*held
 	due   heldQueue
 	spare []*held // written, for reuse
+	// typeMemo remembers staticType's answers by Content-Type
+	typeMemo map[string]bool
 }
 
+// The Content-Types typeMemo keeps, at most, and the longest it keeps.
+const (
+	maxTypeMemo    = 256
+	maxTypeMemoLen = 128
+)
+
 func newReducer(cfg ReduceConfig) reducer {
-	r := reducer{cfg: cfg, exts: make(map[string]bool), held: make(map[reduceKey]*held)}
+	r := reducer{cfg: cfg, exts: make(map[string]bool), held: make(map[reduceKey]*held), typeMemo: make(map[string]bool)}
 	for _, e := range cfg.StaticExts {
 		r.exts["."+strings.TrimPrefix(strings.ToLower(e), ".")] = true
 	}
@@ -125,19 +133,38 @@ func (r *reducer) staticResource(h *audit.HTTPRequest) bool {
 	if h.Method != "GET" && h.Method != "HEAD" {
 		return false
 	}
-	if h.ContentType != "" {
-		mt, _, _ := mime.ParseMediaType(h.ContentType)
-		for _, t := range r.types {
-			if mt == t || strings.HasSuffix(t, "/") && strings.HasPrefix(mt, t) {
-				return true
-			}
-		}
+	if h.ContentType != "" && r.staticType(h.ContentType) {
+		return true
 	}
 	u := h.URI
 	if i := strings.IndexAny(u, "?#"); i >= 0 {
 		u = u[:i]
 	}
 	return r.exts[strings.ToLower(path.Ext(u))]
+}
+
+// staticType reports whether the media type of Content-Type ct is a
+// static one. The answers are remembered: responses repeat a few types,
+// and parsing one allocates.
+func (r *reducer) staticType(ct string) bool {
+	if v, ok := r.typeMemo[ct]; ok {
+		return v
+	}
+	mt, _, _ := mime.ParseMediaType(ct)
+	v := false
+	for _, t := range r.types {
+		if mt == t || strings.HasSuffix(t, "/") && strings.HasPrefix(mt, t) {
+			v = true
+			break
+		}
+	}
+	if len(ct) <= maxTypeMemoLen {
+		if len(r.typeMemo) >= maxTypeMemo {
+			clear(r.typeMemo)
+		}
+		r.typeMemo[ct] = v
+	}
+	return v
 }
 
 // foldHTTP holds or folds a U row; false means write it now.
