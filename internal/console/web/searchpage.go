@@ -101,20 +101,7 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, c *ctx) int {
 	}
 	f, form, err := parseFilter(r, c, l)
 	data := map[string]any{"Form": form, "Scope": scopeText(c.user)}
-	t, ok := schema.ByLetter(form["t"][0])
-	if !ok || !strings.Contains(search.Tables, form["t"][:1]) {
-		t, _ = schema.ByLetter('U')
-	}
-	var tables []option
-	for i := 0; i < len(search.Tables); i++ {
-		l := search.Tables[i : i+1]
-		tables = append(tables, option{Letter: l, Label: langs[c.lang]["tbl_"+l], On: l == form["t"]})
-	}
-	var fields []option
-	for _, name := range search.TextFields(t) {
-		fields = append(fields, option{Name: name, On: name == form["field"]})
-	}
-	data["Tables"], data["Fields"] = tables, fields
+	t := formOptions(data, c, form)
 	status := http.StatusOK
 	if err == nil {
 		err = checkScope(c.user, f.Gateway, f.Group)
@@ -144,6 +131,35 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, c *ctx) int {
 	data["Elapsed"] = time.Since(start).Round(time.Millisecond).String()
 	shown := shownColumns(t)
 	data["Shown"] = shown
+	data["Lines"] = resultLines(res, f, shown)
+	data["Page"] = f.Page
+	pageLinks(data, r, f, res)
+	return s.render(w, c, http.StatusOK, "search", langs[c.lang]["search"], data)
+}
+
+// formOptions puts the form's table and field choices into data and
+// returns the table searched (U when the form names none it may).
+func formOptions(data map[string]any, c *ctx, form map[string]string) *schema.Table {
+	t, ok := schema.ByLetter(form["t"][0])
+	if !ok || !strings.Contains(search.Tables, form["t"][:1]) {
+		t, _ = schema.ByLetter('U')
+	}
+	var tables []option
+	for i := 0; i < len(search.Tables); i++ {
+		l := search.Tables[i : i+1]
+		tables = append(tables, option{Letter: l, Label: langs[c.lang]["tbl_"+l], On: l == form["t"]})
+	}
+	var fields []option
+	for _, name := range search.TextFields(t) {
+		fields = append(fields, option{Name: name, On: name == form["field"]})
+	}
+	data["Tables"], data["Fields"] = tables, fields
+	return t
+}
+
+// resultLines are the result's rows as the page shows them: the shown
+// columns, clipped, and a link to each row (or mail).
+func resultLines(res *search.Result, f search.Filter, shown []string) []line {
 	idx := map[string]int{}
 	for i, col := range res.Columns {
 		idx[col] = i
@@ -164,8 +180,12 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, c *ctx) int {
 		}
 		lines = append(lines, l)
 	}
-	data["Lines"] = lines
-	data["Page"] = f.Page
+	return lines
+}
+
+// pageLinks puts the page count (or the URL that counts) and the links to
+// the previous and next pages into data.
+func pageLinks(data map[string]any, r *http.Request, f search.Filter, res *search.Result) {
 	more := len(res.Rows) == f.PageSize
 	if res.Total >= 0 {
 		pages := int((res.Total + int64(f.PageSize) - 1) / int64(f.PageSize))
@@ -185,7 +205,6 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, c *ctx) int {
 		q.Set("page", strconv.Itoa(f.Page+1))
 		data["NextURL"] = "/search?" + q.Encode()
 	}
-	return s.render(w, c, http.StatusOK, "search", langs[c.lang]["search"], data)
 }
 
 // searchCount answers the total of a search as JSON: {"total": N}.
