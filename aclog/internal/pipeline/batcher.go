@@ -77,18 +77,15 @@ func (b *batcher) handoff(end bool) {
 // endEpoch sends the rows batched so far and the end of the epoch.
 func (b *batcher) endEpoch() { b.handoff(true) }
 
-// commitEpoch is the files goroutine's: it commits the batches of the
-// next epoch and reports how many rows the spool refused.
-func (b *batcher) commitEpoch() (refused uint64) {
-	for j := range b.out {
-		if j.batch != nil {
-			n, _ := b.sp.CommitBatch(j.batch)
-			refused += uint64(n)
-			b.free <- j.batch
-		}
-		if j.end {
-			break
-		}
+// commitNext is the files goroutine's: it commits the lane's next batch,
+// if its next job has one, and reports how many rows the spool refused
+// and whether the job ended an epoch.
+func (b *batcher) commitNext() (refused uint64, end bool) {
+	j := <-b.out
+	if j.batch != nil {
+		n, _ := b.sp.CommitBatch(j.batch)
+		refused = uint64(n)
+		b.free <- j.batch
 	}
-	return refused
+	return refused, j.end
 }

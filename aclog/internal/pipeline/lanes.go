@@ -20,10 +20,15 @@ import (
 // attachment bundles (X), which are per window, not per client.
 //
 // A lane takes an epoch's events worker by worker, in worker order, and
-// makes the text of its rows into batches; the files goroutine commits
-// them epoch by epoch, lane by lane in lane order, then runs the epoch's
-// work on the spool. The order rows are committed in, hence their ids,
-// depends on the capture alone, never on which goroutine ran first.
+// makes the text of its rows into batches, cut where they reach
+// batchBytes; the files goroutine commits an epoch's batches a batch from
+// each lane in turn, in lane order, then runs the epoch's work on the
+// spool. Where a batch is cut depends only on the rows before it, so the
+// order rows are committed in, hence their ids, depends on the capture
+// alone, never on which goroutine ran first. Taking the lanes in turn, not
+// one lane's epoch whole before the next's, keeps every lane writing when
+// an epoch has more rows than the batches in flight hold (a capture's
+// end: every sum, every session still open).
 
 type lane struct {
 	sink audit.Sink // the lane's recorder
@@ -87,13 +92,25 @@ func (s *shards) apply(k int) {
 	}
 }
 
-// files is the files goroutine: for each epoch it commits the lanes' rows
-// lane by lane, then runs the epoch's work on the spool (when not nil),
-// until the loop closes fileJobs; then it waits for the lanes to end.
+// files is the files goroutine: for each epoch it commits the lanes'
+// rows, then runs the epoch's work on the spool (when not nil), until the
+// loop closes fileJobs; then it waits for the lanes to end.
 func (s *shards) files(stopped chan<- struct{}) {
+	ended := make([]bool, len(s.lanes))
 	for then := range s.fileJobs {
-		for _, l := range s.lanes {
-			s.refused += l.rows.commitEpoch()
+		clear(ended)
+		for open := len(s.lanes); open > 0; {
+			for k, l := range s.lanes {
+				if ended[k] {
+					continue
+				}
+				refused, end := l.rows.commitNext()
+				s.refused += refused
+				if end {
+					ended[k] = true
+					open--
+				}
+			}
 		}
 		if then != nil {
 			then()

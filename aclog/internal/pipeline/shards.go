@@ -38,7 +38,8 @@ type engine interface {
 // marker with the events of its epoch, one list per lane; a lane takes
 // them worker by worker, in worker order, and then runs the job's periodic
 // work (windows closed by packet time, flushes); the files goroutine
-// commits the epoch's rows lane by lane, then runs its work on the spool.
+// commits the epoch's rows, a batch from each lane in turn, then runs its
+// work on the spool.
 // Channels of fixed size between the stages bound what is in flight: a
 // stage that falls behind stops the one before it. Every stage takes
 // epochs in the order the loop made them, so none waits for one that
