@@ -37,22 +37,8 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request, c *ctx) int {
 		return s.fail(w, r, c, http.StatusInternalServerError, err)
 	}
 	q := r.URL.Query()
-	from, to, form, err := timeRange(r.Context(), l.db, q)
-	form["gw"], form["top"] = q.Get("gw"), q.Get("top")
-	if form["top"] == "" {
-		form["top"] = "10"
-	}
-	req := report.Request{Kind: kind, From: from, To: to, Gateway: q.Get("gw"), Measure: q.Get("m")}
-	req.ScopeGateways, req.ScopeGroups = c.user.Scope()
-	req.FromSQL = l.from()
-	if v := q.Get("by"); len(v) == 1 {
-		req.By = v[0]
-	} else if v != "" {
-		err = errors.Join(err, fmt.Errorf("by %q: want one dimension letter", v))
-	}
-	if req.Top, _ = strconv.Atoi(form["top"]); req.Top <= 0 {
-		req.Top = 10
-	}
+	req, form, err := reportRequest(r, c, l, kind)
+	from := req.From // the file name's, as asked
 	status := http.StatusOK
 	if err != nil {
 		status = http.StatusBadRequest
@@ -76,33 +62,13 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request, c *ctx) int {
 	if rep != nil {
 		req = rep.Request
 	}
-	var dims []option
-	for i := 0; i < len(kind.By); i++ {
-		l := kind.By[i : i+1]
-		dims = append(dims, option{Letter: l, Label: langs[c.lang]["dim_"+l], On: req.By == kind.By[i]})
-	}
-	var measures []option
-	if src, ok := rollup.SourceByLetter(kind.Table); ok && kind.Table != 0 {
-		for _, m := range src.Measures {
-			measures = append(measures, option{Name: m.Column, On: m.Column == req.Measure})
-		}
-	}
-	data["Dims"], data["Measures"] = dims, measures
+	data["Dims"], data["Measures"] = reportOptions(c, kind, req)
 	if err != nil {
 		data["Error"] = err.Error()
 		return s.render(w, c, status, "report", kind.Labels[langIndex(c.lang)], data)
 	}
 	if q.Get("format") == "csv" {
-		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="acstore-%s-%s.csv"`, kind.Name, from.Format("20060102-1504")))
-		if m := l.missing(); len(m) > 0 {
-			w.Header().Set("X-Acstore-Missing-Shards", strings.Join(m, ","))
-		}
-		w.WriteHeader(http.StatusOK)
-		if err := rep.WriteCSV(w); err != nil {
-			s.log.Warn("csv", "err", err)
-		}
-		return http.StatusOK
+		return s.reportCSV(w, kind, from, l, rep)
 	}
 	spec, _ := json.Marshal(chartSpec{Type: kind.Chart, Categories: nonNil(rep.Categories), Series: rep.Series})
 	data["Report"] = rep
@@ -115,6 +81,59 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request, c *ctx) int {
 	data["CSVURL"] = "/report/" + kind.Name + "?" + cq.Encode()
 	w.Header().Set("Server-Timing", fmt.Sprintf("report;dur=%.3f", float64(rep.Elapsed.Microseconds())/1000))
 	return s.render(w, c, http.StatusOK, "report", kind.Labels[langIndex(c.lang)], data)
+}
+
+// reportRequest reads a report's request from the query: time range,
+// gateway, dimension, measure and top N, in the user's scope. form is what
+// the page's form shows again.
+func reportRequest(r *http.Request, c *ctx, l logs, kind report.Kind) (report.Request, map[string]string, error) {
+	q := r.URL.Query()
+	from, to, form, err := timeRange(r.Context(), l.db, q)
+	form["gw"], form["top"] = q.Get("gw"), q.Get("top")
+	if form["top"] == "" {
+		form["top"] = "10"
+	}
+	req := report.Request{Kind: kind, From: from, To: to, Gateway: q.Get("gw"), Measure: q.Get("m")}
+	req.ScopeGateways, req.ScopeGroups = c.user.Scope()
+	req.FromSQL = l.from()
+	if v := q.Get("by"); len(v) == 1 {
+		req.By = v[0]
+	} else if v != "" {
+		err = errors.Join(err, fmt.Errorf("by %q: want one dimension letter", v))
+	}
+	if req.Top, _ = strconv.Atoi(form["top"]); req.Top <= 0 {
+		req.Top = 10
+	}
+	return req, form, err
+}
+
+// reportOptions are the dimensions and measures the report can be asked
+// by, the request's marked.
+func reportOptions(c *ctx, kind report.Kind, req report.Request) (dims, measures []option) {
+	for i := 0; i < len(kind.By); i++ {
+		l := kind.By[i : i+1]
+		dims = append(dims, option{Letter: l, Label: langs[c.lang]["dim_"+l], On: req.By == kind.By[i]})
+	}
+	if src, ok := rollup.SourceByLetter(kind.Table); ok && kind.Table != 0 {
+		for _, m := range src.Measures {
+			measures = append(measures, option{Name: m.Column, On: m.Column == req.Measure})
+		}
+	}
+	return dims, measures
+}
+
+// reportCSV answers the report as a CSV download.
+func (s *Server) reportCSV(w http.ResponseWriter, kind report.Kind, from time.Time, l logs, rep *report.Report) int {
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="acstore-%s-%s.csv"`, kind.Name, from.Format("20060102-1504")))
+	if m := l.missing(); len(m) > 0 {
+		w.Header().Set("X-Acstore-Missing-Shards", strings.Join(m, ","))
+	}
+	w.WriteHeader(http.StatusOK)
+	if err := rep.WriteCSV(w); err != nil {
+		s.log.Warn("csv", "err", err)
+	}
+	return http.StatusOK
 }
 
 func nonNil(s []string) []string {
