@@ -2,6 +2,7 @@ package datasync_test
 
 import (
 	"context"
+	"database/sql"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -198,14 +199,7 @@ func TestHeadOfficeRetention(t *testing.T) {
 	db, _ := testdb.New(t)
 	hoRoot := t.TempDir()
 	testenv.Tmpfs(t, hoRoot, "16m")
-	rootA, rootB := t.TempDir(), t.TempDir()
-	branch(t, rootA, gwA, 8, 300, logfile.LZ4)
-	branch(t, rootB, gwB, 9, 300, logfile.LZ4)
-	srv := startServer(t, hoRoot, db, nil, nil)
-	push(t, clientConfig(t, rootA, gwA, srv.URL, nil))
-	push(t, clientConfig(t, rootB, gwB, srv.URL, nil))
-	loadAll(t, srv)
-	srv.Stop()
+	twoGateways(t, hoRoot, db, 8, 300, 9, 300)
 	const day1, day2 = "20261120", "20261121"
 	for _, gw := range []string{gwA, gwB} {
 		for _, d := range []string{day1, day2} {
@@ -230,7 +224,7 @@ func TestHeadOfficeRetention(t *testing.T) {
 	}
 	share := 100 * float64(day1Bytes) / float64(16<<20)
 	now := time.Date(2026, 11, 23, 9, 0, 0, 0, time.Local)
-	srv = startServer(t, hoRoot, db, nil, func(c *datasync.ServerConfig) { c.Disk = retention.Watermarks{High: used - share/2} })
+	srv := startServer(t, hoRoot, db, nil, func(c *datasync.ServerConfig) { c.Disk = retention.Watermarks{High: used - share/2} })
 	if err := srv.Housekeep(context.Background(), now); err != nil {
 		t.Fatal(err)
 	}
@@ -274,14 +268,8 @@ func TestHeadOfficeRetention(t *testing.T) {
 // tables), and only that; the other gateway keeps every file and row.
 func TestGatewayQuota(t *testing.T) {
 	db, _ := testdb.New(t)
-	hoRoot, rootA, rootB := t.TempDir(), t.TempDir(), t.TempDir()
-	branch(t, rootA, gwA, 10, 300, logfile.LZ4)
-	attB := branch(t, rootB, gwB, 11, 50, logfile.LZ4)
-	srv := startServer(t, hoRoot, db, nil, nil)
-	push(t, clientConfig(t, rootA, gwA, srv.URL, nil))
-	push(t, clientConfig(t, rootB, gwB, srv.URL, nil))
-	loadAll(t, srv)
-	srv.Stop()
+	hoRoot := t.TempDir()
+	rootB, attB := twoGateways(t, hoRoot, db, 10, 300, 11, 50)
 	const day1, day2 = "20261120", "20261121"
 	roller, err := rollup.New(rollup.Config{Root: hoRoot, Workers: 1}, db)
 	if err != nil {
@@ -307,7 +295,7 @@ func TestGatewayQuota(t *testing.T) {
 	}
 	dayA := gwBytes(gwA, day1)
 	quota := usedA - dayA/2 // A over by half its first day; B far below
-	srv = startServer(t, hoRoot, db, nil, func(c *datasync.ServerConfig) {
+	srv := startServer(t, hoRoot, db, nil, func(c *datasync.ServerConfig) {
 		c.Quota = bytesize.Size(quota)
 		c.Disk = retention.Watermarks{High: 100}
 	})
@@ -356,6 +344,22 @@ func TestGatewayQuota(t *testing.T) {
 	}
 	checkHeadOffice(t, db, hoRoot, rootB, gwB, attB)
 	t.Logf("gateway A stored %d bytes, quota %d at -disk-high 100: its day %s went (%d bytes), gateway B untouched", usedA, quota, day1, dayA)
+}
+
+// twoGateways writes the branches of gateways A and B (their seeds and
+// rows per window), ships both to a plaintext head office at hoRoot, loads
+// them and stops the server; it returns B's root and attachments.
+func twoGateways(t *testing.T, hoRoot string, db *sql.DB, seedA uint64, rowsA int, seedB uint64, rowsB int) (string, map[string][]byte) {
+	t.Helper()
+	rootA, rootB := t.TempDir(), t.TempDir()
+	branch(t, rootA, gwA, seedA, rowsA, logfile.LZ4)
+	attB := branch(t, rootB, gwB, seedB, rowsB, logfile.LZ4)
+	srv := startServer(t, hoRoot, db, nil, nil)
+	push(t, clientConfig(t, rootA, gwA, srv.URL, nil))
+	push(t, clientConfig(t, rootB, gwB, srv.URL, nil))
+	loadAll(t, srv)
+	srv.Stop()
+	return rootB, attB
 }
 
 func dirBytes(t testing.TB, dir string) int64 {
