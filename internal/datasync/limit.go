@@ -5,6 +5,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/acstore/acstore/internal/backoff"
 )
 
 // Limiter is a token bucket of bytes per second, shared by a client's
@@ -46,14 +48,7 @@ func (l *Limiter) Wait(ctx context.Context, n int) error {
 	if d == 0 {
 		return nil
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return backoff.Sleep(ctx, d)
 }
 
 // idleConn fails a read or write that makes no progress for timeout: a VPN
