@@ -182,6 +182,13 @@ func (e *Engine) Packet(lt layers.LinkType, data []byte, ci gopacket.CaptureInfo
 		e.nextSweep = e.now.Add(e.cfg.SweepInterval)
 	}
 
+	frameLen := uint64(ci.Length)
+	if frameLen == 0 {
+		frameLen = uint64(ci.CaptureLength)
+	}
+	if lt == layers.LinkTypeEthernet && e.ipv4Fast(data, frameLen) {
+		return
+	}
 	first, data, ok := firstLayer(lt, data)
 	if !ok {
 		if lt == layers.LinkTypeEthernet || lt == layers.LinkTypeRaw || lt == layers.LinkTypeNull {
@@ -198,10 +205,6 @@ func (e *Engine) Packet(lt layers.LinkType, data []byte, ci gopacket.CaptureInfo
 	}
 	if p.Truncated {
 		e.stats.Truncated++
-	}
-	frameLen := uint64(ci.Length)
-	if frameLen == 0 {
-		frameLen = uint64(ci.CaptureLength)
 	}
 	var netLayer gopacket.LayerType
 	var haveTransport gopacket.LayerType
