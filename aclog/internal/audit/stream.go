@@ -39,10 +39,12 @@ const maxDNSMessage = 2 + 65535
 // newStream starts the reassembly of session ss's TCP connection, in a
 // stream recycled from an ended session when there is one.
 func (e *Engine) newStream(ss *session) *tcpStream {
-	st := &tcpStream{}
+	var st *tcpStream
 	if n := len(e.freeStreams); n > 0 {
 		st = e.freeStreams[n-1]
 		e.freeStreams = e.freeStreams[:n-1]
+	} else {
+		st = new(tcpStream) // only here: a stream made up front escaped, recycled or not
 	}
 	// The HTTP parser stays with the stream: its emit func is bound to it.
 	*st = tcpStream{e: e, sess: ss, client: ss.client(), server: ss.server(), http: st.http}

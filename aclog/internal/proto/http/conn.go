@@ -117,7 +117,8 @@ func (c *Conn) Close(ts time.Time) {
 			c.emit(tx)
 		}
 	}
-	c.pending = nil
+	clear(c.pending)
+	c.pending = c.pending[:0] // kept for Reset
 }
 
 func (c *Conn) isPending(tx *Transaction) bool {
@@ -165,10 +166,21 @@ func (c *Conn) done(h *half, fromClient bool) {
 func (c *Conn) finishResponse(tx *Transaction) {
 	tx.respDone = true
 	if len(c.pending) > 0 && c.pending[0] == tx {
-		c.pending[0] = nil
-		c.pending = c.pending[1:]
+		c.popPending()
 		c.maybeEmit(tx)
 	}
+}
+
+// popPending takes the oldest pending transaction off the queue. The rest
+// move down rather than the slice moving up: a queue cut from the front
+// loses its capacity, and each connection's first request allocated it
+// again (at most MaxPending pointers move, most often none).
+func (c *Conn) popPending() *Transaction {
+	tx := c.pending[0]
+	n := copy(c.pending, c.pending[1:])
+	c.pending[n] = nil
+	c.pending = c.pending[:n]
+	return tx
 }
 
 // maybeEmit emits tx once both of its messages are complete and it is no

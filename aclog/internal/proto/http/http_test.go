@@ -309,3 +309,31 @@ func TestRequestStrings(t *testing.T) {
 		}
 	}
 }
+
+// TestConnAllocs: a parser reused for connection after connection (Reset,
+// as the engine recycles it) allocates for each request only its
+// Transaction and its strings, the pending queue included: the queue kept
+// its capacity neither through a response taken off its front nor through
+// Close.
+func TestConnAllocs(t *testing.T) {
+	req := []byte("GET /index.html HTTP/1.1\r\nHost: www.example.com\r\nUser-Agent: test/1\r\n\r\n")
+	resp := []byte("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 5\r\n\r\nhello")
+	ts := time.Unix(1_700_000_000, 0)
+	emitted := 0
+	c := NewConn(func(*Transaction) { emitted++ })
+	connection := func() {
+		c.Reset()
+		for range 2 { // keep-alive: two transactions
+			c.Data(true, req, ts)
+			c.Data(false, resp, ts)
+		}
+		c.Close(ts)
+	}
+	connection() // the queue's first allocation
+	if got := testing.AllocsPerRun(100, connection); got != 4 {
+		t.Errorf("%v allocations a connection of 2 transactions, want 4 (a Transaction and its strings each)", got)
+	}
+	if emitted != 2*(2+100) { // AllocsPerRun runs once more to warm up
+		t.Errorf("%d transactions emitted, want 204", emitted)
+	}
+}

@@ -83,9 +83,7 @@ func (c *Conn) request(h *half, start, fields []byte) {
 	tx.setRequestStrings(m, u, v, &hd)
 	if len(c.pending) >= MaxPending {
 		// The server is not answering; do not hold requests forever.
-		old := c.pending[0]
-		c.pending[0] = nil
-		c.pending = c.pending[1:]
+		old := c.popPending()
 		old.respDone = true
 		c.maybeEmit(old)
 	}
@@ -193,6 +191,18 @@ type headers struct {
 	hasLength, chunked                    bool
 }
 
+// keptLength reports whether a field name of n bytes may be one parse
+// reads (Host, Referer, User-Agent, Content-Type, Authorization,
+// Content-Length, Transfer-Encoding): the others (Accept, Cookie, ...)
+// are skipped without seven comparisons each.
+func keptLength(n int) bool {
+	switch n {
+	case 4, 7, 10, 12, 13, 14, 17:
+		return true
+	}
+	return false
+}
+
 func (hd *headers) parse(b []byte) {
 	for len(b) > 0 {
 		var line []byte
@@ -202,6 +212,9 @@ func (hd *headers) parse(b []byte) {
 			continue
 		}
 		name = bytes.TrimSpace(name)
+		if !keptLength(len(name)) {
+			continue
+		}
 		value = bytes.TrimSpace(value)
 		switch {
 		case bytes.EqualFold(name, []byte("Host")):
