@@ -352,8 +352,8 @@ func (e *Engine) tcpPacket(src, dst netip.Addr, frames, frameBytes uint64) {
 	}
 	st := s.stream
 	if st == nil {
-		if !t.SYN && !t.FIN && !t.RST && len(t.Payload) == 0 {
-			return // a bare ACK: nothing to reassemble yet
+		if s.streamDone || !t.SYN && !t.FIN && !t.RST && len(t.Payload) == 0 {
+			return // reassembly is over, or a bare ACK: nothing to reassemble yet
 		}
 		st = e.newStream(s)
 		s.stream = st
@@ -365,6 +365,14 @@ func (e *Engine) tcpPacket(src, dst netip.Addr, frames, frameBytes uint64) {
 	e.cur = s
 	e.segment(st, d, t)
 	e.cur = nil
+	if st.finished && s.stream == st {
+		// Both directions have ended: reassembly drops whatever else the
+		// connection sends, so its stream is free for another session
+		// now, not once the session has lingered out (5 s of closed
+		// sessions' streams held, and cold when reused).
+		s.stream, s.streamDone = nil, true
+		e.recycle(st)
+	}
 }
 
 func (e *Engine) udpPacket(src, dst netip.Addr, frames, frameBytes uint64) {

@@ -41,9 +41,12 @@ type session struct {
 	links  links[session]
 	// closed: FIN from both sides, or RST. The session lingers until
 	// TCPClosedLinger passes or a new SYN reuses the ports.
-	closed     bool
-	finClient  bool
-	finServer  bool
+	closed    bool
+	finClient bool
+	finServer bool
+	// streamDone: the stream finished (both directions ended) and went
+	// back to the free list; nothing more is reassembled.
+	streamDone bool
 	baseSeq    [2]uint32 // first sequence number seen, per direction (0: from client)
 	hasBaseSeq [2]bool
 	nextSeq    [2]uint32 // sequence number after the last segment seen
