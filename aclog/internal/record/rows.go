@@ -61,24 +61,37 @@ func (r *Recorder) Mail(m *audit.Mail) {
 	}
 	e.StrOrNull(msg.Body)
 	e.Uint(flagValue(msg.BodyCut))
-	var files []string
-	image := false
+	files, image := r.mailAttachments(m)
+	sign, status := mailStatus(m)
+	e.StrOrNull(r.source).Uint(flagValue(image)).Uint(sign).
+		Str(stored).Uint(size).StrOrNull(strings.Join(files, "\n")).Str(status)
+	r.commit()
+}
+
+// mailAttachments keeps m's attachments for the window's X bundle and
+// returns M's attachments lines and whether one of them is an image.
+func (r *Recorder) mailAttachments(m *audit.Mail) (files []string, image bool) {
+	msg := m.Message
 	for i := range msg.Attachments {
 		a := &msg.Attachments[i]
 		ref := r.storeX(m.Time, a.Name, a.Type, a.Content, a.Cut)
 		files = append(files, fileLine(ref, a.Size, a.Type, a.Name))
 		image = image || a.IsImage()
 	}
-	sign, status := uint64(1), "ok"
+	return files, image
+}
+
+// mailStatus is M's parse_sign and status of a parsed message.
+func mailStatus(m *audit.Mail) (sign uint64, status string) {
+	msg := m.Message
+	sign, status = uint64(1), "ok"
 	switch {
 	case msg.Malformed:
 		sign, status = 0, "malformed"
 	case m.Cut || msg.HeaderOnly || msg.BodyCut:
 		status = "partial"
 	}
-	e.StrOrNull(r.source).Uint(flagValue(image)).Uint(sign).
-		Str(stored).Uint(size).StrOrNull(strings.Join(files, "\n")).Str(status)
-	r.commit()
+	return sign, status
 }
 
 // fileLine is one line of M's attachments / P's file_names: sha256 (or -), size,
