@@ -106,106 +106,155 @@ func (g *xzGuard) collect(c byte) bool {
 	return g.need == 0
 }
 
+// step takes one byte that is not skipped, by the state the guard is in.
 func (g *xzGuard) step(c byte) error {
 	switch g.state {
 	case xzStreamHeader:
-		if !g.collect(c) {
-			return nil
-		}
-		if !bytes.Equal(g.hdr[:6], xzMagic) || g.hdr[6] != 0 || g.hdr[7] > 0x0f {
-			return errors.New("bad stream header")
-		}
-		g.check = xzCheckSize(g.hdr[7] & 0x0f)
-		g.hdr = g.hdr[:0]
-		g.recs = 0
-		g.state = xzBlockOrIndex
+		return g.streamHeader(c)
 	case xzBlockOrIndex:
-		if c == 0 {
-			g.state, g.index, g.vint, g.vsh = xzIndexCount, 1, 0, 0
-			return nil
-		}
-		g.hdr = append(g.hdr[:0], c)
-		g.need = (int(c)+1)*4 - 1
-		g.state = xzBlockHeader
+		return g.blockOrIndex(c)
 	case xzBlockHeader:
-		if !g.collect(c) {
-			return nil
-		}
-		if err := g.checkBlockHeader(g.hdr); err != nil {
-			return err
-		}
-		if g.recs++; g.recs > maxXZBlocks {
-			return fmt.Errorf("more than %d blocks in one stream", maxXZBlocks)
-		}
-		g.block = int64(len(g.hdr))
-		g.hdr = g.hdr[:0]
-		g.state = xzChunk
+		return g.blockHeader(c)
 	case xzChunk:
-		g.block++
-		switch {
-		case c == 0: // end of the LZMA2 data: block padding, then the check
-			g.skip = (4-g.block%4)%4 + int64(g.check)
-			g.state = xzBlockOrIndex
-		case c == 1 || c == 2: // uncompressed chunk: 2 bytes of size
-			g.hdr, g.need, g.state = append(g.hdr[:0], c), 2, xzChunkHeader
-		case c >= 0x80: // LZMA chunk: sizes, and properties when reset
-			g.hdr, g.need, g.state = append(g.hdr[:0], c), 4, xzChunkHeader
-			if c >= 0xc0 {
-				g.need++
-			}
-		default:
-			return fmt.Errorf("bad LZMA2 chunk control byte %#x", c)
-		}
+		return g.chunk(c)
 	case xzChunkHeader:
-		g.block++
-		if !g.collect(c) {
-			return nil
-		}
-		h := g.hdr
-		if h[0] < 0x80 {
-			g.skip = int64(h[1])<<8 | int64(h[2]) + 1
-		} else {
-			g.skip = int64(h[3])<<8 | int64(h[4]) + 1
-		}
-		g.hdr = g.hdr[:0]
-		g.state = xzChunk
+		return g.chunkHeader(c)
 	case xzIndexCount, xzIndexRecords:
-		g.index++
-		v, done, err := g.varint(c)
-		if err != nil || !done {
-			return err
-		}
-		if g.state == xzIndexCount {
-			if v != g.recs {
-				return fmt.Errorf("index lists %d blocks, the stream has %d", v, g.recs)
-			}
-			g.recs, g.half = v, false
-		} else if g.half = !g.half; !g.half {
-			g.recs--
-		}
-		g.state = xzIndexRecords
-		if g.recs == 0 {
-			// Padding to a multiple of four, then the CRC32.
-			g.skip = (4-g.index%4)%4 + 4
-			g.state = xzFooter
-			g.hdr, g.need = g.hdr[:0], xzStreamHeaderLen
-		}
+		return g.indexByte(c)
 	case xzFooter:
-		if !g.collect(c) {
-			return nil
-		}
-		if !bytes.Equal(g.hdr[10:], []byte("YZ")) {
-			return errors.New("bad stream footer")
-		}
-		g.hdr = g.hdr[:0]
-		g.state = xzStreamPadding
+		return g.footer(c)
 	case xzStreamPadding:
-		if c == 0 {
-			return nil
-		}
-		g.hdr, g.need, g.state = g.hdr[:0], xzStreamHeaderLen, xzStreamHeader
-		g.collect(c)
+		return g.streamPadding(c)
 	}
+	return nil
+}
+
+// streamHeader checks the stream header once it has all of it.
+func (g *xzGuard) streamHeader(c byte) error {
+	if !g.collect(c) {
+		return nil
+	}
+	if !bytes.Equal(g.hdr[:6], xzMagic) || g.hdr[6] != 0 || g.hdr[7] > 0x0f {
+		return errors.New("bad stream header")
+	}
+	g.check = xzCheckSize(g.hdr[7] & 0x0f)
+	g.hdr = g.hdr[:0]
+	g.recs = 0
+	g.state = xzBlockOrIndex
+	return nil
+}
+
+// blockOrIndex takes the byte that starts a block header or, when 0, the index.
+func (g *xzGuard) blockOrIndex(c byte) error {
+	if c == 0 {
+		g.state, g.index, g.vint, g.vsh = xzIndexCount, 1, 0, 0
+		return nil
+	}
+	g.hdr = append(g.hdr[:0], c)
+	g.need = (int(c)+1)*4 - 1
+	g.state = xzBlockHeader
+	return nil
+}
+
+// blockHeader checks a block header once it has all of it.
+func (g *xzGuard) blockHeader(c byte) error {
+	if !g.collect(c) {
+		return nil
+	}
+	if err := g.checkBlockHeader(g.hdr); err != nil {
+		return err
+	}
+	if g.recs++; g.recs > maxXZBlocks {
+		return fmt.Errorf("more than %d blocks in one stream", maxXZBlocks)
+	}
+	g.block = int64(len(g.hdr))
+	g.hdr = g.hdr[:0]
+	g.state = xzChunk
+	return nil
+}
+
+// chunk takes an LZMA2 chunk's control byte.
+func (g *xzGuard) chunk(c byte) error {
+	g.block++
+	switch {
+	case c == 0: // end of the LZMA2 data: block padding, then the check
+		g.skip = (4-g.block%4)%4 + int64(g.check)
+		g.state = xzBlockOrIndex
+	case c == 1 || c == 2: // uncompressed chunk: 2 bytes of size
+		g.hdr, g.need, g.state = append(g.hdr[:0], c), 2, xzChunkHeader
+	case c >= 0x80: // LZMA chunk: sizes, and properties when reset
+		g.hdr, g.need, g.state = append(g.hdr[:0], c), 4, xzChunkHeader
+		if c >= 0xc0 {
+			g.need++
+		}
+	default:
+		return fmt.Errorf("bad LZMA2 chunk control byte %#x", c)
+	}
+	return nil
+}
+
+// chunkHeader takes the sizes after a chunk's control byte and skips the chunk.
+func (g *xzGuard) chunkHeader(c byte) error {
+	g.block++
+	if !g.collect(c) {
+		return nil
+	}
+	h := g.hdr
+	if h[0] < 0x80 {
+		g.skip = int64(h[1])<<8 | int64(h[2]) + 1
+	} else {
+		g.skip = int64(h[3])<<8 | int64(h[4]) + 1
+	}
+	g.hdr = g.hdr[:0]
+	g.state = xzChunk
+	return nil
+}
+
+// indexByte takes a byte of the index: its count of records, then the records.
+func (g *xzGuard) indexByte(c byte) error {
+	g.index++
+	v, done, err := g.varint(c)
+	if err != nil || !done {
+		return err
+	}
+	if g.state == xzIndexCount {
+		if v != g.recs {
+			return fmt.Errorf("index lists %d blocks, the stream has %d", v, g.recs)
+		}
+		g.recs, g.half = v, false
+	} else if g.half = !g.half; !g.half {
+		g.recs--
+	}
+	g.state = xzIndexRecords
+	if g.recs == 0 {
+		// Padding to a multiple of four, then the CRC32.
+		g.skip = (4-g.index%4)%4 + 4
+		g.state = xzFooter
+		g.hdr, g.need = g.hdr[:0], xzStreamHeaderLen
+	}
+	return nil
+}
+
+// footer checks the stream footer once it has all of it.
+func (g *xzGuard) footer(c byte) error {
+	if !g.collect(c) {
+		return nil
+	}
+	if !bytes.Equal(g.hdr[10:], []byte("YZ")) {
+		return errors.New("bad stream footer")
+	}
+	g.hdr = g.hdr[:0]
+	g.state = xzStreamPadding
+	return nil
+}
+
+// streamPadding skips the zeros between streams until the next stream header.
+func (g *xzGuard) streamPadding(c byte) error {
+	if c == 0 {
+		return nil
+	}
+	g.hdr, g.need, g.state = g.hdr[:0], xzStreamHeaderLen, xzStreamHeader
+	g.collect(c)
 	return nil
 }
 
