@@ -140,31 +140,7 @@ func spoolCuts(t *testing.T, n int, seed uint64, skip func(string) bool) (cuttes
 	rebootCuts := 0
 	res := cuttest.Run(t, cuttest.Config{N: n, Seed: seed, Skip: skip}, cutScenario, func(c *cuttest.Cut[map[string]bool]) {
 		root := c.Root
-		// As found at boot: every load_file's rows are durable in its
-		// sync_file, and what a sync_file reads is whole rows in order.
-		durable, _ := syncRows(t, root)
-		for name, rows := range durable {
-			if !isPrefix(rows, want[name]) {
-				c.Fail("%s reads %d rows that are not a prefix of the %d written", name, len(rows), len(want[name]))
-			}
-		}
-		for name := range c.Acked {
-			if _, err := os.Stat(filepath.Join(root, "sync", gw, name[:8], name)); err != nil {
-				c.Fail("%s was published before the cut and is gone: %v", name, err)
-			}
-		}
-		loads, _, bad := loadRows(root)
-		for _, b := range bad {
-			c.Fail("load_file %s", b)
-		}
-		for name, rows := range loads {
-			for _, r := range rows {
-				if !slices.Contains(durable[name], r) {
-					c.Fail("a load_file of %s holds a row not durable in the sync_file", name)
-					break
-				}
-			}
-		}
+		durable := checkFound(t, c, want)
 		// Boot: the spool seals the .part files, maybe cut again.
 		boot := c.Boot()
 		if c.I%2 == 1 {
@@ -182,33 +158,71 @@ func spoolCuts(t *testing.T, n int, seed uint64, skip func(string) bool) (cuttes
 			c.Fail("boot: %v", err)
 			return
 		}
-		// After boot: sealed files read whole, keep every durable row,
-		// and loader is owed every row exactly: by load_files or a
-		// backfill marker.
-		sealed, serrs := syncRows(t, root)
-		for name, err := range serrs {
-			c.Fail("after boot %s: %v", name, err)
-		}
-		loads, backfill, _ := loadRows(root)
-		for name, rows := range durable {
-			if !isPrefix(rows, sealed[name]) {
-				c.Fail("boot lost rows of %s: %d durable, %d after", name, len(rows), len(sealed[name]))
-			}
-		}
-		for name, rows := range sealed {
-			if !isPrefix(rows, want[name]) {
-				c.Fail("after boot %s holds rows not written", name)
-			}
-			got := slices.Clone(loads[name])
-			sort.Strings(got)
-			all := slices.Clone(rows)
-			sort.Strings(all)
-			if !backfill[name] && !slices.Equal(got, all) {
-				c.Fail("%s: loader is owed %d rows, load_files hold %d and no backfill marker", name, len(all), len(got))
-			}
-		}
+		checkSealed(t, c, want, durable)
 	})
 	return res, rebootCuts
+}
+
+// checkFound checks the files a cut left, as found at boot, and returns the
+// rows durable in each sync_file.
+func checkFound(t *testing.T, c *cuttest.Cut[map[string]bool], want map[string][]string) map[string][]string {
+	root := c.Root
+	// As found at boot: every load_file's rows are durable in its
+	// sync_file, and what a sync_file reads is whole rows in order.
+	durable, _ := syncRows(t, root)
+	for name, rows := range durable {
+		if !isPrefix(rows, want[name]) {
+			c.Fail("%s reads %d rows that are not a prefix of the %d written", name, len(rows), len(want[name]))
+		}
+	}
+	for name := range c.Acked {
+		if _, err := os.Stat(filepath.Join(root, "sync", gw, name[:8], name)); err != nil {
+			c.Fail("%s was published before the cut and is gone: %v", name, err)
+		}
+	}
+	loads, _, bad := loadRows(root)
+	for _, b := range bad {
+		c.Fail("load_file %s", b)
+	}
+	for name, rows := range loads {
+		for _, r := range rows {
+			if !slices.Contains(durable[name], r) {
+				c.Fail("a load_file of %s holds a row not durable in the sync_file", name)
+				break
+			}
+		}
+	}
+	return durable
+}
+
+// checkSealed checks the files after boot sealed them.
+func checkSealed(t *testing.T, c *cuttest.Cut[map[string]bool], want, durable map[string][]string) {
+	root := c.Root
+	// After boot: sealed files read whole, keep every durable row,
+	// and loader is owed every row exactly: by load_files or a
+	// backfill marker.
+	sealed, serrs := syncRows(t, root)
+	for name, err := range serrs {
+		c.Fail("after boot %s: %v", name, err)
+	}
+	loads, backfill, _ := loadRows(root)
+	for name, rows := range durable {
+		if !isPrefix(rows, sealed[name]) {
+			c.Fail("boot lost rows of %s: %d durable, %d after", name, len(rows), len(sealed[name]))
+		}
+	}
+	for name, rows := range sealed {
+		if !isPrefix(rows, want[name]) {
+			c.Fail("after boot %s holds rows not written", name)
+		}
+		got := slices.Clone(loads[name])
+		sort.Strings(got)
+		all := slices.Clone(rows)
+		sort.Strings(all)
+		if !backfill[name] && !slices.Equal(got, all) {
+			c.Fail("%s: loader is owed %d rows, load_files hold %d and no backfill marker", name, len(all), len(got))
+		}
+	}
 }
 
 // TestSpoolPowerCut cuts the power under the writer at random operations
