@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"syscall"
 	"time"
 )
@@ -35,7 +36,10 @@ func aclogRun(bin, dir, capture string, workers int) (took, cpu time.Duration, r
 	}
 	cmd := exec.Command(filepath.Join(bin, "aclog"), "-r", capture, "-data", root, "-gateway", "BE0C4A11",
 		"-log-level", "warn", "-stats-interval", "0", "-workers", fmt.Sprint(workers))
-	cmd.Env = append(os.Environ(), fmt.Sprintf("GOMAXPROCS=%d", workers+1))
+	// One thread per worker plus one for the loop and the lanes' output,
+	// but never more threads than cores: aclog's own default
+	// (GOMAXPROCS = the number of CPUs) is what runs on an appliance.
+	cmd.Env = append(os.Environ(), fmt.Sprintf("GOMAXPROCS=%d", min(workers+1, runtime.NumCPU())))
 	took, err = timed(cmd)
 	if err != nil {
 		return 0, 0, 0, fmt.Errorf("aclog -workers %d: %w", workers, err)
