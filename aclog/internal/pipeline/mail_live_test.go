@@ -187,8 +187,8 @@ func TestLiveMail(t *testing.T) {
 		}
 		<-srv.msgs
 	}
-	// A malformed message: multipart without a boundary (seed 000:
-	// parse_sign 0).
+	// A malformed message: multipart without a boundary, which the old
+	// system stored with parse_sign 0.
 	bad := []byte("From: Alice <alice@test.example>\r\nTo: bob@test.example\r\nSubject: broken\r\n" +
 		"Message-ID: <broken@live.test>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed\r\n\r\nno parts here\r\n")
 	if err := smtp.SendMail(fmt.Sprintf("127.0.0.1:%d", port), nil, "alice@test.example", []string{"bob@test.example"}, bad); err != nil {

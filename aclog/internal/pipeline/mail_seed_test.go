@@ -67,7 +67,7 @@ func compareIPLen(t *testing.T, name string, rows []map[string]string, imf [][2]
 	return n
 }
 
-// TestMailSeedMeanings: M rows mean what seed 000 says. len is the IP
+// TestMailSeedMeanings: M rows mean what the old mail tables meant. len is the IP
 // total length of the packet that completed the message, the frame where
 // tshark shows it (ip.len); file_path is the capture file the row came
 // from; insert_time the day the row was stored; image_sign 1 for a message
