@@ -8,12 +8,8 @@ package pipeline
 import (
 	"context"
 	"errors"
-	"flag"
-	"fmt"
 	"io"
-	"log/slog"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"time"
 
@@ -21,120 +17,9 @@ import (
 	"github.com/acstore/acstore/aclog/internal/capture"
 	"github.com/acstore/acstore/aclog/internal/record"
 	"github.com/acstore/acstore/aclog/internal/source"
-	"github.com/acstore/acstore/internal/bytesize"
 	"github.com/acstore/acstore/internal/configtab"
 	"github.com/acstore/acstore/internal/logfile"
 )
-
-// Config configures aclog.
-type Config struct {
-	Root  string
-	Files []string // -r: capture files, read in order (directories expanded: see source.Expand)
-	Iface string   // -i: live capture
-
-	// Reprocess processes captures the ledger knows as done again,
-	// replacing their rows (same ids).
-	Reprocess bool
-	// Watch follows a directory that tcpdump rotates captures into.
-	Watch       string
-	WatchDelete bool
-	WatchPoll   time.Duration
-
-	Filter  string
-	Snaplen int
-
-	// Workers is how many engines share the packets (by a hash of their
-	// addresses); 1 runs the engine on the loop's goroutine.
-	Workers int
-	// Live capture: "afpacket" (Linux AF_PACKET TPACKET_V3 rings, one
-	// socket per worker in a fanout group) or "pcap" (libpcap); the
-	// interface promiscuous (a mirror port's frames are addressed to
-	// others); the kernel ring or buffer in bytes.
-	Capture    string
-	Promisc    bool
-	BufferSize int
-
-	Gateway         string
-	Codec           logfile.Codec
-	HighPerformance bool
-	LoadInterval    time.Duration
-	MaxLoadBacklog  int
-
-	Audit  audit.Config
-	Record record.Config
-	Logger *slog.Logger
-}
-
-// RegisterFlags adds aclog's flags (except -r, which takes several files).
-func (c *Config) RegisterFlags(fs *flag.FlagSet) {
-	c.Audit = audit.DefaultConfig()
-	c.Record = record.DefaultConfig()
-	c.Codec = logfile.LZ4
-	fs.StringVar(&c.Iface, "i", "", "capture live on this interface (needs root or CAP_NET_RAW)")
-	fs.BoolVar(&c.Reprocess, "reprocess", false, "process captures again that were processed before (known by content), replacing their rows with the same ids")
-	fs.StringVar(&c.Watch, "watch", "", "follow this directory that tcpdump -G/-C rotates captures into: each complete capture processed once, in order")
-	fs.BoolVar(&c.WatchDelete, "watch-delete", false, "with -watch: delete each capture once processed")
-	fs.DurationVar(&c.WatchPoll, "watch-poll", time.Second, "with -watch: how often to look for new captures")
-	fs.StringVar(&c.Filter, "f", "", "BPF filter for live capture, e.g. 'tcp or udp port 53'")
-	bytesize.IntVar(fs, &c.Snaplen, "snaplen", 262144, "bytes kept of each live packet")
-	fs.StringVar(&c.Capture, "capture", "afpacket", "live capture method: afpacket (Linux AF_PACKET rings, one socket per worker) or pcap (libpcap)")
-	fs.BoolVar(&c.Promisc, "promisc", true, "put the interface in promiscuous mode (a mirror/SPAN port carries frames addressed to other hosts)")
-	bytesize.IntVar(fs, &c.BufferSize, "buffer-size", 64<<20, "kernel capture buffer in bytes (afpacket: all rings together), to absorb bursts")
-	fs.IntVar(&c.Workers, "workers", runtime.NumCPU(), "engines parsing packets in parallel (packets shared by a hash of their addresses); rows are the same for any number")
-	fs.StringVar(&c.Gateway, "gateway", "", "this appliance's gateway id: 8 hex digits, e.g. 5F86F7A5 (required)")
-	fs.Var(&c.Codec, "compress", "sync_file compression: lz4 (fast, default) or xz (about 1.5x smaller, slower)")
-	fs.BoolVar(&c.HighPerformance, "high-performance", false, "write sync_files only, no load_files: the local database stays empty, head office gets everything")
-	fs.DurationVar(&c.LoadInterval, "load-interval", 5*time.Second, "how often rows are flushed to sync_files and published as load_files")
-	fs.IntVar(&c.MaxLoadBacklog, "max-load-backlog", 2000, "load_files waiting for loader before aclog pauses them (loader then back-fills from the sync_files)")
-	c.Audit.RegisterFlags(fs, "")
-	c.Record.RegisterFlags(fs)
-}
-
-// Validate checks the settings.
-func (c *Config) Validate() error {
-	switch {
-	case len(c.Files) == 0 && c.Iface == "" && c.Watch == "":
-		return errors.New("nothing to capture: give -r FILE|DIR..., -watch DIR or -i IFACE")
-	case btoi(len(c.Files) > 0)+btoi(c.Iface != "")+btoi(c.Watch != "") > 1:
-		return errors.New("give one of -r, -watch and -i")
-	case c.Watch != "" && c.WatchPoll <= 0:
-		return errors.New("-watch-poll must be positive")
-	case !logfile.ValidGateway(c.Gateway):
-		return fmt.Errorf("-gateway %q: want 8 hex digits in upper case, e.g. 5F86F7A5", c.Gateway)
-	case c.Capture != "" && c.Capture != "afpacket" && c.Capture != "pcap":
-		return fmt.Errorf("-capture %q: want afpacket or pcap", c.Capture)
-	case c.Workers < 0 || c.Workers > 256:
-		return fmt.Errorf("-workers %d: want 1 to 256 (0: the number of CPUs)", c.Workers)
-	case c.LoadInterval <= 0:
-		return errors.New("-load-interval must be positive")
-	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
-	if c.Workers == 0 {
-		c.Workers = runtime.NumCPU()
-	}
-	return errors.Join(c.Audit.Validate(), c.Record.Validate())
-}
-
-// Snapshot is what the stats line and the metrics show.
-type Snapshot struct {
-	Source     capture.Stats
-	Engine     audit.Stats
-	Spool      logfile.SpoolStats
-	Record     record.Stats
-	RowErrors  uint64
-	Truncated  int // capture files that ended early
-	BadFiles   int // capture files that could not be read at all
-	Skipped    int // capture files skipped: processed before
-	PacketTime time.Time
-	// Per second over the last interval between two snapshots (about a
-	// second while packets come, the read timeout on a quiet link): packets
-	// captured, dropped by the kernel (its capture buffer was full) and
-	// by the interface (its driver).
-	PacketRate, KernelDropRate, IfDropRate float64
-	At                                     time.Time // when the snapshot was taken
-}
 
 // Pipeline runs aclog.
 type Pipeline struct {
@@ -425,108 +310,5 @@ func (r *run) advanceFiles(now time.Time, flush bool, refused uint64) {
 	}
 }
 
-// writeStats are the writing side's counters, copied for the loop's stats
-// line by the goroutines that write rows: each recorder's by the one that
-// runs it, the spool's by the one that commits rows.
-type writeStats struct {
-	spool   logfile.SpoolStats
-	lanes   []laneWrites // the current recorders', in lane order
-	refused uint64       // rows the spool refused that the recorders do not count
-}
-
-type laneWrites struct {
-	record record.Stats
-	errs   uint64 // rows the recorder could not write
-}
-
-func (r *run) noteRecord(k int) {
-	n, _ := r.recs[k].Errors()
-	st := r.recs[k].Stats()
-	r.wmu.Lock()
-	r.writes.lanes[k] = laneWrites{record: st, errs: n}
-	r.wmu.Unlock()
-}
-
-func (r *run) noteSpool(refused uint64) {
-	st := r.sp.Stats()
-	r.wmu.Lock()
-	r.writes.spool, r.writes.refused = st, refused
-	r.wmu.Unlock()
-}
-
-// noteWrites copies every writing counter; call it on the loop's
-// goroutine while it holds the recorder and spool (no epoch in flight).
-func (r *run) noteWrites() {
-	for k := range r.recs {
-		r.noteRecord(k)
-	}
-	r.noteSpool(r.refused())
-}
-
-// refused counts the rows the current engine's files goroutine saw the
-// spool refuse.
-func (r *run) refused() uint64 {
-	if s, ok := r.eng.(*shards); ok {
-		return s.refused
-	}
-	return 0
-}
-
 // tickEvery is the longest the periodic work waits while packets come.
 const tickEvery = 100 * time.Millisecond
-
-// publishEvery is how often the counters are copied for the stats line and
-// metrics, so their per-second rates are of about the last second, not of
-// a load interval.
-const publishEvery = time.Second
-
-// publish copies the counters for the stats line and metrics.
-func (r *run) publish() {
-	s := r.snap
-	s.Source = r.srcBase
-	if r.src != nil {
-		s.Source = addStats(r.srcBase, r.src.Stats())
-	}
-	s.Engine = addEngineStats(r.engBase, r.eng.Stats())
-	s.Record, s.RowErrors = r.recBase, r.recErrBase
-	r.wmu.Lock()
-	for _, l := range r.writes.lanes {
-		s.Record = addRecordStats(s.Record, l.record)
-		s.RowErrors += l.errs
-	}
-	s.Spool, s.RowErrors = r.writes.spool, s.RowErrors+r.writes.refused
-	r.wmu.Unlock()
-	s.PacketTime = r.pktTime
-	s.At = time.Now()
-	r.published = s.At
-	r.p.mu.Lock()
-	prev := r.p.snap
-	if d := s.At.Sub(prev.At).Seconds(); !prev.At.IsZero() && d >= 0.5 {
-		rate := func(a, b uint64) float64 { return float64(a-min(a, b)) / d }
-		s.PacketRate = rate(s.Source.Packets, prev.Source.Packets)
-		s.KernelDropRate = rate(s.Source.KernelDropped, prev.Source.KernelDropped)
-		s.IfDropRate = rate(s.Source.InterfaceDropped, prev.Source.InterfaceDropped)
-	} else if !prev.At.IsZero() {
-		// Too soon to tell: the last rates stand, measured from then.
-		s.PacketRate, s.KernelDropRate, s.IfDropRate, s.At = prev.PacketRate, prev.KernelDropRate, prev.IfDropRate, prev.At
-	}
-	r.p.snap = s
-	r.p.mu.Unlock()
-}
-
-func btoi(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
-
-func addStats(a, b capture.Stats) capture.Stats {
-	a.Packets += b.Packets
-	a.Bytes += b.Bytes
-	a.HasKernel = a.HasKernel || b.HasKernel
-	a.KernelReceived += b.KernelReceived
-	a.KernelDropped += b.KernelDropped
-	a.InterfaceDropped += b.InterfaceDropped
-	return a
-}
