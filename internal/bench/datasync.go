@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -35,8 +34,41 @@ func Datasync(ctx context.Context, rows int) ([]Row, error) {
 	if err := benchRows(branch, gw, rows); err != nil {
 		return nil, err
 	}
-	var files []string
-	var stored, raw int64
+	files, stored, raw, err := syncSizes(branch)
+	if err != nil {
+		return nil, err
+	}
+	mb := float64(stored) / 1e6
+	const group, ref = datasyncGroup, "plain TCP copy into files (reference)"
+	b := &datasyncBench{ctx: ctx, tmp: tmp, branch: branch, gw: gw, files: files}
+	refRow := Row{Group: group, Name: ref, Amount: mb, Unit: "MB",
+		Note: fmt.Sprintf("%d files, LZ4 size ratio %.2f (%.0f MB of rows)", len(files), float64(raw)/float64(stored), float64(raw)/1e6)}
+	// datasync fsyncs each file before it publishes it; this row does the
+	// same, to show what durability alone costs.
+	err = b.pair(Row{Group: group, Name: "plain TCP copy, fsync per file", Amount: mb, Unit: "MB"}, refRow,
+		b.copyTrial("plain-fsync", true, 0), b.copyTrial("plain", false, 0))
+	if err != nil {
+		return nil, err
+	}
+
+	if b.certs, err = benchCerts(filepath.Join(tmp, "pki")); err != nil {
+		return nil, err
+	}
+	if err := b.pushes(refRow, mb, raw); err != nil {
+		return nil, err
+	}
+	if err := b.linkPushes(mb); err != nil {
+		return nil, err
+	}
+	return b.out, nil
+}
+
+// datasyncGroup is the group of Datasync's rows.
+const datasyncGroup = "datasync"
+
+// syncSizes lists the sync_files under branch, with their stored size and
+// the size of their rows uncompressed.
+func syncSizes(branch string) (files []string, stored, raw int64, err error) {
 	err = logfile.WalkSync(branch, func(path string, _ logfile.Name) error {
 		files = append(files, path)
 		fi, err := os.Stat(path)
@@ -53,62 +85,63 @@ func Datasync(ctx context.Context, rows int) ([]Row, error) {
 		raw += n
 		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	mb := float64(stored) / 1e6
-	const group, ref = "datasync", "plain TCP copy into files (reference)"
+	return files, stored, raw, err
+}
 
-	// Each push is paired with its reference (Pair: 3 alternating runs);
-	// the reference's row comes from its first pairing.
-	var out []Row
-	pair := func(prog, ref Row, progTrial, refTrial Trial) error {
-		rows, err := Pair(prog, ref, progTrial, refTrial)
+// datasyncBench is one run of Datasync: the branch's files in tmp, and the
+// rows so far.
+type datasyncBench struct {
+	ctx    context.Context
+	tmp    string
+	branch string
+	gw     string
+	files  []string
+	certs  datasync.TLSFiles
+	out    []Row
+}
+
+// pair runs Pair; each push is paired with its reference (Pair: 3
+// alternating runs); the reference's row comes from its first pairing.
+func (b *datasyncBench) pair(prog, ref Row, progTrial, refTrial Trial) error {
+	rows, err := Pair(prog, ref, progTrial, refTrial)
+	if err != nil {
+		return err
+	}
+	if !slices.ContainsFunc(b.out, func(r Row) bool { return r.Name == ref.Name }) {
+		b.out = append(b.out, rows[1])
+	}
+	b.out = append(b.out, rows[0])
+	return nil
+}
+
+// copyTrial is one plainCopy of the files into dir.
+func (b *datasyncBench) copyTrial(dir string, fsync bool, link int64) Trial {
+	return func() (time.Duration, error) {
+		os.RemoveAll(filepath.Join(b.tmp, dir))
+		took, err := plainCopy(b.files, filepath.Join(b.tmp, dir), fsync, link)
 		if err != nil {
-			return err
+			return 0, fmt.Errorf("plain copy: %w", err)
 		}
-		if !slices.ContainsFunc(out, func(r Row) bool { return r.Name == ref.Name }) {
-			out = append(out, rows[1])
-		}
-		out = append(out, rows[0])
-		return nil
+		return took, nil
 	}
-	copyTrial := func(dir string, fsync bool, link int64) Trial {
-		return func() (time.Duration, error) {
-			os.RemoveAll(filepath.Join(tmp, dir))
-			took, err := plainCopy(files, filepath.Join(tmp, dir), fsync, link)
-			if err != nil {
-				return 0, fmt.Errorf("plain copy: %w", err)
-			}
-			return took, nil
-		}
-	}
-	refRow := Row{Group: group, Name: ref, Amount: mb, Unit: "MB",
-		Note: fmt.Sprintf("%d files, LZ4 size ratio %.2f (%.0f MB of rows)", len(files), float64(raw)/float64(stored), float64(raw)/1e6)}
-	// datasync fsyncs each file before it publishes it; this row does the
-	// same, to show what durability alone costs.
-	err = pair(Row{Group: group, Name: "plain TCP copy, fsync per file", Amount: mb, Unit: "MB"}, refRow,
-		copyTrial("plain-fsync", true, 0), copyTrial("plain", false, 0))
-	if err != nil {
-		return nil, err
-	}
+}
 
-	certs, err := benchCerts(filepath.Join(tmp, "pki"))
-	if err != nil {
-		return nil, err
+// pushTrial ships the branch's files afresh to an empty head office and
+// reports the bytes on the wire in *wire.
+func (b *datasyncBench) pushTrial(c pushCase, link int64, wire *int64) Trial {
+	return func() (time.Duration, error) {
+		ho := filepath.Join(b.tmp, "ho")
+		os.RemoveAll(ho)
+		os.RemoveAll(filepath.Join(b.branch, "state"))
+		w, took, err := benchPush(b.ctx, b.branch, ho, b.gw, c.codec, c.tls, c.parallel, link, b.certs)
+		*wire = w
+		return took, err
 	}
-	// pushTrial ships the branch's files afresh to an empty head office and
-	// reports the bytes on the wire in *wire.
-	pushTrial := func(c pushCase, link int64, wire *int64) Trial {
-		return func() (time.Duration, error) {
-			ho := filepath.Join(tmp, "ho")
-			os.RemoveAll(ho)
-			os.RemoveAll(filepath.Join(branch, "state"))
-			w, took, err := benchPush(ctx, branch, ho, gw, c.codec, c.tls, c.parallel, link, certs)
-			*wire = w
-			return took, err
-		}
-	}
+}
+
+// pushes pairs each push over loopback with the plain copy (refRow).
+func (b *datasyncBench) pushes(refRow Row, mb float64, raw int64) error {
+	const group = datasyncGroup
 	for _, c := range []pushCase{
 		{"push lz4, TLS", logfile.LZ4, true, 1},
 		{"push lz4, TLS, -parallel 4", logfile.LZ4, true, 4},
@@ -116,16 +149,20 @@ func Datasync(ctx context.Context, rows int) ([]Row, error) {
 		{"push xz, TLS (recompressed)", logfile.XZ, true, 1},
 	} {
 		var wire int64
-		err := pair(Row{Group: group, Name: c.name, Amount: mb, Unit: "MB"}, refRow, pushTrial(c, 0, &wire), copyTrial("plain", false, 0))
+		err := b.pair(Row{Group: group, Name: c.name, Amount: mb, Unit: "MB"}, refRow, b.pushTrial(c, 0, &wire), b.copyTrial("plain", false, 0))
 		if err != nil {
-			return nil, err
+			return err
 		}
-		out[len(out)-1].Note = fmt.Sprintf("%.1f MB on the wire, size ratio %.2f", float64(wire)/1e6, float64(raw)/float64(wire))
+		b.out[len(b.out)-1].Note = fmt.Sprintf("%.1f MB on the wire, size ratio %.2f", float64(wire)/1e6, float64(raw)/float64(wire))
 	}
+	return nil
+}
 
-	// Over a thin link (a 100 Mbit/s VPN, shaped in both directions by a
-	// proxy), the link is the limit for both: the comparison that matters
-	// at a branch.
+// linkPushes pairs pushes over a thin link (a 100 Mbit/s VPN, shaped in
+// both directions by a proxy) with the plain copy over the same link: the
+// link is the limit for both, the comparison that matters at a branch.
+func (b *datasyncBench) linkPushes(mb float64) error {
+	const group = datasyncGroup
 	const link = 100e6 / 8
 	linkRef := Row{Group: group, Name: "plain TCP copy, 100 Mbit/s link (reference)", Amount: mb, Unit: "MB"}
 	for _, c := range []pushCase{
@@ -133,13 +170,13 @@ func Datasync(ctx context.Context, rows int) ([]Row, error) {
 		{"push xz, TLS, 100 Mbit/s link", logfile.XZ, true, 1},
 	} {
 		var wire int64
-		err := pair(Row{Group: group, Name: c.name, Amount: mb, Unit: "MB"}, linkRef, pushTrial(c, link, &wire), copyTrial("plain-link", false, link))
+		err := b.pair(Row{Group: group, Name: c.name, Amount: mb, Unit: "MB"}, linkRef, b.pushTrial(c, link, &wire), b.copyTrial("plain-link", false, link))
 		if err != nil {
-			return nil, err
+			return err
 		}
-		out[len(out)-1].Note = fmt.Sprintf("%.1f MB on the wire", float64(wire)/1e6)
+		b.out[len(b.out)-1].Note = fmt.Sprintf("%.1f MB on the wire", float64(wire)/1e6)
 	}
-	return out, nil
+	return nil
 }
 
 // pushCase is one way of pushing: codec on the wire, TLS, uploads at once.
@@ -148,59 +185,6 @@ type pushCase struct {
 	codec    logfile.Codec
 	tls      bool
 	parallel int
-}
-
-// thinLink returns an address that forwards to target at most rate bytes
-// per second each way, like a thin VPN link; rate 0 returns target itself.
-func thinLink(target string, rate int64) (string, func(), error) {
-	if rate <= 0 {
-		return target, func() {}, nil
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, err
-	}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				d, err := net.Dial("tcp", target)
-				if err != nil {
-					return
-				}
-				defer d.Close()
-				done := make(chan struct{})
-				go func() { shapedCopy(d, c, datasync.NewLimiter(rate)); close(done) }()
-				shapedCopy(c, d, datasync.NewLimiter(rate))
-				<-done
-			}()
-		}
-	}()
-	return ln.Addr().String(), func() { ln.Close() }, nil
-}
-
-// shapedCopy copies src to dst, waiting on l before each write.
-func shapedCopy(dst, src net.Conn, l *datasync.Limiter) {
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			l.Wait(context.Background(), n)
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			if tc, ok := dst.(*net.TCPConn); ok {
-				tc.CloseWrite()
-			}
-			return
-		}
-	}
 }
 
 // benchRows writes rows of the A and U tables over four windows of
@@ -222,82 +206,6 @@ func benchRows(root, gw string, rows int) error {
 		}
 	}
 	return sp.Close()
-}
-
-// plainCopy sends the files over one TCP connection, each as its length
-// and bytes, and the receiver writes each into a file; it returns the time
-// until the receiver has closed the last one.
-func plainCopy(files []string, dst string, fsync bool, link int64) (time.Duration, error) {
-	if err := os.MkdirAll(dst, 0o755); err != nil {
-		return 0, err
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	done := make(chan error, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			done <- err
-			return
-		}
-		defer c.Close()
-		for i := 0; ; i++ {
-			var n [8]byte
-			if _, err := io.ReadFull(c, n[:]); err != nil {
-				if errors.Is(err, io.EOF) {
-					done <- nil
-				} else {
-					done <- err
-				}
-				return
-			}
-			f, err := os.Create(filepath.Join(dst, fmt.Sprint(i)))
-			if err != nil {
-				done <- err
-				return
-			}
-			_, err = io.CopyN(f, c, int64(binary.LittleEndian.Uint64(n[:])))
-			if err == nil && fsync {
-				err = f.Sync()
-			}
-			f.Close()
-			if err != nil {
-				done <- err
-				return
-			}
-		}
-	}()
-	start := time.Now()
-	addr, stop, err := thinLink(ln.Addr().String(), link)
-	if err != nil {
-		return 0, err
-	}
-	defer stop()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		return 0, err
-	}
-	for _, p := range files {
-		f, err := os.Open(p)
-		if err != nil {
-			c.Close()
-			return 0, err
-		}
-		fi, _ := f.Stat()
-		c.Write(binary.LittleEndian.AppendUint64(nil, uint64(fi.Size())))
-		_, err = io.Copy(c, f)
-		f.Close()
-		if err != nil {
-			c.Close()
-			return 0, err
-		}
-	}
-	c.Close()
-	err = <-done
-	return time.Since(start), err
 }
 
 func benchPush(ctx context.Context, branch, ho, gw string, codec logfile.Codec, useTLS bool, parallel int, link int64, certs datasync.TLSFiles) (int64, time.Duration, error) {
