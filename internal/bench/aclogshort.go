@@ -65,83 +65,108 @@ func AclogShort(bin string, sessions int, open []int) ([]Row, error) {
 	defer os.RemoveAll(dir)
 	var rows []Row
 	for _, rate := range []float64{100, 10000} {
-		capture := filepath.Join(dir, "short.pcap")
-		pkts, err := shortCapture(bin, capture, sessions, rate, 50*time.Millisecond)
+		r, err := shortRate(bin, dir, sessions, rate)
 		if err != nil {
 			return nil, err
 		}
-		note := fmt.Sprintf("%d sessions, %d packets", sessions, pkts)
-		name := func(w int) string { return fmt.Sprintf("aclog -r short sessions, %.0f/s, -workers %d", rate, w) }
-		ref := fmt.Sprintf("tshark -T fields on short sessions, %.0f/s (reference)", rate)
-		var rss int64
-		cpu := map[int][]time.Duration{}
-		trial := func(w int) Trial {
-			return func() (time.Duration, error) {
-				d, c, r, err := aclogRun(bin, dir, capture, w)
-				rss = max(rss, r)
-				cpu[w] = append(cpu[w], c)
-				return d, err
-			}
-		}
-		tshark := func() (time.Duration, error) {
-			cmd := exec.Command("tshark", "-r", capture, "-T", "fields", "-e", "frame.len", "-e", "ip.src", "-e", "ip.dst",
-				"-e", "tcp.srcport", "-e", "tcp.dstport", "-e", "http.request.method", "-e", "http.host", "-e", "http.request.uri",
-				"-e", "dns.qry.name")
-			cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
-			return timed(cmd)
-		}
-		// 2 workers and 1 side by side, alternating: the ratio is the
-		// speed-up, run by run. The CPU time says what each costs
-		// whatever else the machine is doing.
-		both, err := Pair(Row{Group: "aclog short", Name: name(2), Amount: float64(pkts), Unit: "pkts"},
-			Row{Group: "aclog short", Name: name(1), Amount: float64(pkts), Unit: "pkts", Note: note}, trial(2), trial(1))
-		if err != nil {
-			return nil, err
-		}
-		perCPU := func(w int) string {
-			c := Median(cpu[w])
-			return fmt.Sprintf("CPU %.2f s, %.0f pkts per CPU-second", c.Seconds(), float64(pkts)/c.Seconds())
-		}
-		two, one := both[0], both[1]
-		two.Note = "2 workers vs 1; " + perCPU(2)
-		one.Note += "; " + perCPU(1)
-		tsh, err := Repeat(Row{Group: "aclog short", Name: ref, Amount: float64(pkts), Unit: "pkts"}, tshark)
-		if err != nil {
-			return nil, err
-		}
-		one.Reference = ref
-		rows = append(rows, two, one, tsh,
-			Row{Group: "aclog short", Name: name(1) + ", sessions", Amount: float64(sessions), Unit: "sessions", Took: one.Took,
-				Note: fmt.Sprintf("peak RSS %d MB", rss>>20)},
-			Row{Group: "aclog short", Name: name(2) + ", sessions", Amount: float64(sessions), Unit: "sessions", Took: two.Took})
+		rows = append(rows, r...)
 	}
 	for _, n := range open {
-		// n sessions open at once: 10,000 start per second and each lasts
-		// n/10,000 s; twice n sessions in all, at least 200,000 so that
-		// start-up does not count in the cost per packet.
-		capture := filepath.Join(dir, "open.pcap")
-		dur := time.Duration(float64(n) / 10000 * float64(time.Second))
-		pkts, err := shortCapture(bin, capture, max(2*n, 200000), 10000, dur)
+		row, err := openSessions(bin, dir, n, open[0], len(rows) > 0)
 		if err != nil {
 			return nil, err
-		}
-		var rss int64
-		row, err := Repeat(Row{Group: "aclog open sessions", Name: fmt.Sprintf("aclog -r, %d sessions open, -workers 1", n),
-			Amount: float64(pkts), Unit: "pkts"}, func() (time.Duration, error) {
-			d, _, r, err := aclogRun(bin, dir, capture, 1)
-			rss = max(rss, r)
-			return d, err
-		})
-		if err != nil {
-			return nil, err
-		}
-		row.Note = fmt.Sprintf("%.0f ns/packet, peak RSS %d MB (%d bytes per open session)",
-			float64(row.Took.Nanoseconds())/float64(pkts), rss>>20, rss/int64(n))
-		if len(rows) > 0 && n != open[0] {
-			row.Reference = fmt.Sprintf("aclog -r, %d sessions open, -workers 1", open[0])
 		}
 		rows = append(rows, row)
-		os.Remove(capture)
 	}
 	return rows, nil
+}
+
+// shortRate is AclogShort at rate sessions per second: aclog with two
+// workers and one, then tshark; the rows per packet, then per session.
+func shortRate(bin, dir string, sessions int, rate float64) ([]Row, error) {
+	capture := filepath.Join(dir, "short.pcap")
+	pkts, err := shortCapture(bin, capture, sessions, rate, 50*time.Millisecond)
+	if err != nil {
+		return nil, err
+	}
+	note := fmt.Sprintf("%d sessions, %d packets", sessions, pkts)
+	name := func(w int) string { return fmt.Sprintf("aclog -r short sessions, %.0f/s, -workers %d", rate, w) }
+	ref := fmt.Sprintf("tshark -T fields on short sessions, %.0f/s (reference)", rate)
+	var rss int64
+	cpu := map[int][]time.Duration{}
+	trial := func(w int) Trial {
+		return func() (time.Duration, error) {
+			d, c, r, err := aclogRun(bin, dir, capture, w)
+			rss = max(rss, r)
+			cpu[w] = append(cpu[w], c)
+			return d, err
+		}
+	}
+	// 2 workers and 1 side by side, alternating: the ratio is the
+	// speed-up, run by run. The CPU time says what each costs
+	// whatever else the machine is doing.
+	both, err := Pair(Row{Group: "aclog short", Name: name(2), Amount: float64(pkts), Unit: "pkts"},
+		Row{Group: "aclog short", Name: name(1), Amount: float64(pkts), Unit: "pkts", Note: note}, trial(2), trial(1))
+	if err != nil {
+		return nil, err
+	}
+	perCPU := func(w int) string {
+		c := Median(cpu[w])
+		return fmt.Sprintf("CPU %.2f s, %.0f pkts per CPU-second", c.Seconds(), float64(pkts)/c.Seconds())
+	}
+	two, one := both[0], both[1]
+	two.Note = "2 workers vs 1; " + perCPU(2)
+	one.Note += "; " + perCPU(1)
+	tsh, err := Repeat(Row{Group: "aclog short", Name: ref, Amount: float64(pkts), Unit: "pkts"}, tsharkTrial(capture))
+	if err != nil {
+		return nil, err
+	}
+	one.Reference = ref
+	return []Row{two, one, tsh,
+		Row{Group: "aclog short", Name: name(1) + ", sessions", Amount: float64(sessions), Unit: "sessions", Took: one.Took,
+			Note: fmt.Sprintf("peak RSS %d MB", rss>>20)},
+		Row{Group: "aclog short", Name: name(2) + ", sessions", Amount: float64(sessions), Unit: "sessions", Took: two.Took}}, nil
+}
+
+// tsharkTrial runs tshark -T fields on capture.
+func tsharkTrial(capture string) Trial {
+	return func() (time.Duration, error) {
+		cmd := exec.Command("tshark", "-r", capture, "-T", "fields", "-e", "frame.len", "-e", "ip.src", "-e", "ip.dst",
+			"-e", "tcp.srcport", "-e", "tcp.dstport", "-e", "http.request.method", "-e", "http.host", "-e", "http.request.uri",
+			"-e", "dns.qry.name")
+		cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+		return timed(cmd)
+	}
+}
+
+// openSessions is AclogShort with n sessions open at once; its row refers
+// to the first such row (first sessions open) when not the first itself
+// and rows came before it (haveRows).
+func openSessions(bin, dir string, n, first int, haveRows bool) (Row, error) {
+	// n sessions open at once: 10,000 start per second and each lasts
+	// n/10,000 s; twice n sessions in all, at least 200,000 so that
+	// start-up does not count in the cost per packet.
+	capture := filepath.Join(dir, "open.pcap")
+	dur := time.Duration(float64(n) / 10000 * float64(time.Second))
+	pkts, err := shortCapture(bin, capture, max(2*n, 200000), 10000, dur)
+	if err != nil {
+		return Row{}, err
+	}
+	var rss int64
+	row, err := Repeat(Row{Group: "aclog open sessions", Name: fmt.Sprintf("aclog -r, %d sessions open, -workers 1", n),
+		Amount: float64(pkts), Unit: "pkts"}, func() (time.Duration, error) {
+		d, _, r, err := aclogRun(bin, dir, capture, 1)
+		rss = max(rss, r)
+		return d, err
+	})
+	if err != nil {
+		return Row{}, err
+	}
+	row.Note = fmt.Sprintf("%.0f ns/packet, peak RSS %d MB (%d bytes per open session)",
+		float64(row.Took.Nanoseconds())/float64(pkts), rss>>20, rss/int64(n))
+	if haveRows && n != first {
+		row.Reference = fmt.Sprintf("aclog -r, %d sessions open, -workers 1", first)
+	}
+	os.Remove(capture)
+	return row, nil
 }
