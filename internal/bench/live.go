@@ -149,6 +149,12 @@ func (v veth) highestRate(bin, dir, capture string, workers int) (best liveTrial
 			hi = mid
 		}
 	}
+	return best, rateNote(best, fail, senderBound), nil
+}
+
+// rateNote is highestRate's note: on the best trial, on the sender when it
+// limited, and on the lowest rate aclog did not keep up with.
+func rateNote(best, fail liveTrial, senderBound bool) string {
 	var notes []string
 	if best.sent > 0 {
 		notes = append(notes, best.describe())
@@ -159,7 +165,7 @@ func (v veth) highestRate(bin, dir, capture string, workers int) (best liveTrial
 	if fail.rate > 0 {
 		notes = append(notes, fmt.Sprintf("at %d/s asked: %s", fail.rate, fail.verdict()))
 	}
-	return best, strings.Join(notes, "; "), nil
+	return strings.Join(notes, "; ")
 }
 
 // liveTrial is one rate sent into the veth while aclog captured.
