@@ -49,23 +49,8 @@ func runHosts(ctx context.Context, db *sql.DB, r Request) (*Report, error) {
 		if !have[name] {
 			continue
 		}
-		w := []string{"`ts` >= ?", "`ts` < ?"}
-		args = append(args, a.Format(tsLayout), b.Format(tsLayout))
-		if r.Gateway != "" {
-			w = append(w, "`gw` = ?")
-			args = append(args, r.Gateway)
-		}
-		for _, sc := range []struct {
-			col string
-			vs  []string
-		}{{"gw", r.ScopeGateways}, {"grp", r.ScopeGroups}} {
-			if len(sc.vs) > 0 {
-				w = append(w, "`"+sc.col+"` IN (?"+strings.Repeat(", ?", len(sc.vs)-1)+")")
-				for _, v := range sc.vs {
-					args = append(args, []byte(v))
-				}
-			}
-		}
+		w, dayArgs := hostsWhere(r, a, b)
+		args = append(args, dayArgs...)
 		subs = append(subs, fmt.Sprintf("SELECT %s AS `k`, SUM(`repeat_count`) AS `requests`, SUM(`resp_body_bytes`) AS `resp_body_bytes` FROM %s WHERE %s GROUP BY `k`",
 			key, from(name), strings.Join(w, " AND ")))
 	}
@@ -74,33 +59,63 @@ func runHosts(ctx context.Context, db *sql.DB, r Request) (*Report, error) {
 	rep.Measures = []string{"requests", "resp_body_bytes"}
 	s := Series{Name: "requests"}
 	if len(subs) > 0 {
-		q := "SELECT `k`, CAST(SUM(`requests`) AS UNSIGNED), CAST(COALESCE(SUM(`resp_body_bytes`), 0) AS UNSIGNED) FROM (" +
-			strings.Join(subs, " UNION ALL ") + fmt.Sprintf(") x GROUP BY `k` ORDER BY 2 DESC, 1 LIMIT %d", r.Top)
-		rows, err := db.QueryContext(ctx, q, args...)
-		if err != nil {
-			return nil, fmt.Errorf("top %s: %w", r.Kind.Name, err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var k sql.NullString
-			var n, bytes uint64
-			if err := rows.Scan(&k, &n, &bytes); err != nil {
-				return nil, fmt.Errorf("top %s: %w", r.Kind.Name, err)
-			}
-			name := "(none)"
-			if k.Valid {
-				name = k.String
-			}
-			rep.Categories = append(rep.Categories, name)
-			s.Data = append(s.Data, n)
-			rep.Rows = append(rep.Rows, []string{name, strconv.FormatUint(n, 10), strconv.FormatUint(bytes, 10)})
-		}
-		if err := rows.Err(); err != nil {
+		if err := topHosts(ctx, db, r, subs, args, rep, &s); err != nil {
 			return nil, err
 		}
 	}
 	rep.Series = []Series{s}
 	return rep, nil
+}
+
+// hostsWhere is the WHERE of one day's scan, from a to b, and its args:
+// the request's gateway and scope.
+func hostsWhere(r Request, a, b time.Time) ([]string, []any) {
+	var args []any
+	w := []string{"`ts` >= ?", "`ts` < ?"}
+	args = append(args, a.Format(tsLayout), b.Format(tsLayout))
+	if r.Gateway != "" {
+		w = append(w, "`gw` = ?")
+		args = append(args, r.Gateway)
+	}
+	for _, sc := range []struct {
+		col string
+		vs  []string
+	}{{"gw", r.ScopeGateways}, {"grp", r.ScopeGroups}} {
+		if len(sc.vs) > 0 {
+			w = append(w, "`"+sc.col+"` IN (?"+strings.Repeat(", ?", len(sc.vs)-1)+")")
+			for _, v := range sc.vs {
+				args = append(args, []byte(v))
+			}
+		}
+	}
+	return w, args
+}
+
+// topHosts runs the days' scans (subs, with args) as one query and adds
+// the top r.Top to rep and s.
+func topHosts(ctx context.Context, db *sql.DB, r Request, subs []string, args []any, rep *Report, s *Series) error {
+	q := "SELECT `k`, CAST(SUM(`requests`) AS UNSIGNED), CAST(COALESCE(SUM(`resp_body_bytes`), 0) AS UNSIGNED) FROM (" +
+		strings.Join(subs, " UNION ALL ") + fmt.Sprintf(") x GROUP BY `k` ORDER BY 2 DESC, 1 LIMIT %d", r.Top)
+	rows, err := db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("top %s: %w", r.Kind.Name, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k sql.NullString
+		var n, bytes uint64
+		if err := rows.Scan(&k, &n, &bytes); err != nil {
+			return fmt.Errorf("top %s: %w", r.Kind.Name, err)
+		}
+		name := "(none)"
+		if k.Valid {
+			name = k.String
+		}
+		rep.Categories = append(rep.Categories, name)
+		s.Data = append(s.Data, n)
+		rep.Rows = append(rep.Rows, []string{name, strconv.FormatUint(n, 10), strconv.FormatUint(bytes, 10)})
+	}
+	return rows.Err()
 }
 
 const tsLayout = "2006-01-02 15:04:05.000000"
