@@ -116,7 +116,15 @@ func run(ctx context.Context, db *sql.DB, qs []labeled, nlabels int) ([]answer, 
 		return nil, nil, nil, fmt.Errorf("report query: %w", err)
 	}
 	defer rows.Close()
-	nd, nm := len(first.Dims), len(first.Source.Measures)
+	if err := mergeRows(rows, out, len(first.Dims), len(first.Source.Measures)); err != nil {
+		return nil, nil, nil, err
+	}
+	return out, parts, first, rows.Err()
+}
+
+// mergeRows scans rows of nd dimensions and nm measures, each labelled,
+// into out, adding up the sums of rows of the same label and dimensions.
+func mergeRows(rows *sql.Rows, out []answer, nd, nm int) error {
 	for rows.Next() {
 		var label int
 		r := rollup.Row{Dims: make([]sql.NullString, nd), Sums: make([]uint64, nm)}
@@ -128,7 +136,7 @@ func run(ctx context.Context, db *sql.DB, qs []labeled, nlabels int) ([]answer, 
 			ptrs = append(ptrs, &r.Sums[i])
 		}
 		if err := rows.Scan(ptrs...); err != nil {
-			return nil, nil, nil, fmt.Errorf("report query: %w", err)
+			return fmt.Errorf("report query: %w", err)
 		}
 		key := dimKey(r.Dims)
 		if old := out[label].rows[key]; old != nil {
@@ -139,7 +147,7 @@ func run(ctx context.Context, db *sql.DB, qs []labeled, nlabels int) ([]answer, 
 			out[label].rows[key] = &r
 		}
 	}
-	return out, parts, first, rows.Err()
+	return nil
 }
 
 func dimKey(ds []sql.NullString) string {
