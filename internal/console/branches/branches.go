@@ -57,17 +57,8 @@ func Read(root string, now time.Time) (*Status, error) {
 		st.DiskTotal = fsst.Blocks * uint64(fsst.Bsize)
 		st.DiskFree = fsst.Bavail * uint64(fsst.Bsize)
 	}
-	files := map[string][2]int64{}
-	err := logfile.WalkSync(root, func(path string, n logfile.Name) error {
-		c := files[n.Gateway]
-		c[0]++
-		if fi, err := os.Stat(path); err == nil {
-			c[1] += fi.Size()
-		}
-		files[n.Gateway] = c
-		return nil
-	})
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	files, err := syncFiles(root)
+	if err != nil {
 		return nil, err
 	}
 	gws, err := datasync.ReadServerState(root)
@@ -97,6 +88,40 @@ func Read(root string, now time.Time) (*Status, error) {
 		}
 	}
 	sort.Slice(st.Gateways, func(i, j int) bool { return st.Gateways[i].Gateway < st.Gateways[j].Gateway })
+	st.pendingLoads(root, now)
+	if _, err := os.Stat(dataroot.Root(root).PushState()); err == nil {
+		cs, err := datasync.ReadClientStatus(root, "")
+		if err != nil {
+			st.ClientErr = err.Error()
+		} else {
+			st.Client = cs
+		}
+	}
+	return st, nil
+}
+
+// syncFiles counts the sync_files under root per gateway: how many, and
+// their bytes. A root without sync_files has none.
+func syncFiles(root string) (map[string][2]int64, error) {
+	files := map[string][2]int64{}
+	err := logfile.WalkSync(root, func(path string, n logfile.Name) error {
+		c := files[n.Gateway]
+		c[0]++
+		if fi, err := os.Stat(path); err == nil {
+			c[1] += fi.Size()
+		}
+		files[n.Gateway] = c
+		return nil
+	})
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	return files, nil
+}
+
+// pendingLoads counts the load_files waiting under root and the age of the
+// oldest.
+func (st *Status) pendingLoads(root string, now time.Time) {
 	if entries, err := os.ReadDir(logfile.LoadDir(root)); err == nil {
 		for _, e := range entries {
 			if filepath.Ext(e.Name()) != logfile.LoadExt {
@@ -108,13 +133,4 @@ func Read(root string, now time.Time) (*Status, error) {
 			}
 		}
 	}
-	if _, err := os.Stat(dataroot.Root(root).PushState()); err == nil {
-		cs, err := datasync.ReadClientStatus(root, "")
-		if err != nil {
-			st.ClientErr = err.Error()
-		} else {
-			st.Client = cs
-		}
-	}
-	return st, nil
 }
