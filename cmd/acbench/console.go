@@ -49,32 +49,8 @@ func consoleBench(ctx context.Context, db *sql.DB, aRows, uRows int) ([]bench.Ro
 	}
 	drop() // left by an interrupted run
 	defer drop()
-	const windows = 24 * 12
-	for _, g := range []struct {
-		letter string
-		n      int
-		seed   uint64
-	}{{"A", aRows, 11}, {"U", uRows, 12}} {
-		if _, err := rowgen.Grouped(rowgen.GroupedConfig{Root: root, Gateway: gw, Seed: g.seed, Start: day, Windows: windows,
-			RowsPerWindow: (g.n + windows - 1) / windows, Letters: g.letter, Users: 2000, Apps: 60}); err != nil {
-			return nil, fmt.Errorf("generate %s: %w", g.letter, err)
-		}
-	}
-	l, err := loader.New(loader.Config{Root: root, Keep: true}, db)
-	if err != nil {
+	if err := consoleDay(ctx, db, root, gw, day, aRows, uRows); err != nil {
 		return nil, err
-	}
-	_, err = l.RunOnce(ctx)
-	l.Close()
-	if err != nil {
-		return nil, fmt.Errorf("load: %w", err)
-	}
-	ro, err := rollup.New(rollup.Config{Root: root}, db)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := ro.RunOnce(ctx); err != nil {
-		return nil, fmt.Errorf("roll up: %w", err)
 	}
 	var nA, nU int64
 	db.QueryRowContext(ctx, "SELECT COUNT(*) FROM A"+ymd).Scan(&nA)
@@ -142,22 +118,7 @@ func reportRows(ctx context.Context, db *sql.DB, day time.Time, n int64) ([]benc
 			by = ""
 		}
 		q := rollup.Query{Table: 'A', By: by, From: req.From, To: req.To, OrderBy: "bytes_down", Top: 10, RawOnly: true}
-		ref := func() (time.Duration, error) {
-			s := time.Now()
-			_, raw, err := rollup.Answer(ctx, db, q)
-			took := time.Since(s)
-			if err != nil {
-				return 0, err
-			}
-			var got uint64
-			for _, r := range raw {
-				got += r.Sums[1] // bytes_down
-			}
-			if got != want {
-				return 0, fmt.Errorf("report %s: raw rows sum %d bytes_down, rollups %d", kind, got, want)
-			}
-			return took, nil
-		}
+		ref := rawReportTrial(ctx, db, q, kind, want)
 		r, err := bench.Pair(
 			bench.Row{Group: "console", Name: fmt.Sprintf("%s report, day of A, rollups", kind), Amount: 1, Unit: "reports",
 				Note: fmt.Sprintf("server time, median of 11; reads %d table(s)", len(first.Parts))},
@@ -217,27 +178,7 @@ func searchRows(ctx context.Context, db *sql.DB, day time.Time, n int64) ([]benc
 			}
 			return took, err
 		}
-		raw := func() (time.Duration, error) {
-			s := time.Now()
-			var got int64
-			if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM U"+ymd+c.where).Scan(&got); err != nil {
-				return 0, err
-			}
-			rs, err := db.QueryContext(ctx, "SELECT * FROM U"+ymd+c.where+" ORDER BY ts DESC LIMIT 50")
-			if err != nil {
-				return 0, err
-			}
-			k := 0
-			for rs.Next() {
-				k++
-			}
-			rs.Close()
-			took := time.Since(s)
-			if got != total || k != int(min(total, 50)) {
-				return 0, fmt.Errorf("raw search %s: %d rows, %d shown", c.name, got, k)
-			}
-			return took, rs.Err()
-		}
+		raw := rawSearchTrial(ctx, db, "U"+ymd+c.where, c.name, total)
 		ref := bench.Row{Group: "console", Name: "search " + c.name + ", raw SQL (reference)", Amount: 1, Unit: "pages",
 			Note: "COUNT(*) + ORDER BY ts DESC LIMIT 50, one statement each"}
 		r, err := bench.Pair(bench.Row{Group: "console", Name: "search page 1, " + c.name, Amount: 1, Unit: "pages",
@@ -253,4 +194,84 @@ func searchRows(ctx context.Context, db *sql.DB, day time.Time, n int64) ([]benc
 		rows = append(rows, r[0], cr, r[1])
 	}
 	return rows, nil
+}
+
+// consoleDay generates the day's aRows A rows and uRows U rows of gateway
+// gw into sync_files under root, loads them into db and rolls them up.
+func consoleDay(ctx context.Context, db *sql.DB, root, gw string, day time.Time, aRows, uRows int) error {
+	const windows = 24 * 12
+	for _, g := range []struct {
+		letter string
+		n      int
+		seed   uint64
+	}{{"A", aRows, 11}, {"U", uRows, 12}} {
+		if _, err := rowgen.Grouped(rowgen.GroupedConfig{Root: root, Gateway: gw, Seed: g.seed, Start: day, Windows: windows,
+			RowsPerWindow: (g.n + windows - 1) / windows, Letters: g.letter, Users: 2000, Apps: 60}); err != nil {
+			return fmt.Errorf("generate %s: %w", g.letter, err)
+		}
+	}
+	l, err := loader.New(loader.Config{Root: root, Keep: true}, db)
+	if err != nil {
+		return err
+	}
+	_, err = l.RunOnce(ctx)
+	l.Close()
+	if err != nil {
+		return fmt.Errorf("load: %w", err)
+	}
+	ro, err := rollup.New(rollup.Config{Root: root}, db)
+	if err != nil {
+		return err
+	}
+	if _, err := ro.RunOnce(ctx); err != nil {
+		return fmt.Errorf("roll up: %w", err)
+	}
+	return nil
+}
+
+// rawReportTrial answers q from the raw rows and checks it sums to want
+// bytes_down, the rollups' answer to the kind report.
+func rawReportTrial(ctx context.Context, db *sql.DB, q rollup.Query, kind string, want uint64) bench.Trial {
+	return func() (time.Duration, error) {
+		s := time.Now()
+		_, raw, err := rollup.Answer(ctx, db, q)
+		took := time.Since(s)
+		if err != nil {
+			return 0, err
+		}
+		var got uint64
+		for _, r := range raw {
+			got += r.Sums[1] // bytes_down
+		}
+		if got != want {
+			return 0, fmt.Errorf("report %s: raw rows sum %d bytes_down, rollups %d", kind, got, want)
+		}
+		return took, nil
+	}
+}
+
+// rawSearchTrial is a search's first page in raw SQL on from (a table and
+// its WHERE): the COUNT(*) and the 50 newest rows, checked against total.
+func rawSearchTrial(ctx context.Context, db *sql.DB, from, name string, total int64) bench.Trial {
+	return func() (time.Duration, error) {
+		s := time.Now()
+		var got int64
+		if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+from).Scan(&got); err != nil {
+			return 0, err
+		}
+		rs, err := db.QueryContext(ctx, "SELECT * FROM "+from+" ORDER BY ts DESC LIMIT 50")
+		if err != nil {
+			return 0, err
+		}
+		k := 0
+		for rs.Next() {
+			k++
+		}
+		rs.Close()
+		took := time.Since(s)
+		if got != total || k != int(min(total, 50)) {
+			return 0, fmt.Errorf("raw search %s: %d rows, %d shown", name, got, k)
+		}
+		return took, rs.Err()
+	}
 }
