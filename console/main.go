@@ -12,6 +12,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"strings"
@@ -113,22 +114,28 @@ func run(args []string) error {
 		shards.Watch(ctx, set, log)
 	}
 	cfg.DB = db
+	return serve(ctx, log, &common, cfg, *listen, *cert, *key, *insecure)
+}
+
+// serve runs the console of cfg on listen, over TLS with cert and key
+// unless insecure, until ctx ends.
+func serve(ctx context.Context, log *slog.Logger, common *daemon.Common, cfg web.Config, listen, cert, key string, insecure bool) error {
 	srv, err := web.New(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	var tlsCfg *tls.Config
-	if !*insecure {
-		if tlsCfg, err = web.TLSConfig(*cert, *key); err != nil {
+	if !insecure {
+		if tlsCfg, err = web.TLSConfig(cert, key); err != nil {
 			return err
 		}
 	}
-	ln, err := net.Listen("tcp", *listen)
+	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return err
 	}
 	scheme := "https"
-	if *insecure {
+	if insecure {
 		scheme = "http"
 	}
 	log.Info("serving", "url", scheme+"://"+ln.Addr().String()+"/", "data", common.Data)
@@ -184,26 +191,7 @@ func userCmd(args []string) error {
 	}
 	switch verb {
 	case "add":
-		u := account.User{Name: *name, Role: account.Role(*role)}
-		if *gws != "" {
-			u.Gateways = strings.Split(*gws, ",")
-		}
-		if *groups != "" {
-			u.Groups = strings.Split(*groups, ";")
-		}
-		pw, generated, err := password(*pwFile)
-		if err != nil {
-			return err
-		}
-		if err := store.Put(ctx, u, pw); err != nil {
-			return err
-		}
-		if generated {
-			fmt.Printf("user %s (%s) password: %s\n", u.Name, u.Role, pw)
-		} else {
-			fmt.Printf("user %s (%s) stored\n", u.Name, u.Role)
-		}
-		return nil
+		return addUser(ctx, store, *name, *role, *gws, *groups, *pwFile)
 	case "delete":
 		return store.Delete(ctx, *name)
 	case "list":
@@ -217,6 +205,32 @@ func userCmd(args []string) error {
 		return nil
 	}
 	return fmt.Errorf("user %s: want add, delete or list", verb)
+}
+
+// addUser creates or replaces the user name with role, limited to gws
+// (comma separated) and groups (; separated) when given, with the password
+// of pwFile or, without it, one generated and printed.
+func addUser(ctx context.Context, store *account.Store, name, role, gws, groups, pwFile string) error {
+	u := account.User{Name: name, Role: account.Role(role)}
+	if gws != "" {
+		u.Gateways = strings.Split(gws, ",")
+	}
+	if groups != "" {
+		u.Groups = strings.Split(groups, ";")
+	}
+	pw, generated, err := password(pwFile)
+	if err != nil {
+		return err
+	}
+	if err := store.Put(ctx, u, pw); err != nil {
+		return err
+	}
+	if generated {
+		fmt.Printf("user %s (%s) password: %s\n", u.Name, u.Role, pw)
+	} else {
+		fmt.Printf("user %s (%s) stored\n", u.Name, u.Role)
+	}
+	return nil
 }
 
 func password(file string) (string, bool, error) {
