@@ -5,8 +5,10 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
+	"log/slog"
 	"os"
 	"runtime/debug"
 	"strings"
@@ -133,7 +135,12 @@ func run(args []string) error {
 		return err
 	}
 	defer lock.Release()
+	return runPipeline(ctx, log, &common, cfg, disk, p)
+}
 
+// runPipeline runs p, with the pruner of disk beside it when capturing
+// live or following a directory, until the captures end or ctx does.
+func runPipeline(ctx context.Context, log *slog.Logger, common *daemon.Common, cfg pipeline.Config, disk retention.Watermarks, p *pipeline.Pipeline) error {
 	// Live capture runs for months: keep the disk under its watermarks.
 	// Reading files (-r) writes past days, which must not be pruned
 	// under it; following a directory (-watch) writes today's.
@@ -147,7 +154,7 @@ func run(args []string) error {
 	}
 	log.Info("aclog started", common.ConfigAttr(), "data", cfg.Root, "gateway", cfg.Gateway, "files", len(cfg.Files), "iface", cfg.Iface, "watch", cfg.Watch,
 		"compress", cfg.Codec.String(), "high_performance", cfg.HighPerformance)
-	err = p.Run(ctx)
+	err := p.Run(ctx)
 	log.Info("aclog stopped", p.StatsLine()...)
 	if s := p.Snapshot(); err == nil && len(cfg.Files) > 0 && s.BadFiles == len(cfg.Files) {
 		return errors.New("no capture file could be read")
