@@ -114,13 +114,18 @@ func run(args []string) error {
 		return loadOnce(ctx, l, log)
 	}
 
+	return loadRoot(ctx, log, &common, cfg, l, &shards, set)
+}
+
+// loadRoot runs the loader l until ctx ends, watching the shards of set.
+func loadRoot(ctx context.Context, log *slog.Logger, common *daemon.Common, cfg loader.Config, l *loader.Loader, shards *shard.Flag, set *shard.Set) error {
 	if err := common.Observe(ctx, log, l.Register, l.StatsLine); err != nil {
 		return err
 	}
 	log.Info("loader started", append([]any{common.ConfigAttr(), "data", cfg.Root, "keep_files", cfg.Keep, "interval", cfg.Interval},
 		cfg.Disk.Attrs(cfg.KeepDays)...)...)
 	shards.Watch(ctx, set, log)
-	err = l.Run(ctx)
+	err := l.Run(ctx)
 	log.Info("loader stopped", "files", l.Stats().Files.Load(), "rows", l.Stats().Rows.Load())
 	return err
 }

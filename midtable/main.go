@@ -123,6 +123,12 @@ func run(args []string) error {
 		log.Info("rebuilt", "day", *day, "blocks", res.Blocks, "files", res.Files, "rows", res.Rows, "rollup_rows", res.TableRows)
 		return err
 	}
+	return rollRoot(ctx, log, &common, cfg, r, &shards, set, *once)
+}
+
+// rollRoot takes the root's lock and rolls up: what is pending when once,
+// else until ctx ends, watching the shards of set.
+func rollRoot(ctx context.Context, log *slog.Logger, common *daemon.Common, cfg rollup.Config, r *rollup.Roller, shards *shard.Flag, set *shard.Set, once bool) error {
 	// One rolling midtable per root (-rebuild and -check may run beside
 	// it: they take the database's table locks).
 	lock, err := rootlock.Acquire(cfg.Root, "midtable")
@@ -130,11 +136,11 @@ func run(args []string) error {
 		return err
 	}
 	defer lock.Release()
-	if *once {
+	if once {
 		return rollOnce(ctx, r, log)
 	}
 	shards.Watch(ctx, set, log)
-	return roll(ctx, &common, cfg, r)
+	return roll(ctx, common, cfg, r)
 }
 
 // checkDay prints each rollup of day that differs from its raw tables.
