@@ -64,19 +64,11 @@ func UnpackFS(fsys fileutil.FS, path, dir string, lim Limits) (Unpacked, error) 
 	if lim.MaxEntry <= 0 || lim.MaxEntry > MaxEntrySize {
 		lim.MaxEntry = MaxEntrySize
 	}
-	f, err := os.Open(path)
+	f, b, err := openBundle(path)
 	if err != nil {
-		return Unpacked{}, fmt.Errorf("xbundle: %w", err)
+		return Unpacked{}, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return Unpacked{}, fmt.Errorf("xbundle: %w", err)
-	}
-	b := &Reader{r: f, size: fi.Size()}
-	if err := b.checkHeader(); err != nil {
-		return Unpacked{}, &ContentError{Err: fmt.Errorf("%s: %w", path, err)}
-	}
 	// The staging directory is beside the bundle, so that a refused
 	// bundle leaves not even a directory where contents go.
 	// It needs no fsync: after a cut the bundle is unpacked again.
@@ -84,62 +76,109 @@ func UnpackFS(fsys fileutil.FS, path, dir string, lim Limits) (Unpacked, error) 
 	if err := fsys.MkdirAll(stage); err != nil {
 		return Unpacked{}, fmt.Errorf("xbundle: %w", err)
 	}
-	var res Unpacked
-	var names []string
-	staged := make(map[string]bool)
-	defer func() {
-		for name := range staged {
-			fsys.Remove(filepath.Join(stage, name))
-		}
-		fsys.Remove(stage)
-	}()
-	walkErr := b.walk(func(e Entry) error {
-		name := e.Hex()
-		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
-			return nil
-		}
-		if staged[name] {
-			return nil // listed twice
-		}
-		if e.Size > lim.MaxEntry {
-			return &ContentError{Entry: name, Err: fmt.Errorf("content of %d bytes is over the %d byte limit", e.Size, lim.MaxEntry)}
-		}
-		if lim.MaxTotal > 0 && res.Bytes+e.Size > lim.MaxTotal {
-			return fmt.Errorf("xbundle: %s: %w (%d bytes)", path, ErrTooMuch, lim.MaxTotal)
-		}
-		staged[name] = true
-		if err := b.extract(fsys, e, filepath.Join(stage, name)); err != nil {
-			return err
-		}
-		names = append(names, name)
-		res.Bytes += e.Size
-		return nil
-	})
+	u := &unpacking{fsys: fsys, b: b, path: path, dir: dir, stage: stage, lim: lim, staged: make(map[string]bool)}
+	defer u.removeStaged()
+	walkErr := b.walk(u.stageEntry)
 	var ce *CorruptionError
 	if walkErr != nil && !errors.As(walkErr, &ce) {
 		return Unpacked{}, walkErr
 	}
-	if len(names) > 0 {
-		if err := fileutil.MkdirAllFS(fsys, dir); err != nil {
+	if res, err := u.install(); err != nil {
+		return res, err
+	}
+	if walkErr != nil {
+		return u.res, fmt.Errorf("%s: %w", path, walkErr)
+	}
+	return u.res, nil
+}
+
+// openBundle opens the bundle at path and checks its header. The caller
+// closes the file.
+func openBundle(path string) (*os.File, *Reader, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("xbundle: %w", err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("xbundle: %w", err)
+	}
+	b := &Reader{r: f, size: fi.Size()}
+	if err := b.checkHeader(); err != nil {
+		f.Close()
+		return nil, nil, &ContentError{Err: fmt.Errorf("%s: %w", path, err)}
+	}
+	return f, b, nil
+}
+
+// unpacking is one UnpackFS under way: the entries staged so far, and
+// what renaming them into dir will have written.
+type unpacking struct {
+	fsys             fileutil.FS
+	b                *Reader
+	path, dir, stage string
+	lim              Limits
+	res              Unpacked
+	names            []string        // staged, in bundle order
+	staged           map[string]bool // staged and not yet renamed
+}
+
+// stageEntry extracts one entry into the staging directory, unless dir
+// has it already or the bundle listed it before.
+func (u *unpacking) stageEntry(e Entry) error {
+	name := e.Hex()
+	if _, err := os.Stat(filepath.Join(u.dir, name)); err == nil {
+		return nil
+	}
+	if u.staged[name] {
+		return nil // listed twice
+	}
+	if e.Size > u.lim.MaxEntry {
+		return &ContentError{Entry: name, Err: fmt.Errorf("content of %d bytes is over the %d byte limit", e.Size, u.lim.MaxEntry)}
+	}
+	if u.lim.MaxTotal > 0 && u.res.Bytes+e.Size > u.lim.MaxTotal {
+		return fmt.Errorf("xbundle: %s: %w (%d bytes)", u.path, ErrTooMuch, u.lim.MaxTotal)
+	}
+	u.staged[name] = true
+	if err := u.b.extract(u.fsys, e, filepath.Join(u.stage, name)); err != nil {
+		return err
+	}
+	u.names = append(u.names, name)
+	u.res.Bytes += e.Size
+	return nil
+}
+
+// install renames the staged contents into dir and fsyncs dir. On error
+// it returns what UnpackFS returns.
+func (u *unpacking) install() (Unpacked, error) {
+	if len(u.names) > 0 {
+		if err := fileutil.MkdirAllFS(u.fsys, u.dir); err != nil {
 			return Unpacked{}, fmt.Errorf("xbundle: %w", err)
 		}
 	}
-	for _, name := range names {
-		if err := fsys.Rename(filepath.Join(stage, name), filepath.Join(dir, name)); err != nil {
-			return res, fmt.Errorf("xbundle: unpack %s: %w", name, err)
+	for _, name := range u.names {
+		if err := u.fsys.Rename(filepath.Join(u.stage, name), filepath.Join(u.dir, name)); err != nil {
+			return u.res, fmt.Errorf("xbundle: unpack %s: %w", name, err)
 		}
-		delete(staged, name)
-		res.Entries++
+		delete(u.staged, name)
+		u.res.Entries++
 	}
-	if len(names) > 0 {
-		if err := fileutil.SyncDirFS(fsys, dir); err != nil {
-			return res, fmt.Errorf("xbundle: %w", err)
+	if len(u.names) > 0 {
+		if err := fileutil.SyncDirFS(u.fsys, u.dir); err != nil {
+			return u.res, fmt.Errorf("xbundle: %w", err)
 		}
 	}
-	if walkErr != nil {
-		return res, fmt.Errorf("%s: %w", path, walkErr)
+	return u.res, nil
+}
+
+// removeStaged removes what was staged and not renamed, and the staging
+// directory.
+func (u *unpacking) removeStaged() {
+	for name := range u.staged {
+		u.fsys.Remove(filepath.Join(u.stage, name))
 	}
-	return res, nil
+	u.fsys.Remove(u.stage)
 }
 
 // extract streams an entry's content to dst (fsynced), checking its data
