@@ -191,19 +191,10 @@ const (
 
 // row adds one row to out.
 func (a *aggregator) row(out agg, row []byte) rowResult {
-	f := a.fields[:0]
-	start := 0
-	for i, c := range row {
-		if c == '\t' {
-			f = append(f, [2]int{start, i})
-			start = i + 1
-			if len(f) > a.p.nfields {
-				return rowBad
-			}
-		}
+	f, ok := a.split(row)
+	if !ok {
+		return rowBad
 	}
-	f = append(f, [2]int{start, len(row)})
-	a.fields = f
 	if len(f) != a.p.nfields {
 		// A row an older aclog wrote (schema.Layout) counts as it does
 		// once loaded: upgraded (old U rows stand for one request).
@@ -217,22 +208,69 @@ func (a *aggregator) row(out agg, row []byte) rowResult {
 		a.up = up
 		return a.row(out, slices.Clip(up))
 	}
-	ts := row[f[a.p.tsField][0]:f[a.p.tsField][1]]
+	minute, res := a.minute(row[f[a.p.tsField][0]:f[a.p.tsField][1]])
+	if res != rowOK {
+		return res
+	}
+	key := a.appendKey(append(a.key[:0], byte(minute/30)), row, f)
+	a.key = key
+	s := out[string(key)]
+	if s == nil {
+		s = new(sums)
+		out[string(key)] = s
+	}
+	for i, fi := range a.p.measure {
+		if fi < 0 {
+			s[i]++
+			continue
+		}
+		s[i] += parseUint(row[f[fi][0]:f[fi][1]], a.p.measMax[i])
+	}
+	return rowOK
+}
+
+// split cuts row at its tabs into a.fields; false when it has more fields
+// than the table.
+func (a *aggregator) split(row []byte) ([][2]int, bool) {
+	f := a.fields[:0]
+	start := 0
+	for i, c := range row {
+		if c == '\t' {
+			f = append(f, [2]int{start, i})
+			start = i + 1
+			if len(f) > a.p.nfields {
+				return nil, false
+			}
+		}
+	}
+	f = append(f, [2]int{start, len(row)})
+	a.fields = f
+	return f, true
+}
+
+// minute is the minute into the block of the row time ts; rowBad when ts
+// is not one, rowStray when it is outside the block.
+func (a *aggregator) minute(ts []byte) (int, rowResult) {
 	// 2026-11-21 13:05:00.000000: the files write wall-clock local time,
 	// which is what buckets are made of.
 	if len(ts) < 16 || ts[10] != ' ' || ts[13] != ':' {
-		return rowBad
+		return 0, rowBad
 	}
 	hh, ok1 := twoDigits(ts[11:13])
 	mm, ok2 := twoDigits(ts[14:16])
 	if !ok1 || !ok2 || hh > 23 || mm > 59 {
-		return rowBad
+		return 0, rowBad
 	}
 	minute := hh*60 + mm - a.block.Index*BlockMinutes
 	if !bytes.Equal(ts[:10], a.day) || minute < 0 || minute >= BlockMinutes {
-		return rowStray
+		return 0, rowStray
 	}
-	key := append(a.key[:0], byte(minute/30))
+	return minute, rowOK
+}
+
+// appendKey appends to key the row's dimension values (fields f), each
+// unescaped and cut as its column would hold it.
+func (a *aggregator) appendKey(key, row []byte, f [][2]int) []byte {
 	for i, fi := range a.p.dimField {
 		v := row[f[fi][0]:f[fi][1]]
 		if len(v) == 2 && v[0] == '\\' && v[1] == 'N' {
@@ -250,20 +288,7 @@ func (a *aggregator) row(out agg, row []byte) rowResult {
 		key = binary.AppendUvarint(key, uint64(len(v)))
 		key = append(key, v...)
 	}
-	a.key = key
-	s := out[string(key)]
-	if s == nil {
-		s = new(sums)
-		out[string(key)] = s
-	}
-	for i, fi := range a.p.measure {
-		if fi < 0 {
-			s[i]++
-			continue
-		}
-		s[i] += parseUint(row[f[fi][0]:f[fi][1]], a.p.measMax[i])
-	}
-	return rowOK
+	return key
 }
 
 func twoDigits(b []byte) (int, bool) {
