@@ -128,23 +128,7 @@ func (f *Front) Sync(ctx context.Context) error {
 		return err
 	}
 	m := f.set.Map()
-	var mu sync.Mutex
-	onShard := map[string]map[string]bool{} // table -> shards that have it
-	errs := f.set.Each(ctx, func(ctx context.Context, name string, db *sql.DB) error {
-		tables, err := mariadb.Tables(ctx, db)
-		mu.Lock()
-		defer mu.Unlock()
-		for _, t := range tables {
-			if _, _, ok := localDDL(t); !ok {
-				continue
-			}
-			if onShard[t] == nil {
-				onShard[t] = map[string]bool{}
-			}
-			onShard[t][name] = true
-		}
-		return err
-	})
+	onShard, errs := f.shardTables(ctx)
 	have, err := mariadb.Tables(ctx, fdb)
 	if err != nil {
 		return fmt.Errorf("spider front: %w", err)
@@ -160,34 +144,7 @@ func (f *Front) Sync(ctx context.Context) error {
 	sort.Strings(names)
 	var all []error
 	for _, t := range names {
-		day, partitioned := tableDay(t)
-		shards := []string{m.Default}
-		if partitioned {
-			shards = m.ShardsOf(day)
-		}
-		complete := true
-		for _, s := range shards {
-			if onShard[t][s] {
-				continue
-			}
-			if err := f.createOnShard(ctx, s, t); err != nil {
-				complete = false
-				all = append(all, err)
-			}
-		}
-		if onFront[t] || !complete {
-			continue
-		}
-		ddl, err := DDL(m, t, day)
-		if err != nil {
-			all = append(all, err)
-			continue
-		}
-		if _, err := fdb.ExecContext(ctx, ddl); err != nil {
-			all = append(all, fmt.Errorf("spider front: create %s: %w", t, err))
-			continue
-		}
-		f.log.Info("spider table created on the front", "table", t, "shards", shards)
+		all = f.syncTable(ctx, fdb, m, t, onShard[t], onFront[t], all)
 	}
 	for _, name := range m.Names() {
 		if err := errs[name]; err != nil {
@@ -195,6 +152,62 @@ func (f *Front) Sync(ctx context.Context) error {
 		}
 	}
 	return errors.Join(all...)
+}
+
+// shardTables lists the day, rollup and config tables of every shard:
+// table -> shards that have it. errs holds the shards that could not say.
+func (f *Front) shardTables(ctx context.Context) (onShard map[string]map[string]bool, errs map[string]error) {
+	var mu sync.Mutex
+	onShard = map[string]map[string]bool{} // table -> shards that have it
+	errs = f.set.Each(ctx, func(ctx context.Context, name string, db *sql.DB) error {
+		tables, err := mariadb.Tables(ctx, db)
+		mu.Lock()
+		defer mu.Unlock()
+		for _, t := range tables {
+			if _, _, ok := localDDL(t); !ok {
+				continue
+			}
+			if onShard[t] == nil {
+				onShard[t] = map[string]bool{}
+			}
+			onShard[t][name] = true
+		}
+		return err
+	})
+	return onShard, errs
+}
+
+// syncTable creates table t on each of its shards that lacks it (has
+// says which have it) and then, if all have it and the front does not,
+// its Spider table on the front. It appends its errors to all.
+func (f *Front) syncTable(ctx context.Context, fdb *sql.DB, m *shard.Map, t string, has map[string]bool, onFront bool, all []error) []error {
+	day, partitioned := tableDay(t)
+	shards := []string{m.Default}
+	if partitioned {
+		shards = m.ShardsOf(day)
+	}
+	complete := true
+	for _, s := range shards {
+		if has[s] {
+			continue
+		}
+		if err := f.createOnShard(ctx, s, t); err != nil {
+			complete = false
+			all = append(all, err)
+		}
+	}
+	if onFront || !complete {
+		return all
+	}
+	ddl, err := DDL(m, t, day)
+	if err != nil {
+		return append(all, err)
+	}
+	if _, err := fdb.ExecContext(ctx, ddl); err != nil {
+		return append(all, fmt.Errorf("spider front: create %s: %w", t, err))
+	}
+	f.log.Info("spider table created on the front", "table", t, "shards", shards)
+	return all
 }
 
 // createOnShard creates table t, empty, on shard s, so that the front's
