@@ -34,19 +34,7 @@ func (g *generator) emit(f *flow, s seg) error {
 		b = binary.BigEndian.AppendUint16(b, uint16(8+len(s.payload)))
 		b = append(b, 0, 0)
 	} else {
-		b = binary.BigEndian.AppendUint16(b, sp)
-		b = binary.BigEndian.AppendUint16(b, dp)
-		b = binary.BigEndian.AppendUint32(b, *seq)
-		ackNum := uint32(0)
-		if s.flags&flagACK != 0 {
-			ackNum = *ack
-		}
-		b = binary.BigEndian.AppendUint32(b, ackNum)
-		b = append(b, 5<<4, s.flags, 0xff, 0xff, 0, 0, 0, 0)
-		*seq += uint32(len(s.payload))
-		if s.flags&(flagSYN|flagFIN) != 0 {
-			*seq++
-		}
+		b = appendTCP(b, sp, dp, seq, ack, s)
 	}
 	b = append(b, s.payload...)
 	// Transport checksum over the pseudo-header.
@@ -61,7 +49,30 @@ func (g *generator) emit(f *flow, s seg) error {
 	}
 	binary.BigEndian.PutUint16(b[off:], checksum(b[l4Start:], pseudo))
 	g.frame = b
+	return g.write(b)
+}
 
+// appendTCP appends the TCP header of segment s (checksum zero) and
+// advances the sender's sequence number seq past it.
+func appendTCP(b []byte, sp, dp uint16, seq, ack *uint32, s seg) []byte {
+	b = binary.BigEndian.AppendUint16(b, sp)
+	b = binary.BigEndian.AppendUint16(b, dp)
+	b = binary.BigEndian.AppendUint32(b, *seq)
+	ackNum := uint32(0)
+	if s.flags&flagACK != 0 {
+		ackNum = *ack
+	}
+	b = binary.BigEndian.AppendUint32(b, ackNum)
+	b = append(b, 5<<4, s.flags, 0xff, 0xff, 0, 0, 0, 0)
+	*seq += uint32(len(s.payload))
+	if s.flags&(flagSYN|flagFIN) != 0 {
+		*seq++
+	}
+	return b
+}
+
+// write writes frame b as one pcap record stamped g.now.
+func (g *generator) write(b []byte) error {
 	var rec [16]byte
 	us := g.now.UnixMicro()
 	binary.LittleEndian.PutUint32(rec[0:], uint32(us/1e6))
