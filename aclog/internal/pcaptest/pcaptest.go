@@ -58,33 +58,8 @@ func Segments(t testing.TB, path string) []Segment {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var first gopacket.Decoder = src.LinkType()
-		if src.LinkType() == layers.LinkTypeIPv4 || src.LinkType() == layers.LinkTypeRaw {
-			first = layers.LayerTypeIPv4
-		}
-		p := gopacket.NewPacket(data, first, gopacket.NoCopy)
-		var sa, da netip.Addr
-		if ip, ok := p.NetworkLayer().(*layers.IPv4); ok {
-			sa, _ = netip.AddrFromSlice(ip.SrcIP.To4())
-			da, _ = netip.AddrFromSlice(ip.DstIP.To4())
-		} else if ip, ok := p.NetworkLayer().(*layers.IPv6); ok {
-			sa, _ = netip.AddrFromSlice(ip.SrcIP)
-			da, _ = netip.AddrFromSlice(ip.DstIP)
-		} else {
-			continue
-		}
-		seg := Segment{Time: ci.Timestamp}
-		var tcp *layers.TCP
-		switch l := p.TransportLayer().(type) {
-		case *layers.TCP:
-			tcp = l
-			seg.Src, seg.Dst = netip.AddrPortFrom(sa, uint16(l.SrcPort)), netip.AddrPortFrom(da, uint16(l.DstPort))
-			seg.Data = l.Payload
-		case *layers.UDP:
-			seg.UDP = true
-			seg.Src, seg.Dst = netip.AddrPortFrom(sa, uint16(l.SrcPort)), netip.AddrPortFrom(da, uint16(l.DstPort))
-			seg.Data = l.Payload
-		default:
+		seg, tcp, ok := decode(src.LinkType(), data, ci)
+		if !ok {
 			continue
 		}
 		k := connKey{seg.Src, seg.Dst, seg.UDP}
@@ -96,26 +71,8 @@ func Segments(t testing.TB, path string) []Segment {
 			c = &conn{id: len(conns), client: seg.Src, next: map[netip.AddrPort]uint32{}}
 			conns[k] = c
 		}
-		if tcp != nil {
-			next, seen := c.next[seg.Src]
-			if tcp.SYN {
-				c.next[seg.Src] = tcp.Seq + 1
-				continue
-			}
-			if !seen {
-				next = tcp.Seq
-			}
-			if d := int32(next - tcp.Seq); d > 0 {
-				// Retransmitted bytes: keep only what is new.
-				if int(d) >= len(seg.Data) {
-					continue
-				}
-				seg.Data = seg.Data[d:]
-			}
-			c.next[seg.Src] = next + uint32(len(seg.Data))
-			if d := int32(next - tcp.Seq); d < 0 {
-				c.next[seg.Src] = tcp.Seq + uint32(len(seg.Data))
-			}
+		if tcp != nil && !c.advance(&seg, tcp) {
+			continue
 		}
 		if len(seg.Data) == 0 {
 			continue
@@ -125,4 +82,65 @@ func Segments(t testing.TB, path string) []Segment {
 		seg.Data = append([]byte(nil), seg.Data...)
 		out = append(out, seg)
 	}
+}
+
+// decode reads the addresses, ports and payload (not copied) of one packet
+// of a capture of link type link; tcp is its TCP layer, nil for UDP. False
+// when it is not TCP or UDP over IP.
+func decode(link layers.LinkType, data []byte, ci gopacket.CaptureInfo) (seg Segment, tcp *layers.TCP, ok bool) {
+	var first gopacket.Decoder = link
+	if link == layers.LinkTypeIPv4 || link == layers.LinkTypeRaw {
+		first = layers.LayerTypeIPv4
+	}
+	p := gopacket.NewPacket(data, first, gopacket.NoCopy)
+	var sa, da netip.Addr
+	if ip, ok := p.NetworkLayer().(*layers.IPv4); ok {
+		sa, _ = netip.AddrFromSlice(ip.SrcIP.To4())
+		da, _ = netip.AddrFromSlice(ip.DstIP.To4())
+	} else if ip, ok := p.NetworkLayer().(*layers.IPv6); ok {
+		sa, _ = netip.AddrFromSlice(ip.SrcIP)
+		da, _ = netip.AddrFromSlice(ip.DstIP)
+	} else {
+		return Segment{}, nil, false
+	}
+	seg = Segment{Time: ci.Timestamp}
+	switch l := p.TransportLayer().(type) {
+	case *layers.TCP:
+		tcp = l
+		seg.Src, seg.Dst = netip.AddrPortFrom(sa, uint16(l.SrcPort)), netip.AddrPortFrom(da, uint16(l.DstPort))
+		seg.Data = l.Payload
+	case *layers.UDP:
+		seg.UDP = true
+		seg.Src, seg.Dst = netip.AddrPortFrom(sa, uint16(l.SrcPort)), netip.AddrPortFrom(da, uint16(l.DstPort))
+		seg.Data = l.Payload
+	default:
+		return Segment{}, nil, false
+	}
+	return seg, tcp, true
+}
+
+// advance moves the sequence number c expects next from seg's sender past
+// TCP segment seg, cutting from seg.Data the bytes already seen. False
+// when nothing of seg is new (a SYN, a whole retransmission).
+func (c *conn) advance(seg *Segment, tcp *layers.TCP) bool {
+	next, seen := c.next[seg.Src]
+	if tcp.SYN {
+		c.next[seg.Src] = tcp.Seq + 1
+		return false
+	}
+	if !seen {
+		next = tcp.Seq
+	}
+	if d := int32(next - tcp.Seq); d > 0 {
+		// Retransmitted bytes: keep only what is new.
+		if int(d) >= len(seg.Data) {
+			return false
+		}
+		seg.Data = seg.Data[d:]
+	}
+	c.next[seg.Src] = next + uint32(len(seg.Data))
+	if d := int32(next - tcp.Seq); d < 0 {
+		c.next[seg.Src] = tcp.Seq + uint32(len(seg.Data))
+	}
+	return true
 }
