@@ -70,26 +70,10 @@ func OpenAFPacket(cfg LiveConfig, sockets int) (Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("capture %s: %w", cfg.Interface, err)
 	}
-	// Frames hold a whole snaplen; blocks hold many frames. The kernel
-	// hands a block over when it is full or its timeout passes: on a
-	// quiet link every block holds a timeout's worth of packets, so many
-	// small blocks and a long timeout let the ring ride out a reader that
-	// is not scheduled for seconds at any rate.
-	frame := 1 << 11
-	for frame < min(cfg.Snaplen, 1<<16)+64 {
-		frame <<= 1
-	}
-	block := max(afBlockBytes, frame)
-	blocks := max(8, cfg.BufferSize/sockets/block)
-	var prog []unix.SockFilter
-	if cfg.Filter != "" {
-		ins, err := pcap.CompileBPFFilter(layers.LinkTypeEthernet, cfg.Snaplen, cfg.Filter)
-		if err != nil {
-			return nil, fmt.Errorf("capture %s: filter %q: %w", cfg.Interface, cfg.Filter, err)
-		}
-		for _, in := range ins {
-			prog = append(prog, unix.SockFilter{Code: in.Code, Jt: in.Jt, Jf: in.Jf, K: in.K})
-		}
+	size := afRingSize(cfg, sockets)
+	prog, err := compileFilter(cfg)
+	if err != nil {
+		return nil, err
 	}
 	s := &afSource{iface: cfg.Interface, promisc: -1, timeout: cfg.Timeout}
 	fail := func(err error) (Source, error) {
@@ -104,35 +88,78 @@ func OpenAFPacket(cfg LiveConfig, sockets int) (Source, error) {
 	if err := s.openEpoll(); err != nil {
 		return fail(err)
 	}
+	if err := s.openRings(cfg, ifi.Index, sockets, size, prog); err != nil {
+		return fail(err)
+	}
+	s.ifDrop0 = ifDropped(cfg.Interface)
+	return s, nil
+}
+
+// ringSize is the geometry of each socket's ring.
+type ringSize struct{ frame, block, blocks int }
+
+// afRingSize shares cfg.BufferSize among sockets rings.
+func afRingSize(cfg LiveConfig, sockets int) ringSize {
+	// Frames hold a whole snaplen; blocks hold many frames. The kernel
+	// hands a block over when it is full or its timeout passes: on a
+	// quiet link every block holds a timeout's worth of packets, so many
+	// small blocks and a long timeout let the ring ride out a reader that
+	// is not scheduled for seconds at any rate.
+	frame := 1 << 11
+	for frame < min(cfg.Snaplen, 1<<16)+64 {
+		frame <<= 1
+	}
+	block := max(afBlockBytes, frame)
+	blocks := max(8, cfg.BufferSize/sockets/block)
+	return ringSize{frame: frame, block: block, blocks: blocks}
+}
+
+// compileFilter compiles cfg.Filter for the kernel; nil when there is none.
+func compileFilter(cfg LiveConfig) ([]unix.SockFilter, error) {
+	var prog []unix.SockFilter
+	if cfg.Filter != "" {
+		ins, err := pcap.CompileBPFFilter(layers.LinkTypeEthernet, cfg.Snaplen, cfg.Filter)
+		if err != nil {
+			return nil, fmt.Errorf("capture %s: filter %q: %w", cfg.Interface, cfg.Filter, err)
+		}
+		for _, in := range ins {
+			prog = append(prog, unix.SockFilter{Code: in.Code, Jt: in.Jt, Jf: in.Jf, K: in.K})
+		}
+	}
+	return prog, nil
+}
+
+// openRings opens the sockets' rings on interface ifindex, each filtered
+// by prog, watched by s's epoll and, past one, in one fanout group.
+func (s *afSource) openRings(cfg LiveConfig, ifindex, sockets int, size ringSize, prog []unix.SockFilter) error {
 	group := uint16(os.Getpid() & 0xffff)
 	for range sockets {
-		r, err := newRing(frame, block, blocks, afBlockTimeout)
+		r, err := newRing(size.frame, size.block, size.blocks, afBlockTimeout)
 		if err != nil {
-			return fail(err)
+			return err
 		}
 		s.rings = append(s.rings, r)
 		ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLERR, Fd: int32(r.fd)}
 		if err := unix.EpollCtl(s.epfd, unix.EPOLL_CTL_ADD, r.fd, &ev); err != nil {
-			return fail(fmt.Errorf("watching a packet socket: %w", err))
+			return fmt.Errorf("watching a packet socket: %w", err)
 		}
 		// The filter goes on before the socket is bound: it receives
 		// nothing that has not passed it.
 		if prog != nil {
 			if err := setFilter(r.fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, prog); err != nil {
-				return fail(fmt.Errorf("filter %q: %w", cfg.Filter, err))
+				return fmt.Errorf("filter %q: %w", cfg.Filter, err)
 			}
 		}
-		if err := r.bind(ifi.Index); err != nil {
-			return fail(fmt.Errorf("binding a packet socket: %w", err))
+		if err := r.bind(ifindex); err != nil {
+			return fmt.Errorf("binding a packet socket: %w", err)
 		}
 		if sockets > 1 {
 			if err := joinFanout(r.fd, group, len(s.rings) == 1); err != nil {
-				return fail(err)
+				return err
 			}
 		}
 	}
-	s.ifDrop0 = ifDropped(cfg.Interface)
-	return s, nil
+	return nil
 }
 
 // Ring geometry: see OpenAFPacket.

@@ -223,53 +223,66 @@ func (r *ngReader) read() ([]byte, gopacket.CaptureInfo, error) {
 				return nil, ci, err
 			}
 		case blockEPB, blockOPB:
-			if len(body) < 20 {
-				return nil, ci, r.cr.formatError(start, "pcapng packet block too short")
-			}
-			var id int
-			if typ == blockEPB {
-				id = int(r.order.Uint32(body[0:4]))
-			} else {
-				id = int(r.order.Uint16(body[0:2]))
-			}
-			if id >= len(r.ifaces) {
-				return nil, ci, r.cr.formatError(start, "pcapng packet names interface %d, but the section has %d", id, len(r.ifaces))
-			}
-			in := &r.ifaces[id]
-			ts := uint64(r.order.Uint32(body[4:8]))<<32 | uint64(r.order.Uint32(body[8:12]))
-			caplen := r.order.Uint32(body[12:16])
-			origlen := r.order.Uint32(body[16:20])
-			if uint64(caplen) > uint64(len(body)-20) {
-				return nil, ci, r.cr.formatError(start, "pcapng packet capture length %d overruns its block", caplen)
-			}
-			ci.Timestamp = in.timestamp(ts)
-			ci.CaptureLength = int(caplen)
-			ci.Length = int(max(origlen, caplen))
-			ci.InterfaceIndex = id
-			r.linkType = in.linkType
-			return body[20 : 20+caplen], ci, nil
+			return r.packet(typ, body, start)
 		case blockSPB:
-			if len(body) < 4 {
-				return nil, ci, r.cr.formatError(start, "pcapng simple packet block too short")
-			}
-			if len(r.ifaces) == 0 {
-				return nil, ci, r.cr.formatError(start, "pcapng simple packet block before any interface")
-			}
-			in := &r.ifaces[0]
-			origlen := r.order.Uint32(body[0:4])
-			n := min(uint64(origlen), uint64(len(body)-4))
-			if in.snaplen != 0 {
-				n = min(n, uint64(in.snaplen))
-			}
-			// A simple packet block has no timestamp.
-			ci.CaptureLength = int(n)
-			ci.Length = int(max(uint64(origlen), n))
-			r.linkType = in.linkType
-			return body[4 : 4+n], ci, nil
+			return r.simplePacket(body, start)
 		default:
 			// Statistics, name resolution, custom blocks: not needed.
 		}
 	}
+}
+
+// packet reads an enhanced (or obsolete) packet block of type typ.
+func (r *ngReader) packet(typ uint32, body []byte, start int64) ([]byte, gopacket.CaptureInfo, error) {
+	var ci gopacket.CaptureInfo
+	if len(body) < 20 {
+		return nil, ci, r.cr.formatError(start, "pcapng packet block too short")
+	}
+	var id int
+	if typ == blockEPB {
+		id = int(r.order.Uint32(body[0:4]))
+	} else {
+		id = int(r.order.Uint16(body[0:2]))
+	}
+	if id >= len(r.ifaces) {
+		return nil, ci, r.cr.formatError(start, "pcapng packet names interface %d, but the section has %d", id, len(r.ifaces))
+	}
+	in := &r.ifaces[id]
+	ts := uint64(r.order.Uint32(body[4:8]))<<32 | uint64(r.order.Uint32(body[8:12]))
+	caplen := r.order.Uint32(body[12:16])
+	origlen := r.order.Uint32(body[16:20])
+	if uint64(caplen) > uint64(len(body)-20) {
+		return nil, ci, r.cr.formatError(start, "pcapng packet capture length %d overruns its block", caplen)
+	}
+	ci.Timestamp = in.timestamp(ts)
+	ci.CaptureLength = int(caplen)
+	ci.Length = int(max(origlen, caplen))
+	ci.InterfaceIndex = id
+	r.linkType = in.linkType
+	return body[20 : 20+caplen], ci, nil
+}
+
+// simplePacket reads a simple packet block, of the section's first
+// interface.
+func (r *ngReader) simplePacket(body []byte, start int64) ([]byte, gopacket.CaptureInfo, error) {
+	var ci gopacket.CaptureInfo
+	if len(body) < 4 {
+		return nil, ci, r.cr.formatError(start, "pcapng simple packet block too short")
+	}
+	if len(r.ifaces) == 0 {
+		return nil, ci, r.cr.formatError(start, "pcapng simple packet block before any interface")
+	}
+	in := &r.ifaces[0]
+	origlen := r.order.Uint32(body[0:4])
+	n := min(uint64(origlen), uint64(len(body)-4))
+	if in.snaplen != 0 {
+		n = min(n, uint64(in.snaplen))
+	}
+	// A simple packet block has no timestamp.
+	ci.CaptureLength = int(n)
+	ci.Length = int(max(uint64(origlen), n))
+	r.linkType = in.linkType
+	return body[4 : 4+n], ci, nil
 }
 
 func (r *ngReader) LinkType() layers.LinkType { return r.linkType }
