@@ -175,22 +175,9 @@ func (c *Client) runOnce(ctx context.Context) error {
 	}
 	c.stats.Backlog.Store(c.backlog(wins))
 	if c.needProgress {
-		p, err := c.progress(ctx)
-		if err != nil {
-			return fmt.Errorf("ask the server what it has: %w", err)
+		if wins, err = c.catchUp(ctx, wins); err != nil {
+			return err
 		}
-		if p.LastWindow > c.st.Watermark {
-			c.log.Info("state rebuilt from the server", "watermark", p.LastWindow)
-			c.st.Watermark = p.LastWindow
-			if wins, err = c.scan(); err != nil { // from the new horizon
-				return err
-			}
-		}
-		c.st.ConfigMD5 = p.ConfigMD5
-		if c.st.ConfigMD5 == nil {
-			c.st.ConfigMD5 = make(map[string]string)
-		}
-		c.needProgress = false
 	}
 	c.stats.Backlog.Store(c.backlog(wins))
 	configDone := false
@@ -228,4 +215,27 @@ func (c *Client) runOnce(ctx context.Context) error {
 		return c.shipConfig(ctx)
 	}
 	return nil
+}
+
+// catchUp takes the watermark and config md5s from the server (after a
+// start or a lost state) and, if the watermark moved, scans again from
+// the new horizon: wins as they now are.
+func (c *Client) catchUp(ctx context.Context, wins []*window) ([]*window, error) {
+	p, err := c.progress(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("ask the server what it has: %w", err)
+	}
+	if p.LastWindow > c.st.Watermark {
+		c.log.Info("state rebuilt from the server", "watermark", p.LastWindow)
+		c.st.Watermark = p.LastWindow
+		if wins, err = c.scan(); err != nil { // from the new horizon
+			return nil, err
+		}
+	}
+	c.st.ConfigMD5 = p.ConfigMD5
+	if c.st.ConfigMD5 == nil {
+		c.st.ConfigMD5 = make(map[string]string)
+	}
+	c.needProgress = false
+	return wins, nil
 }

@@ -60,38 +60,8 @@ func (c *Client) scan() ([]*window, error) {
 			}
 			c.log.Info("a day before the recheck horizon changed (an old capture replayed?); checking its files", "day", d.Name())
 		}
-		entries, err := os.ReadDir(filepath.Join(dir, d.Name()))
-		if err != nil {
-			return nil, fmt.Errorf("scan: %w", err)
-		}
-		for _, e := range entries {
-			base := e.Name()
-			part := strings.HasSuffix(base, logfile.PartExt)
-			if !part && !strings.HasSuffix(base, logfile.SyncExt) {
-				continue
-			}
-			n, err := logfile.ParseName(base, time.Local)
-			if err != nil || n.Gateway != c.cfg.Gateway {
-				continue
-			}
-			wn := windowName(n.Window)
-			if wn < horizon && !old {
-				continue
-			}
-			w := byName[wn]
-			if w == nil {
-				w = &window{name: wn}
-				byName[wn] = w
-			}
-			if part {
-				w.parts++
-				continue
-			}
-			fi, err := e.Info()
-			if err != nil {
-				continue // gone meanwhile: rescanned next pass
-			}
-			w.files = append(w.files, localFile{name: n, path: filepath.Join(dir, d.Name(), base), size: fi.Size(), mtime: fi.ModTime()})
+		if err := c.scanDay(filepath.Join(dir, d.Name()), horizon, old, byName); err != nil {
+			return nil, err
 		}
 	}
 	wins := make([]*window, 0, len(byName))
@@ -103,6 +73,46 @@ func (c *Client) scan() ([]*window, error) {
 	}
 	sort.Slice(wins, func(i, j int) bool { return wins[i].name < wins[j].name })
 	return wins, nil
+}
+
+// scanDay adds the sync and part files of the gateway in the day
+// directory dayDir to their windows in byName: those of windows from
+// horizon on, or all of them when the day is old (before the horizon).
+func (c *Client) scanDay(dayDir, horizon string, old bool, byName map[string]*window) error {
+	entries, err := os.ReadDir(dayDir)
+	if err != nil {
+		return fmt.Errorf("scan: %w", err)
+	}
+	for _, e := range entries {
+		base := e.Name()
+		part := strings.HasSuffix(base, logfile.PartExt)
+		if !part && !strings.HasSuffix(base, logfile.SyncExt) {
+			continue
+		}
+		n, err := logfile.ParseName(base, time.Local)
+		if err != nil || n.Gateway != c.cfg.Gateway {
+			continue
+		}
+		wn := windowName(n.Window)
+		if wn < horizon && !old {
+			continue
+		}
+		w := byName[wn]
+		if w == nil {
+			w = &window{name: wn}
+			byName[wn] = w
+		}
+		if part {
+			w.parts++
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil {
+			continue // gone meanwhile: rescanned next pass
+		}
+		w.files = append(w.files, localFile{name: n, path: filepath.Join(dayDir, base), size: fi.Size(), mtime: fi.ModTime()})
+	}
+	return nil
 }
 
 // horizon is the oldest window scanned: the recheck period before the

@@ -140,14 +140,7 @@ func (s *Server) loadGateway(ctx context.Context, gw string) error {
 	// The windows committed before the load began: their files are
 	// published, so the load sees them.
 	win, known := s.state.snapshot()[gw]
-	ferr := s.loadConfig(ctx, gw)
-	if ferr != nil && ctx.Err() == nil && s.cfg.Shards != nil && s.cfg.Shards.Map().Sharded() && mariadb.IsUnavailable(ferr) {
-		// Past one server the config tables are on the default shard:
-		// while it is down they wait (their md5 is not recorded), and the
-		// rows still load on the gateway's own shard.
-		s.log.Warn("default shard unavailable; config tables are loaded when it is back", "gw", gw, "err", ferr)
-		ferr = nil
-	}
+	ferr := s.loadGatewayConfig(ctx, gw)
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
@@ -180,6 +173,26 @@ func (s *Server) loadGateway(ctx context.Context, gw string) error {
 		ferr = res.Failed[gw]
 	}
 	s.backOff(gw, ferr, 5*time.Minute)
+	return s.recordLoad(gw, win, known, ferr)
+}
+
+// loadGatewayConfig loads gw's config tables. Past one server an
+// unavailable default shard is no error: see the comment inside.
+func (s *Server) loadGatewayConfig(ctx context.Context, gw string) error {
+	ferr := s.loadConfig(ctx, gw)
+	if ferr != nil && ctx.Err() == nil && s.cfg.Shards != nil && s.cfg.Shards.Map().Sharded() && mariadb.IsUnavailable(ferr) {
+		// Past one server the config tables are on the default shard:
+		// while it is down they wait (their md5 is not recorded), and the
+		// rows still load on the gateway's own shard.
+		s.log.Warn("default shard unavailable; config tables are loaded when it is back", "gw", gw, "err", ferr)
+		ferr = nil
+	}
+	return ferr
+}
+
+// recordLoad records in gw's state how its load ended: ferr, or window
+// win (committed before the load began; known: gw has a state) loaded.
+func (s *Server) recordLoad(gw, win string, known bool, ferr error) error {
 	if !known && ferr == nil {
 		return nil // nothing committed yet: no state to report
 	}

@@ -117,6 +117,28 @@ func (c *ServerConfig) Validate() error {
 		}
 		c.Gateways = gws
 	}
+	c.defaultLimits()
+	if c.KeepDays < 0 {
+		return errors.New("-keep-days must be 0 or more")
+	}
+	if err := c.Disk.Validate(); err != nil {
+		return err
+	}
+	if c.IncomingTTL < 0 {
+		return errors.New("-incoming-ttl must be 0 (never) or more")
+	}
+	if c.HousekeepEvery <= 0 {
+		c.HousekeepEvery = time.Minute
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+// defaultLimits gives the upload limits, timeouts and load settings left
+// at zero their defaults.
+func (c *ServerConfig) defaultLimits() {
 	if c.MaxFileSize <= 0 {
 		c.MaxFileSize = 2 << 30
 	}
@@ -150,20 +172,4 @@ func (c *ServerConfig) Validate() error {
 	if c.LoadStatementBytes <= 0 {
 		c.LoadStatementBytes = loader.DefaultStatementBytes
 	}
-	if c.KeepDays < 0 {
-		return errors.New("-keep-days must be 0 or more")
-	}
-	if err := c.Disk.Validate(); err != nil {
-		return err
-	}
-	if c.IncomingTTL < 0 {
-		return errors.New("-incoming-ttl must be 0 (never) or more")
-	}
-	if c.HousekeepEvery <= 0 {
-		c.HousekeepEvery = time.Minute
-	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
-	return nil
 }
