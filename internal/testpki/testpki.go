@@ -52,44 +52,47 @@ func New(dir string, clients ...string) (*PKI, error) {
 	if p.CA, err = writePEM(dir, "ca.pem", "CERTIFICATE", caDER); err != nil {
 		return nil, err
 	}
-	issue := func(name, cn string, server bool) (string, string, error) {
-		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			return "", "", err
-		}
-		tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn},
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-			KeyUsage: x509.KeyUsageDigitalSignature}
-		if server {
-			tmpl.IPAddresses = []net.IP{net.ParseIP("127.0.0.1")}
-			tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-		} else {
-			tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
-		if err != nil {
-			return "", "", fmt.Errorf("certificate %s: %w", cn, err)
-		}
-		kder, err := x509.MarshalECPrivateKey(key)
-		if err != nil {
-			return "", "", err
-		}
-		cert, err := writePEM(dir, name+".pem", "CERTIFICATE", der)
-		if err != nil {
-			return "", "", err
-		}
-		k, err := writePEM(dir, name+".key", "EC PRIVATE KEY", kder)
-		return cert, k, err
-	}
-	if p.Cert, p.Key, err = issue("server", "head office", true); err != nil {
+	if p.Cert, p.Key, err = issue(dir, caCert, caKey, "server", "head office", true); err != nil {
 		return nil, err
 	}
 	for _, c := range clients {
-		if p.ClientCert[c], p.ClientKey[c], err = issue("client-"+c, c, false); err != nil {
+		if p.ClientCert[c], p.ClientKey[c], err = issue(dir, caCert, caKey, "client-"+c, c, false); err != nil {
 			return nil, err
 		}
 	}
 	return p, nil
+}
+
+// issue writes to dir/name.pem and dir/name.key a certificate for cn
+// signed by caCert (a server's for 127.0.0.1, or a client's) and its key.
+func issue(dir string, caCert *x509.Certificate, caKey *ecdsa.PrivateKey, name, cn string, server bool) (string, string, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return "", "", err
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature}
+	if server {
+		tmpl.IPAddresses = []net.IP{net.ParseIP("127.0.0.1")}
+		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+	} else {
+		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
+	if err != nil {
+		return "", "", fmt.Errorf("certificate %s: %w", cn, err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return "", "", err
+	}
+	cert, err := writePEM(dir, name+".pem", "CERTIFICATE", der)
+	if err != nil {
+		return "", "", err
+	}
+	k, err := writePEM(dir, name+".key", "EC PRIVATE KEY", kder)
+	return cert, k, err
 }
 
 func writePEM(dir, name, typ string, der []byte) (string, error) {

@@ -88,15 +88,7 @@ func Run[R any](t testing.TB, cfg Config, scenario func(root string, fsys fileut
 		}
 		return root
 	}
-	ref, err := fileutil.NewCutFS(fresh("ref"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := scenario(ref.Root(), ref); err != nil {
-		t.Fatalf("reference run: %v", err)
-	}
-	total := ref.Ops()
-	os.RemoveAll(ref.Root())
+	total := referenceOps(t, fresh("ref"), scenario)
 	res := Result{Sites: make(map[string]int)}
 	rng := rand.New(rand.NewPCG(cfg.Seed, 7))
 	for i := range cfg.N {
@@ -120,25 +112,52 @@ func Run[R any](t testing.TB, cfg Config, scenario func(root string, fsys fileut
 			t.Fatal(err)
 		}
 		c := &Cut[R]{I: i, Root: root, Acked: acked, Report: rep, Rng: rng, res: &res, skip: cfg.Skip}
-		res.Cuts++
-		if rep.InProgress() {
-			res.InProgress++
-		}
-		if rep.TornFiles > 0 {
-			res.Torn++
-		}
+		res.count(rep)
 		if len(rep.Outside) > 0 {
 			c.Fail("written outside the file layer: %v", rep.Outside)
 		}
 		check(c)
-		for _, f := range append(c.boots, fs) {
-			for k, v := range f.Sites {
-				res.Sites[k] += v
-			}
-		}
+		res.addSites(append(c.boots, fs))
 		os.RemoveAll(root)
 	}
 	return res
+}
+
+// referenceOps runs the scenario once in root without a cut: the number
+// of file operations it makes, among which the cuts fall.
+func referenceOps[R any](t testing.TB, root string, scenario func(root string, fsys fileutil.FS) (R, error)) int {
+	t.Helper()
+	ref, err := fileutil.NewCutFS(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := scenario(ref.Root(), ref); err != nil {
+		t.Fatalf("reference run: %v", err)
+	}
+	total := ref.Ops()
+	os.RemoveAll(ref.Root())
+	return total
+}
+
+// count counts one cut and what it dropped.
+func (r *Result) count(rep fileutil.CutReport) {
+	r.Cuts++
+	if rep.InProgress() {
+		r.InProgress++
+	}
+	if rep.TornFiles > 0 {
+		r.Torn++
+	}
+}
+
+// addSites adds the fsyncs per site done by the file layers of one cut
+// (its run and its boots).
+func (r *Result) addSites(fss []*fileutil.CutFS) {
+	for _, f := range fss {
+		for k, v := range f.Sites {
+			r.Sites[k] += v
+		}
+	}
 }
 
 // Report fails the test on each problem, logs the counts, and requires
