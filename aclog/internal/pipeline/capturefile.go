@@ -60,14 +60,8 @@ func (r *run) captureFile(ctx context.Context, path string) (done bool, err erro
 		return false, nil
 	}
 	defer src.Close()
-	o, err := r.ledger.Begin(key, path)
+	o, err := r.beginCapture(key, path, prior, wasDone)
 	if err != nil {
-		return false, err
-	}
-	if err := r.purge(o, prior, wasDone); err != nil {
-		return false, err
-	}
-	if err := r.sp.Tag(o.Slot, func(n logfile.Name) error { return r.ledger.Touch(o, n) }); err != nil {
 		return false, err
 	}
 	defer r.sp.Untag()
@@ -85,6 +79,35 @@ func (r *run) captureFile(ctx context.Context, path string) (done bool, err erro
 	err = r.feed(ctx, ts)
 	r.srcBase = addStats(r.srcBase, src.Stats())
 	r.src = nil
+	if err := r.fed(path, err); err != nil {
+		return false, err
+	}
+	return r.endCapture(path, o, ts, before, rowsBefore)
+}
+
+// beginCapture records in the ledger that the capture key at path is
+// being processed, removes the rows of its earlier attempt (prior, done
+// if wasDone) and tags what is written from now on as its rows. The
+// caller untags.
+func (r *run) beginCapture(key source.Key, path string, prior source.Done, wasDone bool) (*source.Open, error) {
+	o, err := r.ledger.Begin(key, path)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.purge(o, prior, wasDone); err != nil {
+		return nil, err
+	}
+	if err := r.sp.Tag(o.Slot, func(n logfile.Name) error { return r.ledger.Touch(o, n) }); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// fed counts and logs how reading the capture at path ended (err): a
+// truncated or damaged file is used up to its fault; only a cancellation
+// is returned.
+func (r *run) fed(path string, err error) error {
+	log := r.p.cfg.Logger
 	var te *capture.TruncatedError
 	switch {
 	case errors.As(err, &te):
@@ -93,11 +116,20 @@ func (r *run) captureFile(ctx context.Context, path string) (done bool, err erro
 	case errors.Is(err, context.Canceled):
 		log.Warn("stopped in the middle of a capture; run the same command again to complete it (its rows are replaced, none doubled)",
 			"file", path)
-		return false, err
+		return err
 	case err != nil:
 		r.snap.BadFiles++
 		log.Error("capture file is damaged; the packets before the damage were used", "file", path, "err", err)
 	}
+	return nil
+}
+
+// endCapture ends the capture at path (read through ts): everything it
+// left open is written and flushed and, when all its rows (those past
+// before unwritten and rowsBefore written) are in sync_files, the ledger
+// records it done.
+func (r *run) endCapture(path string, o *source.Open, ts *timedSource, before, rowsBefore uint64) (done bool, err error) {
+	log := r.p.cfg.Logger
 	// The capture's end: everything it left open is written and flushed.
 	r.end()
 	flushErr := r.sp.Flush()
@@ -111,7 +143,7 @@ func (r *run) captureFile(ctx context.Context, path string) (done bool, err erro
 	if err := r.ledger.Finish(o, ts.first, ts.last, rows); err != nil {
 		return false, err
 	}
-	log.Info("capture processed", "file", path, "rows", rows, "packets", src.Stats().Packets)
+	log.Info("capture processed", "file", path, "rows", rows, "packets", ts.Source.Stats().Packets)
 	r.publish()
 	return true, nil
 }
