@@ -216,40 +216,39 @@ func (r *Recorder) addOnline(s *audit.Session) {
 func (r *Recorder) emit(due func(time.Time) bool) {
 	r.due = time.Time{}
 	s := &r.sums
-	var fts []*flowTable
-	for m, t := range s.flows {
-		if due(m) {
-			fts = append(fts, t)
-		} else {
-			r.pending(m)
-		}
-	}
-	slices.SortFunc(fts, func(a, b *flowTable) int { return a.minute.Compare(b.minute) })
-	for _, t := range fts {
+	for _, m := range dueKeys(s.flows, due, r.pending) {
+		t := s.flows[m]
 		r.writeFlows(t)
-		delete(s.flows, t.minute)
+		delete(s.flows, m)
 		if len(s.spareFlows) < maxSpareTables {
 			s.spareFlows = append(s.spareFlows, t)
 		}
 	}
 	s.lastFlow = nil
-	var ots []*onlineTable
-	for w, t := range s.online {
-		if due(w) {
-			ots = append(ots, t)
-		} else {
-			r.pending(w)
-		}
-	}
-	slices.SortFunc(ots, func(a, b *onlineTable) int { return a.window.Compare(b.window) })
-	for _, t := range ots {
+	for _, w := range dueKeys(s.online, due, r.pending) {
+		t := s.online[w]
 		r.writeOnline(t)
-		delete(s.online, t.window)
+		delete(s.online, w)
 		if len(s.spareOnline) < maxSpareTables {
 			s.spareOnline = append(s.spareOnline, t)
 		}
 	}
 	s.lastOnline = nil
+}
+
+// dueKeys returns the minutes or windows of tables that due says are
+// due, oldest first, and notes the others as pending.
+func dueKeys[T any](tables map[time.Time]*T, due func(time.Time) bool, pending func(time.Time)) []time.Time {
+	var keys []time.Time
+	for k := range tables {
+		if due(k) {
+			keys = append(keys, k)
+		} else {
+			pending(k)
+		}
+	}
+	slices.SortFunc(keys, time.Time.Compare)
+	return keys
 }
 
 // writeFlows writes the F rows of a minute by address and app.
