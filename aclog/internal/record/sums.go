@@ -34,11 +34,7 @@ type flowSums struct {
 }
 
 // flowTable is the F rows of one minute.
-type flowTable struct {
-	minute time.Time
-	index  map[flowKey]int32
-	rows   blocks[flowSums]
-}
+type flowTable = sumTable[flowKey, flowSums]
 
 type onlineSums struct {
 	ip          netip.Addr
@@ -47,29 +43,35 @@ type onlineSums struct {
 }
 
 // onlineTable is the T rows of one window.
-type onlineTable struct {
-	window time.Time
-	index  map[netip.Addr]int32
-	rows   blocks[onlineSums]
+type onlineTable = sumTable[netip.Addr, onlineSums]
+
+// sumTable is the rows of one minute (F) or window (T), with an index
+// from their keys.
+type sumTable[K comparable, V any] struct {
+	at    time.Time // the minute or window
+	index map[K]int32
+	rows  blocks[V]
+}
+
+// sumTables is the pending tables of one kind of sum by minute or window,
+// and the written ones kept for reuse.
+type sumTables[K comparable, V any] struct {
+	byTime map[time.Time]*sumTable[K, V]
+	last   *sumTable[K, V] // the table the last sum went to: sessions end in time order
+	// tables written, for reuse (emptied when they are taken: a table
+	// written at the capture's end is not)
+	spare []*sumTable[K, V]
 }
 
 // sums holds the pending F and T rows.
 type sums struct {
-	flows  map[time.Time]*flowTable
-	online map[time.Time]*onlineTable
-	// the table the last sum went to: sessions end in time order
-	lastFlow   *flowTable
-	lastOnline *onlineTable
+	flows  sumTables[flowKey, flowSums]
+	online sumTables[netip.Addr, onlineSums]
 
 	apps    []configtab.App
 	appIDs  map[configtab.App]uint32
 	lastApp configtab.App
 	lastID  uint32
-
-	// tables written, for reuse (emptied when they are taken: a table
-	// written at the capture's end is not)
-	spareFlows  []*flowTable
-	spareOnline []*onlineTable
 	// the rows of the table being written, sorted
 	flowOrder   []flowSums
 	onlineOrder []onlineSums
@@ -81,8 +83,8 @@ const maxSpareTables = 6
 
 func newSums() sums {
 	return sums{
-		flows:  make(map[time.Time]*flowTable),
-		online: make(map[time.Time]*onlineTable),
+		flows:  sumTables[flowKey, flowSums]{byTime: make(map[time.Time]*flowTable)},
+		online: sumTables[netip.Addr, onlineSums]{byTime: make(map[time.Time]*onlineTable)},
 		appIDs: make(map[configtab.App]uint32),
 	}
 }
@@ -102,58 +104,60 @@ func (s *sums) appID(app configtab.App) uint32 {
 	return id
 }
 
-// flowRow returns the F sums of key k in minute m, and whether they are
-// new.
-func (s *sums) flowRow(m time.Time, k flowKey) (*flowSums, bool) {
-	t := s.lastFlow
-	if t == nil || t.minute != m {
-		if t = s.flows[m]; t == nil {
-			if n := len(s.spareFlows); n > 0 {
-				t = s.spareFlows[n-1]
-				s.spareFlows = s.spareFlows[:n-1]
-				clear(t.index)
-				t.rows.reset()
-			} else {
-				t = &flowTable{index: make(map[flowKey]int32)}
-			}
-			t.minute = m
-			s.flows[m] = t
+// row returns the sums of key k at time at (a minute or window), and
+// whether they are new: zero, added.
+func (ts *sumTables[K, V]) row(at time.Time, k K, zero V) (*V, bool) {
+	t := ts.last
+	if t == nil || t.at != at {
+		if t = ts.byTime[at]; t == nil {
+			t = ts.take()
+			t.at = at
+			ts.byTime[at] = t
 		}
-		s.lastFlow = t
+		ts.last = t
 	}
 	if i, ok := t.index[k]; ok {
 		return t.rows.at(i), false
 	}
-	i := t.rows.add(flowSums{flowKey: k})
+	i := t.rows.add(zero)
 	t.index[k] = i
 	return t.rows.at(i), true
 }
 
-// onlineRow returns the T sums of address ip in window w, and whether
-// they are new.
-func (s *sums) onlineRow(w time.Time, ip netip.Addr) (*onlineSums, bool) {
-	t := s.lastOnline
-	if t == nil || t.window != w {
-		if t = s.online[w]; t == nil {
-			if n := len(s.spareOnline); n > 0 {
-				t = s.spareOnline[n-1]
-				s.spareOnline = s.spareOnline[:n-1]
-				clear(t.index)
-				t.rows.reset()
-			} else {
-				t = &onlineTable{index: make(map[netip.Addr]int32)}
-			}
-			t.window = w
-			s.online[w] = t
+// take returns an empty table, a spare one if there is one.
+func (ts *sumTables[K, V]) take() *sumTable[K, V] {
+	if n := len(ts.spare); n > 0 {
+		t := ts.spare[n-1]
+		ts.spare = ts.spare[:n-1]
+		clear(t.index)
+		t.rows.reset()
+		return t
+	}
+	return &sumTable[K, V]{index: make(map[K]int32)}
+}
+
+// takeDue removes the tables that due says are due and returns them,
+// oldest first; it notes the others as pending.
+func (ts *sumTables[K, V]) takeDue(due func(time.Time) bool, pending func(time.Time)) []*sumTable[K, V] {
+	var out []*sumTable[K, V]
+	for at, t := range ts.byTime {
+		if due(at) {
+			out = append(out, t)
+			delete(ts.byTime, at)
+		} else {
+			pending(at)
 		}
-		s.lastOnline = t
 	}
-	if i, ok := t.index[ip]; ok {
-		return t.rows.at(i), false
+	ts.last = nil
+	slices.SortFunc(out, func(a, b *sumTable[K, V]) int { return a.at.Compare(b.at) })
+	return out
+}
+
+// keep keeps a written table for a minute or window to come.
+func (ts *sumTables[K, V]) keep(t *sumTable[K, V]) {
+	if len(ts.spare) < maxSpareTables {
+		ts.spare = append(ts.spare, t)
 	}
-	i := t.rows.add(onlineSums{ip: ip})
-	t.index[ip] = i
-	return t.rows.at(i), true
 }
 
 // addFlow spreads the session's bytes and packets evenly over the minutes
@@ -170,7 +174,7 @@ func (r *Recorder) addFlow(s *audit.Session, app configtab.App) {
 	k := flowKey{ip: s.Client.Addr(), app: r.sums.appID(app)}
 	for i := uint64(0); i < n; i++ {
 		m := first.Add(time.Duration(i) * time.Minute)
-		f, added := r.sums.flowRow(m, k)
+		f, added := r.sums.flows.row(m, k, flowSums{flowKey: k})
 		if added {
 			r.pending(m)
 		}
@@ -196,7 +200,7 @@ func (r *Recorder) addOnline(s *audit.Session) {
 	}
 	ip := s.Client.Addr()
 	for w := logfile.WindowStart(s.Start); !w.After(end); w = w.Add(logfile.WindowLength) {
-		o, added := r.sums.onlineRow(w, ip)
+		o, added := r.sums.online.row(w, ip, onlineSums{ip: ip})
 		from, to := maxTime(s.Start, w), minTime(end, w.Add(logfile.WindowLength-time.Nanosecond))
 		if added {
 			o.first, o.last = from, to
@@ -216,39 +220,14 @@ func (r *Recorder) addOnline(s *audit.Session) {
 func (r *Recorder) emit(due func(time.Time) bool) {
 	r.due = time.Time{}
 	s := &r.sums
-	for _, m := range dueKeys(s.flows, due, r.pending) {
-		t := s.flows[m]
+	for _, t := range s.flows.takeDue(due, r.pending) {
 		r.writeFlows(t)
-		delete(s.flows, m)
-		if len(s.spareFlows) < maxSpareTables {
-			s.spareFlows = append(s.spareFlows, t)
-		}
+		s.flows.keep(t)
 	}
-	s.lastFlow = nil
-	for _, w := range dueKeys(s.online, due, r.pending) {
-		t := s.online[w]
+	for _, t := range s.online.takeDue(due, r.pending) {
 		r.writeOnline(t)
-		delete(s.online, w)
-		if len(s.spareOnline) < maxSpareTables {
-			s.spareOnline = append(s.spareOnline, t)
-		}
+		s.online.keep(t)
 	}
-	s.lastOnline = nil
-}
-
-// dueKeys returns the minutes or windows of tables that due says are
-// due, oldest first, and notes the others as pending.
-func dueKeys[T any](tables map[time.Time]*T, due func(time.Time) bool, pending func(time.Time)) []time.Time {
-	var keys []time.Time
-	for k := range tables {
-		if due(k) {
-			keys = append(keys, k)
-		} else {
-			pending(k)
-		}
-	}
-	slices.SortFunc(keys, time.Time.Compare)
-	return keys
 }
 
 // writeFlows writes the F rows of a minute by address and app.
@@ -269,7 +248,7 @@ func (r *Recorder) writeFlows(t *flowTable) {
 	for i := range rows {
 		f := &rows[i]
 		app := &apps[f.app]
-		e := r.sp.Begin('F', t.minute)
+		e := r.sp.Begin('F', t.at)
 		r.who(e, f.ip)
 		e.Addr(f.ip).Str(app.Type).Str(app.Name).
 			Uint(f.up).Uint(f.down).Uint(f.packets).Uint(uint64(f.sessions))
@@ -286,7 +265,7 @@ func (r *Recorder) writeOnline(t *onlineTable) {
 	for i := range rows {
 		o := &rows[i]
 		minutes := bits.OnesCount8(o.minutes)
-		e := r.sp.Begin('T', t.window)
+		e := r.sp.Begin('T', t.at)
 		r.who(e, o.ip)
 		e.Addr(o.ip).Time(o.first).Time(o.last).
 			Uint(uint64(minutes)).Uint(uint64(o.last.Sub(o.first).Round(time.Second) / time.Second))
