@@ -67,7 +67,6 @@ func New(sp logfile.RowWriter, conf *configtab.Tables, cfg Config) *Recorder {
 		sp: sp, conf: conf, cfg: cfg,
 		xwin:       make(map[time.Time]*xWindow),
 		reduce:     newReducer(cfg.Reduce),
-		stats:      Stats{Reduced: make(map[string]uint64)},
 		connApp:    make(map[connKey]configtab.App),
 		recognised: make(map[string]configtab.App),
 		sums:       newSums(),
@@ -77,9 +76,14 @@ func New(sp logfile.RowWriter, conf *configtab.Tables, cfg Config) *Recorder {
 // Stats returns a copy of the recorder's counters.
 func (r *Recorder) Stats() Stats {
 	s := r.stats
-	s.Reduced = make(map[string]uint64, len(r.stats.Reduced))
-	for k, v := range r.stats.Reduced {
-		s.Reduced[k] = v
+	s.Reduced = make(map[string]uint64, 3)
+	for _, c := range []struct {
+		rule string
+		n    uint64
+	}{{"static", r.reduce.static}, {"repeat-U", r.reduce.repeatU}, {"repeat-Q", r.reduce.repeatQ}} {
+		if c.n > 0 {
+			s.Reduced[c.rule] = c.n
+		}
 	}
 	return s
 }
@@ -170,7 +174,7 @@ func (r *Recorder) HTTP(h *audit.HTTPRequest) {
 		app = r.appOf(audit.TCP, h.Client, h.Server, "http")
 	}
 	if r.reduce.staticResource(h) {
-		r.stats.Reduced["static"]++
+		r.reduce.static++
 		return
 	}
 	if r.foldHTTP(h, app) {

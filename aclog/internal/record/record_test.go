@@ -175,37 +175,40 @@ func TestReduce(t *testing.T) {
 			c.Reduce.StaticExts, c.Reduce.StaticTypes, c.Reduce.RepeatWindow = List{"PNG"}, List{"text/*"}, 0
 		}, nil, map[string]uint64{"static": 2}},
 	} {
-		t.Run(c.name, func(t *testing.T) {
-			r, sp, root := newRecorder(t, c.mod)
-			for _, h := range reqs {
-				r.HTTP(h)
-			}
-			r.Close()
-			if err := sp.Close(); err != nil {
-				t.Fatal(err)
-			}
-			got := rows(t, root, 'U')
-			want := c.want
-			if want == nil { // nothing folded: each request not dropped is a row
-				for _, h := range reqs[c.reduced["static"]:] {
-					at := h.Time.Format("2006-01-02 15:04:05.000000")
-					want = append(want, wantRow{h.URI, at, at, "1"})
+		for _, hash := range keyHashes {
+			t.Run(c.name+", "+hash.name, func(t *testing.T) {
+				r, sp, root := newRecorder(t, c.mod)
+				setKeyHash(r, hash.keep)
+				for _, h := range reqs {
+					r.HTTP(h)
 				}
-			}
-			sort.Slice(want, func(i, j int) bool { return want[i].ts+want[i].uri < want[j].ts+want[j].uri })
-			if len(got) != len(want) {
-				t.Fatalf("%d U rows, want %d: %v", len(got), len(want), got)
-			}
-			for i, w := range want {
-				g := got[i]
-				if g["uri"] != w.uri || g["ts"] != w.ts || g["last_ts"] != w.last || g["repeat_count"] != w.count {
-					t.Errorf("row %d: uri %s ts %s last_ts %s repeat_count %s, want %+v", i, g["uri"], g["ts"], g["last_ts"], g["repeat_count"], w)
+				r.Close()
+				if err := sp.Close(); err != nil {
+					t.Fatal(err)
 				}
-			}
-			if red := r.Stats().Reduced; !maps.Equal(red, c.reduced) {
-				t.Errorf("reduced %v, want %v", red, c.reduced)
-			}
-		})
+				got := rows(t, root, 'U')
+				want := c.want
+				if want == nil { // nothing folded: each request not dropped is a row
+					for _, h := range reqs[c.reduced["static"]:] {
+						at := h.Time.Format("2006-01-02 15:04:05.000000")
+						want = append(want, wantRow{h.URI, at, at, "1"})
+					}
+				}
+				sort.Slice(want, func(i, j int) bool { return want[i].ts+want[i].uri < want[j].ts+want[j].uri })
+				if len(got) != len(want) {
+					t.Fatalf("%d U rows, want %d: %v", len(got), len(want), got)
+				}
+				for i, w := range want {
+					g := got[i]
+					if g["uri"] != w.uri || g["ts"] != w.ts || g["last_ts"] != w.last || g["repeat_count"] != w.count {
+						t.Errorf("row %d: uri %s ts %s last_ts %s repeat_count %s, want %+v", i, g["uri"], g["ts"], g["last_ts"], g["repeat_count"], w)
+					}
+				}
+				if red := r.Stats().Reduced; !maps.Equal(red, c.reduced) {
+					t.Errorf("reduced %v, want %v", red, c.reduced)
+				}
+			})
+		}
 	}
 }
 
@@ -213,7 +216,14 @@ func TestReduce(t *testing.T) {
 // memory stays bounded by -reduce-max-held, the rows due first written
 // early.
 func TestReduceDNS(t *testing.T) {
+	for _, hash := range keyHashes {
+		t.Run(hash.name, func(t *testing.T) { testReduceDNS(t, hash.keep) })
+	}
+}
+
+func testReduceDNS(t *testing.T, keep uint32) {
 	r, sp, root := newRecorder(t, func(c *Config) { c.Reduce.MaxTracked = 4 })
+	setKeyHash(r, keep)
 	ts := time.Date(2026, 3, 1, 10, 0, 0, 0, time.Local)
 	cl, sv := netip.MustParseAddrPort("10.0.0.1:5000"), netip.MustParseAddrPort("10.0.0.53:53")
 	for i := range 30 {
@@ -222,8 +232,8 @@ func TestReduceDNS(t *testing.T) {
 			name = fmt.Sprintf("n%d.example", i)
 		}
 		r.DNS(&audit.DNSQuery{Time: ts.Add(time.Duration(i) * time.Second), Client: cl, Server: sv, Name: name, QType: 1})
-		if len(r.reduce.held) > 4 {
-			t.Fatalf("%d rows held, max 4", len(r.reduce.held))
+		if r.reduce.held.live > 4 {
+			t.Fatalf("%d rows held, max 4", r.reduce.held.live)
 		}
 	}
 	r.Close()

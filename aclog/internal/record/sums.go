@@ -14,12 +14,13 @@ import (
 )
 
 // The F and T sums are kept in tables of rows by value, one table per
-// minute (F) or window (T), each with an index from its key: no
-// allocation per sum, nothing for the GC to follow but the tables, and a
-// table written whole when it is due, then cleared and kept for a minute
-// or window to come. Apps are numbered (Recorder.appID) so that a key
-// holds no strings. A map of pointers to sums keyed by minute, address
-// and app cost a fifth of aclog's CPU on short sessions.
+// minute (F) or window (T), each with an index from a hash of its key
+// (index: a Go map keyed by a netip.Addr hashes it by the slow generic
+// path): no allocation per sum, nothing for the GC to follow but the
+// tables, and a table written whole when it is due, then cleared and kept
+// for a minute or window to come. Apps are numbered (Recorder.appID) so
+// that a key holds no strings. A map of pointers to sums keyed by minute,
+// address and app cost a fifth of aclog's CPU on short sessions.
 
 // flowKey is one F row within its minute: an address and an app.
 type flowKey struct {
@@ -34,7 +35,7 @@ type flowSums struct {
 }
 
 // flowTable is the F rows of one minute.
-type flowTable = sumTable[flowKey, flowSums]
+type flowTable = sumTable[flowSums]
 
 type onlineSums struct {
 	ip          netip.Addr
@@ -43,30 +44,31 @@ type onlineSums struct {
 }
 
 // onlineTable is the T rows of one window.
-type onlineTable = sumTable[netip.Addr, onlineSums]
+type onlineTable = sumTable[onlineSums]
 
 // sumTable is the rows of one minute (F) or window (T), with an index
 // from their keys.
-type sumTable[K comparable, V any] struct {
+type sumTable[V any] struct {
 	at    time.Time // the minute or window
-	index map[K]int32
+	index index
 	rows  blocks[V]
 }
 
 // sumTables is the pending tables of one kind of sum by minute or window,
 // and the written ones kept for reuse.
-type sumTables[K comparable, V any] struct {
-	byTime map[time.Time]*sumTable[K, V]
-	last   *sumTable[K, V] // the table the last sum went to: sessions end in time order
+type sumTables[V any] struct {
+	byTime map[time.Time]*sumTable[V]
+	last   *sumTable[V] // the table the last sum went to: sessions end in time order
 	// tables written, for reuse (emptied when they are taken: a table
 	// written at the capture's end is not)
-	spare []*sumTable[K, V]
+	spare []*sumTable[V]
 }
 
 // sums holds the pending F and T rows.
 type sums struct {
-	flows  sumTables[flowKey, flowSums]
-	online sumTables[netip.Addr, onlineSums]
+	flows  sumTables[flowSums]
+	online sumTables[onlineSums]
+	hash   keyHash
 
 	apps    []configtab.App
 	appIDs  map[configtab.App]uint32
@@ -83,8 +85,9 @@ const maxSpareTables = 6
 
 func newSums() sums {
 	return sums{
-		flows:  sumTables[flowKey, flowSums]{byTime: make(map[time.Time]*flowTable)},
-		online: sumTables[netip.Addr, onlineSums]{byTime: make(map[time.Time]*onlineTable)},
+		flows:  sumTables[flowSums]{byTime: make(map[time.Time]*flowTable)},
+		online: sumTables[onlineSums]{byTime: make(map[time.Time]*onlineTable)},
+		hash:   newKeyHash(),
 		appIDs: make(map[configtab.App]uint32),
 	}
 }
@@ -104,9 +107,10 @@ func (s *sums) appID(app configtab.App) uint32 {
 	return id
 }
 
-// row returns the sums of key k at time at (a minute or window), and
-// whether they are new: zero, added.
-func (ts *sumTables[K, V]) row(at time.Time, k K, zero V) (*V, bool) {
+// row returns the sums at time at (a minute or window) of the key that
+// hashes to h and that has says a row has, and whether they are new: zero,
+// added.
+func (ts *sumTables[V]) row(at time.Time, h uint32, has func(*V) bool, zero V) (*V, bool) {
 	t := ts.last
 	if t == nil || t.at != at {
 		if t = ts.byTime[at]; t == nil {
@@ -116,30 +120,30 @@ func (ts *sumTables[K, V]) row(at time.Time, k K, zero V) (*V, bool) {
 		}
 		ts.last = t
 	}
-	if i, ok := t.index[k]; ok {
+	if i, ok := t.index.find(h, func(i int32) bool { return has(t.rows.at(i)) }); ok {
 		return t.rows.at(i), false
 	}
 	i := t.rows.add(zero)
-	t.index[k] = i
+	t.index.add(h, i)
 	return t.rows.at(i), true
 }
 
 // take returns an empty table, a spare one if there is one.
-func (ts *sumTables[K, V]) take() *sumTable[K, V] {
+func (ts *sumTables[V]) take() *sumTable[V] {
 	if n := len(ts.spare); n > 0 {
 		t := ts.spare[n-1]
 		ts.spare = ts.spare[:n-1]
-		clear(t.index)
+		t.index.reset()
 		t.rows.reset()
 		return t
 	}
-	return &sumTable[K, V]{index: make(map[K]int32)}
+	return &sumTable[V]{}
 }
 
 // takeDue removes the tables that due says are due and returns them,
 // oldest first; it notes the others as pending.
-func (ts *sumTables[K, V]) takeDue(due func(time.Time) bool, pending func(time.Time)) []*sumTable[K, V] {
-	var out []*sumTable[K, V]
+func (ts *sumTables[V]) takeDue(due func(time.Time) bool, pending func(time.Time)) []*sumTable[V] {
+	var out []*sumTable[V]
 	for at, t := range ts.byTime {
 		if due(at) {
 			out = append(out, t)
@@ -149,12 +153,12 @@ func (ts *sumTables[K, V]) takeDue(due func(time.Time) bool, pending func(time.T
 		}
 	}
 	ts.last = nil
-	slices.SortFunc(out, func(a, b *sumTable[K, V]) int { return a.at.Compare(b.at) })
+	slices.SortFunc(out, func(a, b *sumTable[V]) int { return a.at.Compare(b.at) })
 	return out
 }
 
 // keep keeps a written table for a minute or window to come.
-func (ts *sumTables[K, V]) keep(t *sumTable[K, V]) {
+func (ts *sumTables[V]) keep(t *sumTable[V]) {
 	if len(ts.spare) < maxSpareTables {
 		ts.spare = append(ts.spare, t)
 	}
@@ -172,9 +176,11 @@ func (r *Recorder) addFlow(s *audit.Session, app configtab.App) {
 	n := uint64(last.Sub(first)/time.Minute) + 1
 	up, down, pkts := s.ClientBytes, s.ServerBytes, s.ClientPackets+s.ServerPackets
 	k := flowKey{ip: s.Client.Addr(), app: r.sums.appID(app)}
+	h := r.sums.hash.addr(k.ip, k.app)
+	has := func(f *flowSums) bool { return f.flowKey == k }
 	for i := uint64(0); i < n; i++ {
 		m := first.Add(time.Duration(i) * time.Minute)
-		f, added := r.sums.flows.row(m, k, flowSums{flowKey: k})
+		f, added := r.sums.flows.row(m, h, has, flowSums{flowKey: k})
 		if added {
 			r.pending(m)
 		}
@@ -199,8 +205,10 @@ func (r *Recorder) addOnline(s *audit.Session) {
 		end = s.Start
 	}
 	ip := s.Client.Addr()
+	h := r.sums.hash.addr(ip, 0)
+	has := func(o *onlineSums) bool { return o.ip == ip }
 	for w := logfile.WindowStart(s.Start); !w.After(end); w = w.Add(logfile.WindowLength) {
-		o, added := r.sums.online.row(w, ip, onlineSums{ip: ip})
+		o, added := r.sums.online.row(w, h, has, onlineSums{ip: ip})
 		from, to := maxTime(s.Start, w), minTime(end, w.Add(logfile.WindowLength-time.Nanosecond))
 		if added {
 			o.first, o.last = from, to
