@@ -75,8 +75,7 @@ type sums struct {
 	lastApp configtab.App
 	lastID  uint32
 	// the rows of the table being written, sorted
-	flowOrder   []flowSums
-	onlineOrder []onlineSums
+	order []sumRef
 }
 
 // maxSpareTables bounds the cleared tables kept (each keeps the memory
@@ -241,8 +240,7 @@ func (r *Recorder) emit(due func(time.Time) bool) {
 // writeFlows writes the F rows of a minute by address and app.
 func (r *Recorder) writeFlows(t *flowTable) {
 	apps := r.sums.apps
-	rows := t.rows.appendTo(slices.Grow(r.sums.flowOrder[:0], t.rows.len()))
-	slices.SortFunc(rows, func(x, y flowSums) int {
+	r.sums.order = sortedRows(r.sums.order, t, func(f *flowSums) netip.Addr { return f.ip }, func(x, y *flowSums) int {
 		if c := x.ip.Compare(y.ip); c != 0 || x.app == y.app {
 			return c
 		}
@@ -253,8 +251,8 @@ func (r *Recorder) writeFlows(t *flowTable) {
 		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.Type, b.Type),
 			strings.Compare(a.Kind, b.Kind), strings.Compare(a.Rule, b.Rule))
 	})
-	for i := range rows {
-		f := &rows[i]
+	for _, ref := range r.sums.order {
+		f := t.rows.at(ref.row)
 		app := &apps[f.app]
 		e := r.sp.Begin('F', t.at)
 		r.who(e, f.ip)
@@ -262,16 +260,14 @@ func (r *Recorder) writeFlows(t *flowTable) {
 			Uint(f.up).Uint(f.down).Uint(f.packets).Uint(uint64(f.sessions))
 		r.commit()
 	}
-	clear(rows)
-	r.sums.flowOrder = rows[:0]
 }
 
 // writeOnline writes the T rows of a window by address.
 func (r *Recorder) writeOnline(t *onlineTable) {
-	rows := t.rows.appendTo(slices.Grow(r.sums.onlineOrder[:0], t.rows.len()))
-	slices.SortFunc(rows, func(x, y onlineSums) int { return x.ip.Compare(y.ip) })
-	for i := range rows {
-		o := &rows[i]
+	r.sums.order = sortedRows(r.sums.order, t, func(o *onlineSums) netip.Addr { return o.ip },
+		func(x, y *onlineSums) int { return x.ip.Compare(y.ip) })
+	for _, ref := range r.sums.order {
+		o := t.rows.at(ref.row)
 		minutes := bits.OnesCount8(o.minutes)
 		e := r.sp.Begin('T', t.at)
 		r.who(e, o.ip)
@@ -279,6 +275,4 @@ func (r *Recorder) writeOnline(t *onlineTable) {
 			Uint(uint64(minutes)).Uint(uint64(o.last.Sub(o.first).Round(time.Second) / time.Second))
 		r.commit()
 	}
-	clear(rows)
-	r.sums.onlineOrder = rows[:0]
 }
