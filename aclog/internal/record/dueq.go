@@ -1,5 +1,7 @@
 package record
 
+import "slices"
+
 // dueQueue orders the held rows by when they are due: a binary heap of
 // entries that carry what they are ordered by, so that ordering reads no
 // held row. It moves entries exactly as container/heap does (the same
@@ -21,6 +23,12 @@ func (e *dueEntry) before(o *dueEntry) bool {
 
 // push adds e.
 func (q *dueQueue) push(e dueEntry) {
+	if len(*q) == cap(*q) {
+		// Doubled: append grows a slice this large by a quarter at a time,
+		// each time copied into fresh memory, page faults and all: a third
+		// of fold's CPU (writing rows aside) at 10k sessions/s.
+		*q = slices.Grow(*q, max(len(*q), 64))
+	}
 	*q = append(*q, e)
 	h := *q
 	for j := len(h) - 1; ; {
