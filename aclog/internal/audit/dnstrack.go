@@ -22,9 +22,11 @@ func (e *Engine) dnsMessage(transport Proto, src, dst netip.AddrPort, payload []
 // emitDNS reports an exchange the tracker finished.
 func (e *Engine) emitDNS(x *dns.Exchange) {
 	e.stats.DNSRecords++
-	e.sink.DNS(&DNSQuery{
+	ev := &e.evDNS
+	*ev = DNSQuery{
 		Time: x.Time, Client: x.Client, Server: x.Server, Transport: Proto(x.Transport),
 		ID: x.ID, Name: x.Name, QType: x.QType, QClass: x.QClass,
 		HasQuery: x.HasQuery, HasResponse: x.HasResponse, RCode: x.RCode, Answers: x.Answers, RTT: x.RTT,
-	})
+	}
+	e.sink.DNS(ev)
 }

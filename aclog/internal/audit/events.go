@@ -261,8 +261,14 @@ type Chat struct {
 }
 
 // Sink consumes events. The engine calls it synchronously from Packet, Flush
-// and Close. Each record is freshly allocated and never touched by the engine
-// after the call returns, so a sink may keep it.
+// and Close.
+//
+// The records every session yields (Session, HTTPRequest, DNSQuery,
+// TLSHandshake) and the slices they hold (Answers, ALPN) are valid only
+// during the call: the engine reuses their memory for the next one. A sink
+// that keeps one keeps a copy (their strings are immutable and may be kept
+// as they are). The other records are freshly allocated and never touched
+// by the engine after the call returns, so a sink may keep them.
 type Sink interface {
 	Session(*Session)
 	HTTP(*HTTPRequest)

@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/acstore/acstore/aclog/internal/capture"
@@ -21,10 +22,21 @@ type collector struct {
 	chats    []*Chat
 }
 
-func (c *collector) Session(s *Session)       { c.sessions = append(c.sessions, s) }
-func (c *collector) HTTP(r *HTTPRequest)      { c.http = append(c.http, r) }
-func (c *collector) DNS(q *DNSQuery)          { c.dns = append(c.dns, q) }
-func (c *collector) TLS(h *TLSHandshake)      { c.tls = append(c.tls, h) }
+// The per-session records are the engine's once the call returns (see
+// Sink): the collector keeps copies.
+
+func (c *collector) Session(s *Session)  { v := *s; c.sessions = append(c.sessions, &v) }
+func (c *collector) HTTP(r *HTTPRequest) { v := *r; c.http = append(c.http, &v) }
+func (c *collector) DNS(q *DNSQuery) {
+	v := *q
+	v.Answers = slices.Clone(q.Answers)
+	c.dns = append(c.dns, &v)
+}
+func (c *collector) TLS(h *TLSHandshake) {
+	v := *h
+	v.ALPN = slices.Clone(h.ALPN)
+	c.tls = append(c.tls, &v)
+}
 func (c *collector) Mail(m *Mail)             { c.mail = append(c.mail, m) }
 func (c *collector) Credential(x *Credential) { c.creds = append(c.creds, x) }
 func (c *collector) File(f *FileTransfer)     { c.files = append(c.files, f) }

@@ -255,7 +255,8 @@ func (e *Engine) endSession(s *session, reason EndReason, remove bool) {
 	if e.cur == s {
 		e.cur = nil
 	}
-	ev := &Session{Proto: s.ev.Proto, Client: s.client(), Server: s.server(), Start: s.ev.Start, End: s.ev.End,
+	ev := &e.evSession
+	*ev = Session{Proto: s.ev.Proto, Client: s.client(), Server: s.server(), Start: s.ev.Start, End: s.ev.End,
 		ClientPackets: s.ev.ClientPackets, ClientBytes: s.ev.ClientBytes, ServerPackets: s.ev.ServerPackets, ServerBytes: s.ev.ServerBytes,
 		Reason: reason, App: s.ev.App}
 	if ev.Proto == TCP {

@@ -227,7 +227,8 @@ func (e *Engine) emitHTTP(client, server netip.AddrPort, tx *http.Transaction) {
 		return
 	}
 	e.stats.HTTPRecords++
-	e.sink.HTTP(&HTTPRequest{
+	ev := &e.evHTTP
+	*ev = HTTPRequest{
 		Time:               tx.RequestTime,
 		Client:             client,
 		Server:             server,
@@ -244,7 +245,8 @@ func (e *Engine) emitHTTP(client, server netip.AddrPort, tx *http.Transaction) {
 		ContentType:        tx.ContentType,
 		ResponseBodyLen:    tx.ResponseBodyLen,
 		Incomplete:         tx.Incomplete,
-	})
+	}
+	e.sink.HTTP(ev)
 	e.httpExtras(client, server, tx)
 }
 
@@ -255,7 +257,8 @@ func (s *tcpStream) emitTLS() {
 	}
 	e := s.e
 	e.stats.TLSRecords++
-	e.sink.TLS(&TLSHandshake{
+	ev := &e.evTLS
+	*ev = TLSHandshake{
 		Time:          s.start,
 		Client:        s.client,
 		Server:        s.server,
@@ -263,11 +266,12 @@ func (s *tcpStream) emitTLS() {
 		ClientVersion: h.ClientVersion,
 		Version:       h.Version,
 		CipherSuite:   h.CipherSuite,
-		ALPN:          append([]string(nil), h.ALPN...),
+		ALPN:          h.ALPN,
 		ServerALPN:    h.ServerALPN,
 		CertSubject:   h.CertSubject,
 		CertIssuer:    h.CertIssuer,
-	})
+	}
+	e.sink.TLS(ev)
 }
 
 // dnsData splits DNS-over-TCP messages on their 2-byte length prefixes.

@@ -76,14 +76,14 @@ func (s *shards) runLane(k int) {
 }
 
 // apply gives lane k's events of the oldest epoch it has not applied to
-// its recorder, worker by worker. Lane 0 notes the workers' counters.
+// its recorder, worker by worker, and hands each worker's list back to it
+// for reuse. Lane 0 notes the workers' counters.
 func (s *shards) apply(k int) {
 	l := s.lanes[k]
 	for i, w := range s.workers {
 		ep := <-w.out[k]
-		for _, ev := range ep.events {
-			deliver(l.sink, ev)
-		}
+		ep.events.deliver(l.sink)
+		w.sink.recycle(ep.events)
 		if k == 0 {
 			s.mu.Lock()
 			s.stats[i] = ep.stats
@@ -121,58 +121,4 @@ func (s *shards) files(stopped chan<- struct{}) {
 		}
 	}
 	close(stopped)
-}
-
-// collector is a worker's sink: events wait for the lanes, one list per
-// lane.
-type collector struct{ lanes [][]any }
-
-func newCollector(lanes int) *collector { return &collector{lanes: make([][]any, lanes)} }
-
-// take returns the events collected for each lane and starts afresh.
-func (c *collector) take() [][]any {
-	ev := c.lanes
-	c.lanes = make([][]any, len(ev))
-	return ev
-}
-
-func (c *collector) client(a netip.Addr, ev any) {
-	k := clientLane(a, len(c.lanes))
-	c.lanes[k] = append(c.lanes[k], ev)
-}
-
-func (c *collector) first(ev any) { c.lanes[0] = append(c.lanes[0], ev) }
-
-func (c *collector) Session(v *audit.Session)       { c.client(v.Client.Addr(), v) }
-func (c *collector) HTTP(v *audit.HTTPRequest)      { c.client(v.Client.Addr(), v) }
-func (c *collector) DNS(v *audit.DNSQuery)          { c.client(v.Client.Addr(), v) }
-func (c *collector) TLS(v *audit.TLSHandshake)      { c.client(v.Client.Addr(), v) }
-func (c *collector) Mail(v *audit.Mail)             { c.first(v) }
-func (c *collector) Credential(v *audit.Credential) { c.first(v) }
-func (c *collector) File(v *audit.FileTransfer)     { c.first(v) }
-func (c *collector) Post(v *audit.Post)             { c.first(v) }
-func (c *collector) Chat(v *audit.Chat)             { c.first(v) }
-
-// deliver passes a collected event to sink.
-func deliver(sink audit.Sink, ev any) {
-	switch v := ev.(type) {
-	case *audit.Session:
-		sink.Session(v)
-	case *audit.HTTPRequest:
-		sink.HTTP(v)
-	case *audit.DNSQuery:
-		sink.DNS(v)
-	case *audit.TLSHandshake:
-		sink.TLS(v)
-	case *audit.Mail:
-		sink.Mail(v)
-	case *audit.Credential:
-		sink.Credential(v)
-	case *audit.FileTransfer:
-		sink.File(v)
-	case *audit.Post:
-		sink.Post(v)
-	case *audit.Chat:
-		sink.Chat(v)
-	}
 }

@@ -79,7 +79,7 @@ type marker struct {
 
 // epoch is what a worker did between two markers, for one lane.
 type epoch struct {
-	events []any
+	events *laneEvents
 	stats  audit.Stats
 }
 
