@@ -111,6 +111,6 @@ func (s *tcpStream) setKind(kind streamKind, swap bool) {
 		s.done = true
 	}
 	if s.sess != nil && app != "" {
-		s.sess.ev.App = app
+		s.sess.ev.App = appNamed(app)
 	}
 }

@@ -351,14 +351,14 @@ func (e *Engine) udpPacket(src, dst netip.Addr, frames, frameBytes uint64) {
 	dstAP := netip.AddrPortFrom(dst, uint16(u.DstPort))
 	if (e.tftp.Len() > 0 || u.DstPort == 69) && e.tftp.Packet(srcAP, dstAP, u.Payload, e.now) {
 		if s != nil {
-			s.ev.App = "tftp"
+			s.ev.App = appTFTP
 		}
 		return
 	}
 	switch {
 	case isDNSPort(uint16(u.SrcPort)) || isDNSPort(uint16(u.DstPort)):
 		if e.dnsMessage(UDP, srcAP, dstAP, u.Payload) && s != nil {
-			s.ev.App = "dns"
+			s.ev.App = appDNS
 		}
 	case u.DstPort == 1900:
 		// SSDP: HTTP requests over UDP (M-SEARCH, NOTIFY). They are
@@ -366,7 +366,7 @@ func (e *Engine) udpPacket(src, dst netip.Addr, frames, frameBytes uint64) {
 		// look for or announce services.
 		if tx, ok := http.ParseDatagram(u.Payload, e.now); ok {
 			if s != nil {
-				s.ev.App = "ssdp"
+				s.ev.App = appSSDP
 			}
 			e.emitHTTP(srcAP, dstAP, tx)
 		}

@@ -24,21 +24,26 @@ const (
 // sessionEvent is what a Session event says but its endpoints, which the
 // key holds (see session.client and session.server).
 type sessionEvent struct {
-	Proto                      Proto
-	Reason                     EndReason
 	Start, End                 time.Time
 	ClientPackets, ClientBytes uint64
 	ServerPackets, ServerBytes uint64
-	App                        string
+	Proto                      Proto
+	Reason                     EndReason
+	App                        appName
 }
 
+// session is one open session. Every byte counts: a busy gateway holds a
+// million of them, most of them UDP waiting out their timeout. The fields
+// are ordered so that the runtime's 176-byte size class holds it (288
+// before: the application as a string, the table's hash kept here, and
+// padding between the flags).
 type session struct {
-	ev     sessionEvent
-	key    flowKey
-	hash   uint64     // of key, in the engine's table
-	stream *tcpStream // TCP: reassembly and parsing, from its first useful segment
-	list   uint8      // which of the engine's lists it is in
-	links  links[session]
+	key  flowKey // first: a table lookup compares it
+	list uint8   // which of the engine's lists it is in
+	ttl  uint8   // IP TTL (hop limit) of the client's first packet
+	// clientIsA: the client is the key's endpoint a. The endpoints are
+	// not also kept as netip.AddrPorts (64 bytes a session).
+	clientIsA bool
 	// closed: FIN from both sides, or RST. The session lingers until
 	// TCPClosedLinger passes or a new SYN reuses the ports.
 	closed    bool
@@ -47,13 +52,12 @@ type session struct {
 	// streamDone: the stream finished (both directions ended) and went
 	// back to the free list; nothing more is reassembled.
 	streamDone bool
-	baseSeq    [2]uint32 // first sequence number seen, per direction (0: from client)
 	hasBaseSeq [2]bool
+	ev         sessionEvent
+	baseSeq    [2]uint32 // first sequence number seen, per direction (0: from client)
 	nextSeq    [2]uint32 // sequence number after the last segment seen
-	ttl        uint8     // IP TTL (hop limit) of the client's first packet
-	// clientIsA: the client is the key's endpoint a. The endpoints are
-	// not also kept as netip.AddrPorts (64 bytes a session, 288 -> 224).
-	clientIsA bool
+	links      links[session]
+	stream     *tcpStream // TCP: reassembly and parsing, from its first useful segment
 }
 
 // fromClient reports whether a packet whose source is the key's endpoint
@@ -141,7 +145,7 @@ func (e *Engine) track(proto Proto, src, dst netip.AddrPort, frames, frameBytes 
 			return nil, false
 		}
 		s = e.newSession()
-		s.key, s.hash = k, h
+		s.key = k
 		s.ev.Proto = proto
 		s.clientIsA = srcIsA
 		// A SYN-ACK as the first packet seen means we missed the SYN: the
@@ -258,7 +262,7 @@ func (e *Engine) endSession(s *session, reason EndReason, remove bool) {
 	ev := &e.evSession
 	*ev = Session{Proto: s.ev.Proto, Client: s.client(), Server: s.server(), Start: s.ev.Start, End: s.ev.End,
 		ClientPackets: s.ev.ClientPackets, ClientBytes: s.ev.ClientBytes, ServerPackets: s.ev.ServerPackets, ServerBytes: s.ev.ServerBytes,
-		Reason: reason, App: s.ev.App}
+		Reason: reason, App: s.ev.App.String()}
 	if ev.Proto == TCP {
 		e.stats.SessionsTCP++
 	} else {
@@ -266,7 +270,7 @@ func (e *Engine) endSession(s *session, reason EndReason, remove bool) {
 	}
 	e.sink.Session(ev)
 	if remove {
-		e.sessions.remove(s, s.hash)
+		e.sessions.remove(s, e.sessions.hash(&s.key))
 		if s.list != listNone {
 			e.sessionList(s.list).remove(s)
 		}

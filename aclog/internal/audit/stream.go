@@ -148,7 +148,7 @@ func (s *tcpStream) data(fromClient bool, b []byte) {
 	if s.kind == kindUnknown && s.matchFTPData() {
 		s.kind = kindFTPData
 		if s.sess != nil {
-			s.sess.ev.App = "ftp-data"
+			s.sess.ev.App = appFTPData
 		}
 	}
 	if s.kind == kindUnknown {

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"slices"
 	"testing"
+	"unsafe"
 )
 
 // TestSessionTable runs random inserts and removals against a map: every
@@ -33,7 +34,7 @@ func TestSessionTable(t *testing.T) {
 				t.Fatalf("%d keys: get %+v = %p, want %p", keys, k, got, ref[k])
 			}
 			if got == nil {
-				s := &session{key: k, hash: h}
+				s := &session{key: k}
 				tab.insert(s, h)
 				ref[k] = s
 			} else if rng.IntN(2) == 0 {
@@ -62,6 +63,22 @@ func TestKeyOrder(t *testing.T) {
 			if got, want := kx.compare(&ky), x.Compare(y); got != want {
 				t.Errorf("compare(%v, %v) = %d, want %d", x, y, got, want)
 			}
+		}
+	}
+}
+
+// TestSessionSize: a session fits the runtime's 176-byte size class, and
+// every application the stream detection names has an appName.
+func TestSessionSize(t *testing.T) {
+	if n := unsafe.Sizeof(session{}); n > 176 {
+		t.Errorf("a session is %d bytes, over the 176-byte size class", n)
+	}
+	for _, k := range []streamKind{kindHTTP, kindTLS, kindDNS, kindSMTP, kindPOP3, kindIMAP, kindFTP, kindIRC, kindXMPP, kindTelnet} {
+		e := &Engine{}
+		s := &tcpStream{e: e, sess: &session{}}
+		s.setKind(k, false)
+		if s.sess.ev.App == appNone {
+			t.Errorf("stream kind %d: no appName", k)
 		}
 	}
 }
