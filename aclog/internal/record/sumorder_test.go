@@ -1,6 +1,7 @@
 package record
 
 import (
+	"encoding/binary"
 	"math/rand/v2"
 	"net/netip"
 	"slices"
@@ -10,7 +11,8 @@ import (
 // TestSortedRows: the rows come out in the order netip.Addr.Compare and
 // the rows' own comparison give together (as when the rows themselves
 // were sorted), over IPv4 addresses, the same mapped into IPv6, IPv6
-// addresses with and without zones, and several apps per address.
+// addresses with and without zones, random IPv4 and IPv6 addresses
+// differing in either half, and several apps per address.
 func TestSortedRows(t *testing.T) {
 	addrs := []netip.Addr{}
 	for _, s := range []string{"10.0.0.1", "::ffff:10.0.0.1", "10.0.0.2", "9.255.255.255", "255.0.0.0", "0.0.0.0",
@@ -24,15 +26,21 @@ func TestSortedRows(t *testing.T) {
 		}
 		return int(x.app) - int(y.app)
 	}
-	for _, n := range []int{0, 1, 2, 50, 3000} {
+	for _, n := range []int{0, 1, 2, 50, 3000, 20000} {
 		rng := rand.New(rand.NewPCG(7, uint64(n)))
 		var tb flowTable
 		seen := map[flowKey]bool{}
 		var want []flowSums
 		for len(want) < n {
 			k := flowKey{ip: addrs[rng.IntN(len(addrs))], app: rng.Uint32N(8)}
-			if rng.IntN(4) == 0 { // addresses beyond the list
-				k.ip = netip.AddrFrom4([4]byte{byte(rng.Uint32()), byte(rng.Uint32()), 1, 2})
+			switch rng.IntN(8) { // addresses beyond the list
+			case 0, 1:
+				k.ip = netip.AddrFrom4([4]byte{byte(rng.Uint32()), byte(rng.Uint32()), 1, byte(rng.Uint32())})
+			case 2:
+				var b [16]byte
+				binary.BigEndian.PutUint64(b[:8], rng.Uint64()&0xff00_0000_0000_00ff)
+				binary.BigEndian.PutUint64(b[8:], rng.Uint64()&0xff00_0000_ff00_00ff)
+				k.ip = netip.AddrFrom16(b)
 			}
 			if seen[k] {
 				continue
