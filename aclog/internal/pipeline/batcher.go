@@ -12,32 +12,43 @@ import (
 // writing rows run at once. Between a wait for the lanes and the next
 // epoch the loop's goroutine holds the recorders and the spool (restarts,
 // a capture's end): then rows go to the spool directly.
+//
+// A batch is cut where it reaches batchBytes, and at an epoch's end; it
+// travels as chunks of about chunkBytes, so that the lanes can run many
+// epochs ahead of the files goroutine (whose publishing of a window waits
+// tens of milliseconds for fsync) in buffers that are all of one size,
+// reused as they are without growing again, a few MB per lane.
 type batcher struct {
 	sp     *logfile.Spool
 	direct bool
-	cur    *logfile.Batch
+	cur    *logfile.Batch // the chunk being written
+	size   int            // of the batch, in the chunks sent before cur
 	free   chan *logfile.Batch
 	out    chan fileJob // to the files goroutine
 }
 
-// fileJob is a batch for the files goroutine to commit (when not nil);
-// end says it is the last of its epoch.
+// fileJob is a chunk for the files goroutine to commit (when not nil);
+// last says it ends its batch, end that it ends the epoch.
 type fileJob struct {
-	batch *logfile.Batch
-	end   bool
+	chunk     *logfile.Batch
+	last, end bool
 }
 
-// batchBytes is the size at which a batch goes to the files goroutine
-// without waiting for the epoch's end; with batches batches in all, it
-// bounds the rows in flight.
+// batchBytes is the size at which a batch ends without waiting for the
+// epoch's end. The files goroutine takes a batch from each lane in turn,
+// so where batches end sets the order rows are committed in, hence their
+// ids: it must not change. With chunks chunks of chunkBytes (and a row)
+// in all, a lane has 6 MB of rows in flight at most: some 30 epochs of
+// short sessions.
 const (
 	batchBytes = 1 << 20
-	batches    = 4
+	chunkBytes = 128 << 10
+	chunks     = 48
 )
 
 func newBatcher(sp *logfile.Spool) *batcher {
-	b := &batcher{sp: sp, direct: true, free: make(chan *logfile.Batch, batches), out: make(chan fileJob, batches)}
-	for range batches - 1 {
+	b := &batcher{sp: sp, direct: true, free: make(chan *logfile.Batch, chunks), out: make(chan fileJob, chunks)}
+	for range chunks - 1 {
 		b.free <- &logfile.Batch{}
 	}
 	b.cur = &logfile.Batch{}
@@ -56,36 +67,46 @@ func (b *batcher) Commit() error {
 		return b.sp.Commit()
 	}
 	b.cur.Commit()
-	if b.cur.Size() >= batchBytes {
-		b.handoff(false)
+	if b.size+b.cur.Size() >= batchBytes {
+		b.handoff(true, false)
+	} else if b.cur.Size() >= chunkBytes {
+		b.handoff(false, false)
 	}
 	return nil
 }
 
-// handoff sends the rows batched so far to the files goroutine; end says
-// the epoch ends with them.
-func (b *batcher) handoff(end bool) {
+// handoff sends the rows written to cur to the files goroutine; last
+// says their batch ends with them, end that the epoch does.
+func (b *batcher) handoff(last, end bool) {
 	var full *logfile.Batch
 	if b.cur.Len() > 0 && b.sp != nil {
+		b.size += b.cur.Size()
 		full, b.cur = b.cur, <-b.free
 	}
+	if last {
+		b.size = 0
+	}
 	if full != nil || end {
-		b.out <- fileJob{batch: full, end: end}
+		b.out <- fileJob{chunk: full, last: last, end: end}
 	}
 }
 
 // endEpoch sends the rows batched so far and the end of the epoch.
-func (b *batcher) endEpoch() { b.handoff(true) }
+func (b *batcher) endEpoch() { b.handoff(true, true) }
 
 // commitNext is the files goroutine's: it commits the lane's next batch,
-// if its next job has one, and reports how many rows the spool refused
-// and whether the job ended an epoch.
+// chunk by chunk, and reports how many rows the spool refused and
+// whether the batch ended an epoch.
 func (b *batcher) commitNext() (refused uint64, end bool) {
-	j := <-b.out
-	if j.batch != nil {
-		n, _ := b.sp.CommitBatch(j.batch)
-		refused = uint64(n)
-		b.free <- j.batch
+	for {
+		j := <-b.out
+		if j.chunk != nil {
+			n, _ := b.sp.CommitBatch(j.chunk)
+			refused += uint64(n)
+			b.free <- j.chunk
+		}
+		if j.last {
+			return refused, j.end
+		}
 	}
-	return refused, j.end
 }

@@ -115,9 +115,9 @@ func newShards(cfg audit.Config, n int, sinks []audit.Sink, rows []*batcher) (*s
 	cfg.MaxSessions = max(1, cfg.MaxSessions/n)
 	cfg.MaxFragments = max(1, cfg.MaxFragments/n)
 	cfg.MaxBufferedPagesTotal = max(cfg.MaxBufferedPagesPerConn, cfg.MaxBufferedPagesTotal/n)
-	s := &shards{stats: make([]audit.Stats, n), fileJobs: make(chan func(), 4), stopped: make(chan struct{})}
+	s := &shards{stats: make([]audit.Stats, n), fileJobs: make(chan func(), chunks), stopped: make(chan struct{})}
 	for k, sink := range sinks {
-		l := &lane{sink: sink, jobs: make(chan laneJob, 4)}
+		l := &lane{sink: sink, jobs: make(chan laneJob, chunks)}
 		if rows != nil {
 			l.rows = rows[k]
 		} else {
