@@ -21,7 +21,9 @@
 //     waits. A second query with the flow and id of one still waiting ends
 //     the first, unanswered. The message is not kept after Message returns.
 //   - Every Exchange is passed to the emit func once, and is the Tracker's
-//     again when emit returns (its Answers are the callee's to keep).
+//     again when emit returns, its Answers included: the Tracker reuses
+//     their memory for the next message (a callee that keeps them copies
+//     them; strings are immutable and may be kept as they are).
 //   - Expire(now, false) reports the queries that waited longer than the
 //     timeout, oldest first, and costs only what it reports;
 //     Expire(_, true) reports every query still waiting (the end of the

@@ -2,7 +2,6 @@ package dns
 
 import (
 	"net/netip"
-	"slices"
 	"time"
 )
 
@@ -20,16 +19,20 @@ func (t *Tracker[K]) Message(flow K, transport uint8, src, dst netip.AddrPort, p
 	if !m.Response {
 		return t.query(key, transport, src, dst, m, now)
 	}
-	answers := make([]Answer, 0, len(m.Answers))
+	// Every exchange of the response shares its answers: emit may read
+	// them only during the call.
+	answers := t.answers[:0]
 	for _, a := range m.Answers {
 		answers = append(answers, Answer{Name: a.Name, Type: a.Type, TTL: a.TTL, Data: a.Data})
 	}
+	t.answers = answers
 	if p := t.m[key]; p != nil && p.at().Before(now.Add(-t.timeout)) {
 		// The query timed out before this response, whether or not Expire
 		// has seen to it yet (the result must not depend on when Expire
 		// runs, nor on how packets are shared among trackers).
 		t.take(p)
 		t.emitAll(p.ex)
+		t.recycle(p)
 	}
 	if p := t.m[key]; p != nil {
 		t.take(p)
@@ -38,22 +41,14 @@ func (t *Tracker[K]) Message(flow K, transport uint8, src, dst netip.AddrPort, p
 			x.HasResponse = true
 			x.RCode = m.RCode
 			x.RTT = now.Sub(x.Time)
-			x.Answers = shareOnce(answers, i)
+			x.Answers = answers
 		}
 		t.emitAll(p.ex)
+		t.recycle(p)
 		return nil
 	}
 	t.unanswered(transport, src, dst, m, answers, now)
 	return nil
-}
-
-// shareOnce gives the first exchange answers itself and every other one a
-// copy: exchanges must not share.
-func shareOnce(answers []Answer, i int) []Answer {
-	if i == 0 {
-		return answers
-	}
-	return slices.Clone(answers)
 }
 
 func (t *Tracker[K]) query(key pairKey[K], transport uint8, src, dst netip.AddrPort, m *Message, now time.Time) error {
@@ -63,12 +58,12 @@ func (t *Tracker[K]) query(key pairKey[K], transport uint8, src, dst netip.AddrP
 		// tshark counts both queries, so do we.
 		t.take(old)
 		t.emitAll(old.ex)
+		t.recycle(old)
 	}
 	if len(m.Questions) == 0 {
 		return ErrNoQuestion
 	}
-	p := &pending[K]{key: key}
-	p.ex = p.one[:0]
+	p := t.newPending(key)
 	for _, q := range m.Questions {
 		p.ex = append(p.ex, Exchange{
 			Time: now, Client: src, Server: dst, Transport: transport,
@@ -77,6 +72,7 @@ func (t *Tracker[K]) query(key pairKey[K], transport uint8, src, dst netip.AddrP
 	}
 	if len(t.m) >= MaxPending {
 		t.emitAll(p.ex)
+		t.recycle(p)
 		return nil
 	}
 	t.push(p)
@@ -88,7 +84,7 @@ func (t *Tracker[K]) query(key pairKey[K], transport uint8, src, dst netip.AddrP
 // announcements): still an exchange, from the response's own question
 // section, or from its first answer when it has no question.
 func (t *Tracker[K]) unanswered(transport uint8, src, dst netip.AddrPort, m *Message, answers []Answer, now time.Time) {
-	var ex []Exchange
+	ex := t.alone[:0]
 	for _, q := range m.Questions {
 		ex = append(ex, Exchange{
 			Time: now, Client: dst, Server: src, Transport: transport,
@@ -104,7 +100,9 @@ func (t *Tracker[K]) unanswered(transport uint8, src, dst netip.AddrPort, m *Mes
 		})
 	}
 	for i := range ex {
-		ex[i].Answers = shareOnce(answers, i)
+		ex[i].Answers = answers
 	}
 	t.emitAll(ex)
+	clear(ex) // names and answers let go
+	t.alone = ex[:0]
 }

@@ -167,3 +167,50 @@ func TestTrackerBounded(t *testing.T) {
 		t.Fatalf("after Expire(all): %d reported, %d waiting", n, len(tr.m))
 	}
 }
+
+// TestTrackerReuse: a query answered costs the Tracker no allocation of
+// its own once it has served one (its pending entry and the answers are
+// reused): only the names and answer texts Parse makes. What emit is
+// given is whole during the call, for every question of a query, though
+// the next message reuses it.
+func TestTrackerReuse(t *testing.T) {
+	var got []string
+	tr := NewTracker[int](30*time.Second, func(x *Exchange) { got = append(got, line(x)) })
+	two := wire(7, false, 0, []string{"a.example", "b.example"})
+	twoAns := wire(7, true, 0, []string{"a.example", "b.example"}, "a.example=192.0.2.1", "b.example=192.0.2.2")
+	oneAns := wire(8, true, 0, []string{"c.example"}, "c.example=192.0.2.3")
+	for _, m := range []struct {
+		query bool
+		b     []byte
+	}{{true, two}, {false, twoAns}, {false, oneAns}} {
+		src, dst := stub, resolver
+		if !m.query {
+			src, dst = dst, src
+		}
+		if err := tr.Message(1, 17, src, dst, m.b, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{
+		"0s 192.0.2.10:40000>192.0.2.53:53 id=7 a.example q=true r=true rcode=0 rtt=0s [a.example=192.0.2.1 b.example=192.0.2.2]",
+		"0s 192.0.2.10:40000>192.0.2.53:53 id=7 b.example q=true r=true rcode=0 rtt=0s [a.example=192.0.2.1 b.example=192.0.2.2]",
+		"0s 192.0.2.10:40000>192.0.2.53:53 id=8 c.example q=false r=true rcode=0 rtt=0s [c.example=192.0.2.3]",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+
+	tr = NewTracker[int](30*time.Second, func(*Exchange) {})
+	q := wire(1, false, 0, []string{"www.example.com"})
+	r := wire(1, true, 0, []string{"www.example.com"}, "www.example.com=192.0.2.1")
+	pair := func() {
+		if tr.Message(1, 17, stub, resolver, q, t0) != nil || tr.Message(1, 17, resolver, stub, r, t0) != nil {
+			t.Fatal("not DNS")
+		}
+	}
+	pair()
+	// The query's name, the response's, and the answer's address.
+	if n := testing.AllocsPerRun(100, pair); n > 3 {
+		t.Errorf("%.1f allocations per query and response, want at most 3", n)
+	}
+}

@@ -53,7 +53,17 @@ type Tracker[K comparable] struct {
 	// The queries waiting are also in a list, oldest first, so expiry
 	// looks only at those that time out.
 	head, tail *pending[K]
+
+	// Reused from message to message: what emit is given is valid only
+	// during the call (see the package doc). Most queries are answered
+	// within milliseconds, so a few pending entries serve them all.
+	free    []*pending[K]
+	answers []Answer
+	alone   []Exchange // a response's exchanges when no query waits
 }
+
+// maxFree bounds the pending entries kept for reuse.
+const maxFree = 1024
 
 type pairKey[K comparable] struct {
 	flow K
@@ -84,7 +94,31 @@ func (t *Tracker[K]) Expire(now time.Time, all bool) {
 	for p := t.head; p != nil && (all || p.at().Before(cutoff)); p = t.head {
 		t.take(p)
 		t.emitAll(p.ex)
+		t.recycle(p)
 	}
+}
+
+// newPending returns an empty pending entry, one recycled if there is one.
+func (t *Tracker[K]) newPending(key pairKey[K]) *pending[K] {
+	var p *pending[K]
+	if n := len(t.free); n > 0 {
+		p = t.free[n-1]
+		t.free = t.free[:n-1]
+	} else {
+		p = new(pending[K])
+	}
+	p.key = key
+	p.ex = p.one[:0]
+	return p
+}
+
+// recycle keeps p, taken and emitted, for another query.
+func (t *Tracker[K]) recycle(p *pending[K]) {
+	if len(t.free) >= maxFree {
+		return
+	}
+	*p = pending[K]{}
+	t.free = append(t.free, p)
 }
 
 func (t *Tracker[K]) emitAll(ex []Exchange) {
