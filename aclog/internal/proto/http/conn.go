@@ -10,10 +10,15 @@ type Conn struct {
 	emit      func(*Transaction)
 	errors    int
 	now       time.Time
+	// spare is a transaction emitted and no longer parsed into, for the
+	// next request (kept by Reset: most connections carry one request).
+	spare *Transaction
 }
 
 // NewConn returns a parser that calls emit for every finished transaction.
-// emit receives a Transaction the parser no longer touches.
+// The Transaction emit receives is valid only during the call: the parser
+// reuses it for a later request (a callee that keeps it copies it; its
+// strings and RequestBody are never written again and may be kept).
 func NewConn(emit func(*Transaction)) *Conn {
 	return &Conn{emit: emit}
 }
@@ -22,7 +27,29 @@ func NewConn(emit func(*Transaction)) *Conn {
 // emit func would.
 func (c *Conn) Reset() {
 	clear(c.pending)
-	*c = Conn{emit: c.emit, pending: c.pending[:0]}
+	*c = Conn{emit: c.emit, pending: c.pending[:0], spare: c.spare}
+}
+
+// newTransaction returns an empty transaction, the spare one if there is
+// one.
+func (c *Conn) newTransaction() *Transaction {
+	tx := c.spare
+	if tx == nil {
+		return new(Transaction)
+	}
+	c.spare = nil
+	return tx
+}
+
+// emitTx emits tx and keeps it as the spare unless a direction still
+// parses into it (a response still arriving for a request the pending
+// cap pushed out): what it writes there then goes nowhere, as before.
+func (c *Conn) emitTx(tx *Transaction) {
+	c.emit(tx)
+	if c.req.tx != tx && c.resp.tx != tx {
+		*tx = Transaction{}
+		c.spare = tx
+	}
 }
 
 // KeepBodies makes the parser keep up to n bytes of each POST or PUT
@@ -101,7 +128,7 @@ func (c *Conn) Close(ts time.Time) {
 	// not is no longer pending; emit it here.
 	if tx := c.req.tx; tx != nil && tx.respDone && !c.isPending(tx) {
 		tx.Incomplete = true
-		c.emit(tx)
+		c.emitTx(tx)
 	}
 	for _, h := range []*half{&c.req, &c.resp} {
 		if h.tx != nil {
@@ -114,7 +141,7 @@ func (c *Conn) Close(ts time.Time) {
 	for _, tx := range c.pending {
 		if !tx.placeholder {
 			tx.reqDone, tx.respDone = true, true
-			c.emit(tx)
+			c.emitTx(tx)
 		}
 	}
 	clear(c.pending)
@@ -190,6 +217,6 @@ func (c *Conn) maybeEmit(tx *Transaction) {
 		return
 	}
 	if !c.isPending(tx) {
-		c.emit(tx)
+		c.emitTx(tx)
 	}
 }

@@ -9,7 +9,8 @@ func ParseDatagram(b []byte, ts time.Time) (*Transaction, bool) {
 	var got *Transaction
 	c := NewConn(func(tx *Transaction) {
 		if got == nil {
-			got = tx
+			v := *tx // the Conn reuses tx
+			got = &v
 		}
 	})
 	c.Data(true, b, ts)

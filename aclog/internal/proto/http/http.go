@@ -32,7 +32,9 @@
 //
 // The emit func given to NewConn is called from Data, Gap and Close, once
 // for each request seen, at the latest at Close; the Transaction it gets is
-// the callee's from then on. Dead reports when no more transactions can
+// valid only during the call, and the parser reuses it for a later request
+// (its strings and RequestBody are not written again: a callee may keep
+// those). Dead reports when no more transactions can
 // come (both directions lost or tunnelled and none pending), so the caller
 // may stop feeding the connection; it must still call Close.
 //

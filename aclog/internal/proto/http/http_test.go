@@ -1,6 +1,7 @@
 package http
 
 import (
+	"fmt"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -23,7 +24,7 @@ func parseCapture(t testing.TB, file string) ([]*Transaction, int) {
 		}
 		c := conns[s.Conn]
 		if c == nil {
-			c = NewConn(func(tx *Transaction) { out = append(out, tx) })
+			c = NewConn(func(tx *Transaction) { v := *tx; out = append(out, &v) })
 			conns[s.Conn] = c
 		}
 		c.Data(s.FromClient, s.Data, time.Time{})
@@ -163,7 +164,7 @@ func TestSynthetic(t *testing.T) {
 		// how TCP cut the stream.
 		for _, step := range []int{1 << 20, 1, 7} {
 			var got []*Transaction
-			c := NewConn(func(tx *Transaction) { got = append(got, tx) })
+			c := NewConn(func(tx *Transaction) { v := *tx; got = append(got, &v) })
 			feed := func(fromClient bool, s string) {
 				for len(s) > 0 {
 					n := min(step, len(s))
@@ -191,7 +192,7 @@ func TestSynthetic(t *testing.T) {
 
 func TestGapInBody(t *testing.T) {
 	var got []*Transaction
-	c := NewConn(func(tx *Transaction) { got = append(got, tx) })
+	c := NewConn(func(tx *Transaction) { v := *tx; got = append(got, &v) })
 	c.Data(true, []byte("GET / HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\n"), time.Time{})
 	c.Data(false, []byte("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n123"), time.Time{})
 	c.Gap(false, 4) // 4 bytes lost
@@ -266,7 +267,7 @@ func FuzzConn(f *testing.F) {
 	f.Add([]byte("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nfff\r\nab\r\n0\r\n\r\n"), true, uint8(3))
 	f.Fuzz(func(t *testing.T, data []byte, serverFirst bool, split uint8) {
 		var got []*Transaction
-		c := NewConn(func(tx *Transaction) { got = append(got, tx) })
+		c := NewConn(func(tx *Transaction) { v := *tx; got = append(got, &v) })
 		c.KeepBodies(1024)
 		// The same bytes both ways, cut at split, with a gap in between.
 		cut := int(split) % (len(data) + 1)
@@ -311,8 +312,8 @@ func TestRequestStrings(t *testing.T) {
 }
 
 // TestConnAllocs: a parser reused for connection after connection (Reset,
-// as the engine recycles it) allocates for each request only its
-// Transaction and its strings, the pending queue included: the queue kept
+// as the engine recycles it) allocates for each request only its strings:
+// its Transaction is the one emitted before, and the pending queue kept
 // its capacity neither through a response taken off its front nor through
 // Close.
 func TestConnAllocs(t *testing.T) {
@@ -330,10 +331,43 @@ func TestConnAllocs(t *testing.T) {
 		c.Close(ts)
 	}
 	connection() // the queue's first allocation
-	if got := testing.AllocsPerRun(100, connection); got != 4 {
-		t.Errorf("%v allocations a connection of 2 transactions, want 4 (a Transaction and its strings each)", got)
+	if got := testing.AllocsPerRun(100, connection); got != 2 {
+		t.Errorf("%v allocations a connection of 2 transactions, want 2 (the strings of each)", got)
 	}
 	if emitted != 2*(2+100) { // AllocsPerRun runs once more to warm up
 		t.Errorf("%d transactions emitted, want 204", emitted)
+	}
+}
+
+// TestConnReuseAfterCap: a request the pending cap pushes out while its
+// response is still arriving is emitted, but its Transaction is not
+// reused: the rest of that response must not land in the next request.
+func TestConnReuseAfterCap(t *testing.T) {
+	var got []Transaction
+	c := NewConn(func(tx *Transaction) { got = append(got, *tx) })
+	ts := time.Unix(1_700_000_000, 0)
+	c.Data(true, []byte("GET /0 HTTP/1.1\r\n\r\n"), ts)
+	c.Data(false, []byte("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n123"), ts)
+	var reqs strings.Builder
+	for i := 1; i <= MaxPending+1; i++ {
+		fmt.Fprintf(&reqs, "GET /%d HTTP/1.1\r\n\r\n", i)
+	}
+	c.Data(true, []byte(reqs.String()), ts) // /0 and /1 pushed out
+	c.Data(false, []byte("4567890"), ts)    // the rest of /0's response
+	c.Data(false, []byte("HTTP/1.1 204 No Content\r\n\r\n"), ts)
+	c.Close(ts)
+	if len(got) != MaxPending+2 {
+		t.Fatalf("%d transactions emitted, want %d", len(got), MaxPending+2)
+	}
+	if got[0].URI != "/0" || got[0].Status != 200 || got[1].URI != "/1" || got[1].HasResponse {
+		t.Errorf("pushed out: %+v, %+v", got[0], got[1])
+	}
+	if tx := got[2]; tx.URI != "/2" || tx.Status != 204 || tx.ResponseBodyLen != 0 || tx.Incomplete {
+		t.Errorf("the next request answered: %+v, want /2 with a 204 and no body", tx)
+	}
+	for _, tx := range got[3:] {
+		if tx.HasResponse || tx.ResponseBodyLen != 0 {
+			t.Errorf("a request never answered: %+v", tx)
+		}
 	}
 }

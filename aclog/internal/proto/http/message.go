@@ -79,7 +79,8 @@ func (c *Conn) request(h *half, start, fields []byte) {
 	}
 	var hd headers
 	hd.parse(fields)
-	tx := &Transaction{RequestTime: c.now}
+	tx := c.newTransaction()
+	tx.RequestTime = c.now
 	tx.setRequestStrings(m, u, v, &hd)
 	if len(c.pending) >= MaxPending {
 		// The server is not answering; do not hold requests forever.
