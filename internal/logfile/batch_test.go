@@ -39,7 +39,7 @@ func TestBatch(t *testing.T) {
 		done()
 		return refused
 	}
-	direct, batched := t.TempDir(), t.TempDir()
+	direct := t.TempDir()
 	sp := newSpool(t, direct, logfile.LZ4)
 	if n := write(sp, func() {}); n != 1 {
 		t.Errorf("spool refused %d rows, want 1", n)
@@ -47,11 +47,24 @@ func TestBatch(t *testing.T) {
 	if err := sp.Close(); err != nil {
 		t.Fatal(err)
 	}
-	sp = newSpool(t, batched, logfile.LZ4)
-	var b logfile.Batch
+	// The zero Batch, and one made with room for fewer rows than it takes.
+	for _, b := range []*logfile.Batch{{}, logfile.NewBatch(16<<10, 64)} {
+		batched := t.TempDir()
+		if files := writeBatched(t, write, b, direct, batched); files != 10 {
+			t.Errorf("%d sync_files compared, want 10 (5 tables, 2 windows)", files)
+		}
+	}
+}
+
+// writeBatched writes the rows of write into b, committed to a Spool of
+// its own under batched, and compares the sync_files with those under
+// direct; it returns how many it compared.
+func writeBatched(t *testing.T, write func(logfile.RowWriter, func()) int, b *logfile.Batch, direct, batched string) (files int) {
+	t.Helper()
+	sp := newSpool(t, batched, logfile.LZ4)
 	refused := 0
-	write(&b, func() {
-		n, err := sp.CommitBatch(&b)
+	write(b, func() {
+		n, err := sp.CommitBatch(b)
 		if n > 0 && err == nil {
 			t.Error("rows refused without a reason")
 		}
@@ -66,7 +79,6 @@ func TestBatch(t *testing.T) {
 	if err := sp.Close(); err != nil {
 		t.Fatal(err)
 	}
-	files := 0
 	err := logfile.WalkSync(direct, func(path string, n logfile.Name) error {
 		want, err := os.ReadFile(path)
 		if err != nil {
@@ -86,7 +98,5 @@ func TestBatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if files != 10 {
-		t.Errorf("%d sync_files compared, want 10 (5 tables, 2 windows)", files)
-	}
+	return files
 }

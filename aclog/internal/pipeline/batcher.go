@@ -39,20 +39,32 @@ type fileJob struct {
 // so where batches end sets the order rows are committed in, hence their
 // ids: it must not change. With chunks chunks of chunkBytes (and a row)
 // in all, a lane has 6 MB of rows in flight at most: some 30 epochs of
-// short sessions.
+// short sessions. A chunk is made with room for chunkBytes and a row of
+// up to chunkSlack, in rows of 96 bytes or more: grown row by row
+// instead, the chunks cost a lane more than the rest of the handoff.
 const (
 	batchBytes = 1 << 20
 	chunkBytes = 128 << 10
+	chunkSlack = 16 << 10
 	chunks     = 48
 )
 
 func newBatcher(sp *logfile.Spool) *batcher {
 	b := &batcher{sp: sp, direct: true, free: make(chan *logfile.Batch, chunks), out: make(chan fileJob, chunks)}
-	for range chunks - 1 {
-		b.free <- &logfile.Batch{}
+	if sp == nil {
+		// No rows: they are never handed over.
+		b.cur = &logfile.Batch{}
+		return b
 	}
-	b.cur = &logfile.Batch{}
+	for range chunks - 1 {
+		b.free <- newChunk()
+	}
+	b.cur = newChunk()
 	return b
+}
+
+func newChunk() *logfile.Batch {
+	return logfile.NewBatch(chunkBytes+chunkSlack, (chunkBytes+chunkSlack)/96)
 }
 
 func (b *batcher) Begin(letter byte, ts time.Time) *logfile.Encoder {
