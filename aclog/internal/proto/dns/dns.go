@@ -82,7 +82,12 @@ const (
 
 // Parse decodes b into m, reusing m's slices. It fails only when the header
 // or the question section is unusable.
-func Parse(b []byte, m *Message) error {
+func Parse(b []byte, m *Message) error { return parse(b, m, "") }
+
+// parse is Parse taking a name the message likely holds (a response's,
+// its query's): when it does, the message's names share it instead of
+// allocating it again.
+func parse(b []byte, m *Message, known string) error {
 	*m = Message{Questions: m.Questions[:0], Answers: m.Answers[:0], scratch: m.scratch}
 	if len(b) < 12 {
 		return ErrShort
@@ -98,6 +103,9 @@ func Parse(b []byte, m *Message) error {
 	off := 12
 	var p parser
 	p.msg = b
+	if known != "" {
+		p.names[0], p.n = known, 1
+	}
 	p.buf = m.scratch[:0]
 	defer func() { m.scratch = p.buf[:0] }()
 	off, err := p.questions(m, off, qd)

@@ -1,6 +1,7 @@
 package dns
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"time"
 )
@@ -12,7 +13,7 @@ import (
 // payload is not kept after Message returns.
 func (t *Tracker[K]) Message(flow K, transport uint8, src, dst netip.AddrPort, payload []byte, now time.Time) error {
 	m := &t.msg
-	if err := Parse(payload, m); err != nil {
+	if err := parse(payload, m, t.queryName(flow, payload)); err != nil {
 		return err
 	}
 	key := pairKey[K]{flow: flow, id: m.ID}
@@ -105,4 +106,17 @@ func (t *Tracker[K]) unanswered(transport uint8, src, dst netip.AddrPort, m *Mes
 	t.emitAll(ex)
 	clear(ex) // names and answers let go
 	t.alone = ex[:0]
+}
+
+// queryName returns the name asked by the query waiting for payload when
+// payload is a response (by its header), "" otherwise: the response
+// repeats it, and usually answers with it.
+func (t *Tracker[K]) queryName(flow K, payload []byte) string {
+	if len(payload) < 12 || payload[2]&0x80 == 0 {
+		return ""
+	}
+	if p := t.m[pairKey[K]{flow: flow, id: binary.BigEndian.Uint16(payload)}]; p != nil {
+		return p.ex[0].Name
+	}
+	return ""
 }
