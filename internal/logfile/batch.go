@@ -74,7 +74,7 @@ func (s *Spool) CommitBatch(b *Batch) (refused int, err error) {
 		if t == nil {
 			e = fmt.Errorf("commit: unknown table %q", r.letter)
 		} else {
-			e = s.commit(t, Name{Window: WindowStart(r.ts), Gateway: s.cfg.Gateway, Table: r.letter}, row, r.fields)
+			e = s.commit(t, Name{Window: s.win.of(r.ts), Gateway: s.cfg.Gateway, Table: r.letter}, row, r.fields)
 		}
 		if e != nil {
 			refused, err = refused+1, e

@@ -30,6 +30,37 @@ func WindowStart(t time.Time) time.Time {
 	return time.Date(y, mo, d, h, mi-mi%5, 0, 0, t.Location())
 }
 
+// windowCache is WindowStart for times that keep falling in the same
+// window, as a spool's rows do: the date and clock of a time cost more
+// than the rest of the row's routing.
+type windowCache struct {
+	start    time.Time
+	loc      *time.Location
+	from, to int64 // the Unix seconds whose window is start; none if from == to
+}
+
+func (c *windowCache) of(t time.Time) time.Time {
+	sec := t.Unix()
+	if t.Location() == c.loc && sec >= c.from && sec < c.to {
+		return c.start
+	}
+	start := WindowStart(t)
+	c.start, c.loc = start, t.Location()
+	c.from, c.to = start.Unix(), start.Unix()
+	// The span is kept only when the window starts on a 5-minute
+	// boundary of the wall clock and one offset from UTC covers it whole
+	// (not around a change of offset): then every instant of it has
+	// start's date, hour and minute/5, and WindowStart, a function of
+	// those, returns start.
+	_, off := start.Zone()
+	_, zoneTo := start.ZoneBounds() // zero: the period has no end
+	const span = int64(WindowLength / time.Second)
+	if (c.from+int64(off))%span == 0 && (zoneTo.IsZero() || zoneTo.Unix() >= c.from+span) {
+		c.to = c.from + span
+	}
+	return start
+}
+
 // Name identifies a sync_file: YYYYMMDD_HHMM_<GW>_<T>.dat.
 type Name struct {
 	Window  time.Time // start of the 5-minute window, local time
@@ -143,7 +174,10 @@ func LoadDir(root string) string { return dataroot.Root(root).Load() }
 // MakeID returns the id of the seq-th row of a window: the window's index in
 // its day in the high bits, so ids are unique per gateway, table and day and
 // grow with time.
-func MakeID(window Name, seq uint64) uint64 { return window.WindowIndex()<<40 | seq }
+func MakeID(window Name, seq uint64) uint64 { return makeID(window.WindowIndex(), seq) }
+
+// makeID is MakeID of the window whose index is index.
+func makeID(index, seq uint64) uint64 { return index<<40 | seq }
 
 // idSeq returns the sequence part of an id.
 func idSeq(id uint64) uint64 { return id & (1<<40 - 1) }
@@ -166,8 +200,11 @@ const (
 // MakeCaptureID returns the id of the n-th row of the capture in slot slot
 // in a window.
 func MakeCaptureID(window Name, slot, n uint64) uint64 {
-	return MakeID(window, slot<<CaptureSeqBits|n)
+	return makeID(window.WindowIndex(), captureSeq(slot, n))
 }
+
+// captureSeq is the sequence part of the id of the n-th row of slot.
+func captureSeq(slot, n uint64) uint64 { return slot<<CaptureSeqBits | n }
 
 // IDSlot returns the capture slot of an id (0: live capture).
 func IDSlot(id uint64) uint64 { return idSeq(id) >> CaptureSeqBits }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"net/netip"
 	"strconv"
 	"time"
@@ -88,6 +89,10 @@ func (e *Encoder) Int(v int64) *Encoder {
 // Uint adds an unsigned integer field.
 func (e *Encoder) Uint(v uint64) *Encoder {
 	e.sep()
+	if v < 10 { // flags, counts, booleans: most of the integers of a row
+		e.buf = append(e.buf, byte('0'+v))
+		return e
+	}
 	e.buf = strconv.AppendUint(e.buf, v, 10)
 	return e
 }
@@ -107,28 +112,62 @@ func (e *Encoder) Time(t time.Time) *Encoder {
 	return e
 }
 
-// clock writes times in TimeLayout, keeping the text of the last second it
-// wrote: rows come with times close together, and the date and time of day
-// cost several times what the microseconds do.
+// clock writes times in TimeLayout. Formatting a time.Time costs several
+// times what the row's other fields do, so the clock keeps the offset of
+// the zone period the last time fell in and the text of the date of the
+// last day it wrote: within them a time is its Unix seconds plus that
+// offset, the time of day taken by arithmetic (Go's calendar has no leap
+// seconds, so this is what time.Format computes).
 type clock struct {
-	sec    int64
-	loc    *time.Location
-	prefix []byte // "2006-01-02 15:04:05." of sec in loc
+	loc      *time.Location
+	from, to int64 // the zone period [from, to) of loc, Unix seconds
+	off      int64 // its offset from UTC, seconds
+	day      int64 // the local day of date, days since 1970-01-01
+	date     []byte
+	dated    bool // date holds "2006-01-02 " of day
 }
 
 func (c *clock) append(dst []byte, t time.Time) []byte {
-	if sec, loc := t.Unix(), t.Location(); sec != c.sec || loc != c.loc || c.prefix == nil {
-		c.sec, c.loc = sec, loc
-		c.prefix = t.AppendFormat(c.prefix[:0], "2006-01-02 15:04:05.")
+	sec := t.Unix()
+	if loc := t.Location(); loc != c.loc || sec < c.from || sec >= c.to {
+		c.zone(t)
 	}
-	dst = append(dst, c.prefix...)
+	local := sec + c.off
+	day := local / secondsPerDay
+	if local%secondsPerDay < 0 {
+		day-- // a time before 1970: the day starts before it
+	}
+	if day != c.day || !c.dated {
+		c.day, c.dated = day, true
+		c.date = t.AppendFormat(c.date[:0], "2006-01-02 ")
+	}
+	dst = append(dst, c.date...)
+	tod := int(local - day*secondsPerDay)
 	us := t.Nanosecond() / 1000
-	var d [6]byte
-	for i := 5; i >= 0; i-- {
-		d[i] = byte('0' + us%10)
-		us /= 10
+	b := [15]byte{
+		byte('0' + tod/36000), byte('0' + tod/3600%10), ':',
+		byte('0' + tod/600%6), byte('0' + tod/60%10), ':',
+		byte('0' + tod%60/10), byte('0' + tod%10), '.',
+		byte('0' + us/100000), byte('0' + us/10000%10), byte('0' + us/1000%10),
+		byte('0' + us/100%10), byte('0' + us/10%10), byte('0' + us%10),
 	}
-	return append(dst, d[:]...)
+	return append(dst, b[:]...)
+}
+
+const secondsPerDay = 24 * 60 * 60
+
+// zone takes the zone period of t in its location.
+func (c *clock) zone(t time.Time) {
+	_, off := t.Zone()
+	from, to := t.ZoneBounds() // zero: the period has no start, or no end
+	c.loc, c.off, c.dated = t.Location(), int64(off), false
+	c.from, c.to = math.MinInt64, math.MaxInt64
+	if !from.IsZero() {
+		c.from = from.Unix()
+	}
+	if !to.IsZero() {
+		c.to = to.Unix()
+	}
 }
 
 // Addr adds an address, or NULL for the zero Addr.
@@ -142,23 +181,34 @@ func (e *Encoder) Addr(a netip.Addr) *Encoder {
 }
 
 func appendEscaped[T string | []byte](dst []byte, s T) []byte {
+	// Runs of bytes that need no escape (nearly every byte of every row)
+	// are copied whole: byte by byte, the loop cost more than the copy.
+	start := 0
 	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case '\\':
-			dst = append(dst, '\\', '\\')
-		case '\t':
-			dst = append(dst, '\\', 't')
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		case 0:
-			dst = append(dst, '\\', '0')
-		default:
-			dst = append(dst, c)
+		c := s[i]
+		if c > '\r' && c != '\\' {
+			continue
 		}
+		var esc byte
+		switch c {
+		case '\\':
+			esc = '\\'
+		case '\t':
+			esc = 't'
+		case '\n':
+			esc = 'n'
+		case '\r':
+			esc = 'r'
+		case 0:
+			esc = '0'
+		default:
+			continue
+		}
+		dst = append(dst, s[start:i]...)
+		dst = append(dst, '\\', esc)
+		start = i + 1
 	}
-	return dst
+	return append(dst, s[start:]...)
 }
 
 // ErrBadRow reports a row that does not parse.

@@ -44,6 +44,10 @@ type Spool struct {
 	// recent is the window each table's last row went to: rows come in
 	// runs of the same window, and the map's key hashes a string.
 	recent [256]*window
+	// rows counts the rows of each table letter (Stats makes the map):
+	// a map increment per row cost as much as the row's id.
+	rows [256]uint64
+	win  windowCache // of the times of the rows begun or batched
 }
 
 type window struct {
@@ -51,6 +55,7 @@ type window struct {
 	f        fileutil.File
 	size     int64 // bytes of complete frames in the file
 	seq      uint64
+	index    uint64 // name.WindowIndex(), the high bits of every id
 	pending  rowBuf
 	rows     int
 	firstID  uint64
@@ -71,7 +76,7 @@ func NewSpool(cfg SpoolConfig) (*Spool, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
-	s := &Spool{cfg: cfg, windows: make(map[Name]*window), stats: SpoolStats{Rows: make(map[byte]uint64)}}
+	s := &Spool{cfg: cfg, windows: make(map[Name]*window)}
 	s.chunks.max = maxFreeBytes(cfg.MaxFrameBytes) / chunkSize
 	for _, t := range schema.LogTables() {
 		s.tables[t.Letter], s.counts[t.Letter] = t, t.FieldCount()
@@ -110,7 +115,7 @@ func (s *Spool) sealParts() error {
 // fields after id and ts to the returned Encoder, then call Commit.
 func (s *Spool) Begin(letter byte, ts time.Time) *Encoder {
 	s.table = s.tables[letter]
-	s.name = Name{Window: WindowStart(ts), Gateway: s.cfg.Gateway, Table: letter}
+	s.name = Name{Window: s.win.of(ts), Gateway: s.cfg.Gateway, Table: letter}
 	s.enc.Reset()
 	s.enc.Time(ts)
 	return &s.enc
@@ -158,7 +163,7 @@ func (s *Spool) commit(t *schema.Table, n Name, row []byte, fields int) error {
 	}
 	w.pending.add(&s.chunks, id, row)
 	w.rows++
-	s.stats.Rows[t.Letter]++
+	s.rows[t.Letter]++
 	if w.pending.size >= s.cfg.MaxFrameBytes {
 		return s.flush(w)
 	}
@@ -168,9 +173,11 @@ func (s *Spool) commit(t *schema.Table, n Name, row []byte, fields int) error {
 // Stats returns a copy of the counters.
 func (s *Spool) Stats() SpoolStats {
 	st := s.stats
-	st.Rows = make(map[byte]uint64, len(s.stats.Rows))
-	for k, v := range s.stats.Rows {
-		st.Rows[k] = v
+	st.Rows = make(map[byte]uint64)
+	for k, v := range s.rows {
+		if v > 0 {
+			st.Rows[byte(k)] = v
+		}
 	}
 	st.OpenWindows = len(s.windows)
 	st.HeldRows, st.HeldBytes = s.Held()

@@ -20,7 +20,7 @@ func (s *Spool) open(n Name) (*window, error) {
 	if err := fileutil.MkdirAllFS(fsys, filepath.Dir(final)); err != nil {
 		return nil, err
 	}
-	w := &window{name: n}
+	w := &window{name: n, index: n.WindowIndex()}
 	if _, err := os.Stat(final); err == nil {
 		if err := fileutil.RenameFS(fsys, final, part); err != nil {
 			return nil, fmt.Errorf("reopen %s: %w", final, err)

@@ -35,7 +35,7 @@ func (s *Spool) Untag() { s.tag = nil }
 func (s *Spool) nextID(w *window) (uint64, error) {
 	t := s.tag
 	if t == nil {
-		id := MakeID(w.name, w.seq)
+		id := makeID(w.index, w.seq)
 		w.seq++
 		return id, nil
 	}
@@ -53,7 +53,7 @@ func (s *Spool) nextID(w *window) (uint64, error) {
 	if w.tagSeq >= MaxCaptureRows {
 		return 0, fmt.Errorf("%s: more than %d rows of one capture in one window", w.name, MaxCaptureRows)
 	}
-	id := MakeCaptureID(w.name, t.slot, w.tagSeq)
+	id := makeID(w.index, captureSeq(t.slot, w.tagSeq))
 	w.tagSeq++
 	return id, nil
 }
