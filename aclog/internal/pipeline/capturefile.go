@@ -97,10 +97,26 @@ func (r *run) beginCapture(key source.Key, path string, prior source.Done, wasDo
 	if err := r.purge(o, prior, wasDone); err != nil {
 		return nil, err
 	}
-	if err := r.sp.Tag(o.Slot, func(n logfile.Name) error { return r.ledger.Touch(o, n) }); err != nil {
+	if err := r.sp.Tag(o.Slot, func(n logfile.Name) error { return r.ledger.Touch(o, windowFiles(n)...) }); err != nil {
 		return nil, err
 	}
 	return o, nil
+}
+
+// windowFiles returns the name n and those of every other log table of its
+// window. The ledger records them all when the window's first sync_file is
+// opened: one durable write of the ledger per window, not one per table
+// (each two fsyncs that everything behind the files goroutine waits for).
+// A name the capture never wrote costs purge nothing: it finds no file, or
+// no row of the capture's slot in it.
+func windowFiles(n logfile.Name) []logfile.Name {
+	names := []logfile.Name{n}
+	for _, t := range schema.LogTables() {
+		if t.Letter != n.Table {
+			names = append(names, logfile.Name{Window: n.Window, Gateway: n.Gateway, Table: t.Letter})
+		}
+	}
+	return names
 }
 
 // fed counts and logs how reading the capture at path ended (err): a

@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -212,15 +213,21 @@ func (l *Ledger) Begin(k Key, name string) (*Open, error) {
 	return o, l.writeOpen()
 }
 
-// Touch records that capture o writes rows into sync_file n.
-func (l *Ledger) Touch(o *Open, n logfile.Name) error {
-	s := n.String()
-	for _, w := range o.Windows {
-		if w == s {
-			return nil
+// Touch records that capture o writes rows into the sync_files names,
+// with one durable write of the ledger for all of them, none when every
+// name is recorded already.
+func (l *Ledger) Touch(o *Open, names ...logfile.Name) error {
+	added := false
+	for _, n := range names {
+		s := n.String()
+		if !slices.Contains(o.Windows, s) {
+			o.Windows = append(o.Windows, s)
+			added = true
 		}
 	}
-	o.Windows = append(o.Windows, s)
+	if !added {
+		return nil
+	}
 	return l.writeOpen()
 }
 

@@ -98,7 +98,12 @@ func TestLedger(t *testing.T) {
 	o1, _ := l.Begin(k1, "one.pcap")
 	o2, _ := l.Begin(k2, "two.pcap")
 	n := logfile.Name{Window: time.Date(2026, 1, 1, 0, 5, 0, 0, time.Local), Gateway: "5F86F7A5", Table: 'A'}
-	if err := l.Touch(o2, n); err != nil {
+	n2 := n
+	n2.Table = 'Q'
+	if err := l.Touch(o2, n, n2); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Touch(o2, n2); err != nil { // recorded already: kept once
 		t.Fatal(err)
 	}
 	first := time.Unix(1767225600, 0)
@@ -121,7 +126,7 @@ func TestLedger(t *testing.T) {
 		t.Errorf("done: %+v %v", d, ok)
 	}
 	un := l.Unfinished()
-	if len(un) != 1 || un[0].Key != k2 || un[0].Slot != o2.Slot || !reflect.DeepEqual(un[0].Windows, []string{n.String()}) {
+	if len(un) != 1 || un[0].Key != k2 || un[0].Slot != o2.Slot || !reflect.DeepEqual(un[0].Windows, []string{n.String(), n2.String()}) {
 		t.Errorf("unfinished: %+v", un)
 	}
 	o3, _ := l.Begin(Key{3}, "three.pcap")
