@@ -29,14 +29,6 @@ func (s *blocks[T]) add(v T) int32 {
 // at returns the value of index i.
 func (s *blocks[T]) at(i int32) *T { return &s.b[i/blockLen][i%blockLen] }
 
-// appendTo appends the values, in order, to dst.
-func (s *blocks[T]) appendTo(dst []T) []T {
-	for _, b := range s.b {
-		dst = append(dst, b...)
-	}
-	return dst
-}
-
 // reset empties the list, keeping its blocks.
 func (s *blocks[T]) reset() {
 	for i, b := range s.b {
