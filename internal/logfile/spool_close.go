@@ -34,22 +34,24 @@ func (s *Spool) close(w *window) error {
 // Advance publishes the sync_files of the windows that ended more than the
 // grace period before now (packet time when reading captures).
 func (s *Spool) Advance(now time.Time) error {
-	var errs []error
-	for _, w := range s.openWindows() {
-		if !w.name.Window.Add(WindowLength + s.cfg.Grace).After(now) {
-			if err := s.close(w); err != nil {
-				errs = append(errs, err)
-			}
+	return s.eachWindow(func(w *window) error {
+		if w.name.Window.Add(WindowLength + s.cfg.Grace).After(now) {
+			return nil
 		}
-	}
-	return errors.Join(errs...)
+		return s.close(w)
+	})
 }
 
 // Close flushes and publishes every open window.
-func (s *Spool) Close() error {
+func (s *Spool) Close() error { return s.eachWindow(s.close) }
+
+// eachWindow calls fn on every open window, in the order of their names,
+// going on past a window's error: one window's full disk or bad file must
+// not keep the others from being written. It returns the errors joined.
+func (s *Spool) eachWindow(fn func(*window) error) error {
 	var errs []error
 	for _, w := range s.openWindows() {
-		if err := s.close(w); err != nil {
+		if err := fn(w); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -1,7 +1,6 @@
 package logfile
 
 import (
-	"errors"
 	"fmt"
 )
 
@@ -42,15 +41,7 @@ func (s *Spool) flush(w *window) error {
 
 // Flush appends every window's pending rows to its sync_file and publishes
 // them as load_files. Call it every few seconds.
-func (s *Spool) Flush() error {
-	var errs []error
-	for _, w := range s.openWindows() {
-		if err := s.flush(w); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
-}
+func (s *Spool) Flush() error { return s.eachWindow(s.flush) }
 
 // undoFrame cuts a half-written frame off the sync_file (a full disk, say),
 // so that the frames appended later stay readable. The rows stay pending.
