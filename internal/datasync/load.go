@@ -14,9 +14,7 @@ import (
 
 	"github.com/acstore/acstore/internal/dataroot"
 	"github.com/acstore/acstore/internal/fileutil"
-	"github.com/acstore/acstore/internal/logfile"
 	"github.com/acstore/acstore/internal/mariadb"
-	"github.com/acstore/acstore/internal/schema"
 	"github.com/acstore/acstore/internal/shard"
 )
 
@@ -100,6 +98,22 @@ func (st *serverState) update(gw string, fn func(g *GatewayState)) error {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	fn(st.gw(gw))
+	return st.save()
+}
+
+// forgetConfig forgets, for every gateway, which file of a config table
+// (its file name, users.tsv) is in the database: each loads it again.
+func (st *serverState) forgetConfig(name string) error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for _, g := range st.gws {
+		delete(g.ConfigLoaded, name)
+	}
+	return st.save()
+}
+
+// save writes the state file; the caller holds mu.
+func (st *serverState) save() error {
 	data, err := json.MarshalIndent(st.gws, "", "  ")
 	if err != nil {
 		return err
@@ -217,71 +231,4 @@ func (s *Server) backOff(gw string, err error, max time.Duration) {
 	}
 	s.stats.LoadErrors.Add(1)
 	s.log.Warn("load of a gateway failed; its files stay, it is retried alone", "gw", gw, "err", err, "retry_in", wait.Round(time.Millisecond))
-}
-
-// loadConfig replaces a gateway's rows of each config table whose file
-// changed since it was last loaded. The md5 is recorded after the load, so
-// a crash in between loads it again.
-func (s *Server) loadConfig(ctx context.Context, gw string) error {
-	loaded := s.state.get(gw).ConfigLoaded
-	for _, t := range schema.ConfigTables() {
-		name := t.Name + ".tsv"
-		path := filepath.Join(s.root().GatewayConfig(gw), name)
-		data, err := os.ReadFile(path)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		sum := md5hex(data)
-		if loaded[name] == sum {
-			continue
-		}
-		if err := s.replaceConfig(ctx, t, gw, path); err != nil {
-			return fmt.Errorf("config %s of %s: %w", name, gw, err)
-		}
-		if err := s.state.update(gw, func(g *GatewayState) { g.ConfigLoaded[name] = sum }); err != nil {
-			return err
-		}
-		s.log.Info("config table loaded", "gw", gw, "table", t.Name, "md5", sum)
-	}
-	return nil
-}
-
-func (s *Server) replaceConfig(ctx context.Context, t *schema.Table, gw, path string) error {
-	db := s.db
-	if s.cfg.Shards != nil {
-		// Config tables live on the default shard (the front reads them there).
-		var err error
-		if db, err = s.cfg.Shards.Default(ctx); err != nil {
-			return err
-		}
-	}
-	if err := mariadb.CreateTable(ctx, db, t, t.Name); err != nil {
-		return err
-	}
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	// MyISAM has no transactions: the lock keeps two servers on one
-	// database from interleaving their DELETE and LOAD.
-	if err := mariadb.Lock(ctx, conn, t.Name, time.Minute); err != nil {
-		return err
-	}
-	defer mariadb.Unlock(context.WithoutCancel(ctx), conn, t.Name)
-	if _, err := conn.ExecContext(ctx, "DELETE FROM "+mariadb.Quote(t.Name)+" WHERE `gw` = ?", gw); err != nil {
-		return err
-	}
-	rs, err := logfile.OpenRows(path, logfile.Plain)
-	if err != nil {
-		return err
-	}
-	defer rs.Close()
-	if _, err := mariadb.Load(ctx, conn, t.Name, t.FileColumns(), gw, rs); err != nil {
-		return err
-	}
-	return rs.Err()
 }

@@ -159,7 +159,7 @@ func configProblems(t *testing.T, db *sql.DB, roots map[string]string) []string 
 		for _, tb := range schema.ConfigTables() {
 			want := configDigest(t, filepath.Join(roots[g], "config", tb.Name+".tsv"))
 			if got := tableDigest(t, db, tb.Name, tb.FileColumns(), g); *got != *want {
-				out = append(out, fmt.Sprintf("config %s of %s on s0: %d rows, want %d (or different bytes)", tb.Name, g, got.rows, want.rows))
+				out = append(out, fmt.Sprintf("config %s of %s: %d rows, want %d (or different bytes)", tb.Name, g, got.rows, want.rows))
 			}
 		}
 	}

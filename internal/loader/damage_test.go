@@ -2,9 +2,7 @@ package loader_test
 
 import (
 	"context"
-	"database/sql"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,19 +13,6 @@ import (
 	"github.com/acstore/acstore/internal/testdb"
 )
 
-// damage overwrites part of a table file, after making the server close it.
-func damage(t *testing.T, db *sql.DB, table, ext string, how func(path string)) {
-	t.Helper()
-	dir, database, err := mariadb.DataDir(context.Background(), db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec("FLUSH TABLES " + mariadb.Quote(table)); err != nil {
-		t.Fatal(err)
-	}
-	how(filepath.Join(dir, database, table+ext))
-}
-
 // TestDamagedTable damages a day table's files in several ways; loader must
 // notice, repair or rebuild, and end with every row exactly once.
 func TestDamagedTable(t *testing.T) {
@@ -37,8 +22,8 @@ func TestDamagedTable(t *testing.T) {
 		how  func(path string)
 	}{
 		{"truncate MYI", ".MYI", func(p string) { os.Truncate(p, 1024) }},
-		{"zero MYI header", ".MYI", func(p string) { overwrite(p, 0, make([]byte, 512)) }},
-		{"garbage in MYD", ".MYD", func(p string) { overwrite(p, 100, []byte(strings.Repeat("\xff", 4000))) }},
+		{"zero MYI header", ".MYI", func(p string) { testdb.Overwrite(t, p, 0, make([]byte, 512)) }},
+		{"garbage in MYD", ".MYD", func(p string) { testdb.Overwrite(t, p, 100, []byte(strings.Repeat("\xff", 4000))) }},
 		{"truncate MYD", ".MYD", func(p string) { fi, _ := os.Stat(p); os.Truncate(p, fi.Size()/2) }},
 	}
 	// Today: loader checks the tables of today and yesterday when it starts.
@@ -50,7 +35,7 @@ func TestDamagedTable(t *testing.T) {
 			root := t.TempDir()
 			writeRows(t, root, "A", 5000, 1000, ts, 6, true)
 			runOnce(t, newLoader(t, db, loader.Config{Root: root}))
-			damage(t, db, name, c.ext, c.how)
+			testdb.Damage(t, db, name, c.ext, c.how)
 			writeRows(t, root, "A", 1000, 1000, ts.Add(time.Minute), 7, true)
 			// A restarted loader (damage comes with crashes) finds it.
 			l := newLoader(t, db, loader.Config{Root: root})
@@ -72,15 +57,6 @@ func TestDamagedTable(t *testing.T) {
 			}
 		})
 	}
-}
-
-func overwrite(path string, off int64, data []byte) {
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		panic(err)
-	}
-	f.WriteAt(data, off)
-	f.Close()
 }
 
 // TestDatabaseGoesAway stops a MariaDB instance of the test's own (a clean

@@ -1,0 +1,50 @@
+package datasync_test
+
+import (
+	"bytes"
+	"os"
+	"testing"
+
+	"github.com/acstore/acstore/internal/testdb"
+)
+
+// TestDamagedConfigTable damages the users table at head office, as a
+// crash of mariadbd in the middle of a load does. The next load of a
+// changed file repairs it, and then every gateway's rows are exact again,
+// those of the gateway that sent nothing new included.
+func TestDamagedConfigTable(t *testing.T) {
+	cases := []struct {
+		name, ext string
+		how       func(path string)
+	}{
+		{"zero MYI header", ".MYI", func(p string) { testdb.Overwrite(t, p, 0, make([]byte, 512)) }},
+		{"garbage in MYD", ".MYD", func(p string) { testdb.Overwrite(t, p, 0, bytes.Repeat([]byte{0xff}, 64)) }},
+		{"truncated MYD", ".MYD", func(p string) { os.Truncate(p, 10) }},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			db, _ := testdb.New(t)
+			hoRoot := t.TempDir()
+			roots := map[string]string{gwA: t.TempDir(), gwB: t.TempDir()}
+			srv := startServer(t, hoRoot, db, nil, nil)
+			for g, root := range roots {
+				writeConfig(t, root, g, 0)
+				push(t, clientConfig(t, root, g, srv.URL, nil))
+			}
+			loadAll(t, srv)
+			if p := configProblems(t, db, roots); len(p) > 0 {
+				t.Fatalf("before the damage: %v", p)
+			}
+			testdb.Damage(t, db, "users", c.ext, c.how)
+			writeConfig(t, roots[gwA], gwA, 1)
+			push(t, clientConfig(t, roots[gwA], gwA, srv.URL, nil))
+			loadAll(t, srv)
+			for _, p := range configProblems(t, db, roots) {
+				t.Error(p)
+			}
+			if n := testdb.Count(t, db, "users"); n != 4 {
+				t.Errorf("users has %d rows, want 2 per gateway", n)
+			}
+		})
+	}
+}
