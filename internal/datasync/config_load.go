@@ -19,6 +19,17 @@ import (
 // changed since it was last loaded. The md5 is recorded after the load, so
 // a crash in between loads it again.
 func (s *Server) loadConfig(ctx context.Context, gw string) error {
+	err := s.loadConfigFiles(ctx, gw)
+	if mariadb.IsUnavailable(err) {
+		s.configChecked.Store(false) // it may come back from a crash
+	}
+	return err
+}
+
+func (s *Server) loadConfigFiles(ctx context.Context, gw string) error {
+	if err := s.checkConfig(ctx); err != nil {
+		return err
+	}
 	loaded := s.state.get(gw).ConfigLoaded
 	for _, t := range schema.ConfigTables() {
 		data, err := os.ReadFile(s.configPath(gw, t))
@@ -43,33 +54,75 @@ func (s *Server) loadConfig(ctx context.Context, gw string) error {
 // load leaves) is repaired, and then every gateway's rows are loaded again:
 // the repair may have dropped any of them.
 func (s *Server) replaceConfig(ctx context.Context, t *schema.Table, gw string) error {
-	db := s.db
-	if s.cfg.Shards != nil {
-		// Config tables live on the default shard (the front reads them there).
-		var err error
-		if db, err = s.cfg.Shards.Default(ctx); err != nil {
-			return err
-		}
-	}
-	if err := mariadb.CreateTable(ctx, db, t, t.Name); err != nil {
-		return err
-	}
-	conn, err := db.Conn(ctx)
+	conn, release, err := s.lockConfig(ctx, t)
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
-	// MyISAM has no transactions: the lock keeps two servers on one
-	// database from interleaving their DELETE and LOAD.
-	if err := mariadb.Lock(ctx, conn, t.Name, time.Minute); err != nil {
-		return err
-	}
-	defer mariadb.Unlock(context.WithoutCancel(ctx), conn, t.Name)
+	defer release()
 	err = s.loadConfigFile(ctx, conn, t, gw)
 	if mariadb.IsDamaged(err) {
 		return s.repairConfig(ctx, conn, t, err)
 	}
 	return err
+}
+
+// checkConfig runs CHECK TABLE on the config tables, and repairs those
+// found damaged, once after the server starts and again after the
+// database was away: damage comes with crashes, and a config table is
+// written to only when a branch's file changes.
+func (s *Server) checkConfig(ctx context.Context) error {
+	if s.configChecked.Load() {
+		return nil
+	}
+	for _, t := range schema.ConfigTables() {
+		if err := s.checkConfigTable(ctx, t); err != nil {
+			return err
+		}
+	}
+	s.configChecked.Store(true)
+	return nil
+}
+
+func (s *Server) checkConfigTable(ctx context.Context, t *schema.Table) error {
+	conn, release, err := s.lockConfig(ctx, t)
+	if err != nil {
+		return err
+	}
+	defer release()
+	cerr := mariadb.Check(ctx, conn, t.Name)
+	if cerr == nil || mariadb.IsUnavailable(cerr) {
+		return cerr
+	}
+	return s.repairConfig(ctx, conn, t, cerr)
+}
+
+// lockConfig returns a connection to the database of the config tables,
+// holding config table t's lock; t is created if need be. release
+// unlocks and closes.
+func (s *Server) lockConfig(ctx context.Context, t *schema.Table) (conn *sql.Conn, release func(), err error) {
+	db := s.db
+	if s.cfg.Shards != nil {
+		// Config tables live on the default shard (the front reads them there).
+		if db, err = s.cfg.Shards.Default(ctx); err != nil {
+			return nil, nil, err
+		}
+	}
+	if err := mariadb.CreateTable(ctx, db, t, t.Name); err != nil {
+		return nil, nil, err
+	}
+	if conn, err = db.Conn(ctx); err != nil {
+		return nil, nil, err
+	}
+	// MyISAM has no transactions: the lock keeps two servers on one
+	// database from interleaving their DELETE and LOAD.
+	if err := mariadb.Lock(ctx, conn, t.Name, time.Minute); err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	return conn, func() {
+		mariadb.Unlock(context.WithoutCancel(ctx), conn, t.Name)
+		conn.Close()
+	}, nil
 }
 
 // repairConfig repairs config table t, found damaged by cause, and loads

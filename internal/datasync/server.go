@@ -49,6 +49,10 @@ type Server struct {
 	logLim *logLimit         // refusals logged
 	prune  *retention.Pruner // without a database; else the loader's
 
+	// configChecked says the config tables were checked since the server
+	// started or the database was last away (checkConfig).
+	configChecked atomic.Bool
+
 	gateways atomic.Pointer[map[string]string] // GW -> secret; replaced by Reload
 	tlsCfg   atomic.Pointer[tls.Config]        // replaced by Reload
 
