@@ -115,8 +115,12 @@ func writeFrame(w io.Writer, c Codec, zw *lz4.Writer, write func(io.Writer) erro
 }
 
 // frameWriter is appendFrame with one LZ4 compressor kept from frame to
-// frame (a new one allocates its block buffers).
-type frameWriter struct{ lz4 *lz4.Writer }
+// frame (a new one allocates its block buffers), and a buffer for the
+// frames compressed before they can be appended.
+type frameWriter struct {
+	lz4 *lz4.Writer
+	buf writeBuffer
+}
 
 // append writes rows as one frame to w.
 func (f *frameWriter) append(w io.Writer, c Codec, rows *rowBuf) error {

@@ -1,6 +1,8 @@
 package logfile_test
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -13,12 +15,21 @@ import (
 
 // TestDiskFull fills a small tmpfs: a flush that cannot be written fails
 // with the disk's error, keeps its rows, leaves the sync_file readable, and
-// succeeds once there is room again; every row is then in the file once.
+// succeeds once there is room again; every row is then in the file once;
+// with frames written on the caller and on frame writers, and with frames
+// small enough that several of one sync_file are in flight when the disk
+// fills (the rows must come back in their order).
 func TestDiskFull(t *testing.T) {
+	for _, c := range []struct{ writers, frame int }{{0, 0}, {2, 0}, {2, 4 << 10}} {
+		t.Run(fmt.Sprintf("writers=%d,frame=%d", c.writers, c.frame), func(t *testing.T) { diskFull(t, c.writers, c.frame) })
+	}
+}
+
+func diskFull(t *testing.T, writers, frame int) {
 	dir := t.TempDir()
 	testenv.Tmpfs(t, dir, "256k")
 	root := filepath.Join(dir, "data")
-	sp, err := logfile.NewSpool(logfile.SpoolConfig{Root: root, Gateway: gw, HighPerformance: true})
+	sp, err := logfile.NewSpool(logfile.SpoolConfig{Root: root, Gateway: gw, HighPerformance: true, Writers: writers, MaxFrameBytes: frame})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,8 +42,9 @@ func TestDiskFull(t *testing.T) {
 	written, failed := 0, 0
 	for i := 0; i < 60 && failed == 0; i++ {
 		for j := 0; j < 50; j++ {
-			g.Row(sp, tb, t0)
-			written++
+			if err := g.Row(sp, tb, t0); !errors.Is(err, logfile.ErrDropped) {
+				written++ // taken, if not yet written
+			}
 		}
 		if err := sp.Flush(); err != nil {
 			failed++
@@ -61,5 +73,12 @@ func TestDiskFull(t *testing.T) {
 	if err != nil || len(rows) != written {
 		t.Fatalf("%d rows after recovery (%v), want %d", len(rows), err, written)
 	}
-
+	last := uint64(0)
+	for i, row := range rows {
+		id, err := logfile.RowID([]byte(row))
+		if err != nil || id <= last {
+			t.Fatalf("row %d: id %d after %d (%v): rows out of order", i, id, last, err)
+		}
+		last = id
+	}
 }

@@ -36,11 +36,16 @@ type Spool struct {
 
 	// What every row and frame would otherwise allocate again: the
 	// tables by letter with their field counts, the chunks of flushed
-	// rows, one frame compressor.
-	tables [256]*schema.Table
-	counts [256]int
-	chunks chunkPool
-	frames frameWriter
+	// rows, the frame compressors no frame in flight uses.
+	tables       [256]*schema.Table
+	counts       [256]int
+	chunks       chunkPool
+	frameWriters []*frameWriter
+	// Frames in flight on writers (spool_frames.go): how many, their
+	// reports, the failures taken but not yet returned.
+	inflight int
+	reports  chan *frameJob
+	failed   []error
 	// recent is the window each table's last row went to: rows come in
 	// runs of the same window, and the map's key hashes a string.
 	recent [256]*window
@@ -51,15 +56,23 @@ type Spool struct {
 }
 
 type window struct {
-	name     Name
-	f        fileutil.File
-	size     int64 // bytes of complete frames in the file
-	seq      uint64
-	index    uint64 // name.WindowIndex(), the high bits of every id
-	pending  rowBuf
-	rows     int
-	firstID  uint64
-	backfill bool // a backfill marker is owed for this window
+	name    Name
+	f       fileutil.File
+	size    int64 // bytes of complete frames in the file
+	seq     uint64
+	index   uint64 // name.WindowIndex(), the high bits of every id
+	pending rowBuf
+	rows    int
+	// Frames in flight (spool_frames.go): the last taken, how many,
+	// their rows and bytes; the frames that failed, until their rows
+	// are back; how many frames were taken.
+	last              *frameJob
+	jobs              int
+	jobRows, jobBytes int
+	failed            []*frameJob
+	frameSeq          uint64
+	firstID           uint64
+	backfill          bool // a backfill marker is owed for this window
 
 	// capture tag (see Tag): the slot whose rows the window last took,
 	// and how many of them it took.
@@ -76,7 +89,7 @@ func NewSpool(cfg SpoolConfig) (*Spool, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
-	s := &Spool{cfg: cfg, windows: make(map[Name]*window)}
+	s := &Spool{cfg: cfg, windows: make(map[Name]*window), reports: make(chan *frameJob, cfg.Writers)}
 	s.chunks.max = maxFreeBytes(cfg.MaxFrameBytes) / chunkSize
 	for _, t := range schema.LogTables() {
 		s.tables[t.Letter], s.counts[t.Letter] = t, t.FieldCount()

@@ -13,7 +13,7 @@ import (
 
 // close flushes the window and publishes its sync_file under its final name.
 func (s *Spool) close(w *window) error {
-	if err := s.flush(w); err != nil {
+	if err := s.flushNow(w); err != nil {
 		return err
 	}
 	if err := w.f.Close(); err != nil {

@@ -24,6 +24,12 @@ type SpoolConfig struct {
 	// MaxFrameBytes flushes a window early when its pending rows reach this
 	// size; it bounds memory and the loss of a torn frame.
 	MaxFrameBytes int
+	// Writers is how many frames may be written at once on goroutines
+	// of their own while the caller goes on taking rows (frames of one
+	// window are compressed at once but appended in order); 0 writes each
+	// frame on the caller before its flush returns.
+	// Flush, Advance and Close return once what they flush is written.
+	Writers int
 	// Grace is how long after its end a window stays open for late rows.
 	Grace  time.Duration
 	Logger *slog.Logger
@@ -41,6 +47,9 @@ func (c *SpoolConfig) defaults() error {
 	}
 	if c.MaxLoadBacklog <= 0 {
 		c.MaxLoadBacklog = 2000
+	}
+	if c.Writers < 0 {
+		return fmt.Errorf("%d frame writers", c.Writers)
 	}
 	if c.MaxFrameBytes <= 0 {
 		c.MaxFrameBytes = 4 << 20

@@ -8,29 +8,23 @@ import (
 	"github.com/acstore/acstore/internal/fileutil"
 )
 
-// publishLoad writes the pending rows as a load_file; when loader is behind
-// or the file cannot be written, a backfill is owed instead.
-func (s *Spool) publishLoad(w *window) {
-	dir := LoadDir(s.cfg.Root)
-	if s.loadBacklog(dir) >= s.cfg.MaxLoadBacklog {
+// loadAllowed says whether the window's rows flushed now are published as
+// a load_file: not while loader is behind (then a backfill is owed
+// instead).
+func (s *Spool) loadAllowed(w *window) bool {
+	if s.loadBacklog(LoadDir(s.cfg.Root)) >= s.cfg.MaxLoadBacklog {
 		if !s.stats.LoadPaused {
 			s.cfg.Logger.Warn("loader is behind: pausing load_files, sync_files go on", "backlog_limit", s.cfg.MaxLoadBacklog)
 		}
 		s.stats.LoadPaused = true
 		w.backfill = true
-		return
+		return false
 	}
 	if s.stats.LoadPaused {
 		s.cfg.Logger.Info("loader caught up: load_files resume")
 		s.stats.LoadPaused = false
 	}
-	ln := LoadName{Sync: w.name, FirstID: w.firstID}
-	if err := s.writeLoad(filepath.Join(dir, ln.String()), filepath.Join(dir, ".tmp"), &w.pending); err != nil {
-		s.cfg.Logger.Warn("load_file not written; loader will back-fill from the sync_file", "file", ln.String(), "err", err)
-		w.backfill = true
-		return
-	}
-	s.stats.LoadFiles++
+	return true
 }
 
 // writeLoad publishes rows as the load_file path (fileutil.WriteFileFS,

@@ -118,6 +118,8 @@ func (s *Spool) Held() (rows int, bytes int) {
 	for _, w := range s.windows {
 		rows += w.rows
 		bytes += w.pending.size
+		rows += w.jobRows
+		bytes += w.jobBytes
 	}
 	return rows, bytes
 }
@@ -126,8 +128,9 @@ func (s *Spool) Held() (rows int, bytes int) {
 func (s *Spool) HeldBy() map[Name]int {
 	out := make(map[Name]int)
 	for n, w := range s.windows {
-		if w.rows > 0 {
-			out[n] = w.rows
+		rows := w.rows + w.jobRows
+		if rows > 0 {
+			out[n] = rows
 		}
 	}
 	return out

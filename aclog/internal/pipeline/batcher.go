@@ -14,10 +14,9 @@ import (
 // a capture's end): then rows go to the spool directly.
 //
 // A batch is cut where it reaches batchBytes, and at an epoch's end; it
-// travels as chunks of about chunkBytes, so that the lanes can run many
-// epochs ahead of the files goroutine (whose publishing of a window waits
-// tens of milliseconds for fsync) in buffers that are all of one size,
-// reused as they are without growing again, a few MB per lane.
+// travels as chunks of about chunkBytes, so that the lanes can run
+// epochs ahead of the files goroutine in buffers that are all of one
+// size, reused as they are without growing again, 2 MB per lane.
 type batcher struct {
 	sp     *logfile.Spool
 	direct bool
@@ -38,15 +37,17 @@ type fileJob struct {
 // epoch's end. The files goroutine takes a batch from each lane in turn,
 // so where batches end sets the order rows are committed in, hence their
 // ids: it must not change. With chunks chunks of chunkBytes (and a row)
-// in all, a lane has 6 MB of rows in flight at most: some 30 epochs of
-// short sessions. A chunk is made with room for chunkBytes and a row of
+// in all, a lane has 2 MB of rows in flight at most: some 10 epochs of
+// short sessions. The files goroutine no longer waits for fsync (the
+// spool's frame writers do), so more room only cost memory: 48 chunks
+// ran no faster and took 20 MB more. A chunk is made with room for chunkBytes and a row of
 // up to chunkSlack, in rows of 96 bytes or more: grown row by row
 // instead, the chunks cost a lane more than the rest of the handoff.
 const (
 	batchBytes = 1 << 20
 	chunkBytes = 128 << 10
 	chunkSlack = 16 << 10
-	chunks     = 48
+	chunks     = 16
 )
 
 func newBatcher(sp *logfile.Spool) *batcher {

@@ -83,7 +83,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	sp, err := logfile.NewSpool(logfile.SpoolConfig{
 		Root: cfg.Root, Gateway: cfg.Gateway, Codec: cfg.Codec,
 		HighPerformance: cfg.HighPerformance, MaxLoadBacklog: cfg.MaxLoadBacklog, Logger: cfg.Logger,
-		Grace: cfg.Audit.RowDelay(),
+		Grace: cfg.Audit.RowDelay(), Writers: frameWriters(cfg.Workers),
 	})
 	if err != nil {
 		return err
@@ -125,6 +125,19 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		closeErr = nil
 	}
 	return errors.Join(runErr, closeErr)
+}
+
+// frameWriters is how many frames the spool writes at once behind the
+// goroutine that commits rows. With several workers, that goroutine (the
+// files goroutine) is what a capture's end waits for: every session, sum
+// and held row of the capture is written then, and compressing and
+// fsyncing the frames took most of its time while the lanes waited. With
+// one worker everything runs on the loop's goroutine, as it always has.
+func frameWriters(workers int) int {
+	if workers > 1 {
+		return 2
+	}
+	return 0
 }
 
 func (r *run) files(ctx context.Context) error {

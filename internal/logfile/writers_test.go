@@ -1,0 +1,97 @@
+package logfile_test
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/acstore/acstore/internal/logfile"
+	"github.com/acstore/acstore/internal/rowgen"
+	"github.com/acstore/acstore/internal/schema"
+)
+
+// TestWritersSameFiles writes the same rows through a spool that writes
+// its frames on the caller and through spools with frame writers: rows of
+// four tables in two windows, frames flushed by size while others are in
+// flight, a Flush between, a window closed by Advance. Every sync_file
+// and load_file must be the same bytes, and nothing may be held after.
+func TestWritersSameFiles(t *testing.T) {
+	tables := []byte{'U', 'Q', 'F', 'A'}
+	write := func(writers int) string {
+		root := t.TempDir()
+		sp, err := logfile.NewSpool(logfile.SpoolConfig{Root: root, Gateway: gw, Writers: writers, MaxFrameBytes: 32 << 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := rowgen.New(7, false)
+		for i := range 6000 {
+			tb, _ := schema.ByLetter(tables[i%len(tables)])
+			ts := t0.Add(time.Duration(i) * 100 * time.Millisecond) // crosses into the next window
+			if err := g.Row(sp, tb, ts); err != nil {
+				t.Fatal(err)
+			}
+			if i == 3000 {
+				if err := sp.Flush(); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if err := sp.Advance(t0.Add(20 * time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if rows, bytes := sp.Held(); rows != 0 || bytes != 0 {
+			t.Errorf("writers %d: %d rows (%d bytes) held after Advance", writers, rows, bytes)
+		}
+		if err := sp.Close(); err != nil {
+			t.Fatal(err)
+		}
+		st := sp.Stats()
+		if st.Frames < 40 || st.LoadFiles != st.Frames || st.WriteErrors != 0 {
+			t.Errorf("writers %d: %d frames, %d load_files, %d write errors", writers, st.Frames, st.LoadFiles, st.WriteErrors)
+		}
+		return root
+	}
+	want := write(0)
+	for _, writers := range []int{1, 2, 4} {
+		got := write(writers)
+		for _, dir := range []string{"sync", "load"} {
+			a, b := treeFiles(t, filepath.Join(want, dir)), treeFiles(t, filepath.Join(got, dir))
+			if len(a) != len(b) {
+				t.Fatalf("writers %d: %d files in %s, want %d", writers, len(b), dir, len(a))
+			}
+			for name, data := range a {
+				if !bytes.Equal(b[name], data) {
+					t.Errorf("writers %d: %s/%s differs from the one written without writers", writers, dir, name)
+				}
+			}
+		}
+	}
+}
+
+// treeFiles returns the regular files under dir (none under .tmp) by path
+// inside it.
+func treeFiles(t *testing.T, dir string) map[string][]byte {
+	t.Helper()
+	out := map[string][]byte{}
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			if d != nil && d.Name() == ".tmp" {
+				return filepath.SkipDir
+			}
+			return err
+		}
+		data, err := os.ReadFile(p)
+		rel, _ := filepath.Rel(dir, p)
+		out[rel] = data
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) == 0 {
+		t.Fatalf("no files under %s", dir)
+	}
+	return out
+}
