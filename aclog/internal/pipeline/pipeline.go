@@ -166,6 +166,8 @@ func (r *run) live(ctx context.Context) error {
 		"workers", c.Workers)
 	defer src.Close()
 	r.recs.SetSource("live:" + r.p.cfg.Iface)
+	// The per-second rates count from here, not from the first tick.
+	r.publish()
 	err = r.feed(ctx, src)
 	r.srcBase = addStats(r.srcBase, src.Stats())
 	r.src = nil
