@@ -108,18 +108,21 @@ func (b *batcher) handoff(last, end bool) {
 func (b *batcher) endEpoch() { b.handoff(true, true) }
 
 // commitNext is the files goroutine's: it commits the lane's next batch,
-// chunk by chunk, and reports how many rows the spool refused and
-// whether the batch ended an epoch.
-func (b *batcher) commitNext() (refused uint64, end bool) {
+// chunk by chunk, and reports how many rows the spool refused, the last
+// reason (nil if none), and whether the batch ended an epoch.
+func (b *batcher) commitNext() (refused uint64, why error, end bool) {
 	for {
 		j := <-b.out
 		if j.chunk != nil {
-			n, _ := b.sp.CommitBatch(j.chunk)
+			n, err := b.sp.CommitBatch(j.chunk)
 			refused += uint64(n)
+			if err != nil {
+				why = err
+			}
 			b.free <- j.chunk
 		}
 		if j.last {
-			return refused, j.end
+			return refused, why, j.end
 		}
 	}
 }

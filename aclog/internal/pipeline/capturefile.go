@@ -183,13 +183,20 @@ func (r *run) notWritten(path string, refused uint64, flushErr error) error {
 	if j, ok := flushErr.(interface{ Unwrap() []error }); ok && len(j.Unwrap()) > 0 {
 		first = j.Unwrap()[0]
 	}
-	if first == nil {
+	// Why rows were refused, whichever goroutine committed them.
+	why, whyText := r.refusedWhy(), ""
+	switch {
+	case first == nil && why != nil:
+		first = why
+	case first == nil:
 		first = errors.New("see the errors logged above")
+	case why != nil:
+		whyText = fmt.Sprintf(" (the last because: %v)", why)
 	}
-	return fmt.Errorf("capture %s: %w: %d rows could not be added to these sync_files:%s; %d more were refused "+
+	return fmt.Errorf("capture %s: %w: %d rows could not be added to these sync_files:%s; %d more were refused%s "+
 		"(first error: %v). The capture stays unfinished and the rows held are dropped at exit: free space under %s "+
 		"and run the same command again; it replaces what this run wrote with the same rows and ids, none doubled",
-		path, errUnwritten, total, b.String(), refused, first, r.p.cfg.Root)
+		path, errUnwritten, total, b.String(), refused, whyText, first, r.p.cfg.Root)
 }
 
 // purge removes the rows of capture o from the sync_files: those an

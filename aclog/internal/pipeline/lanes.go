@@ -104,8 +104,11 @@ func (s *shards) files(stopped chan<- struct{}) {
 				if ended[k] {
 					continue
 				}
-				refused, end := l.rows.commitNext()
+				refused, why, end := l.rows.commitNext()
 				s.refused += refused
+				if why != nil {
+					s.refusedWhy = why
+				}
 				if end {
 					ended[k] = true
 					open--

@@ -51,6 +51,18 @@ func (rs recorders) Stats() record.Stats {
 	return st
 }
 
+// lastError is the last reason a recorder could not write a row (of the
+// last recorder that had one), nil if none.
+func (rs recorders) lastError() error {
+	var why error
+	for _, r := range rs {
+		if _, err := r.Errors(); err != nil {
+			why = err
+		}
+	}
+	return why
+}
+
 // Errors counts the rows the recorders could not write.
 func (rs recorders) Errors() uint64 {
 	n := uint64(0)

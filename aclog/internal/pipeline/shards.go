@@ -101,7 +101,10 @@ type shards struct {
 
 	fileJobs chan func() // per epoch: the spool's work after its rows
 	stopped  chan struct{}
-	refused  uint64 // rows the spool refused; the files goroutine's
+	// Rows the spool refused and the last reason, as a recorder keeps
+	// them with one worker; the files goroutine's.
+	refused    uint64
+	refusedWhy error
 
 	mu    sync.Mutex
 	stats []audit.Stats // each worker's counters as of its last epoch applied

@@ -75,6 +75,15 @@ func (r *run) refused() uint64 {
 	return 0
 }
 
+// refusedWhy is the last reason a row of the current engine could not be
+// written: the spool's, as the files goroutine saw it, or a recorder's.
+func (r *run) refusedWhy() error {
+	if s, ok := r.eng.(*shards); ok && s.refusedWhy != nil {
+		return s.refusedWhy
+	}
+	return r.recs.lastError()
+}
+
 // publishEvery is how often the counters are copied for the stats line and
 // metrics, so their per-second rates are of about the last second, not of
 // a load interval.
