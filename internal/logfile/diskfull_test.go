@@ -82,3 +82,38 @@ func diskFull(t *testing.T, writers, frame int) {
 		last = id
 	}
 }
+
+// TestDiskFullHeldBounded writes rows on a full disk until one is dropped:
+// the rows held stay within MaxHeldPerWindow, with frames written on the
+// caller and on frame writers (whose retries take the held rows into a
+// frame in flight, which must count).
+func TestDiskFullHeldBounded(t *testing.T) {
+	for _, writers := range []int{0, 2, 4} {
+		t.Run(fmt.Sprintf("writers=%d", writers), func(t *testing.T) {
+			dir := t.TempDir()
+			testenv.Tmpfs(t, dir, "256k")
+			sp, err := logfile.NewSpool(logfile.SpoolConfig{Root: filepath.Join(dir, "data"), Gateway: gw, Writers: writers, MaxFrameBytes: 8 << 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sp.Close()
+			tb, _ := schema.ByLetter('U')
+			g := rowgen.New(5, false)
+			if err := g.Row(sp, tb, t0); err != nil { // opens the sync_file
+				t.Fatal(err)
+			}
+			fillDisk(t, filepath.Join(dir, "ballast"))
+			for i := range 20000 {
+				err := g.Row(sp, tb, t0)
+				if _, bytes := sp.Held(); bytes > sp.MaxHeldPerWindow()+4<<10 {
+					t.Fatalf("row %d: %d bytes held, the bound is %d", i, bytes, sp.MaxHeldPerWindow())
+				}
+				if errors.Is(err, logfile.ErrDropped) {
+					return
+				}
+			}
+			_, bytes := sp.Held()
+			t.Fatalf("20000 rows on a full disk and none dropped; %d bytes held", bytes)
+		})
+	}
+}

@@ -160,11 +160,13 @@ func (s *Spool) commit(t *schema.Table, n Name, row []byte, fields int) error {
 		}
 	}
 	s.recent[t.Letter] = w
-	if w.pending.size >= maxPendingFrames*s.cfg.MaxFrameBytes {
+	if held := w.pending.size + w.jobBytes; held >= s.MaxHeldPerWindow() {
 		// The disk has refused several frames: holding more would only
 		// exhaust memory. The loss is counted and reported, never silent.
+		// The frames in flight count: with writers, each flush takes
+		// the rows of the failed frames back into a frame of its own.
 		s.stats.Dropped++
-		return fmt.Errorf("%w: %s holds %d MB unwritten", ErrDropped, w.name, w.pending.size>>20)
+		return fmt.Errorf("%w: %s holds %d MB unwritten", ErrDropped, w.name, held>>20)
 	}
 	id, err := s.nextID(w)
 	if err != nil {

@@ -112,8 +112,7 @@ func (s *Spool) Purge(n Name, slot uint64) (int, error) {
 
 // Held reports the rows and bytes the Spool holds in memory, not yet in a
 // sync_file: normally the rows since the last Flush; more while the disk
-// refuses writes. It is bounded by maxPendingFrames * MaxFrameBytes per
-// open window.
+// refuses writes. It is bounded by MaxHeldPerWindow per open window.
 func (s *Spool) Held() (rows int, bytes int) {
 	for _, w := range s.windows {
 		rows += w.rows
@@ -137,6 +136,8 @@ func (s *Spool) HeldBy() map[Name]int {
 }
 
 // MaxHeldPerWindow is the most bytes of rows one open window holds in
-// memory while its sync_file cannot be written; beyond it rows are dropped
-// and counted.
-func (s *Spool) MaxHeldPerWindow() int { return maxPendingFrames * s.cfg.MaxFrameBytes }
+// memory while its sync_file cannot be written (a few frames, and one in
+// flight per frame writer); beyond it rows are dropped and counted.
+func (s *Spool) MaxHeldPerWindow() int {
+	return (maxPendingFrames + s.cfg.Writers) * s.cfg.MaxFrameBytes
+}
