@@ -18,13 +18,21 @@ func TestDamagedConfigTable(t *testing.T) {
 	cases := []struct {
 		name, ext string
 		how       func(path string)
+		// A load notices the damage whichever rows it reads; garbage in
+		// rows it does not read only CHECK TABLE sees, which the server
+		// runs when it starts or the database comes back (a crash's
+		// damage comes with both).
+		running bool
 	}{
-		{"zero MYI header", ".MYI", func(p string) { testdb.Overwrite(t, p, 0, make([]byte, 512)) }},
-		{"garbage in MYD", ".MYD", func(p string) { testdb.Overwrite(t, p, 0, bytes.Repeat([]byte{0xff}, 64)) }},
-		{"truncated MYD", ".MYD", func(p string) { os.Truncate(p, 10) }},
+		{"zero MYI header", ".MYI", func(p string) { testdb.Overwrite(t, p, 0, make([]byte, 512)) }, true},
+		{"garbage in MYD", ".MYD", func(p string) { testdb.Overwrite(t, p, 0, bytes.Repeat([]byte{0xff}, 64)) }, false},
+		{"truncated MYD", ".MYD", func(p string) { os.Truncate(p, 10) }, true},
 	}
 	for _, c := range cases {
 		for _, restart := range []bool{false, true} {
+			if !restart && !c.running {
+				continue
+			}
 			t.Run(fmt.Sprintf("%s/restart=%v", c.name, restart), func(t *testing.T) {
 				db, _ := testdb.New(t)
 				hoRoot := t.TempDir()

@@ -40,8 +40,8 @@ func TestDatabaseCrashMidtable(t *testing.T) {
 	}
 	defer db.Close()
 	root := t.TempDir()
-	// Half a day of one gateway: 3 blocks of each source to replace.
-	if _, err := rowgen.Grouped(rowgen.GroupedConfig{Root: root, Gateway: gw1, Seed: 9, Start: day0, Windows: 144,
+	// A day of one gateway: 6 blocks of each source to replace.
+	if _, err := rowgen.Grouped(rowgen.GroupedConfig{Root: root, Gateway: gw1, Seed: 9, Start: day0, Windows: 288,
 		RowsPerWindow: 4, Nasty: true}); err != nil {
 		t.Fatal(err)
 	}
