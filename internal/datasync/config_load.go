@@ -39,27 +39,29 @@ func (s *Server) loadConfigFiles(ctx context.Context, gw string) error {
 		if err != nil {
 			return err
 		}
-		if loaded[configFile(t)] == md5hex(data) {
+		sum := md5hex(data)
+		if loaded[configFile(t)] == sum {
 			continue
 		}
-		if err := s.replaceConfig(ctx, t, gw); err != nil {
+		if err := s.replaceConfig(ctx, t, gw, sum); err != nil {
 			return fmt.Errorf("config %s of %s: %w", configFile(t), gw, err)
 		}
 	}
 	return nil
 }
 
-// replaceConfig replaces gw's rows of config table t with its file. A
+// replaceConfig replaces gw's rows of config table t with its file, whose
+// md5 is sum. A
 // table found damaged (what a crash of the database in the middle of a
 // load leaves) is repaired, and then every gateway's rows are loaded again:
 // the repair may have dropped any of them.
-func (s *Server) replaceConfig(ctx context.Context, t *schema.Table, gw string) error {
+func (s *Server) replaceConfig(ctx context.Context, t *schema.Table, gw, sum string) error {
 	conn, release, err := s.lockConfig(ctx, t)
 	if err != nil {
 		return err
 	}
 	defer release()
-	err = s.loadConfigFile(ctx, conn, t, gw)
+	err = s.loadConfigFile(ctx, conn, t, gw, sum)
 	if mariadb.IsDamaged(err) {
 		return s.repairConfig(ctx, conn, t, err)
 	}
@@ -143,36 +145,29 @@ func (s *Server) repairConfig(ctx context.Context, conn *sql.Conn, t *schema.Tab
 	if err := s.state.forgetConfig(configFile(t)); err != nil {
 		return err
 	}
-	entries, err := os.ReadDir(s.root().Config())
-	if err != nil {
-		return err
-	}
 	var errs []error
-	for _, e := range entries {
-		if e.IsDir() && logfile.ValidGateway(e.Name()) {
-			if err := s.loadConfigFile(ctx, conn, t, e.Name()); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", e.Name(), err))
-			}
+	for _, gw := range s.knownGateways() {
+		data, err := os.ReadFile(s.configPath(gw, t))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err == nil {
+			err = s.loadConfigFile(ctx, conn, t, gw, md5hex(data))
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", gw, err))
 		}
 	}
 	return errors.Join(errs...)
 }
 
-// loadConfigFile replaces gw's rows of t with its file, if it has one, and
-// records the file's md5. The caller holds t's lock.
-func (s *Server) loadConfigFile(ctx context.Context, conn *sql.Conn, t *schema.Table, gw string) error {
-	path := s.configPath(gw, t)
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
+// loadConfigFile replaces gw's rows of t with its file, whose md5 is sum,
+// and records sum. The caller holds t's lock.
+func (s *Server) loadConfigFile(ctx context.Context, conn *sql.Conn, t *schema.Table, gw, sum string) error {
 	if _, err := conn.ExecContext(ctx, "DELETE FROM "+mariadb.Quote(t.Name)+" WHERE `gw` = ?", gw); err != nil {
 		return err
 	}
-	rs, err := logfile.OpenRows(path, logfile.Plain)
+	rs, err := logfile.OpenRows(s.configPath(gw, t), logfile.Plain)
 	if err != nil {
 		return err
 	}
@@ -183,7 +178,6 @@ func (s *Server) loadConfigFile(ctx context.Context, conn *sql.Conn, t *schema.T
 	if err := rs.Err(); err != nil {
 		return err
 	}
-	sum := md5hex(data)
 	if err := s.state.update(gw, func(g *GatewayState) { g.ConfigLoaded[configFile(t)] = sum }); err != nil {
 		return err
 	}
