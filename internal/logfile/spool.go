@@ -160,7 +160,7 @@ func (s *Spool) commit(t *schema.Table, n Name, row []byte, fields int) error {
 		}
 	}
 	s.recent[t.Letter] = w
-	if held := w.pending.size + w.jobBytes; held >= s.MaxHeldPerWindow() {
+	if _, held := w.held(); held >= s.MaxHeldPerWindow() {
 		// The disk has refused several frames: holding more would only
 		// exhaust memory. The loss is counted and reported, never silent.
 		// The frames in flight count: with writers, each flush takes

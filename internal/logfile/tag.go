@@ -115,10 +115,8 @@ func (s *Spool) Purge(n Name, slot uint64) (int, error) {
 // refuses writes. It is bounded by MaxHeldPerWindow per open window.
 func (s *Spool) Held() (rows int, bytes int) {
 	for _, w := range s.windows {
-		rows += w.rows
-		bytes += w.pending.size
-		rows += w.jobRows
-		bytes += w.jobBytes
+		r, b := w.held()
+		rows, bytes = rows+r, bytes+b
 	}
 	return rows, bytes
 }
@@ -127,12 +125,17 @@ func (s *Spool) Held() (rows int, bytes int) {
 func (s *Spool) HeldBy() map[Name]int {
 	out := make(map[Name]int)
 	for n, w := range s.windows {
-		rows := w.rows + w.jobRows
-		if rows > 0 {
+		if rows, _ := w.held(); rows > 0 {
 			out[n] = rows
 		}
 	}
 	return out
+}
+
+// held is what window w holds in memory: its pending rows and those of
+// its frames in flight.
+func (w *window) held() (rows, bytes int) {
+	return w.rows + w.jobRows, w.pending.size + w.jobBytes
 }
 
 // MaxHeldPerWindow is the most bytes of rows one open window holds in
