@@ -14,14 +14,21 @@ import (
 // TestBatch: rows written into batches and committed by a Spool give the
 // same files, byte for byte, ids included, as the same rows committed to
 // the Spool directly, and a row the Spool refuses is refused either way.
+// Every third row's time is in a zone 30 minutes off UTC: its windows are
+// named by that zone's wall clock, files of their own.
 func TestBatch(t *testing.T) {
+	off := time.FixedZone("UTC+0030", 30*60)
 	write := func(w logfile.RowWriter, done func()) (refused int) {
 		g := rowgen.New(7, true)
 		for i := range 900 {
 			for _, l := range []byte("AUQFT") {
 				tb, _ := schema.ByLetter(l)
 				// 100 ms apart from 4.5 min into a window: the rows span two.
-				if err := g.Row(w, tb, t0.Add(4*time.Minute+time.Duration(i)*100*time.Millisecond)); err != nil {
+				ts := t0.Add(4*time.Minute + time.Duration(i)*100*time.Millisecond)
+				if i%3 == 0 {
+					ts = ts.In(off)
+				}
+				if err := g.Row(w, tb, ts); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -50,8 +57,8 @@ func TestBatch(t *testing.T) {
 	// The zero Batch, and one made with room for fewer rows than it takes.
 	for _, b := range []*logfile.Batch{{}, logfile.NewBatch(16<<10, 64)} {
 		batched := t.TempDir()
-		if files := writeBatched(t, write, b, direct, batched); files != 10 {
-			t.Errorf("%d sync_files compared, want 10 (5 tables, 2 windows)", files)
+		if files := writeBatched(t, write, b, direct, batched); files != 20 {
+			t.Errorf("%d sync_files compared, want 20 (5 tables, 2 windows, 2 zones)", files)
 		}
 	}
 }

@@ -135,6 +135,12 @@ func (t *sessionTable) place(s *session, h uint64) {
 func (t *sessionTable) grow() {
 	old := t.slots
 	t.slots = make([]tableSlot, 2*len(old))
+	// Written before it is probed (or scanned by the garbage collector):
+	// a read of a fresh page maps the kernel's zero page, and the first
+	// write then faults again and, with another thread of the process
+	// running, flushes the TLB of every core. Written at once, each page
+	// faults once, cheaply.
+	clear(t.slots)
 	for _, sl := range old {
 		if sl.s != nil {
 			t.place(sl.s, sl.hash)

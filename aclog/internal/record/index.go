@@ -69,6 +69,11 @@ func (x *index) put(s slot) {
 func (x *index) grow() {
 	old := x.slots
 	x.slots = make([]slot, max(2*len(old), minSlots))
+	// Written before it is probed: a read of a fresh page maps the
+	// kernel's zero page, and the first write then faults again and, with
+	// another thread of the process running, flushes the TLB of every
+	// core. Written at once, each page faults once, cheaply.
+	clear(x.slots)
 	for _, s := range old {
 		if s.row != 0 {
 			x.put(s)
