@@ -73,6 +73,7 @@ type window struct {
 	frameSeq          uint64
 	firstID           uint64
 	backfill          bool // a backfill marker is owed for this window
+	closing           bool // ended: published once its frames are written (Advance)
 
 	// capture tag (see Tag): the slot whose rows the window last took,
 	// and how many of them it took.

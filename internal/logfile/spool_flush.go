@@ -16,7 +16,12 @@ func (s *Spool) Flush() error {
 	if s.cfg.Writers == 0 {
 		return err
 	}
-	return errors.Join(err, s.drain(), s.eachWindow(s.backfillOwed))
+	return errors.Join(err, s.drain(), s.eachWindow(func(w *window) error {
+		if w.closing {
+			return s.close(w)
+		}
+		return s.backfillOwed(w)
+	}))
 }
 
 // flushNow is flush, returning once the frame is written.

@@ -228,6 +228,21 @@ func (s *Spool) makeRoom(w *window) error {
 	return nil
 }
 
+// collect takes the reports of the frames written so far, without
+// waiting; their failures are kept for drain.
+func (s *Spool) collect() {
+	for s.inflight > 0 {
+		select {
+		case j := <-s.reports:
+			if err := s.done(j); err != nil && !errors.Is(err, errEarlierFrame) {
+				s.failed = append(s.failed, err)
+			}
+		default:
+			return
+		}
+	}
+}
+
 // drain waits until no frame is in flight and returns the failures kept
 // since the last drain.
 func (s *Spool) drain() error {

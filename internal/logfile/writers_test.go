@@ -14,7 +14,7 @@ import (
 
 // TestWritersSameFiles writes the same rows through a spool that writes
 // its frames on the caller and through spools with frame writers: rows of
-// four tables in two windows, frames flushed by size while others are in
+// four tables in three windows, frames flushed by size while others are in
 // flight, a Flush between, a window closed by Advance. Every sync_file
 // and load_file must be the same bytes, and nothing may be held after.
 func TestWritersSameFiles(t *testing.T) {
@@ -38,11 +38,19 @@ func TestWritersSameFiles(t *testing.T) {
 				}
 			}
 		}
+		// Advance does not wait for the frames of the windows it ends
+		// (with writers); the next Flush publishes them.
 		if err := sp.Advance(t0.Add(20 * time.Minute)); err != nil {
 			t.Fatal(err)
 		}
+		if err := sp.Flush(); err != nil {
+			t.Fatal(err)
+		}
 		if rows, bytes := sp.Held(); rows != 0 || bytes != 0 {
-			t.Errorf("writers %d: %d rows (%d bytes) held after Advance", writers, rows, bytes)
+			t.Errorf("writers %d: %d rows (%d bytes) held after Advance and Flush", writers, rows, bytes)
+		}
+		if st := sp.Stats(); st.OpenWindows != 0 || st.Published != 12 {
+			t.Errorf("writers %d: %d windows open, %d published after Advance and Flush, want 0 and 12 (4 tables, 3 windows)", writers, st.OpenWindows, st.Published)
 		}
 		if err := sp.Close(); err != nil {
 			t.Fatal(err)
