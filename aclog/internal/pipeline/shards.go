@@ -47,16 +47,29 @@ type engine interface {
 
 const batchPackets = 256
 
+// pktRef is a packet in a batch: where its bytes are and what the engine
+// reads of its gopacket.CaptureInfo, the time in numbers (its location is
+// the batch's). It holds no pointer, and is less than half the size of a
+// CaptureInfo: the workers read every one the loop wrote, on another
+// core, and the garbage collector need not scan them.
 type pktRef struct {
-	off, n int
-	ci     gopacket.CaptureInfo
+	off, n         int32
+	nsec           int32
+	sec            int64
+	length, capLen int
 }
 
 type batch struct {
 	lt     layers.LinkType
+	loc    *time.Location // of the packets' times
 	buf    []byte
 	pkts   []pktRef
 	marker *marker // after the packets, when not nil
+}
+
+// captureInfo returns p's capture info: all the engine reads of it.
+func (b *batch) captureInfo(p *pktRef) gopacket.CaptureInfo {
+	return gopacket.CaptureInfo{Timestamp: time.Unix(p.sec, int64(p.nsec)).In(b.loc), CaptureLength: p.capLen, Length: p.length}
 }
 
 type markerKind uint8
@@ -153,8 +166,9 @@ func newShards(cfg audit.Config, n int, sinks []audit.Sink, rows []*batcher) (*s
 
 func (w *worker) run() {
 	for b := range w.in {
-		for _, p := range b.pkts {
-			w.eng.Packet(b.lt, b.buf[p.off:p.off+p.n], p.ci)
+		for i := range b.pkts {
+			p := &b.pkts[i]
+			w.eng.Packet(b.lt, b.buf[p.off:p.off+p.n], b.captureInfo(p))
 		}
 		if m := b.marker; m != nil {
 			if !m.last.IsZero() {
@@ -185,18 +199,20 @@ func (w *worker) run() {
 func (s *shards) Packet(lt layers.LinkType, data []byte, ci gopacket.CaptureInfo) {
 	w := s.workers[flowhash.Shard(lt, data, len(s.workers))]
 	b := w.cur
-	if b == nil || b.lt != lt || len(b.pkts) == batchPackets || len(b.buf)+len(data) > cap(b.buf) && len(b.pkts) > 0 {
+	loc := ci.Timestamp.Location()
+	if b == nil || b.lt != lt || b.loc != loc || len(b.pkts) == batchPackets || len(b.buf)+len(data) > cap(b.buf) && len(b.pkts) > 0 {
 		if b != nil {
 			w.in <- b
 		}
 		b = <-w.free
-		b.lt = lt
+		b.lt, b.loc = lt, loc
 		w.cur = b
 	}
 	if ci.Timestamp.After(s.last) {
 		s.last = ci.Timestamp
 	}
-	b.pkts = append(b.pkts, pktRef{off: len(b.buf), n: len(data), ci: ci})
+	b.pkts = append(b.pkts, pktRef{off: int32(len(b.buf)), n: int32(len(data)), sec: ci.Timestamp.Unix(),
+		nsec: int32(ci.Timestamp.Nanosecond()), length: ci.Length, capLen: ci.CaptureLength})
 	b.buf = append(b.buf, data...)
 }
 
