@@ -47,7 +47,7 @@ func Print(w io.Writer, rows []Row) {
 		ratio := ""
 		if ref, ok := byName[r.Group+"/"+r.Reference]; ok && r.Reference != "" {
 			if r.Ratio.Median != 0 {
-				ratio = fmt.Sprintf("%.2fx (%.2f-%.2f, median of %d alternating runs) %s", r.Ratio.Median, r.Ratio.Min, r.Ratio.Max, Runs, r.Reference)
+				ratio = fmt.Sprintf("%.2fx (%.2f-%.2f, median of %d alternating runs) %s", r.Ratio.Median, r.Ratio.Min, r.Ratio.Max, r.Ratio.N, r.Reference)
 			} else {
 				ratio = fmt.Sprintf("%.2fx %s", r.Rate()/ref.Rate(), r.Reference)
 			}

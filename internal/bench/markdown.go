@@ -68,11 +68,11 @@ func WriteSection(path string, sec Section, order []string) error {
 	fmt.Fprintf(&out, "\nWritten by `make bench` (cmd/acbench); do not edit by hand. Each section was "+
 		"measured at the time it gives, on the machine it names; `acbench -only GROUP` measures one group again and "+
 		"replaces its section.\n\n")
-	fmt.Fprintf(&out, "Each ratio marked \"median of %d alternating runs\" is the median of the rate ratios of %d runs, "+
-		"program and reference alternating which goes first, with their min and max; its seconds are the medians. "+
+	fmt.Fprintf(&out, "Each ratio marked \"median of N alternating runs\" is the median of the rate ratios of N runs "+
+		"(%d unless it says more), program and reference alternating which goes first, with their min and max; its seconds are the medians. "+
 		"Rows without it ran once. Every measurement checks its own output (rows loaded = rows generated, "+
 		"rollup sums = raw sums) and fails the bench instead of printing a rate for a wrong answer. "+
-		"On a shared machine the spread is wide: read the ranges, not only the medians.\n", Runs, Runs)
+		"On a shared machine the spread is wide: read the ranges, not only the medians.\n", Runs)
 	for _, g := range order {
 		if s, ok := sections[g]; ok {
 			out.WriteString("\n" + s)

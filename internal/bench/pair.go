@@ -23,9 +23,15 @@ type Trial func() (time.Duration, error)
 // rates of the two in the same run, with their min and max. Both rows
 // process the same amount.
 func Pair(prog, ref Row, progTrial, refTrial Trial) ([]Row, error) {
+	return PairRuns(Runs, prog, ref, progTrial, refTrial)
+}
+
+// PairRuns is Pair with runs runs each: more, for a ratio that moves more
+// from run to run than the machine's speed does.
+func PairRuns(runs int, prog, ref Row, progTrial, refTrial Trial) ([]Row, error) {
 	var pt, rt []time.Duration
 	var ratios []float64
-	for i := 0; i < Runs; i++ {
+	for i := 0; i < runs; i++ {
 		order := []struct {
 			name  string
 			trial Trial
@@ -45,7 +51,7 @@ func Pair(prog, ref Row, progTrial, refTrial Trial) ([]Row, error) {
 	}
 	prog.Took, ref.Took = Median(pt), Median(rt)
 	prog.Reference = ref.Name
-	prog.Ratio = Spread{Median: medianFloat(ratios), Min: slices.Min(ratios), Max: slices.Max(ratios)}
+	prog.Ratio = Spread{Median: medianFloat(ratios), Min: slices.Min(ratios), Max: slices.Max(ratios), N: runs}
 	return []Row{prog, ref}, nil
 }
 
@@ -61,12 +67,16 @@ func Repeat(row Row, trial Trial) (Row, error) {
 		ts = append(ts, d)
 	}
 	row.Took = Median(ts)
-	row.Times = Spread{Median: row.Took.Seconds(), Min: slices.Min(ts).Seconds(), Max: slices.Max(ts).Seconds()}
+	row.Times = Spread{Median: row.Took.Seconds(), Min: slices.Min(ts).Seconds(), Max: slices.Max(ts).Seconds(), N: Runs}
 	return row, nil
 }
 
-// Spread is a median with the min and max it was taken from.
-type Spread struct{ Median, Min, Max float64 }
+// Spread is a median with the min and max of the N values it was taken
+// from.
+type Spread struct {
+	Median, Min, Max float64
+	N                int
+}
 
 // Median returns the median of ds (the lower middle one of an even count).
 func Median(ds []time.Duration) time.Duration {
