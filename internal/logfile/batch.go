@@ -87,7 +87,9 @@ func (b *Batch) Len() int  { return len(b.rows) }
 func (b *Batch) Size() int { return len(b.buf) }
 
 // CommitBatch commits the rows of b in order, as Commit would each, and
-// empties b. It reports how many rows it refused and the last reason.
+// empties b. It reports how many rows it refused and the last reason; a
+// row kept though its frame failed (KeptError) is not refused, and the
+// failure is not reported here but by the next Flush.
 func (s *Spool) CommitBatch(b *Batch) (refused int, err error) {
 	start := 0
 	for i := range b.rows {
@@ -101,7 +103,7 @@ func (s *Spool) CommitBatch(b *Batch) (refused int, err error) {
 		} else {
 			e = s.commit(t, Name{Window: s.win.of(b.time(r)), Gateway: s.cfg.Gateway, Table: r.letter}, row, int(r.fields))
 		}
-		if e != nil {
+		if Refused(e) {
 			refused, err = refused+1, e
 		}
 	}

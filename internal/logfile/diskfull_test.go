@@ -20,12 +20,15 @@ import (
 // small enough that several of one sync_file are in flight when the disk
 // fills (the rows must come back in their order).
 func TestDiskFull(t *testing.T) {
-	for _, c := range []struct{ writers, frame int }{{0, 0}, {2, 0}, {2, 4 << 10}} {
-		t.Run(fmt.Sprintf("writers=%d,frame=%d", c.writers, c.frame), func(t *testing.T) { diskFull(t, c.writers, c.frame) })
+	for _, c := range []diskFullCase{{0, 0}, {0, 4 << 10}, {2, 0}, {2, 4 << 10}} {
+		t.Run(fmt.Sprintf("writers=%d,frame=%d", c.writers, c.frame), func(t *testing.T) { diskFull(t, c) })
 	}
 }
 
-func diskFull(t *testing.T, writers, frame int) {
+type diskFullCase struct{ writers, frame int }
+
+func diskFull(t *testing.T, c diskFullCase) {
+	writers, frame := c.writers, c.frame
 	dir := t.TempDir()
 	testenv.Tmpfs(t, dir, "256k")
 	root := filepath.Join(dir, "data")
@@ -39,12 +42,25 @@ func diskFull(t *testing.T, writers, frame int) {
 
 	tb, _ := schema.ByLetter('U')
 	g := rowgen.New(9, false)
-	written, failed := 0, 0
+	written, failed, kept := 0, 0, 0
+	row := func() {
+		err := g.Row(sp, tb, t0)
+		if !errors.Is(err, logfile.ErrDropped) {
+			written++ // taken, if not yet written
+		}
+		// A row is refused only when dropped; a frame that failed
+		// behind it leaves it kept.
+		if logfile.Refused(err) != errors.Is(err, logfile.ErrDropped) {
+			t.Fatalf("row error %v: Refused says %v", err, logfile.Refused(err))
+		}
+		var k *logfile.KeptError
+		if errors.As(err, &k) {
+			kept++
+		}
+	}
 	for i := 0; i < 60 && failed == 0; i++ {
-		for j := 0; j < 50; j++ {
-			if err := g.Row(sp, tb, t0); !errors.Is(err, logfile.ErrDropped) {
-				written++ // taken, if not yet written
-			}
+		for range 50 {
+			row()
 		}
 		if err := sp.Flush(); err != nil {
 			failed++
@@ -53,6 +69,19 @@ func diskFull(t *testing.T, writers, frame int) {
 	}
 	if failed == 0 {
 		t.Fatal("the disk never filled up")
+	}
+	// Frames of 4 KiB fill as rows come: the commit that fills one
+	// writes it, and on the full disk reports that the row was kept.
+	if c.frame != 0 {
+		for range 100 {
+			row()
+		}
+		if kept == 0 {
+			t.Error("no commit reported a kept row while frames failed")
+		}
+		if err := sp.Flush(); err == nil {
+			t.Fatal("flush on the full disk succeeded")
+		}
 	}
 	part := logfile.Name{Window: logfile.WindowStart(t0), Gateway: gw, Table: 'U'}.Path(root) + ".part"
 	rows, err := readAll(t, part, logfile.LZ4)

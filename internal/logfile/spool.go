@@ -135,7 +135,9 @@ func (s *Spool) Begin(letter byte, ts time.Time) *Encoder {
 	return &s.enc
 }
 
-// Commit adds the row begun by Begin, giving it its id.
+// Commit adds the row begun by Begin, giving it its id. Its error is a
+// *KeptError when the row was taken but the frame it completed could not
+// be written; Refused tells the two apart.
 func (s *Spool) Commit() error {
 	t := s.table
 	if t == nil {
@@ -181,9 +183,27 @@ func (s *Spool) commit(t *schema.Table, n Name, row []byte, fields int) error {
 	w.rows++
 	s.rows[t.Letter]++
 	if w.pending.size >= s.cfg.MaxFrameBytes {
-		return s.flush(w)
+		if err := s.flush(w); err != nil {
+			return &KeptError{Err: err}
+		}
 	}
 	return nil
+}
+
+// KeptError is the error of a commit that took its row but could not
+// write the frame the row completed (a full disk): the row is held with
+// the window's others and written by a later flush. The row is not
+// refused (see Refused); the failure is counted in SpoolStats.WriteErrors.
+type KeptError struct{ Err error }
+
+func (e *KeptError) Error() string { return "row kept, its frame not written: " + e.Err.Error() }
+func (e *KeptError) Unwrap() error { return e.Err }
+
+// Refused reports whether err, from Commit or for a row of CommitBatch,
+// means the row was not taken.
+func Refused(err error) bool {
+	var kept *KeptError
+	return err != nil && !errors.As(err, &kept)
 }
 
 // Stats returns a copy of the counters.

@@ -92,7 +92,9 @@ func (r *Recorder) Stats() Stats {
 func (r *Recorder) Errors() (uint64, error) { return r.errs, r.lastEr }
 
 func (r *Recorder) commit() {
-	if err := r.sp.Commit(); err != nil {
+	// A row kept though the frame it completed failed is not lost: the
+	// spool writes it again, and reports the failure itself.
+	if err := r.sp.Commit(); logfile.Refused(err) {
 		r.errs++
 		r.lastEr = err
 	}
