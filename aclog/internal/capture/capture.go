@@ -200,6 +200,23 @@ func (c *countingReader) readFull(b []byte, recordStart int64, start bool) error
 	}
 }
 
+// next returns the next n bytes (n <= readerBufferBytes) in place in the
+// reader's buffer, valid until the next read: a packet's bytes are not
+// copied on their way to the caller. A short input is a *TruncatedError.
+func (c *countingReader) next(n int, recordStart int64) ([]byte, error) {
+	b, err := c.r.Peek(n)
+	if err != nil {
+		c.off += int64(len(b))
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, &TruncatedError{Path: c.path, Offset: recordStart, Packets: c.packets}
+		}
+		return nil, fmt.Errorf("capture %s: read at byte %d: %w", c.path, c.off, err)
+	}
+	c.r.Discard(n)
+	c.off += int64(n)
+	return b, nil
+}
+
 func (c *countingReader) formatError(off int64, format string, args ...any) error {
 	return &FormatError{Path: c.path, Offset: off, Reason: fmt.Sprintf(format, args...)}
 }

@@ -19,7 +19,6 @@ type pcapReader struct {
 	snaplen  uint32
 	linkType layers.LinkType
 	hdr      [16]byte
-	buf      []byte
 	stats    Stats
 	err      error // sticky: once a file is broken, it stays broken
 }
@@ -45,7 +44,6 @@ func newPcapReader(cr *countingReader, closer io.Closer) (*pcapReader, error) {
 	// The upper bits of the link type field carry FCS information
 	// (pcap-linktype(7)); only the low 16 bits name the link type.
 	r.linkType = linkType(r.order.Uint32(h[20:24]) & 0xffff)
-	r.buf = make([]byte, 0, 2048)
 	return r, nil
 }
 
@@ -84,11 +82,8 @@ func (r *pcapReader) read() ([]byte, gopacket.CaptureInfo, error) {
 	if nsec >= 1e9 {
 		return nil, ci, r.cr.formatError(start, "record timestamp fraction %d out of range", frac)
 	}
-	if cap(r.buf) < int(caplen) {
-		r.buf = make([]byte, caplen)
-	}
-	data := r.buf[:caplen]
-	if err := r.cr.readFull(data, start, false); err != nil {
+	data, err := r.cr.next(int(caplen), start)
+	if err != nil {
 		return nil, ci, err
 	}
 	ci.Timestamp = time.Unix(int64(sec), nsec).UTC()
