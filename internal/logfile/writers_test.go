@@ -103,3 +103,65 @@ func treeFiles(t *testing.T, dir string) map[string][]byte {
 	}
 	return out
 }
+
+// TestAdvanceLateRows: rows for a window that Advance has ended come on
+// (late, within what aclog holds back) while its last frames may still be
+// in flight. With or without writers every row ends up in the window's
+// published sync_file, once, in order, and nothing is left held or open.
+func TestAdvanceLateRows(t *testing.T) {
+	tb, _ := schema.ByLetter('U')
+	name := logfile.Name{Window: logfile.WindowStart(t0), Gateway: gw, Table: 'U'}
+	for _, writers := range []int{0, 2} {
+		root := t.TempDir()
+		sp, err := logfile.NewSpool(logfile.SpoolConfig{Root: root, Gateway: gw, Writers: writers, MaxFrameBytes: 16 << 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := rowgen.New(3, false)
+		rows := 0
+		for round := range 4 {
+			for range 500 {
+				if err := g.Row(sp, tb, t0); err != nil {
+					t.Fatal(err)
+				}
+				rows++
+			}
+			// The window ended long ago: each Advance ends it again.
+			if err := sp.Advance(t0.Add(time.Duration(round+1) * time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Advance alone publishes it, once its last frames are written
+		// (at once without writers).
+		for deadline := time.Now().Add(5 * time.Second); sp.Stats().OpenWindows > 0 && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+			if err := sp.Advance(t0.Add(5 * time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if st := sp.Stats(); st.OpenWindows != 0 || st.HeldRows != 0 {
+			t.Errorf("writers %d: %d windows open, %d rows held after Advance", writers, st.OpenWindows, st.HeldRows)
+		}
+		if err := sp.Close(); err != nil {
+			t.Fatal(err)
+		}
+		got, err := readAll(t, name.Path(root), logfile.LZ4)
+		if err != nil {
+			t.Fatalf("writers %d: %v", writers, err)
+		}
+		if len(got) != rows {
+			t.Errorf("writers %d: %d rows in %s, want %d", writers, len(got), name, rows)
+		}
+		last := uint64(0)
+		for i, row := range got {
+			id, err := logfile.RowID([]byte(row))
+			if err != nil || id <= last {
+				t.Fatalf("writers %d: row %d: id %d after %d (%v)", writers, i, id, last, err)
+			}
+			last = id
+		}
+		if _, err := os.Stat(name.Path(root) + ".part"); !os.IsNotExist(err) {
+			t.Errorf("writers %d: %s.part left behind (%v)", writers, name, err)
+		}
+	}
+}
