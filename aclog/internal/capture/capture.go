@@ -116,10 +116,13 @@ const maxPacket = 1 << 18
 const maxBlock = maxPacket + 64<<10
 
 const (
-	magicMicro        = 0xa1b2c3d4
-	magicNano         = 0xa1b23c4d
-	magicNG           = 0x0a0d0d0a
-	readerBufferBytes = 256 << 10
+	magicMicro = 0xa1b2c3d4
+	magicNano  = 0xa1b23c4d
+	magicNG    = 0x0a0d0d0a
+
+	// readerBufferBytes holds the largest packet: a pcap record's bytes
+	// are returned in place in the buffer (countingReader.next).
+	readerBufferBytes = maxPacket
 )
 
 // OpenFile opens a pcap or pcapng file (optionally gzip-compressed),
@@ -193,10 +196,8 @@ func (c *countingReader) readFull(b []byte, recordStart int64, start bool) error
 		return nil
 	case errors.Is(err, io.EOF) && n == 0 && start:
 		return io.EOF
-	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
-		return &TruncatedError{Path: c.path, Offset: recordStart, Packets: c.packets}
 	default:
-		return fmt.Errorf("capture %s: read at byte %d: %w", c.path, c.off, err)
+		return c.readError(err, recordStart)
 	}
 }
 
@@ -207,14 +208,20 @@ func (c *countingReader) next(n int, recordStart int64) ([]byte, error) {
 	b, err := c.r.Peek(n)
 	if err != nil {
 		c.off += int64(len(b))
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, &TruncatedError{Path: c.path, Offset: recordStart, Packets: c.packets}
-		}
-		return nil, fmt.Errorf("capture %s: read at byte %d: %w", c.path, c.off, err)
+		return nil, c.readError(err, recordStart)
 	}
-	c.r.Discard(n)
+	c.r.Discard(n) // cannot fail: the n bytes are buffered
 	c.off += int64(n)
 	return b, nil
+}
+
+// readError is the error of a read inside the record starting at
+// recordStart: an end of input is a *TruncatedError.
+func (c *countingReader) readError(err error, recordStart int64) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return &TruncatedError{Path: c.path, Offset: recordStart, Packets: c.packets}
+	}
+	return fmt.Errorf("capture %s: read at byte %d: %w", c.path, c.off, err)
 }
 
 func (c *countingReader) formatError(off int64, format string, args ...any) error {
