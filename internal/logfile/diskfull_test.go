@@ -20,15 +20,12 @@ import (
 // small enough that several of one sync_file are in flight when the disk
 // fills (the rows must come back in their order).
 func TestDiskFull(t *testing.T) {
-	for _, c := range []diskFullCase{{0, 0}, {0, 4 << 10}, {2, 0}, {2, 4 << 10}} {
-		t.Run(fmt.Sprintf("writers=%d,frame=%d", c.writers, c.frame), func(t *testing.T) { diskFull(t, c) })
+	for _, c := range []struct{ writers, frame int }{{0, 0}, {0, 4 << 10}, {2, 0}, {2, 4 << 10}} {
+		t.Run(fmt.Sprintf("writers=%d,frame=%d", c.writers, c.frame), func(t *testing.T) { diskFull(t, c.writers, c.frame) })
 	}
 }
 
-type diskFullCase struct{ writers, frame int }
-
-func diskFull(t *testing.T, c diskFullCase) {
-	writers, frame := c.writers, c.frame
+func diskFull(t *testing.T, writers, frame int) {
 	dir := t.TempDir()
 	testenv.Tmpfs(t, dir, "256k")
 	root := filepath.Join(dir, "data")
@@ -72,7 +69,7 @@ func diskFull(t *testing.T, c diskFullCase) {
 	}
 	// Frames of 4 KiB fill as rows come: the commit that fills one
 	// writes it, and on the full disk reports that the row was kept.
-	if c.frame != 0 {
+	if frame != 0 {
 		for range 100 {
 			row()
 		}

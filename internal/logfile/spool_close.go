@@ -39,9 +39,7 @@ func (s *Spool) close(w *window) error {
 // once, and waiting for them held up the rows of the next window (tens
 // of milliseconds for every 5 minutes of a busy capture).
 func (s *Spool) Advance(now time.Time) error {
-	if s.cfg.Writers > 0 {
-		s.collect()
-	}
+	s.collect()
 	return s.eachWindow(func(w *window) error {
 		if !w.closing {
 			if w.name.Window.Add(WindowLength + s.cfg.Grace).After(now) {

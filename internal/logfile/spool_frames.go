@@ -234,9 +234,7 @@ func (s *Spool) collect() {
 	for s.inflight > 0 {
 		select {
 		case j := <-s.reports:
-			if err := s.done(j); err != nil && !errors.Is(err, errEarlierFrame) {
-				s.failed = append(s.failed, err)
-			}
+			s.take(j, nil)
 		default:
 			return
 		}
@@ -254,10 +252,12 @@ func (s *Spool) drain() error {
 	return err
 }
 
-// report takes one report; it returns the failure of a frame of window
-// w, and keeps the others' for drain.
-func (s *Spool) report(w *window) error {
-	j := <-s.reports
+// report waits for one report and takes it.
+func (s *Spool) report(w *window) error { return s.take(<-s.reports, w) }
+
+// take takes the report of frame j: it returns the failure of a frame of
+// window w, and keeps the others' for drain.
+func (s *Spool) take(j *frameJob, w *window) error {
 	err := s.done(j)
 	if err != nil && j.w != w {
 		if !errors.Is(err, errEarlierFrame) {
